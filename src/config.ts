@@ -1,0 +1,180 @@
+/**
+ * The only reader of process.env. Every variable is parsed once, by a schema, into a frozen typed
+ * object; a bad value fails at start with a message naming the variable and what is wrong.
+ */
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { AppError } from './errors.js';
+
+const positiveNumber = (name: string) =>
+  z.coerce.number({ error: `${name} must be a number` }).positive(`${name} must be greater than 0`);
+const integer = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`)
+    .max(max, `${name} must be at most ${max}`);
+const url = (name: string) =>
+  z
+    .string()
+    .url(`${name} must be a URL such as https://example.com`)
+    .transform((s) => s.replace(/\/+$/, ''));
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+const urlList = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      const items = (s ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      for (const item of items) {
+        if (!URL.canParse(item)) ctx.addIssue({ code: 'custom', message: `${name}: "${item}" is not a URL` });
+      }
+      return items;
+    });
+
+/** Variable name → schema. The README's configuration table documents the same list. */
+const schema = z.object({
+  DATABASE_URL: z
+    .string()
+    .default('sqlite:data/fb-token-keeper.db')
+    .refine((s) => /^(sqlite:|postgres(ql)?:\/\/)/.test(s), {
+      message: 'DATABASE_URL must start with sqlite: (e.g. sqlite:data/fb-token-keeper.db) or postgres://',
+    }),
+  TOKEN_ENCRYPTION_KEY: optional(z.string()),
+  ENCRYPTION_KEY_FILE: z.string().default('data/encryption.key'),
+  GRAPH_API_URL: url('GRAPH_API_URL').default('https://graph.facebook.com'),
+  GRAPH_API_VERSION: z
+    .string()
+    .default('v26.0')
+    .refine((s) => /^v\d+\.\d+$/.test(s), { message: 'GRAPH_API_VERSION must look like v26.0' }),
+  GRAPH_TIMEOUT_MS: integer('GRAPH_TIMEOUT_MS', 100, 300_000).default(10_000),
+  FACEBOOK_DIALOG_URL: url('FACEBOOK_DIALOG_URL').default('https://www.facebook.com'),
+  PUBLIC_URL: url('PUBLIC_URL').default('http://localhost:5000'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: integer('PORT', 0, 65535).default(5000),
+  CHECK_INTERVAL_HOURS: positiveNumber('CHECK_INTERVAL_HOURS').default(6),
+  RENEWAL_THRESHOLD_DAYS: z.coerce
+    .number({ error: 'RENEWAL_THRESHOLD_DAYS must be a number' })
+    .min(0, 'RENEWAL_THRESHOLD_DAYS must be 0 or more')
+    .max(365, 'RENEWAL_THRESHOLD_DAYS must be at most 365')
+    .default(50),
+  ALERT_DAYS_BEFORE: z
+    .string()
+    .default('14,7,3,1')
+    .transform((s, ctx) => {
+      const days = s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+        .map(Number);
+      if (days.some((d) => !Number.isFinite(d) || d <= 0)) {
+        ctx.addIssue({ code: 'custom', message: 'ALERT_DAYS_BEFORE must be a comma-separated list of positive numbers, e.g. 14,7,3,1' });
+      }
+      return [...new Set(days)].sort((a, b) => b - a);
+    }),
+  WEBHOOK_URLS: urlList('WEBHOOK_URLS'),
+  WEBHOOK_SECRET: optional(z.string().min(16, 'WEBHOOK_SECRET must be at least 16 characters')),
+  SLACK_WEBHOOK_URL: optional(url('SLACK_WEBHOOK_URL')),
+  SMTP_URL: optional(
+    z.string().refine((s) => /^smtps?:\/\//.test(s), { message: 'SMTP_URL must look like smtp://user:pass@host:587' }),
+  ),
+  ALERT_EMAIL_TO: optional(z.string().min(3)),
+  ALERT_EMAIL_FROM: z.string().default('fb-token-keeper <fb-token-keeper@localhost>'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+  }).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty', 'auto'], { error: 'LOG_FORMAT must be json, pretty or auto' }).default('auto'),
+  INSTANCE_ID: optional(z.string().min(1)),
+  CHECK_CONCURRENCY: integer('CHECK_CONCURRENCY', 1, 1000).default(8),
+  RECONNECT_LINK_TTL_HOURS: positiveNumber('RECONNECT_LINK_TTL_HOURS').default(24 * 7),
+});
+
+export type Env = z.input<typeof schema>;
+
+export interface Config {
+  databaseUrl: string;
+  encryptionKey: string | undefined;
+  encryptionKeyFile: string;
+  graphApiUrl: string;
+  graphApiVersion: string;
+  graphTimeoutMs: number;
+  facebookDialogUrl: string;
+  publicUrl: string;
+  host: string;
+  port: number;
+  checkIntervalHours: number;
+  renewalThresholdDays: number;
+  alertDaysBefore: number[];
+  webhookUrls: string[];
+  webhookSecret: string | undefined;
+  slackWebhookUrl: string | undefined;
+  smtpUrl: string | undefined;
+  alertEmailTo: string | undefined;
+  alertEmailFrom: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat: 'json' | 'pretty' | 'auto';
+  instanceId: string;
+  checkConcurrency: number;
+  reconnectLinkTtlHours: number;
+}
+
+/** Parse an environment (default: process.env plus an optional ./.env) into a frozen Config. */
+export function loadConfig(env: Record<string, string | undefined> = readProcessEnv()): Readonly<Config> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => {
+      const variable = String(i.path[0] ?? '');
+      return i.message.includes(variable) ? i.message : `${variable}: ${i.message}`;
+    });
+    throw new AppError('config_invalid', `invalid configuration: ${problems.join('; ')}`, {
+      details: { variables: result.error.issues.map((i) => String(i.path[0] ?? '')) },
+    });
+  }
+  const e = result.data;
+  if (e.SMTP_URL && !e.ALERT_EMAIL_TO) {
+    throw new AppError('config_invalid', 'invalid configuration: ALERT_EMAIL_TO is required when SMTP_URL is set');
+  }
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    encryptionKey: e.TOKEN_ENCRYPTION_KEY,
+    encryptionKeyFile: e.ENCRYPTION_KEY_FILE,
+    graphApiUrl: e.GRAPH_API_URL,
+    graphApiVersion: e.GRAPH_API_VERSION,
+    graphTimeoutMs: e.GRAPH_TIMEOUT_MS,
+    facebookDialogUrl: e.FACEBOOK_DIALOG_URL,
+    publicUrl: e.PUBLIC_URL,
+    host: e.HOST,
+    port: e.PORT,
+    checkIntervalHours: e.CHECK_INTERVAL_HOURS,
+    renewalThresholdDays: e.RENEWAL_THRESHOLD_DAYS,
+    alertDaysBefore: Object.freeze(e.ALERT_DAYS_BEFORE) as number[],
+    webhookUrls: Object.freeze(e.WEBHOOK_URLS) as string[],
+    webhookSecret: e.WEBHOOK_SECRET,
+    slackWebhookUrl: e.SLACK_WEBHOOK_URL,
+    smtpUrl: e.SMTP_URL,
+    alertEmailTo: e.ALERT_EMAIL_TO,
+    alertEmailFrom: e.ALERT_EMAIL_FROM,
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    instanceId: e.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
+    checkConcurrency: e.CHECK_CONCURRENCY,
+    reconnectLinkTtlHours: e.RECONNECT_LINK_TTL_HOURS,
+  });
+}
+
+/** process.env, with values from ./.env filling in what the environment does not set. */
+export function readProcessEnv(envFile = '.env'): Record<string, string | undefined> {
+  if (existsSync(envFile)) {
+    // process.loadEnvFile never overrides variables that are already set.
+    process.loadEnvFile(envFile);
+  }
+  return process.env;
+}
+
+/** The names of every variable, for docs and `--help`. */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);

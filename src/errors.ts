@@ -1,0 +1,96 @@
+/**
+ * One error class with a stable, snake_case code. Codes are public API (HTTP bodies, CLI --json,
+ * history rows): add new ones, never rename. Messages must never contain a token or a secret.
+ */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'page_not_found'
+  | 'page_id_required'
+  | 'page_exists'
+  | 'token_invalid'
+  | 'token_wrong_app'
+  | 'token_wrong_page'
+  | 'missing_permission'
+  | 'renewal_in_progress'
+  | 'graph_token_invalid'
+  | 'graph_rate_limited'
+  | 'graph_unavailable'
+  | 'graph_permission_denied'
+  | 'graph_invalid_request'
+  | 'graph_bad_response'
+  | 'config_invalid'
+  | 'encryption_key_invalid'
+  | 'decryption_failed'
+  | 'database_unavailable'
+  | 'schema_too_new'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'reconnect_link_invalid'
+  | 'internal_error';
+
+const STATUS: Record<ErrorCode, number> = {
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  page_not_found: 404,
+  page_id_required: 400,
+  page_exists: 409,
+  token_invalid: 422,
+  token_wrong_app: 422,
+  token_wrong_page: 422,
+  missing_permission: 422,
+  renewal_in_progress: 409,
+  graph_token_invalid: 422,
+  graph_rate_limited: 429,
+  graph_unavailable: 502,
+  graph_permission_denied: 422,
+  graph_invalid_request: 422,
+  graph_bad_response: 502,
+  config_invalid: 500,
+  encryption_key_invalid: 500,
+  decryption_failed: 500,
+  database_unavailable: 503,
+  schema_too_new: 500,
+  payload_too_large: 413,
+  rate_limited: 429,
+  reconnect_link_invalid: 400,
+  internal_error: 500,
+};
+
+export interface AppErrorOptions {
+  details?: Record<string, unknown> | undefined;
+  cause?: unknown;
+  status?: number | undefined;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = options.status ?? STATUS[code];
+    this.details = options.details;
+  }
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+/** Normalise anything thrown into an Error (every `catch (e: unknown)` goes through here). */
+export function toError(e: unknown): Error {
+  if (e instanceof Error) return e;
+  return new Error(typeof e === 'string' ? e : 'non-error thrown');
+}
+
+export function isAppError(e: unknown, code?: ErrorCode): e is AppError {
+  return e instanceof AppError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,153 @@
+/**
+ * The core's public contract: the same object serves the CLI, the HTTP API, the scheduler and
+ * library users. Result objects are already in the public JSON shape (snake_case, ISO times,
+ * `null` = never) so every front door says the same thing.
+ */
+import type { EventEmitter } from 'node:events';
+import type { PageState, TokenType } from '../types.js';
+
+export interface HistoryItem {
+  id: number;
+  at: string;
+  type: string;
+  reason: string | null;
+  state_from: PageState | null;
+  state_to: PageState | null;
+  message: string | null;
+  details: Record<string, unknown>;
+}
+
+/** DESIGN §3 `GET /api/token/status`, plus a few fields users expect. */
+export interface PageStatus {
+  success: true;
+  page_id: string;
+  page_name: string | null;
+  platform: string;
+  app_id: string;
+  state: PageState;
+  state_reason: string | null;
+  state_message: string | null;
+  token_valid: boolean;
+  token_type: TokenType;
+  expires_at: string | null;
+  days_until_expiry: number | null;
+  data_access_expires_at: string | null;
+  source_token_type: TokenType | null;
+  source_expires_at: string | null;
+  source_valid: boolean | null;
+  /** Until when a lost posting token can be re-minted without a person (null = indefinitely or never). */
+  self_healing_until: string | null;
+  scopes: string[];
+  missing_scopes: string[];
+  last_checked_at: string | null;
+  next_check_at: string | null;
+  last_renewed_at: string | null;
+  auto_renew: boolean;
+  renewal_needed: boolean;
+  renewal_reason: string;
+  renewal_threshold_days: number;
+  graph_api_version: string;
+  last_error: { code: string; message: string; fb_code: number | null; fb_subcode: number | null; fbtrace_id: string | null; at: string } | null;
+  reconnect_url: string | null;
+  history: HistoryItem[];
+}
+
+export interface RenewResult {
+  success: true;
+  page_id: string;
+  renewed: boolean;
+  /** Reason code: `renewed`, `healed`, `not_needed`, `never_expires`, `not_extendable`, `paused`, `dry_run`, ... */
+  reason: string;
+  message: string;
+  dry_run: boolean;
+  state: PageState;
+  expires_at: string | null;
+  previous_expires_at: string | null;
+  token_changed: boolean;
+}
+
+export interface CheckPageResult {
+  page_id: string;
+  action: string;
+  reason: string;
+  state_before: PageState;
+  state_after: PageState;
+  message: string | null;
+}
+
+export interface CheckReport {
+  success: true;
+  dry_run: boolean;
+  checked: number;
+  skipped: number;
+  results: CheckPageResult[];
+}
+
+export interface ValidateResult {
+  success: true;
+  valid: boolean;
+  type: TokenType;
+  app_id: string | null;
+  profile_id: string | null;
+  user_id: string | null;
+  expires_at: string | null;
+  data_access_expires_at: string | null;
+  scopes: string[];
+  missing_scopes: string[];
+  error: { code: number; subcode: number | null; message: string; reason: string } | null;
+}
+
+export interface SetupInput {
+  pageId: string;
+  accessToken: string;
+  appId: string;
+  appSecret: string;
+}
+
+export interface SetupResult {
+  status: PageStatus;
+  /** Sentences for a person: what kind of token it got and what will happen. */
+  notes: string[];
+  /** Kind of token the user gave us. */
+  input_token_type: TokenType;
+  input_token_lifetime: 'short' | 'long' | 'never' | 'unknown';
+}
+
+export interface PageSettingsPatch {
+  autoRenew?: boolean;
+  renewalThresholdDays?: number | null;
+  pageName?: string;
+}
+
+/** What the core tells observers (metrics, logs, tests). Never carries a token. */
+export interface KeeperEventMap {
+  graph_call: [{ endpoint: string; durationMs: number; ok: boolean; fbCode: number | null; kind: string | null }];
+  page_processed: [{ pageId: string; action: string; reason: string; outcome: 'ok' | 'failed' | 'skipped'; stateBefore: PageState; stateAfter: PageState }];
+  renewal: [{ pageId: string; outcome: 'renewed' | 'healed' | 'not_extendable' | 'failed'; reason: string }];
+  check_round: [{ startedAt: number; finishedAt: number; checked: number; failed: number }];
+  alert_delivery: [{ channel: string; outcome: 'delivered' | 'failed' | 'gave_up' }];
+}
+
+export interface TokenKeeper {
+  readonly events: EventEmitter<KeeperEventMap>;
+  setup(input: SetupInput): Promise<SetupResult>;
+  /** With no pageId: the only managed page, else AppError('page_id_required'). */
+  status(pageId?: string, options?: { historyLimit?: number }): Promise<PageStatus>;
+  listPages(): Promise<PageStatus[]>;
+  /** The decrypted posting token: what a posting app posts with. */
+  getPageToken(pageId: string): Promise<string>;
+  /** Check every due page (or one page, or all with `all`), exactly like the scheduler does. */
+  check(options?: { pageId?: string; dryRun?: boolean; all?: boolean }): Promise<CheckReport>;
+  renew(pageId?: string, options?: { force?: boolean; dryRun?: boolean }): Promise<RenewResult>;
+  validate(input: { accessToken?: string; pageId?: string; appId?: string; appSecret?: string }): Promise<ValidateResult>;
+  updatePage(pageId: string, patch: PageSettingsPatch): Promise<PageStatus>;
+  deletePage(pageId: string): Promise<void>;
+  history(pageId: string, options?: { limit?: number; beforeId?: number }): Promise<HistoryItem[]>;
+  /**
+   * Finish a reconnect: exchange the OAuth code from Facebook Login (short-lived user token), make it
+   * long-lived, mint and verify the Page token with the page's stored app, store it, state `healthy`,
+   * event `reconnected`. Nothing changes when any step fails.
+   */
+  reconnect(pageId: string, code: string, redirectUri: string): Promise<PageStatus>;
+  close(): Promise<void>;
+}

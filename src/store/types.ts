@@ -1,0 +1,131 @@
+import type {
+  ApiKey,
+  ApiKeyScope,
+  HistoryEvent,
+  ManagedPage,
+  NewEvent,
+  PageSecrets,
+} from '../types.js';
+
+/** A page as stored for the first time (or replaced by a new setup). */
+export type NewPage = Omit<ManagedPage, 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt'>;
+
+/** Fields an update may change. Lease fields change only through claim/release. */
+export type PagePatch = Partial<Omit<ManagedPage, 'pageId' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt'>>;
+
+export interface UpdateOptions {
+  /** New secrets to seal and store in the same transaction (only the given ones change). */
+  secrets?: Partial<PageSecrets>;
+  /** When set, the update only applies while this owner still holds the lease; else `LeaseLostError`. */
+  leaseOwner?: string;
+  /** History rows written in the same transaction. */
+  events?: NewEvent[];
+}
+
+export type AlertChannel = 'webhook' | 'slack' | 'email';
+export type AlertStatus = 'pending' | 'delivered' | 'failed';
+
+export interface NewAlert {
+  pageId: string;
+  /** e.g. `expiring`, `needs_reauth`, `recovered`, `token_rotated`. */
+  kind: string;
+  /** One alert per page per event and threshold: a second enqueue with the same key is ignored. */
+  dedupeKey: string;
+  /** JSON body handed to the channels; never a token. */
+  payload: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** One row per alert and channel, so each channel is retried on its own. */
+export interface AlertDelivery {
+  id: number;
+  pageId: string;
+  kind: string;
+  dedupeKey: string;
+  channel: AlertChannel;
+  target: string;
+  payload: Record<string, unknown>;
+  status: AlertStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+export interface StoredApiKey extends ApiKey {
+  keyHash: string;
+}
+
+export interface MigrationStatus {
+  applied: string[];
+  known: string[];
+  pending: string[];
+  /** Applied in the database but unknown to this code (a newer version ran here). */
+  unknown: string[];
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+
+  // --- schema ---------------------------------------------------------------------------------
+  migrate(): Promise<{ applied: string[] }>;
+  migrationStatus(): Promise<MigrationStatus>;
+  /** Cheap round trip; throws AppError('database_unavailable') when the database cannot be reached. */
+  ping(): Promise<void>;
+
+  // --- pages ----------------------------------------------------------------------------------
+  listPages(): Promise<ManagedPage[]>;
+  countPages(): Promise<number>;
+  getPage(pageId: string): Promise<ManagedPage | null>;
+  getSecrets(pageId: string): Promise<PageSecrets | null>;
+  /** Insert, or replace everything of an existing page (setup again), with its events, atomically. */
+  savePage(page: NewPage, secrets: PageSecrets, events?: NewEvent[]): Promise<ManagedPage>;
+  updatePage(pageId: string, patch: PagePatch, options?: UpdateOptions): Promise<ManagedPage>;
+  deletePage(pageId: string): Promise<boolean>;
+  /**
+   * Pages whose `nextCheckAt` is null or <= now and that nobody holds a live lease on, oldest first.
+   * Must be an indexed query: its cost follows the due pages, not the table.
+   */
+  listDuePages(now: number, limit: number): Promise<ManagedPage[]>;
+
+  // --- leases ---------------------------------------------------------------------------------
+  /** Conditional UPDATE: true when `owner` now holds the lease (free, expired or already ours). */
+  claimPage(pageId: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
+  releasePage(pageId: string, owner: string): Promise<void>;
+  releaseAll(owner: string): Promise<number>;
+
+  // --- history --------------------------------------------------------------------------------
+  addEvents(events: NewEvent[]): Promise<void>;
+  /** Newest first. */
+  listEvents(pageId: string, options?: { limit?: number; beforeId?: number }): Promise<HistoryEvent[]>;
+
+  // --- API keys -------------------------------------------------------------------------------
+  createApiKey(key: { id: string; name: string; keyHash: string; scopes: ApiKeyScope[]; createdAt: number }): Promise<ApiKey>;
+  getApiKey(id: string): Promise<StoredApiKey | null>;
+  listApiKeys(): Promise<ApiKey[]>;
+  revokeApiKey(id: string, at: number): Promise<boolean>;
+  touchApiKey(id: string, at: number): Promise<void>;
+  countActiveApiKeys(): Promise<number>;
+
+  // --- alert outbox ---------------------------------------------------------------------------
+  /** Inserts one delivery row per target; false when the dedupe key was already used. */
+  enqueueAlert(alert: NewAlert, targets: { channel: AlertChannel; target: string }[]): Promise<boolean>;
+  dueAlertDeliveries(now: number, limit: number): Promise<AlertDelivery[]>;
+  markDelivered(id: number, at: number): Promise<void>;
+  markDeliveryFailed(id: number, error: string, nextAttemptAt: number, giveUp: boolean): Promise<void>;
+  alertCounts(): Promise<Record<AlertStatus, number>>;
+
+  // --- keys -----------------------------------------------------------------------------------
+  /** Re-seal every secret with the store's current box's key (see crypto/secret-box) in one transaction. */
+  resealAll(): Promise<{ resealed: number }>;
+
+  close(): Promise<void>;
+}
+
+export class LeaseLostError extends Error {
+  constructor(pageId: string) {
+    super(`lease on page ${pageId} is no longer held`);
+    this.name = 'LeaseLostError';
+  }
+}

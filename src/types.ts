@@ -1,0 +1,157 @@
+/**
+ * Terminology
+ * - user token: a Facebook user's access token. Short-lived (~1 h) from Login, long-lived (~60 days)
+ *   after the `fb_exchange_token` exchange. Cannot be extended past its 60 days (GRAPH_API.md §2b).
+ * - system-user token: a Business Manager system user's token; never expires, or lasts 60 days.
+ * - page token: the token an app posts to a Page with. Minted from a long-lived user token or a
+ *   system-user token it has no expiry (`debug_token.expires_at == 0`); from a short-lived user token
+ *   it dies within the hour.
+ * - app token: `APP_ID|APP_SECRET`, used only to call `debug_token`.
+ * - posting token: the page token we hand to posting apps. Source token: the user or system-user
+ *   token it was minted from, kept so the posting token can be re-minted (self-healing).
+ * - renewal: exchange the source token, mint a fresh page token, verify it, swap atomically.
+ * - lease: an owner + expiry on a page row; only the lease holder works on the page.
+ *
+ * All times are epoch milliseconds; `null` means "never" (for expiries) or "not yet".
+ */
+
+export type Platform = 'facebook_page';
+
+export type TokenType = 'USER' | 'PAGE' | 'SYSTEM_USER' | 'APP' | 'UNKNOWN';
+
+export const PAGE_STATES = [
+  'healthy',
+  'renewal_due',
+  'renewing',
+  'failing',
+  'expiring',
+  'needs_reauth',
+  'expired',
+  'paused',
+] as const;
+export type PageState = (typeof PAGE_STATES)[number];
+
+/** Scopes a posting token must carry. */
+export const REQUIRED_SCOPES = ['pages_manage_posts'] as const;
+/** Scopes the reconnect flow asks Facebook Login for. */
+export const LOGIN_SCOPES = [
+  'pages_show_list',
+  'pages_read_engagement',
+  'pages_manage_posts',
+  'business_management',
+] as const;
+
+/** What `debug_token` last said about a token (never the token itself). */
+export interface TokenInfo {
+  type: TokenType;
+  isValid: boolean;
+  /** null = never expires (debug_token `expires_at: 0`). */
+  expiresAt: number | null;
+  dataAccessExpiresAt: number | null;
+  scopes: string[];
+  userId: string | null;
+  profileId: string | null;
+  appId: string | null;
+  /** When debug_token was asked; null when never inspected. */
+  checkedAt: number | null;
+  /** Short, non-reversible fingerprint (first 12 hex of sha256), for history and change detection. */
+  hash: string;
+  /** debug_token's inner error, when the token is invalid. */
+  error: { code: number; subcode: number | null; message: string } | null;
+}
+
+export interface LastError {
+  code: string;
+  message: string;
+  fbCode: number | null;
+  fbSubcode: number | null;
+  fbtraceId: string | null;
+  at: number;
+}
+
+export interface ManagedPage {
+  pageId: string;
+  platform: Platform;
+  pageName: string | null;
+  appId: string;
+  state: PageState;
+  /** Machine-readable reason for the state (e.g. `fresh`, `expires_soon`, `password_changed`). */
+  stateReason: string | null;
+  /** A sentence for a person. */
+  stateMessage: string | null;
+  posting: TokenInfo;
+  source: TokenInfo | null;
+  autoRenew: boolean;
+  /** Per-page override of RENEWAL_THRESHOLD_DAYS. */
+  renewalThresholdDays: number | null;
+  lastCheckedAt: number | null;
+  nextCheckAt: number | null;
+  lastRenewedAt: number | null;
+  /** Consecutive transient failures (drives the backoff). */
+  failureCount: number;
+  /** No Graph calls for this page before this time (backoff or throttling). */
+  retryAt: number | null;
+  /** Set when renewing cannot move the expiry forward: stop re-trying that path until reconnect. */
+  extensionBlockedUntil: number | null;
+  /**
+   * Set when exchanging the source token did not move its expiry forward (Facebook does not extend
+   * long-lived user tokens, GRAPH_API.md §2b): self-healing stays possible until the source expires.
+   */
+  sourceExtensionBlockedUntil: number | null;
+  lastError: LastError | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PageSecrets {
+  appSecret: string;
+  postingToken: string;
+  sourceToken: string | null;
+}
+
+export const EVENT_TYPES = [
+  'setup',
+  'check',
+  'renewed',
+  'renewal_failed',
+  'healed',
+  'state_changed',
+  'token_rotated',
+  'alert_queued',
+  'alert_delivered',
+  'alert_failed',
+  'reconnected',
+  'settings_changed',
+  'deleted',
+  'source_not_extendable',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface HistoryEvent {
+  id: number;
+  pageId: string;
+  at: number;
+  type: EventType;
+  /** Reason code (stable, snake_case). */
+  reason: string | null;
+  stateFrom: PageState | null;
+  stateTo: PageState | null;
+  message: string | null;
+  /** Never a token or secret: expiries, codes, short hashes. */
+  details: Record<string, unknown>;
+}
+
+export type NewEvent = Omit<HistoryEvent, 'id'>;
+
+export type ApiKeyScope = 'admin' | 'token:read';
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  scopes: ApiKeyScope[];
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
