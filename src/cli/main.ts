@@ -1,0 +1,307 @@
+/**
+ * `fb-token-keeper <command>`: a thin front door over the core. Exit codes: 0 ok, 1 failure, 2 bad usage.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { type Config, loadConfig, readProcessEnv } from '../config.js';
+import { AppError } from '../errors.js';
+import { createTokenKeeper, type KeeperInternals } from '../lifecycle/keeper.js';
+import { checkText, renewText, statusDetail, statusTable, validateText } from './output.js';
+import { readSecretArgs } from './stdin.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+}
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const out = (s: string) => io.stdout.write(`${s}\n`);
+  const json = (v: unknown) => io.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+  let config: Config | undefined;
+  const getConfig = () => (config ??= loadConfig(io.env));
+  async function withKeeper<T>(fn: (k: KeeperInternals) => Promise<T>): Promise<T> {
+    const cfg = getConfig();
+    const { createLogger } = await import('../logger.js');
+    // CLI commands log to stderr, quietly, so stdout stays clean for tables and --json.
+    const logger = createLogger({ level: io.env.LOG_LEVEL ?? 'warn', format: 'json', destination: process.stderr });
+    const keeper = await createTokenKeeper({ config: cfg, logger });
+    try {
+      return await fn(keeper);
+    } finally {
+      await keeper.close();
+    }
+  }
+
+  const program = new Command()
+    .name('fb-token-keeper')
+    .description('Keeps a Facebook Page token alive: stores it encrypted, checks, renews, self-heals and alerts.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Configuration comes from the environment (and ./.env): DATABASE_URL, TOKEN_ENCRYPTION_KEY, GRAPH_API_VERSION,
+CHECK_INTERVAL_HOURS, RENEWAL_THRESHOLD_DAYS, ALERT_DAYS_BEFORE, WEBHOOK_URLS, ... (see README).
+
+Examples:
+  fb-token-keeper serve                                  # HTTP API + scheduler + dashboard on :5000
+  fb-token-keeper setup                                  # guided set-up
+  fb-token-keeper add 534295833110036 - 1173190721520267 -   # token and secret read from stdin
+  fb-token-keeper status --json
+  fb-token-keeper check                                  # from cron, like certbot renew`,
+    );
+
+  program
+    .command('serve')
+    .description('run the HTTP API, the scheduler and the dashboard')
+    .action(async () => {
+      const { runServe } = await import('../service.js');
+      await runServe(getConfig(), io);
+    });
+
+  program
+    .command('migrate')
+    .description('apply database migrations (also done at start-up)')
+    .option('--status', 'only show which migrations are applied')
+    .action(async (o: { status?: boolean }) => {
+      const { openStoreForConfig } = await import('../service.js');
+      const store = await openStoreForConfig(getConfig());
+      try {
+        if (o.status) {
+          const s = await store.migrationStatus();
+          out(`applied: ${s.applied.join(', ') || '-'}\npending: ${s.pending.join(', ') || '-'}`);
+        } else {
+          const r = await store.migrate();
+          out(r.applied.length ? `applied ${r.applied.join(', ')}` : 'database is up to date');
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
+    .command('add')
+    .description("set up a page non-interactively, in the seed's migration-script order ('-' reads a value from stdin)")
+    .argument('<PAGE_ID>')
+    .argument('[ACCESS_TOKEN]', 'or env FB_ACCESS_TOKEN, or - for stdin')
+    .argument('<APP_ID>')
+    .argument('[APP_SECRET]', 'or env FB_APP_SECRET, or - for stdin')
+    .option('--json', 'print JSON')
+    .action(async (pageId: string, token: string | undefined, appId: string, secret: string | undefined, o: { json?: boolean }) => {
+      const [accessToken, appSecret] = await readSecretArgs(
+        [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
+        ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
+        io.stdin,
+      );
+      await withKeeper(async (k) => {
+        const r = await k.setup({ pageId, accessToken, appId, appSecret });
+        if (o.json) json(r);
+        else out(`${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
+      });
+    });
+
+  program
+    .command('setup')
+    .description('guided set-up (asks for the ids, the secret and the token); with flags it runs without questions')
+    .option('--page-id <id>')
+    .option('--app-id <id>')
+    .option('--app-secret <secret>', "or env FB_APP_SECRET, or '-' for stdin")
+    .option('--access-token <token>', "or env FB_ACCESS_TOKEN, or '-' for stdin")
+    .option('--json', 'print JSON')
+    .action(async (o: { pageId?: string; appId?: string; appSecret?: string; accessToken?: string; json?: boolean }) => {
+      const { runSetup } = await import('./setup-command.js');
+      await runSetup(o, io, withKeeper);
+    });
+
+  program
+    .command('status')
+    .description('show the state of the managed pages')
+    .option('--page-id <id>', 'one page, with its history')
+    .option('--json', 'print JSON')
+    .action(async (o: { pageId?: string; json?: boolean }) => {
+      await withKeeper(async (k) => {
+        if (o.pageId) {
+          const s = await k.status(o.pageId);
+          if (o.json) json(s);
+          else out(statusDetail(s));
+          return;
+        }
+        const pages = await k.listPages();
+        if (o.json) json({ success: true, pages });
+        else out(statusTable(pages));
+      });
+    });
+
+  program
+    .command('check')
+    .description('check the due pages once, renew what needs it and send alerts (for cron)')
+    .option('--dry-run', 'inspect and say what would happen; change nothing')
+    .option('--all', 'check every page, not only the due ones')
+    .option('--page-id <id>', 'check one page now')
+    .option('--json', 'print JSON')
+    .action(async (o: { dryRun?: boolean; all?: boolean; pageId?: string; json?: boolean }) => {
+      await withKeeper(async (k) => {
+        const r = await k.check({ ...(o.pageId ? { pageId: o.pageId } : {}), dryRun: o.dryRun === true, all: o.all === true });
+        if (!o.dryRun) {
+          const { deliverAlertsBeforeExit } = await import('../service.js');
+          await deliverAlertsBeforeExit(k);
+        }
+        if (o.json) json(r);
+        else out(checkText(r));
+        if (r.results.some((x) => x.state_after === 'needs_reauth' || x.state_after === 'expired')) process.exitCode = EXIT_FAILURE;
+      });
+    });
+
+  program
+    .command('renew')
+    .description('renew a page token now')
+    .option('--page-id <id>', 'needed when several pages are managed')
+    .option('--force', 'renew even when not due')
+    .option('--dry-run', 'say what would happen; change nothing')
+    .option('--json', 'print JSON')
+    .action(async (o: { pageId?: string; force?: boolean; dryRun?: boolean; json?: boolean }) => {
+      await withKeeper(async (k) => {
+        const r = await k.renew(o.pageId, { force: o.force === true, dryRun: o.dryRun === true });
+        if (o.json) json(r);
+        else out(renewText(r));
+      });
+    });
+
+  program
+    .command('validate')
+    .description("ask Facebook about a token (default: the managed page's token); '-' reads it from stdin")
+    .argument('[TOKEN]')
+    .option('--page-id <id>', "use this page's app (and token, when TOKEN is not given)")
+    .option('--app-id <id>')
+    .option('--app-secret <secret>', "or env FB_APP_SECRET, or '-' for stdin")
+    .option('--json', 'print JSON')
+    .action(async (token: string | undefined, o: { pageId?: string; appId?: string; appSecret?: string; json?: boolean }) => {
+      const [accessToken, appSecret] = await readSecretArgs([token, o.appSecret ?? (o.appId ? io.env.FB_APP_SECRET : undefined)], ['TOKEN', 'APP_SECRET'], io.stdin, { optional: true });
+      await withKeeper(async (k) => {
+        const v = await k.validate({
+          ...(accessToken ? { accessToken } : {}),
+          ...(o.pageId ? { pageId: o.pageId } : {}),
+          ...(o.appId ? { appId: o.appId } : {}),
+          ...(appSecret ? { appSecret } : {}),
+        });
+        if (o.json) json(v);
+        else out(validateText(v));
+        if (!v.valid) process.exitCode = EXIT_FAILURE;
+      });
+    });
+
+  program
+    .command('history')
+    .description("show a page's history")
+    .requiredOption('--page-id <id>')
+    .option('--limit <n>', 'how many events', '50')
+    .option('--json', 'print JSON')
+    .action(async (o: { pageId: string; limit: string; json?: boolean }) => {
+      await withKeeper(async (k) => {
+        const items = await k.history(o.pageId, { limit: Number(o.limit) });
+        if (o.json) json({ success: true, history: items });
+        else for (const h of items) out(`${h.at}  ${h.type.padEnd(16)} ${(h.reason ?? '').padEnd(20)} ${h.message ?? ''}`);
+      });
+    });
+
+  const apiKey = program.command('api-key').description('manage API keys for the HTTP API');
+  apiKey
+    .command('create')
+    .description('create a key; it is shown once')
+    .option('--name <name>', 'a label', 'cli')
+    .addOption(new Option('--scope <scope...>', 'admin and/or token:read').choices(['admin', 'token:read']).default(['admin']))
+    .action(async (o: { name: string; scope: ('admin' | 'token:read')[] }) => {
+      const { createApiKey } = await import('../http/auth.js');
+      await withKeeper(async (k) => {
+        const created = await createApiKey(k.store, { name: o.name, scopes: o.scope, clock: k.clock });
+        out(`${created.key}\n\nThis is the only time the key is shown. Use it as: Authorization: Bearer <key>`);
+      });
+    });
+  apiKey
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      await withKeeper(async (k) => {
+        const keys = await k.store.listApiKeys();
+        if (o.json) json({ success: true, keys });
+        else {
+          const { table } = await import('./output.js');
+          out(
+            table([
+              ['ID', 'NAME', 'SCOPES', 'CREATED', 'LAST USED', 'REVOKED'],
+              ...keys.map((x) => [x.id, x.name, x.scopes.join(','), iso(x.createdAt), iso(x.lastUsedAt), iso(x.revokedAt)]),
+            ]),
+          );
+        }
+      });
+    });
+  apiKey
+    .command('revoke')
+    .argument('<ID>')
+    .action(async (id: string) => {
+      await withKeeper(async (k) => {
+        const ok = await k.store.revokeApiKey(id, k.clock.now());
+        if (!ok) throw new AppError('not_found', `no active API key with id ${id}`);
+        out(`revoked ${id}`);
+      });
+    });
+
+  program
+    .command('rotate-key')
+    .description('re-seal every stored secret under a new encryption key, in one transaction')
+    .action(async () => {
+      const { rotateKey } = await import('./rotate-key.js');
+      out(await rotateKey(getConfig()));
+    });
+
+  program
+    .command('simulate')
+    .description('run the real engine against the emulator on a virtual clock and print a summary')
+    .option('--days <n>', 'how many days', '365')
+    .option('--scenario <name>', 'default | password-change | source-expiring | faults | throttling | page-token', 'default')
+    .option('--pages <n>', 'how many pages', '3')
+    .option('--json', 'print JSON')
+    .action(async (o: { days: string; scenario: string; pages: string; json?: boolean }) => {
+      const { runSimulation, simulationText } = await import('../lifecycle/simulate.js');
+      const r = await runSimulation({ days: Number(o.days), scenario: o.scenario, pages: Number(o.pages) });
+      if (o.json) json(r);
+      else out(simulationText(r));
+    });
+
+  program
+    .command('fake-graph')
+    .description('run the Graph API emulator (for demos and tests)')
+    .option('--port <n>', 'port', '5055')
+    .action(async (o: { port: string }) => {
+      const { runFakeGraphCli } = await import('../fake-graph/index.js');
+      await runFakeGraphCli(['--port', o.port]);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof AppError) {
+      io.stderr.write(`error: ${err.message}${err.code === 'validation_failed' || err.code === 'page_id_required' ? '' : ` (${err.code})`}\n`);
+      return err.code === 'validation_failed' || err.code === 'page_id_required' ? EXIT_USAGE : EXIT_FAILURE;
+    }
+    io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+function iso(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+function defaultIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: readProcessEnv() };
+}

@@ -1,0 +1,210 @@
+/**
+ * Pure decisions: for a page and a time, what should happen and why. No I/O here, so the whole
+ * table of cases is unit-tested, and every reason code ends up in history ("why didn't it renew?").
+ */
+import { DAY, HOUR, MINUTE } from '../clock.js';
+import { type ManagedPage, type PageState, REQUIRED_SCOPES, type TokenInfo } from '../types.js';
+
+export interface Policy {
+  /** Global RENEWAL_THRESHOLD_DAYS; a page may override it. */
+  renewalThresholdDays: number;
+  checkIntervalMs: number;
+}
+
+export type Action =
+  /** Re-mint the posting token from the still-valid source token. */
+  | 'heal'
+  /** Exchange the source token if it can be extended, mint a fresh posting token, verify, swap. */
+  | 'renew'
+  /** The posting token never expires; only the source token needs a fresh expiry. */
+  | 'renew_source'
+  | 'none';
+
+export interface Decision {
+  action: Action;
+  reason: string;
+}
+
+export function thresholdDays(page: ManagedPage, policy: Policy): number {
+  return page.renewalThresholdDays ?? policy.renewalThresholdDays;
+}
+
+export function daysLeft(expiresAt: number | null, now: number): number | null {
+  return expiresAt === null ? null : Math.floor((expiresAt - now) / DAY);
+}
+
+/** The seed's rule: a finite expiry with RENEWAL_THRESHOLD_DAYS or fewer days left. */
+export function withinThreshold(expiresAt: number | null, now: number, days: number): boolean {
+  return expiresAt !== null && expiresAt - now <= days * DAY;
+}
+
+export function missingScopes(info: Pick<TokenInfo, 'scopes'>): string[] {
+  return REQUIRED_SCOPES.filter((s) => !info.scopes.includes(s));
+}
+
+function isUsable(info: TokenInfo | null, now: number): info is TokenInfo {
+  return info !== null && info.isValid && (info.expiresAt === null || info.expiresAt > now);
+}
+
+/** A source token we can mint Page tokens from. Page tokens are never exchanged (GRAPH_API.md §2c). */
+export function canMintFromSource(page: ManagedPage, now: number): boolean {
+  return isUsable(page.source, now) && (page.source.type === 'USER' || page.source.type === 'SYSTEM_USER');
+}
+
+/** Is the page due for a scheduled check? (Manual checks and renewals skip this gate, not the throttle.) */
+export function isDue(page: ManagedPage, now: number): Decision {
+  if (page.retryAt !== null && page.retryAt > now) {
+    return { action: 'none', reason: page.lastError?.code === 'graph_rate_limited' ? 'throttled' : 'backoff' };
+  }
+  if (page.nextCheckAt !== null && page.nextCheckAt > now) return { action: 'none', reason: 'not_due' };
+  return { action: 'none', reason: 'due' };
+}
+
+/**
+ * After inspecting the tokens: what to do now. `force` is a person's "renew now": it renews even
+ * when not due and retries a path that was found not to extend.
+ */
+export function decide(page: ManagedPage, now: number, policy: Policy, options: { force?: boolean } = {}): Decision {
+  const force = options.force === true;
+  const days = thresholdDays(page, policy);
+  const postingUsable = isUsable(page.posting, now);
+  const sourceUsable = canMintFromSource(page, now);
+
+  if (!postingUsable) {
+    if (!page.autoRenew && !force) return { action: 'none', reason: 'paused' };
+    return sourceUsable ? { action: 'heal', reason: 'posting_token_invalid' } : { action: 'none', reason: 'cannot_heal' };
+  }
+  if (!page.autoRenew && !force) return { action: 'none', reason: 'paused' };
+
+  if (page.posting.expiresAt !== null) {
+    if (!sourceUsable) return { action: 'none', reason: 'not_extendable' };
+    if (force) return { action: 'renew', reason: 'forced' };
+    if (page.extensionBlockedUntil !== null) return { action: 'none', reason: 'not_extendable' };
+    if (withinThreshold(page.posting.expiresAt, now, days)) return { action: 'renew', reason: 'expires_soon' };
+    return { action: 'none', reason: 'fresh' };
+  }
+
+  // The posting token never expires: only keep the source token fresh, so self-healing stays possible.
+  if (force && sourceUsable) return { action: 'renew', reason: 'forced' };
+  if (
+    sourceUsable &&
+    page.source.expiresAt !== null &&
+    page.sourceExtensionBlockedUntil === null &&
+    withinThreshold(page.source.expiresAt, now, days)
+  ) {
+    return { action: 'renew_source', reason: 'source_expires_soon' };
+  }
+  return { action: 'none', reason: 'never_expires' };
+}
+
+export interface DerivedState {
+  state: PageState;
+  reason: string;
+  message: string;
+}
+
+/** The state describes the posting token: the one that matters for posting (DESIGN §2). */
+export function deriveState(page: ManagedPage, now: number, policy: Policy): DerivedState {
+  const p = page.posting;
+  const expired = (p.expiresAt !== null && p.expiresAt <= now) || p.error?.subcode === 463;
+  if (expired) {
+    return {
+      state: 'expired',
+      reason: 'expired',
+      message: 'The posting token has expired and could not be re-minted: reconnect the Page.',
+    };
+  }
+  if (!p.isValid) {
+    const r = reauthReason(p.error?.subcode ?? null);
+    return { state: 'needs_reauth', reason: r.reason, message: r.message };
+  }
+  const missing = missingScopes(p);
+  if (missing.length > 0) {
+    return {
+      state: 'needs_reauth',
+      reason: 'missing_permission',
+      message: `The posting token lacks ${missing.join(', ')}: reconnect and grant ${missing.length > 1 ? 'them' : 'it'}.`,
+    };
+  }
+  if (!page.autoRenew) {
+    return { state: 'paused', reason: 'paused', message: 'Automatic renewal is paused for this Page.' };
+  }
+  if (page.failureCount > 0) {
+    return {
+      state: 'failing',
+      reason: page.lastError?.code ?? 'failing',
+      message: `Facebook calls are failing (${page.lastError?.message ?? 'unknown error'}); retrying with backoff.`,
+    };
+  }
+  if (p.expiresAt !== null) {
+    const until = new Date(p.expiresAt).toISOString();
+    if (!canMintFromSource(page, now) || page.extensionBlockedUntil !== null) {
+      return {
+        state: 'expiring',
+        reason: 'not_extendable',
+        message: `This token cannot be extended: reconnect the Page before ${until}.`,
+      };
+    }
+    if (withinThreshold(p.expiresAt, now, thresholdDays(page, policy))) {
+      return { state: 'renewal_due', reason: 'expires_soon', message: `The posting token expires at ${until}; renewal is due.` };
+    }
+    return { state: 'healthy', reason: 'fresh', message: `The posting token is valid until ${until}.` };
+  }
+  return { state: 'healthy', reason: 'never_expires', message: healthyNeverMessage(page, now) };
+}
+
+function healthyNeverMessage(page: ManagedPage, now: number): string {
+  if (!canMintFromSource(page, now)) return 'The posting token does not expire.';
+  const until = page.source?.expiresAt ?? null;
+  return until === null
+    ? 'The posting token does not expire; self-healing is available.'
+    : `The posting token does not expire; self-healing available until ${new Date(until).toISOString()}.`;
+}
+
+/**
+ * Reason code and a sentence for a person for each documented invalidation subcode (GRAPH_API.md §1.7, §3.2).
+ */
+export function reauthReason(subcode: number | null): { reason: string; message: string } {
+  switch (subcode) {
+    case 458:
+      return { reason: 'app_removed', message: 'The Facebook user removed this app: reconnect to authorise it again.' };
+    case 459:
+      return {
+        reason: 'checkpoint',
+        message: 'Facebook locked the account behind a security checkpoint: log in at facebook.com, then reconnect.',
+      };
+    case 460:
+      return { reason: 'password_changed', message: 'The admin changed their Facebook password: reconnect the Page.' };
+    case 463:
+      return { reason: 'expired', message: 'The token has expired: reconnect the Page.' };
+    case 464:
+      return { reason: 'unconfirmed_user', message: 'The Facebook account is not confirmed: confirm it at facebook.com, then reconnect.' };
+    case 467:
+      return { reason: 'logged_out', message: 'The Facebook user logged out or the session was invalidated: reconnect the Page.' };
+    case 492:
+      return { reason: 'no_page_role', message: 'The Facebook user is no longer an admin of the Page: reconnect as someone with a role on it.' };
+    default:
+      return { reason: 'token_invalid', message: 'Facebook no longer accepts this token: reconnect the Page.' };
+  }
+}
+
+const BACKOFF_BASE_MS = MINUTE;
+const BACKOFF_CAP_MS = 6 * HOUR;
+
+/** Exponential backoff with jitter, capped: 1, 2, 4 … minutes up to 6 h, each ×[0.5, 1). */
+export function backoffMs(failureCount: number, random: () => number): number {
+  const exp = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failureCount - 1));
+  return Math.round(exp * (0.5 + random() / 2));
+}
+
+/** Next scheduled check: the interval ±10 %, so many pages (and instances) spread out. */
+export function nextCheckAt(now: number, policy: Policy, random: () => number): number {
+  return now + Math.round(policy.checkIntervalMs * (0.9 + random() * 0.2));
+}
+
+/** Did a renewal actually move the expiry forward? (never > any finite; a minute of tolerance.) */
+export function movedForward(before: number | null, after: number | null): boolean {
+  if (after === null) return true;
+  if (before === null) return false;
+  return after > before + MINUTE;
+}

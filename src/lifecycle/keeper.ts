@@ -1,0 +1,348 @@
+/**
+ * createTokenKeeper: the one core the CLI, the HTTP API, the scheduler and library users share.
+ */
+import { EventEmitter } from 'node:events';
+import { hkdfSync, randomUUID } from 'node:crypto';
+import { planAlerts } from '../alerts/plan.js';
+import { targetsFromConfig } from '../alerts/channels.js';
+import { type Clock, HOUR, MINUTE, systemClock, toIso } from '../clock.js';
+import { type Config, loadConfig } from '../config.js';
+import { resolveEncryptionKey } from '../crypto/keys.js';
+import { createSecretBox } from '../crypto/secret-box.js';
+import { AppError } from '../errors.js';
+import { createGraphClient, type GraphClient } from '../graph/client.js';
+import { reconnectUrl } from '../http/connect.js';
+import { createLogger, type Logger } from '../logger.js';
+import { openStore } from '../store/database.js';
+import type { Store } from '../store/types.js';
+import type { ManagedPage } from '../types.js';
+import type { Policy } from './decide.js';
+import { createEngine, newPageFrom, safeError } from './engine.js';
+import { prepareSetup, setupEvent } from './setup.js';
+import { toHistoryItem, toStatus } from './status.js';
+import { missingScopes, reauthReason } from './decide.js';
+import { toTokenInfo } from './inspect.js';
+import type { CheckReport, KeeperEventMap, PageStatus, RenewResult, SetupInput, TokenKeeper, ValidateResult } from './types.js';
+
+export interface KeeperOptions {
+  /** A parsed config; when absent, `env` (or process.env) is parsed. */
+  config?: Config;
+  env?: Record<string, string | undefined>;
+  store?: Store;
+  graph?: GraphClient;
+  clock?: Clock;
+  logger?: Logger;
+  random?: () => number;
+  /** Run migrations when opening the store (default true). */
+  migrate?: boolean;
+}
+
+export interface KeeperInternals extends TokenKeeper {
+  readonly config: Config;
+  readonly store: Store;
+  readonly graph: GraphClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly policy: Policy;
+  /** Secret used to sign reconnect links and OAuth state (derived from the encryption key). */
+  readonly linkSecret: Buffer;
+  /** Check the due pages once, as the scheduler does. */
+  runRound(): Promise<void>;
+  reconnectUrl(pageId: string): string;
+}
+
+const LEASE_TTL_MS = 2 * MINUTE;
+
+export async function createTokenKeeper(options: KeeperOptions = {}): Promise<KeeperInternals> {
+  const config = options.config ?? loadConfig(options.env);
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const random = options.random ?? Math.random;
+  const key = resolveEncryptionKey({ encryptionKey: config.encryptionKey, keyFile: config.encryptionKeyFile });
+  const linkSecret = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'fb-token-keeper reconnect links', 32));
+  const events = new EventEmitter<KeeperEventMap>();
+  const store = options.store ?? (await openStore({ databaseUrl: config.databaseUrl, secretBox: createSecretBox({ current: key }) }));
+  if (options.migrate !== false && !options.store) await store.migrate();
+  const graph =
+    options.graph ??
+    createGraphClient({
+      baseUrl: config.graphApiUrl,
+      version: config.graphApiVersion,
+      timeoutMs: config.graphTimeoutMs,
+      clock,
+      onCall: (info) => events.emit('graph_call', info),
+    });
+  const policy: Policy = { renewalThresholdDays: config.renewalThresholdDays, checkIntervalMs: config.checkIntervalHours * HOUR };
+  const targets = targetsFromConfig(config);
+  const linkFor = (pageId: string) => reconnectUrl(config, pageId, clock.now(), linkSecret);
+
+  async function onPageChanged(before: ManagedPage | null, after: ManagedPage): Promise<void> {
+    try {
+      const alerts = planAlerts({
+        before,
+        after,
+        now: clock.now(),
+        alertDaysBefore: config.alertDaysBefore,
+        reconnectUrl: linkFor(after.pageId),
+      });
+      for (const alert of alerts) {
+        if (targets.length === 0) continue;
+        const queued = await store.enqueueAlert(alert, targets);
+        if (queued) {
+          await store.addEvents([
+            { pageId: after.pageId, at: clock.now(), type: 'alert_queued', reason: alert.kind, stateFrom: null, stateTo: null, message: null, details: { dedupe_key: alert.dedupeKey, targets: targets.length } },
+          ]);
+        }
+      }
+    } catch (err) {
+      // An alert that cannot be queued must never undo or block a renewal.
+      logger.error({ pageId: after.pageId, err: safeError(err) }, 'alert planning failed');
+    }
+  }
+
+  const engine = createEngine({
+    store,
+    graph,
+    clock,
+    logger,
+    policy,
+    owner: `${config.instanceId}:${randomUUID().slice(0, 8)}`,
+    leaseTtlMs: LEASE_TTL_MS,
+    events,
+    random,
+    onPageChanged,
+  });
+
+  async function resolvePageId(pageId: string | undefined): Promise<string> {
+    if (pageId !== undefined) return pageId;
+    const pages = await store.listPages();
+    if (pages.length === 1) return pages[0]!.pageId;
+    throw new AppError(
+      'page_id_required',
+      pages.length === 0 ? 'no page is managed yet: set one up first' : `${pages.length} pages are managed: say which one with page_id`,
+      { details: { pages: pages.map((p) => p.pageId) } },
+    );
+  }
+
+  async function mustGetPage(pageId: string): Promise<ManagedPage> {
+    const page = await store.getPage(pageId);
+    if (!page) throw new AppError('page_not_found', `page ${pageId} is not managed here`, { details: { page_id: pageId } });
+    return page;
+  }
+
+  async function status(pageId?: string, opts: { historyLimit?: number } = {}): Promise<PageStatus> {
+    const page = await mustGetPage(await resolvePageId(pageId));
+    const history = opts.historyLimit === 0 ? [] : await store.listEvents(page.pageId, { limit: opts.historyLimit ?? 20 });
+    return view(page, history);
+  }
+
+  function view(page: ManagedPage, history: Awaited<ReturnType<Store['listEvents']>>): PageStatus {
+    const needsPerson = page.state === 'needs_reauth' || page.state === 'expired' || page.state === 'expiring';
+    return toStatus(page, {
+      now: clock.now(),
+      policy,
+      graphApiVersion: config.graphApiVersion,
+      history,
+      reconnectUrl: needsPerson ? linkFor(page.pageId) : null,
+    });
+  }
+
+  async function storeSetup(input: SetupInput, type: 'setup' | 'reconnected') {
+    const prepared = await prepareSetup(graph, input, { now: () => clock.now(), policy, random });
+    const previous = await store.getPage(input.pageId);
+    let page = engine.withState(prepared.page, clock.now());
+    if (previous) {
+      // Setting up again keeps the person's settings; everything about the tokens is replaced.
+      page = engine.withState({ ...page, autoRenew: previous.autoRenew, renewalThresholdDays: previous.renewalThresholdDays, createdAt: previous.createdAt }, clock.now());
+    }
+    const events = [setupEvent(page, type, prepared.notes, previous)];
+    if (previous && previous.posting.hash !== page.posting.hash) {
+      events.push({ pageId: page.pageId, at: clock.now(), type: 'token_rotated', reason: type, stateFrom: null, stateTo: null, message: 'The posting token changed: apps that cache it should fetch it again.', details: { previous_token_hash: previous.posting.hash, token_hash: page.posting.hash } });
+    }
+    const stored = await store.savePage(newPageFrom(page), prepared.secrets, events);
+    await onPageChanged(previous, stored);
+    logger.info({ pageId: stored.pageId, state: stored.state, tokenType: prepared.inputType, event: type }, 'page set up');
+    return { prepared, stored };
+  }
+
+  const keeper: KeeperInternals = {
+    events,
+    config,
+    store,
+    graph,
+    clock,
+    logger,
+    policy,
+    linkSecret,
+    reconnectUrl: linkFor,
+
+    async setup(input) {
+      const { prepared, stored } = await storeSetup(input, 'setup');
+      return {
+        status: view(stored, await store.listEvents(stored.pageId, { limit: 20 })),
+        notes: prepared.notes,
+        input_token_type: prepared.inputType,
+        input_token_lifetime: prepared.inputLifetime,
+      };
+    },
+
+    status,
+
+    async listPages() {
+      const pages = await store.listPages();
+      return pages.map((p) => view(p, []));
+    },
+
+    async getPageToken(pageId) {
+      const secrets = await store.getSecrets(pageId);
+      if (!secrets) throw new AppError('page_not_found', `page ${pageId} is not managed here`, { details: { page_id: pageId } });
+      return secrets.postingToken;
+    },
+
+    async check(opts = {}): Promise<CheckReport> {
+      const dryRun = opts.dryRun === true;
+      let outcomes;
+      if (opts.pageId !== undefined) {
+        await mustGetPage(opts.pageId);
+        outcomes = [await engine.processPage(opts.pageId, { mode: 'check', dryRun })];
+      } else {
+        outcomes = await engine.runRound({ dryRun, all: opts.all === true, concurrency: config.checkConcurrency });
+      }
+      const results = outcomes.map((o) => ({
+        page_id: o.pageId,
+        action: o.decision.action,
+        reason: o.decision.reason,
+        state_before: o.before.state,
+        state_after: o.after.state,
+        message: o.message,
+      }));
+      const skipped = outcomes.filter((o) => o.outcome === 'skipped' && !dryRun).length;
+      return { success: true, dry_run: dryRun, checked: outcomes.length - skipped, skipped, results };
+    },
+
+    async renew(pageId, opts = {}): Promise<RenewResult> {
+      const id = await resolvePageId(pageId);
+      await mustGetPage(id);
+      const dryRun = opts.dryRun === true;
+      const o = await engine.processPage(id, { mode: 'renew', force: opts.force === true, dryRun });
+      const renewed = o.outcome === 'renewed' || o.outcome === 'healed';
+      if (o.outcome === 'failed' && o.after.lastError) {
+        const e = o.after.lastError;
+        throw new AppError(e.code as AppError['code'], e.message, {
+          details: { fb_code: e.fbCode, fb_subcode: e.fbSubcode, fbtrace_id: e.fbtraceId, state: o.after.state },
+        });
+      }
+      return {
+        success: true,
+        page_id: id,
+        renewed,
+        reason: dryRun ? (o.decision.action === 'none' ? o.decision.reason : `would_${o.decision.action}`) : renewed ? (o.outcome === 'healed' ? 'healed' : 'renewed') : o.decision.reason,
+        message: renewed ? (o.outcome === 'healed' ? 'A new Page token was minted from the stored source token.' : 'The token was renewed.') : (o.after.stateMessage ?? ''),
+        dry_run: dryRun,
+        state: o.after.state,
+        expires_at: toIso(o.after.posting.expiresAt),
+        previous_expires_at: toIso(o.before.posting.expiresAt),
+        token_changed: o.tokenChanged,
+      };
+    },
+
+    async validate(input): Promise<ValidateResult> {
+      let appId = input.appId;
+      let appSecret = input.appSecret;
+      let token = input.accessToken;
+      if (appId === undefined || appSecret === undefined) {
+        const id = await resolvePageId(input.pageId);
+        const page = await mustGetPage(id);
+        const secrets = await store.getSecrets(id);
+        appId = page.appId;
+        appSecret = secrets!.appSecret;
+        token ??= secrets!.postingToken;
+      }
+      if (token === undefined) throw new AppError('validation_failed', 'give access_token or page_id', { details: { fields: [{ field: 'access_token', message: 'required when page_id is absent' }] } });
+      const d = await graph.debugToken(token, { appId, appSecret });
+      const info = toTokenInfo(token, d, clock.now());
+      return {
+        success: true,
+        valid: info.isValid,
+        type: info.type,
+        app_id: info.appId,
+        profile_id: info.profileId,
+        user_id: info.userId,
+        expires_at: toIso(info.expiresAt),
+        data_access_expires_at: toIso(info.dataAccessExpiresAt),
+        scopes: info.scopes,
+        missing_scopes: missingScopes(info),
+        error: info.error ? { ...info.error, reason: reauthReason(info.error.subcode).reason } : null,
+      };
+    },
+
+    async updatePage(pageId, patch) {
+      const before = await mustGetPage(pageId);
+      let after: ManagedPage = {
+        ...before,
+        ...(patch.autoRenew !== undefined ? { autoRenew: patch.autoRenew } : {}),
+        ...(patch.renewalThresholdDays !== undefined ? { renewalThresholdDays: patch.renewalThresholdDays } : {}),
+        ...(patch.pageName !== undefined ? { pageName: patch.pageName } : {}),
+      };
+      // A person changing settings also clears a blocked path, so a resumed page is tried again.
+      after = engine.withState(patch.autoRenew === true ? { ...after, extensionBlockedUntil: null, nextCheckAt: clock.now() } : after, clock.now());
+      const stored = await store.updatePage(pageId, {
+        autoRenew: after.autoRenew,
+        renewalThresholdDays: after.renewalThresholdDays,
+        pageName: after.pageName,
+        state: after.state,
+        stateReason: after.stateReason,
+        stateMessage: after.stateMessage,
+        extensionBlockedUntil: after.extensionBlockedUntil,
+        nextCheckAt: after.nextCheckAt,
+      }, {
+        events: [
+          {
+            pageId,
+            at: clock.now(),
+            type: 'settings_changed',
+            reason: patch.autoRenew === false ? 'paused' : patch.autoRenew === true ? 'resumed' : 'updated',
+            stateFrom: before.state,
+            stateTo: after.state,
+            message: null,
+            details: { auto_renew: after.autoRenew, renewal_threshold_days: after.renewalThresholdDays },
+          },
+        ],
+      });
+      await onPageChanged(before, stored);
+      return view(stored, await store.listEvents(pageId, { limit: 20 }));
+    },
+
+    async deletePage(pageId) {
+      await mustGetPage(pageId);
+      await store.deletePage(pageId);
+      logger.info({ pageId }, 'page deleted');
+    },
+
+    async history(pageId, opts = {}) {
+      await mustGetPage(pageId);
+      const events = await store.listEvents(pageId, {
+        limit: opts.limit ?? 50,
+        ...(opts.beforeId !== undefined ? { beforeId: opts.beforeId } : {}),
+      });
+      return events.map(toHistoryItem);
+    },
+
+    async reconnect(pageId, code, redirectUri) {
+      const page = await mustGetPage(pageId);
+      const secrets = await store.getSecrets(pageId);
+      const { accessToken } = await graph.exchangeCode(code, redirectUri, { appId: page.appId, appSecret: secrets!.appSecret });
+      const { stored } = await storeSetup({ pageId, accessToken, appId: page.appId, appSecret: secrets!.appSecret }, 'reconnected');
+      return view(stored, await store.listEvents(pageId, { limit: 20 }));
+    },
+
+    async runRound() {
+      await engine.runRound({ concurrency: config.checkConcurrency });
+    },
+
+    async close() {
+      if (!options.store) await store.close();
+    },
+  };
+  return keeper;
+}

@@ -1,0 +1,182 @@
+/**
+ * Setup accepts any kind of token a user pastes and does the right thing (DESIGN §2):
+ * short-lived user token → exchange for long-lived → mint the Page token; long-lived user or
+ * system-user token → mint; Page token → keep (warn when it expires: we cannot extend it).
+ * The posting token is verified before anything is stored; a token that cannot work is refused.
+ */
+import { DAY, toIso } from '../clock.js';
+import { AppError } from '../errors.js';
+import type { GraphClient } from '../graph/client.js';
+import { GraphError } from '../graph/errors.js';
+import type { ManagedPage, NewEvent, PageSecrets, TokenInfo } from '../types.js';
+import { nextCheckAt, type Policy, reauthReason } from './decide.js';
+import { assertPostingToken, toTokenInfo } from './inspect.js';
+import type { SetupInput, SetupResult } from './types.js';
+
+export interface PreparedSetup {
+  page: ManagedPage;
+  secrets: PageSecrets;
+  notes: string[];
+  inputType: SetupResult['input_token_type'];
+  inputLifetime: SetupResult['input_token_lifetime'];
+}
+
+const ID = /^\d{1,32}$/;
+
+export function checkSetupInput(input: SetupInput): void {
+  const problems: { field: string; message: string }[] = [];
+  if (!ID.test(input.pageId)) problems.push({ field: 'page_id', message: 'must be a numeric Facebook Page id' });
+  if (!ID.test(input.appId)) problems.push({ field: 'app_id', message: 'must be a numeric Facebook App id' });
+  if (!/^\S{8,4096}$/.test(input.accessToken)) problems.push({ field: 'access_token', message: 'must be a Facebook access token' });
+  if (!/^\S{8,512}$/.test(input.appSecret)) problems.push({ field: 'app_secret', message: 'must be the app secret from the App Dashboard' });
+  if (problems.length > 0) {
+    throw new AppError('validation_failed', `invalid setup input: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, {
+      details: { fields: problems },
+    });
+  }
+}
+
+/** Inspect, exchange and mint as needed, and verify; returns what to store. Stores nothing. */
+export async function prepareSetup(
+  graph: GraphClient,
+  input: SetupInput,
+  ctx: { now: () => number; policy: Policy; random: () => number },
+): Promise<PreparedSetup> {
+  checkSetupInput(input);
+  const app = { appId: input.appId, appSecret: input.appSecret };
+  const inspect = async (token: string): Promise<TokenInfo> => toTokenInfo(token, await graph.debugToken(token, app), ctx.now());
+  const notes: string[] = [];
+
+  const given = await inspect(input.accessToken);
+  if (!given.isValid) {
+    const r = reauthReason(given.error?.subcode ?? null);
+    throw new AppError('token_invalid', `Facebook says this token is not valid: ${r.message}`, {
+      details: { reason: r.reason, fb_code: given.error?.code ?? null, fb_subcode: given.error?.subcode ?? null },
+    });
+  }
+  if (given.appId !== null && given.appId !== input.appId) {
+    throw new AppError('token_wrong_app', `The token belongs to app ${given.appId}, not to app ${input.appId}.`, {
+      details: { token_app_id: given.appId, app_id: input.appId },
+    });
+  }
+  const now = ctx.now();
+  const lifetime: SetupResult['input_token_lifetime'] =
+    given.expiresAt === null ? 'never' : given.expiresAt - now <= DAY ? 'short' : 'long';
+
+  let postingToken: string;
+  let pageName: string | null = null;
+  let sourceToken: string | null = null;
+  let source: TokenInfo | null = null;
+
+  if (given.type === 'USER' || given.type === 'SYSTEM_USER') {
+    sourceToken = input.accessToken;
+    source = given;
+    if (given.type === 'USER' && lifetime === 'short') {
+      const ex = await graph.exchangeToken(input.accessToken, app);
+      sourceToken = ex.accessToken;
+      source = await inspect(sourceToken);
+      notes.push(`This was a short-lived user token; I exchanged it for a long-lived one (valid until ${toIso(source.expiresAt) ?? 'never'}).`);
+    } else if (given.type === 'USER') {
+      notes.push(`This is a long-lived user token, valid until ${toIso(given.expiresAt) ?? 'never'}.`);
+    } else {
+      notes.push(`This is a system-user token${given.expiresAt === null ? ' that does not expire' : `, valid until ${toIso(given.expiresAt)}`}.`);
+    }
+    const minted = await mintForPage(graph, input.pageId, sourceToken, app);
+    postingToken = minted.accessToken;
+    pageName = minted.name;
+  } else if (given.type === 'PAGE') {
+    postingToken = input.accessToken;
+  } else {
+    throw new AppError('token_invalid', `A ${given.type} token cannot post to a Page: give a user, system-user or Page token.`, {
+      details: { token_type: given.type },
+    });
+  }
+
+  const posting = postingToken === input.accessToken ? given : await inspect(postingToken);
+  assertPostingToken(posting, { appId: input.appId, pageId: input.pageId });
+  if (posting.expiresAt === null) {
+    notes.push(
+      source
+        ? `I minted a Page token that does not expire${source.expiresAt === null ? '' : `; self-healing is available until ${toIso(source.expiresAt)}`}.`
+        : 'This Page token does not expire.',
+    );
+  } else {
+    notes.push(
+      `Warning: this Page token expires at ${toIso(posting.expiresAt)} and cannot be extended (it was minted from a short-lived user token). Set up again with a user token, or reconnect, before then.`,
+    );
+  }
+  if (pageName === null) pageName = (await graph.me(postingToken, app).catch(() => null))?.name ?? null;
+
+  const page: ManagedPage = {
+    pageId: input.pageId,
+    platform: 'facebook_page',
+    pageName,
+    appId: input.appId,
+    state: 'healthy',
+    stateReason: null,
+    stateMessage: null,
+    posting,
+    source,
+    autoRenew: true,
+    renewalThresholdDays: null,
+    lastCheckedAt: now,
+    nextCheckAt: nextCheckAt(now, ctx.policy, ctx.random),
+    lastRenewedAt: null,
+    failureCount: 0,
+    retryAt: null,
+    extensionBlockedUntil: null,
+    sourceExtensionBlockedUntil: null,
+    lastError: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  return {
+    page,
+    secrets: { appSecret: input.appSecret, postingToken, sourceToken },
+    notes,
+    inputType: given.type,
+    inputLifetime: lifetime,
+  };
+}
+
+/**
+ * `/{page-id}?fields=access_token` first; when the user cannot reach the Page that way, look for it
+ * in `/me/accounts` so the refusal can say clearly that the user has no role on the Page.
+ */
+async function mintForPage(graph: GraphClient, pageId: string, userToken: string, app: { appId: string; appSecret: string }) {
+  try {
+    return await graph.getPageToken(pageId, userToken, app);
+  } catch (err) {
+    if (!(err instanceof GraphError) || (err.kind !== 'invalid_request' && err.kind !== 'permission')) throw err;
+    const accounts = await graph.listPageAccounts(userToken, app);
+    const found = accounts.find((a) => a.id === pageId);
+    if (found) return { id: found.id, name: found.name, accessToken: found.accessToken };
+    throw new AppError(
+      'token_wrong_page',
+      `The Facebook user behind this token has no role on Page ${pageId} (or did not grant pages_show_list), so no Page token can be minted.`,
+      { details: { page_id: pageId, pages_available: accounts.map((a) => a.id) } },
+    );
+  }
+}
+
+export function setupEvent(page: ManagedPage, type: 'setup' | 'reconnected', notes: string[], previous: ManagedPage | null): NewEvent {
+  return {
+    pageId: page.pageId,
+    at: page.updatedAt,
+    type,
+    reason: previous ? 'replaced' : 'created',
+    stateFrom: previous?.state ?? null,
+    stateTo: page.state,
+    message: notes.join(' '),
+    details: {
+      token_type: page.posting.type,
+      expires_at: toIso(page.posting.expiresAt),
+      source_token_type: page.source?.type ?? null,
+      source_expires_at: toIso(page.source?.expiresAt),
+      token_hash: page.posting.hash,
+      previous_token_hash: previous?.posting.hash ?? null,
+    },
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * `simulate --days N`: the real engine, scheduler and store (a temporary SQLite file) against the
+ * Graph API emulator, on a virtual clock. Used by people to see what the keeper would do, and by
+ * tests to prove a year of operation in seconds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createManualClock, createManualTimers, DAY, MINUTE } from '../clock.js';
+import { generateKey } from '../crypto/keys.js';
+import { startFakeGraph } from '../fake-graph/index.js';
+import { silentLogger } from '../logger.js';
+import type { PageState } from '../types.js';
+import { createTokenKeeper } from './keeper.js';
+import { createScheduler } from './scheduler.js';
+
+export const SCENARIOS = ['default', 'password-change', 'faults', 'throttling', 'page-token', 'role-removed'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface SimulationOptions {
+  days: number;
+  scenario: string;
+  pages: number;
+  /** Minutes between scheduler wake-ups (and samples of token validity). */
+  stepMinutes?: number;
+  seed?: number;
+}
+
+export interface SimulationReport {
+  scenario: Scenario;
+  days: number;
+  pages: number;
+  checks: number;
+  renewals: number;
+  heals: number;
+  failures: number;
+  graph_calls: number;
+  graph_calls_per_page_check: number;
+  minutes_without_valid_token: Record<string, number>;
+  alerts_raised: number;
+  final_states: Record<string, PageState>;
+  /** For scenarios with an invalidation event: minutes from the event until the page showed it. */
+  detection_minutes: Record<string, number | null>;
+  reasons: Record<string, string | null>;
+}
+
+/** Small deterministic PRNG (mulberry32), so a simulation can be repeated exactly. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
+  if (!(SCENARIOS as readonly string[]).includes(options.scenario)) {
+    throw new Error(`unknown scenario "${options.scenario}"; choose one of ${SCENARIOS.join(', ')}`);
+  }
+  if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650) throw new Error('--days must be a whole number from 1 to 3650');
+  if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > 1000) throw new Error('--pages must be a whole number from 1 to 1000');
+  const scenario = options.scenario as Scenario;
+  const step = (options.stepMinutes ?? 10) * MINUTE;
+  const random = prng(options.seed ?? 42);
+  const clock = createManualClock('2027-01-01T00:00:00Z');
+  const timers = createManualTimers(clock);
+  const graph = await startFakeGraph({ clock });
+  const dir = mkdtempSync(join(tmpdir(), 'fbtk-sim-'));
+  const keeper = await createTokenKeeper({
+    env: {
+      DATABASE_URL: `sqlite:${join(dir, 'sim.db')}`,
+      TOKEN_ENCRYPTION_KEY: generateKey().toString('base64'),
+      GRAPH_API_URL: graph.url,
+      // Alerts are queued (and counted) but not sent anywhere.
+      WEBHOOK_URLS: 'http://127.0.0.1:9/simulated',
+    },
+    clock,
+    logger: silentLogger,
+    random,
+  });
+  const start = clock.now();
+  try {
+    let graphCalls = 0;
+    let checks = 0;
+    let renewals = 0;
+    let heals = 0;
+    let failures = 0;
+    keeper.events.on('graph_call', () => graphCalls++);
+    keeper.events.on('page_processed', (e) => {
+      if (e.outcome !== 'skipped') checks++;
+      if (e.outcome === 'failed') failures++;
+    });
+    keeper.events.on('renewal', (e) => {
+      if (e.outcome === 'renewed') renewals++;
+      if (e.outcome === 'healed') heals++;
+    });
+
+    const app = graph.createApp({ name: 'Simulated app' });
+    const ids: string[] = [];
+    const users: string[] = [];
+    for (let i = 0; i < options.pages; i++) {
+      const user = graph.createUser({ name: `Admin ${i}` });
+      const page = graph.createPage({ name: `Page ${i}` });
+      graph.grantRole(user.id, page.id);
+      let token: string;
+      if (scenario === 'page-token') {
+        const long = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+        token = (await keeper.graph.getPageToken(page.id, long, app)).accessToken;
+      } else if (i % 3 === 2) {
+        const su = graph.createSystemUser({ appId: app.appId, pages: [page.id] });
+        token = graph.issueSystemUserToken({ appId: app.appId, systemUserId: su.id, expiring: i % 2 === 0 });
+      } else {
+        token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: i % 3 === 0 ? 'short' : 'long' });
+      }
+      await keeper.setup({ pageId: page.id, accessToken: token, appId: app.appId, appSecret: app.appSecret });
+      ids.push(page.id);
+      users.push(user.id);
+    }
+
+    const scheduler = createScheduler({ clock, timers, logger: silentLogger, pollMs: step, runRound: () => keeper.runRound() });
+    const eventDay = Math.min(100, Math.max(1, Math.floor(options.days / 2)));
+    const eventAt = start + eventDay * DAY;
+    let eventDone = false;
+    const invalidMinutes: Record<string, number> = Object.fromEntries(ids.map((id) => [id, 0]));
+    const detected: Record<string, number | null> = Object.fromEntries(ids.map((id) => [id, null]));
+
+    if (scenario === 'faults') graph.injectFault({ kind: 'transient_code_2', probability: 0.3, times: Number.POSITIVE_INFINITY });
+    scheduler.start();
+    await scheduler.trigger();
+    const end = start + options.days * DAY;
+    while (clock.now() < end) {
+      if (!eventDone && clock.now() >= eventAt) {
+        eventDone = true;
+        if (scenario === 'password-change') graph.changePassword(users[0]!);
+        if (scenario === 'role-removed') graph.removeRole(users[0]!, ids[0]!);
+      }
+      if (scenario === 'throttling') {
+        // A throttling burst of two hours every ten days.
+        const day = Math.floor((clock.now() - start) / DAY);
+        if (day % 10 === 5 && (clock.now() - start) % DAY < step) graph.injectFault({ kind: 'throttle_app', times: 20 });
+      }
+      timers.advance(step);
+      await scheduler.trigger();
+      for (const id of ids) {
+        const token = await keeper.getPageToken(id);
+        if (!graph.tokenStatus(token).valid) invalidMinutes[id]! += step / MINUTE;
+        if (eventDone && detected[id] === null && id === ids[0] && (scenario === 'password-change' || scenario === 'role-removed')) {
+          const page = await keeper.store.getPage(id);
+          if (page && page.state === 'needs_reauth') detected[id] = Math.round((clock.now() - eventAt) / MINUTE);
+        }
+      }
+    }
+    await scheduler.stop();
+    const finalStates: Record<string, PageState> = {};
+    const reasons: Record<string, string | null> = {};
+    for (const id of ids) {
+      const page = (await keeper.store.getPage(id))!;
+      finalStates[id] = page.state;
+      reasons[id] = page.stateReason;
+    }
+    const alerts = await keeper.store.alertCounts();
+    return {
+      scenario,
+      days: options.days,
+      pages: options.pages,
+      checks,
+      renewals,
+      heals,
+      failures,
+      graph_calls: graphCalls,
+      graph_calls_per_page_check: checks === 0 ? 0 : Math.round((graphCalls / checks) * 100) / 100,
+      minutes_without_valid_token: invalidMinutes,
+      alerts_raised: alerts.pending + alerts.delivered + alerts.failed,
+      final_states: finalStates,
+      detection_minutes: scenario === 'password-change' || scenario === 'role-removed' ? detected : {},
+      reasons,
+    };
+  } finally {
+    await keeper.close();
+    await graph.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function simulationText(r: SimulationReport): string {
+  const lines = [
+    `Simulated ${r.days} days, scenario "${r.scenario}", ${r.pages} page(s):`,
+    `  checks: ${r.checks}   renewals: ${r.renewals}   heals: ${r.heals}   failed checks: ${r.failures}`,
+    `  Graph calls: ${r.graph_calls} (${r.graph_calls_per_page_check} per page check)   alerts raised: ${r.alerts_raised}`,
+    '',
+    '  PAGE                 FINAL STATE     REASON               MINUTES WITHOUT A VALID TOKEN',
+  ];
+  for (const [id, state] of Object.entries(r.final_states)) {
+    lines.push(`  ${id.padEnd(20)} ${state.padEnd(15)} ${(r.reasons[id] ?? '-').padEnd(20)} ${r.minutes_without_valid_token[id] ?? 0}`);
+  }
+  for (const [id, m] of Object.entries(r.detection_minutes)) {
+    lines.push(`  page ${id} showed the invalidation after ${m === null ? 'never' : `${m} minutes`}`);
+  }
+  return lines.join('\n');
+}
+

@@ -1,0 +1,138 @@
+/**
+ * Wiring for `serve`: the core, the scheduler, the alert dispatcher and the HTTP app, and the
+ * process lifecycle (signals, graceful shutdown). Nothing here decides anything.
+ */
+import { createAlertDispatcher } from './alerts/dispatcher.js';
+import { MINUTE, systemTimers, type Timers } from './clock.js';
+import type { Config } from './config.js';
+import { resolveEncryptionKey } from './crypto/keys.js';
+import { createSecretBox } from './crypto/secret-box.js';
+import { buildApp } from './http/app.js';
+import { ensureBootstrapKey } from './http/auth.js';
+import { registerConnectRoutes } from './http/connect.js';
+import { registerDashboard } from './dashboard/routes.js';
+import { createMetrics } from './http/metrics.js';
+import { startServer } from './http/server.js';
+import { createTokenKeeper, type KeeperInternals, type KeeperOptions } from './lifecycle/keeper.js';
+import { createScheduler } from './lifecycle/scheduler.js';
+import { safeError } from './lifecycle/engine.js';
+import { openStore } from './store/database.js';
+import type { Store } from './store/types.js';
+
+export interface ServiceOptions extends KeeperOptions {
+  timers?: Timers;
+  /** How often the scheduler looks for due pages (default: a minute, or the interval if shorter). */
+  pollMs?: number;
+}
+
+export type Service = Awaited<ReturnType<typeof createService>>;
+
+export async function createService(options: ServiceOptions = {}) {
+  const keeper = await createTokenKeeper(options);
+  const { config, store, clock, logger } = keeper;
+  const timers = options.timers ?? systemTimers;
+  const dispatcher = createAlertDispatcher({ store, config, clock, logger, events: keeper.events, timers });
+  const scheduler = createScheduler({
+    clock,
+    timers,
+    logger,
+    pollMs: options.pollMs ?? Math.min(MINUTE, keeper.policy.checkIntervalMs),
+    runRound: () => keeper.runRound(),
+  });
+  const metrics = createMetrics(keeper, store, clock);
+
+  async function ready() {
+    const checks: Record<string, { ok: boolean; message?: string }> = {};
+    try {
+      await store.ping();
+      checks.database = { ok: true };
+      const m = await store.migrationStatus();
+      checks.migrations = m.pending.length === 0 && m.unknown.length === 0 ? { ok: true } : { ok: false, message: `pending: ${m.pending.join(',') || '-'}; unknown: ${m.unknown.join(',') || '-'}` };
+    } catch (err) {
+      checks.database = { ok: false, message: safeError(err).message };
+    }
+    checks.scheduler = scheduler.isAlive() ? { ok: true } : { ok: false, message: scheduler.isRunning() ? 'no round finished recently' : 'not running' };
+    return { ok: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  const app = await buildApp({
+    config,
+    keeper,
+    store,
+    clock,
+    logger,
+    metrics,
+    ready,
+    extraRoutes: async (a) => {
+      await registerConnectRoutes(a, { config, keeper, store, clock, logger, linkSecret: keeper.linkSecret });
+      await registerDashboard(a, { config, keeper, store, clock, logger });
+    },
+  });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    keeper,
+    app,
+    scheduler,
+    dispatcher,
+    metrics,
+    ready,
+    /** Listen, start the scheduler and the dispatcher. Returns the address. */
+    async start(): Promise<string> {
+      const address = await startServer(app, { host: config.host, port: config.port });
+      scheduler.start();
+      dispatcher.start();
+      return address;
+    },
+    /** Stop taking work, let in-flight work finish (bounded), release leases, close the database. */
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        await scheduler.stop();
+        await dispatcher.stop();
+        await app.close();
+        await keeper.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** `fb-token-keeper serve`: runs until SIGINT/SIGTERM. */
+export async function runServe(config: Config, io: { stdout: NodeJS.WritableStream }): Promise<void> {
+  const service = await createService({ config });
+  const { logger } = service.keeper;
+  const key = await ensureBootstrapKey(service.keeper.store, service.keeper.clock);
+  if (key) {
+    // Printed once, on stdout, never into the log.
+    io.stdout.write(`\nNo API key existed, so an admin key was created. It is shown only this once:\n\n  ${key}\n\nUse it as "Authorization: Bearer <key>" and to sign in to the dashboard.\n\n`);
+  }
+  const address = await service.start();
+  logger.info({ address, database: config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'postgres', graphApiVersion: config.graphApiVersion }, 'fb-token-keeper is running');
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      const force = setTimeout(() => {
+        logger.error('shutdown took too long; exiting');
+        process.exit(1);
+      }, 15_000);
+      force.unref();
+      void service.stop().then(() => {
+        logger.info('stopped cleanly');
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+}
+
+export async function openStoreForConfig(config: Config): Promise<Store> {
+  const key = resolveEncryptionKey({ encryptionKey: config.encryptionKey, keyFile: config.encryptionKeyFile });
+  return openStore({ databaseUrl: config.databaseUrl, secretBox: createSecretBox({ current: key }) });
+}
+
+/** A one-shot `check` (cron) delivers its alerts, or leaves them durably queued, before it exits. */
+export async function deliverAlertsBeforeExit(keeper: KeeperInternals): Promise<void> {
+  const dispatcher = createAlertDispatcher({ store: keeper.store, config: keeper.config, clock: keeper.clock, logger: keeper.logger, events: keeper.events, timers: systemTimers });
+  await dispatcher.drain({ maxWaitMs: 20_000 });
+}

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { DAY, HOUR, MINUTE } from '../../src/clock.js';
+import { backoffMs, decide, deriveState, isDue, movedForward, type Policy, reauthReason } from '../../src/lifecycle/decide.js';
+import type { ManagedPage, TokenInfo } from '../../src/types.js';
+
+const NOW = Date.parse('2027-03-01T00:00:00Z');
+const policy: Policy = { renewalThresholdDays: 50, checkIntervalMs: 6 * HOUR };
+
+function token(over: Partial<TokenInfo> = {}): TokenInfo {
+  return {
+    type: 'PAGE',
+    isValid: true,
+    expiresAt: null,
+    dataAccessExpiresAt: NOW + 80 * DAY,
+    scopes: ['pages_manage_posts', 'pages_show_list'],
+    userId: '1',
+    profileId: '100',
+    appId: '200',
+    checkedAt: NOW,
+    hash: 'abc',
+    error: null,
+    ...over,
+  };
+}
+
+function page(over: Partial<ManagedPage> = {}): ManagedPage {
+  return {
+    pageId: '100',
+    platform: 'facebook_page',
+    pageName: 'P',
+    appId: '200',
+    state: 'healthy',
+    stateReason: null,
+    stateMessage: null,
+    posting: token(),
+    source: token({ type: 'USER', expiresAt: NOW + 55 * DAY, profileId: null }),
+    autoRenew: true,
+    renewalThresholdDays: null,
+    lastCheckedAt: null,
+    nextCheckAt: null,
+    lastRenewedAt: null,
+    failureCount: 0,
+    retryAt: null,
+    extensionBlockedUntil: null,
+    sourceExtensionBlockedUntil: null,
+    lastError: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    createdAt: NOW,
+    updatedAt: NOW,
+    ...over,
+  };
+}
+
+describe('decide', () => {
+  const cases: [string, ManagedPage, { force?: boolean }, string, string][] = [
+    ['never-expiring Page token (expires_at 0 = never, not unknown): validate only', page({ source: null }), {}, 'none', 'never_expires'],
+    ['never-expiring posting, source far from threshold', page(), {}, 'none', 'never_expires'],
+    ['never-expiring posting, source within 50 days → refresh the source', page({ source: token({ type: 'USER', expiresAt: NOW + 50 * DAY }) }), {}, 'renew_source', 'source_expires_soon'],
+    ['source already found not extendable → no loop', page({ source: token({ type: 'USER', expiresAt: NOW + 40 * DAY }), sourceExtensionBlockedUntil: NOW + 40 * DAY }), {}, 'none', 'never_expires'],
+    ['finite posting with 51 days left → fresh', page({ posting: token({ expiresAt: NOW + 51 * DAY }) }), {}, 'none', 'fresh'],
+    ['finite posting with exactly 50 days left → the seed rule renews', page({ posting: token({ expiresAt: NOW + 50 * DAY }) }), {}, 'renew', 'expires_soon'],
+    ['per-page threshold override', page({ posting: token({ expiresAt: NOW + 20 * DAY }), renewalThresholdDays: 10 }), {}, 'none', 'fresh'],
+    ['finite posting and no source → cannot extend a Page token', page({ posting: token({ expiresAt: NOW + 5 * DAY }), source: null }), {}, 'none', 'not_extendable'],
+    ['renewal did not move expiry → blocked, no loop', page({ posting: token({ expiresAt: NOW + 5 * DAY }), extensionBlockedUntil: NOW + 5 * DAY }), {}, 'none', 'not_extendable'],
+    ['forced renewal retries a blocked path', page({ posting: token({ expiresAt: NOW + 5 * DAY }), extensionBlockedUntil: NOW + 5 * DAY }), { force: true }, 'renew', 'forced'],
+    ['invalid posting, valid source → heal', page({ posting: token({ isValid: false, error: { code: 190, subcode: 460, message: 'x' } }) }), {}, 'heal', 'posting_token_invalid'],
+    ['invalid posting, no source → cannot heal', page({ posting: token({ isValid: false }), source: null }), {}, 'none', 'cannot_heal'],
+    ['invalid posting, invalid source → cannot heal', page({ posting: token({ isValid: false }), source: token({ type: 'USER', isValid: false }) }), {}, 'none', 'cannot_heal'],
+    ['posting past its expiry counts as invalid', page({ posting: token({ expiresAt: NOW - MINUTE }) }), {}, 'heal', 'posting_token_invalid'],
+    ['a PAGE-typed source is never exchanged', page({ posting: token({ isValid: false }), source: token({ type: 'PAGE' }) }), {}, 'none', 'cannot_heal'],
+    ['paused', page({ autoRenew: false, posting: token({ expiresAt: NOW + 5 * DAY }) }), {}, 'none', 'paused'],
+    ['paused but forced', page({ autoRenew: false, posting: token({ expiresAt: NOW + 5 * DAY }) }), { force: true }, 'renew', 'forced'],
+    ['system-user source that never expires is not exchanged', page({ source: token({ type: 'SYSTEM_USER', expiresAt: null }) }), {}, 'none', 'never_expires'],
+    ['60-day system-user source within threshold', page({ source: token({ type: 'SYSTEM_USER', expiresAt: NOW + 30 * DAY }) }), {}, 'renew_source', 'source_expires_soon'],
+  ];
+  it.each(cases)('%s', (_name, p, options, action, reason) => {
+    expect(decide(p, NOW, policy, options)).toEqual({ action, reason });
+  });
+});
+
+describe('deriveState', () => {
+  const cases: [string, ManagedPage, string, string][] = [
+    ['healthy never-expiring', page(), 'healthy', 'never_expires'],
+    ['healthy finite', page({ posting: token({ expiresAt: NOW + 55 * DAY }) }), 'healthy', 'fresh'],
+    ['renewal due', page({ posting: token({ expiresAt: NOW + 30 * DAY }) }), 'renewal_due', 'expires_soon'],
+    ['expiring: cannot be extended', page({ posting: token({ expiresAt: NOW + 30 * DAY }), source: null }), 'expiring', 'not_extendable'],
+    ['password changed', page({ posting: token({ isValid: false, error: { code: 190, subcode: 460, message: 'x' } }) }), 'needs_reauth', 'password_changed'],
+    ['role removed', page({ posting: token({ isValid: false, error: { code: 190, subcode: 492, message: 'x' } }) }), 'needs_reauth', 'no_page_role'],
+    ['expired', page({ posting: token({ expiresAt: NOW - 1 }) }), 'expired', 'expired'],
+    ['missing permission', page({ posting: token({ scopes: ['pages_show_list'] }) }), 'needs_reauth', 'missing_permission'],
+    ['paused', page({ autoRenew: false }), 'paused', 'paused'],
+    ['failing', page({ failureCount: 2, lastError: { code: 'graph_unavailable', message: 'x', fbCode: 2, fbSubcode: null, fbtraceId: null, at: NOW } }), 'failing', 'graph_unavailable'],
+  ];
+  it.each(cases)('%s', (_name, p, state, reason) => {
+    const s = deriveState(p, NOW, policy);
+    expect([s.state, s.reason]).toEqual([state, reason]);
+    expect(s.message.length).toBeGreaterThan(10);
+  });
+
+  it('says until when self-healing is available', () => {
+    expect(deriveState(page(), NOW, policy).message).toContain(new Date(NOW + 55 * DAY).toISOString());
+  });
+});
+
+describe('helpers', () => {
+  it('isDue respects backoff, throttling and next_check_at', () => {
+    expect(isDue(page(), NOW).reason).toBe('due');
+    expect(isDue(page({ nextCheckAt: NOW + 1 }), NOW).reason).toBe('not_due');
+    expect(isDue(page({ retryAt: NOW + 1 }), NOW).reason).toBe('backoff');
+    expect(
+      isDue(page({ retryAt: NOW + 1, lastError: { code: 'graph_rate_limited', message: '', fbCode: 4, fbSubcode: null, fbtraceId: null, at: NOW } }), NOW).reason,
+    ).toBe('throttled');
+  });
+
+  it('backoff grows exponentially with jitter and is capped', () => {
+    expect(backoffMs(1, () => 0)).toBe(30 * 1000);
+    expect(backoffMs(1, () => 0.999)).toBeLessThan(MINUTE);
+    expect(backoffMs(3, () => 0)).toBe(2 * MINUTE);
+    expect(backoffMs(30, () => 0.999)).toBeLessThanOrEqual(6 * HOUR);
+    expect(backoffMs(30, () => 0)).toBe(3 * HOUR);
+  });
+
+  it('movedForward: never beats any finite expiry; equal expiries did not move', () => {
+    expect(movedForward(NOW, null)).toBe(true);
+    expect(movedForward(NOW, NOW)).toBe(false);
+    expect(movedForward(NOW, NOW + 30)).toBe(false);
+    expect(movedForward(NOW, NOW + 60 * DAY)).toBe(true);
+    expect(movedForward(null, NOW)).toBe(false);
+  });
+
+  it('has a sentence for every documented invalidation subcode', () => {
+    const reasons = [458, 459, 460, 463, 464, 467, 492].map((s) => reauthReason(s).reason);
+    expect(new Set(reasons).size).toBe(7);
+    expect(reauthReason(460).message).toMatch(/password/);
+  });
+});
