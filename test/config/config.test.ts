@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
+import { AppError } from '../../src/errors.js';
+
+function configError(env: Record<string, string>): AppError {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof AppError) return e;
+    throw e;
+  }
+  throw new Error('expected loadConfig to fail');
+}
+
+describe('config', () => {
+  it('has the documented defaults (DESIGN §3)', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      databaseUrl: 'sqlite:data/fb-token-keeper.db',
+      encryptionKey: undefined,
+      graphApiUrl: 'https://graph.facebook.com',
+      graphApiVersion: 'v26.0',
+      facebookDialogUrl: 'https://www.facebook.com',
+      publicUrl: 'http://localhost:5000',
+      host: '127.0.0.1',
+      port: 5000,
+      checkIntervalHours: 6,
+      renewalThresholdDays: 50,
+      alertDaysBefore: [14, 7, 3, 1],
+      webhookUrls: [],
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('parses values', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://u@localhost/db',
+      PORT: '8080',
+      CHECK_INTERVAL_HOURS: '1.5',
+      ALERT_DAYS_BEFORE: '1, 30,7',
+      WEBHOOK_URLS: 'https://a.example/x, https://b.example/y',
+      PUBLIC_URL: 'https://keeper.example.com/',
+    });
+    expect(c.port).toBe(8080);
+    expect(c.checkIntervalHours).toBe(1.5);
+    expect(c.alertDaysBefore).toEqual([30, 7, 1]);
+    expect(c.webhookUrls).toEqual(['https://a.example/x', 'https://b.example/y']);
+    expect(c.publicUrl).toBe('https://keeper.example.com');
+  });
+
+  const bad: [string, Record<string, string>][] = [
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
+    ['PORT', { PORT: 'eighty' }],
+    ['PORT', { PORT: '70000' }],
+    ['CHECK_INTERVAL_HOURS', { CHECK_INTERVAL_HOURS: '0' }],
+    ['RENEWAL_THRESHOLD_DAYS', { RENEWAL_THRESHOLD_DAYS: '-1' }],
+    ['ALERT_DAYS_BEFORE', { ALERT_DAYS_BEFORE: '14,soon' }],
+    ['GRAPH_API_VERSION', { GRAPH_API_VERSION: '26' }],
+    ['GRAPH_API_URL', { GRAPH_API_URL: 'not a url' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'localhost' }],
+    ['WEBHOOK_URLS', { WEBHOOK_URLS: 'https://ok.example, nope' }],
+    ['WEBHOOK_SECRET', { WEBHOOK_SECRET: 'short' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['SMTP_URL', { SMTP_URL: 'mail.example.com' }],
+    ['ALERT_EMAIL_TO', { SMTP_URL: 'smtp://mail.example.com:25' }],
+  ];
+  it.each(bad)('a bad %s fails with a message naming it', (variable, env) => {
+    const e = configError(env);
+    expect(e.code).toBe('config_invalid');
+    expect(e.message).toContain(variable);
+  });
+
+  it('never echoes a secret value in its error', () => {
+    const e = configError({ WEBHOOK_SECRET: 'tiny-secret' });
+    expect(e.message).not.toContain('tiny-secret');
+  });
+
+  it('lists every variable of DESIGN §3', () => {
+    for (const v of ['DATABASE_URL', 'TOKEN_ENCRYPTION_KEY', 'GRAPH_API_URL', 'GRAPH_API_VERSION', 'FACEBOOK_DIALOG_URL', 'PUBLIC_URL', 'HOST', 'PORT', 'CHECK_INTERVAL_HOURS', 'RENEWAL_THRESHOLD_DAYS', 'ALERT_DAYS_BEFORE', 'WEBHOOK_URLS', 'WEBHOOK_SECRET', 'SLACK_WEBHOOK_URL', 'SMTP_URL', 'ALERT_EMAIL_TO', 'LOG_LEVEL']) {
+      expect(CONFIG_VARIABLES).toContain(v);
+    }
+  });
+});
