@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'schema_too_new'
   | 'payload_too_large'
   | 'rate_limited'
+  | 'unsupported_media_type'
+  | 'method_not_allowed'
   | 'reconnect_link_invalid'
   | 'internal_error';
 
@@ -57,6 +59,8 @@ const STATUS: Record<ErrorCode, number> = {
   schema_too_new: 500,
   payload_too_large: 413,
   rate_limited: 429,
+  unsupported_media_type: 415,
+  method_not_allowed: 405,
   reconnect_link_invalid: 400,
   internal_error: 500,
 };
