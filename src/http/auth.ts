@@ -1,0 +1,226 @@
+/**
+ * API keys: `Authorization: Bearer ftk_<id>_<secret>` on every `/api` route.
+ *
+ * - The id (16 hex) finds the row; the secret (32 random bytes, base64url) proves possession.
+ * - Only sha256(secret) is stored. A fast hash is right here, unlike for passwords: the secret is a
+ *   256-bit random value, so there is nothing to brute-force or look up in a dictionary, and a slow
+ *   KDF (bcrypt/scrypt) would only add latency to every API call without adding security.
+ * - Hashes are compared with `crypto.timingSafeEqual`; an unknown id is compared against a dummy
+ *   hash so both paths take the same time.
+ * - Scopes: `admin` may use every `/api` route except `GET /api/pages/{page_id}/token`;
+ *   `token:read` may use only that route. An admin key does NOT read tokens implicitly, so a leaked
+ *   dashboard/admin key cannot be used to read posting tokens (give a key both scopes if it must).
+ * - 401 `unauthorized` without a key or with an invalid/revoked one (and `WWW-Authenticate: Bearer`),
+ *   403 `forbidden` for a valid key without the route's scope.
+ * - Repeated invalid keys from one address lock that address out for a while: 429 `rate_limited`
+ *   with `Retry-After`, for every `/api` request from it, valid key or not (otherwise a correct
+ *   guess during the lockout would still be recognisable).
+ * - `last_used_at` is updated only after a successful (< 400) response, at most once a minute, so
+ *   a rejected request changes nothing in the database.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type Clock, MINUTE } from '../clock.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/types.js';
+import type { ApiKey, ApiKeyScope } from '../types.js';
+
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['admin', 'token:read'];
+
+const KEY_PATTERN = /^ftk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const DUMMY_HASH = Buffer.alloc(32);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Scopes that may call this route; any one is enough. Absent = open route. */
+    scopes?: readonly ApiKeyScope[];
+  }
+  interface FastifyRequest {
+    /** The authenticated API key (never its secret). */
+    apiKey?: ApiKey;
+  }
+}
+
+/** Split a presented key into id and secret; null when it is not shaped like one of ours. */
+export function parseApiKey(key: string): { id: string; secret: string } | null {
+  const m = KEY_PATTERN.exec(key);
+  return m ? { id: m[1]!, secret: m[2]! } : null;
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+function sameHash(storedHex: string, secret: string): boolean {
+  const stored = Buffer.from(storedHex, 'hex');
+  const presented = createHash('sha256').update(secret, 'utf8').digest();
+  if (stored.length !== presented.length) {
+    timingSafeEqual(DUMMY_HASH, presented);
+    return false;
+  }
+  return timingSafeEqual(stored, presented);
+}
+
+/** Create a key; the plaintext `key` is returned once and never stored. */
+export async function createApiKey(
+  store: Store,
+  options: { name: string; scopes: readonly ApiKeyScope[]; clock: Clock },
+): Promise<{ id: string; key: string; apiKey: ApiKey }> {
+  const name = options.name.trim();
+  if (name.length === 0 || name.length > 100) {
+    throw new AppError('validation_failed', 'an API key name must be 1 to 100 characters', { details: { fields: [{ field: 'name', message: '1 to 100 characters' }] } });
+  }
+  const scopes = [...new Set(options.scopes)];
+  const unknown = scopes.filter((s) => !API_KEY_SCOPES.includes(s));
+  if (scopes.length === 0 || unknown.length > 0) {
+    throw new AppError('validation_failed', `scopes must be one or more of ${API_KEY_SCOPES.join(', ')}`, { details: { fields: [{ field: 'scopes', message: `one or more of ${API_KEY_SCOPES.join(', ')}` }] } });
+  }
+  const id = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  const apiKey = await store.createApiKey({ id, name, keyHash: hashSecret(secret), scopes, createdAt: options.clock.now() });
+  return { id, key: `ftk_${id}_${secret}`, apiKey };
+}
+
+export function listApiKeys(store: Store): Promise<ApiKey[]> {
+  return store.listApiKeys();
+}
+
+/** Revoke by id (the `ftk_<id>_…` part, or a whole key). False when no such active key. */
+export function revokeApiKey(store: Store, idOrKey: string, clock: Clock): Promise<boolean> {
+  const id = parseApiKey(idOrKey)?.id ?? idOrKey;
+  return store.revokeApiKey(id, clock.now());
+}
+
+/**
+ * For `serve`: when no active key exists, create an admin key and return its plaintext (to be
+ * printed once on stdout, never logged); otherwise null.
+ */
+export async function ensureBootstrapKey(store: Store, clock: Clock): Promise<string | null> {
+  if ((await store.countActiveApiKeys()) > 0) return null;
+  const { key } = await createApiKey(store, { name: 'bootstrap admin', scopes: ['admin'], clock });
+  return key;
+}
+
+/** The key's record when `presented` is a valid, unrevoked key; else null. Constant-time. */
+export async function verifyApiKey(store: Store, presented: string): Promise<ApiKey | null> {
+  const parts = parseApiKey(presented);
+  if (!parts) return null;
+  const stored = await store.getApiKey(parts.id);
+  if (!stored) {
+    sameHash(DUMMY_HASH.toString('hex'), parts.secret);
+    return null;
+  }
+  const ok = sameHash(stored.keyHash, parts.secret);
+  if (!ok || stored.revokedAt !== null) return null;
+  return { id: stored.id, name: stored.name, scopes: stored.scopes, createdAt: stored.createdAt, lastUsedAt: stored.lastUsedAt, revokedAt: stored.revokedAt };
+}
+
+// --- failure limiter ------------------------------------------------------------------------
+
+export interface FailureLimitOptions {
+  /** Invalid keys allowed from one address within `windowMs` before it is locked out. */
+  max: number;
+  windowMs: number;
+  /** How long a locked-out address gets 429. */
+  lockMs: number;
+  /** Addresses remembered at most (oldest forgotten first), so memory stays bounded. */
+  maxEntries: number;
+}
+
+export const DEFAULT_FAILURE_LIMIT: FailureLimitOptions = { max: 10, windowMs: 5 * MINUTE, lockMs: 5 * MINUTE, maxEntries: 10_000 };
+
+export interface FailureLimiter {
+  /** Milliseconds until `address` may try again; 0 when it is not locked out. */
+  lockedFor(address: string): number;
+  fail(address: string): void;
+}
+
+export function createFailureLimiter(clock: Clock, options: FailureLimitOptions = DEFAULT_FAILURE_LIMIT): FailureLimiter {
+  const entries = new Map<string, { count: number; firstAt: number; lockedUntil: number }>();
+  return {
+    lockedFor(address) {
+      const e = entries.get(address);
+      if (!e) return 0;
+      const now = clock.now();
+      if (e.lockedUntil > now) return e.lockedUntil - now;
+      if (e.lockedUntil > 0 || now - e.firstAt > options.windowMs) entries.delete(address);
+      return 0;
+    },
+    fail(address) {
+      const now = clock.now();
+      let e = entries.get(address);
+      if (!e || now - e.firstAt > options.windowMs) {
+        entries.delete(address);
+        e = { count: 0, firstAt: now, lockedUntil: 0 };
+        entries.set(address, e);
+        while (entries.size > options.maxEntries) {
+          const oldest = entries.keys().next().value;
+          if (oldest === undefined) break;
+          entries.delete(oldest);
+        }
+      }
+      e.count += 1;
+      if (e.count >= options.max) e.lockedUntil = now + options.lockMs;
+    },
+  };
+}
+
+// --- the hook -------------------------------------------------------------------------------
+
+const TOUCH_EVERY_MS = MINUTE;
+
+export interface AuthDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  limiter: FailureLimiter;
+}
+
+/** `onRequest` hook for routes whose config names `scopes`; `onResponse` hook to record use. */
+export function createAuthHooks(deps: AuthDeps) {
+  const { store, clock, limiter, logger } = deps;
+
+  async function onRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const scopes = request.routeOptions.config.scopes;
+    if (!scopes) return;
+    const waitMs = limiter.lockedFor(request.ip);
+    if (waitMs > 0) {
+      throw new AppError('rate_limited', 'too many invalid API keys from this address; try again later', {
+        details: { retry_after_seconds: Math.ceil(waitMs / 1000) },
+      });
+    }
+    const header = request.headers.authorization;
+    if (header === undefined || header.trim() === '') {
+      void reply.header('www-authenticate', 'Bearer');
+      throw new AppError('unauthorized', 'an API key is required: send "Authorization: Bearer <api key>"');
+    }
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    const key = m ? await verifyApiKey(store, m[1]!) : null;
+    if (!key) {
+      limiter.fail(request.ip);
+      void reply.header('www-authenticate', 'Bearer error="invalid_token"');
+      throw new AppError('unauthorized', m ? 'the API key is invalid or revoked' : 'the Authorization header must be "Bearer <api key>"');
+    }
+    request.apiKey = key;
+    if (!key.scopes.some((s) => scopes.includes(s))) {
+      throw new AppError('forbidden', `this API key lacks the ${scopes.join(' or ')} scope needed here`, {
+        details: { required_scopes: [...scopes], key_scopes: key.scopes },
+      });
+    }
+  }
+
+  async function onResponse(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const key = request.apiKey;
+    if (!key || reply.statusCode >= 400) return;
+    const now = clock.now();
+    if (key.lastUsedAt !== null && now - key.lastUsedAt < TOUCH_EVERY_MS) return;
+    try {
+      await store.touchApiKey(key.id, now);
+    } catch (err) {
+      logger.warn({ keyId: key.id, err: err instanceof AppError ? err.code : 'error' }, 'could not record API key use');
+    }
+  }
+
+  return { onRequest, onResponse };
+}
