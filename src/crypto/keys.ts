@@ -3,7 +3,16 @@
  * a key file created with mode 0600 on first run. The key is checked here, at start-up, so a bad
  * key fails with a message naming its source instead of as a decryption error later.
  */
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { AppError } from '../errors.js';
@@ -27,11 +36,17 @@ export function parseEncryptionKey(base64: string, source = 'TOKEN_ENCRYPTION_KE
   const text = base64.trim();
   const hint = 'generate one with: openssl rand -base64 32';
   if (!BASE64.test(text)) {
-    throw new AppError('encryption_key_invalid', `${source} must be base64 of exactly ${KEY_BYTES} bytes (it is not valid base64); ${hint}`);
+    throw new AppError(
+      'encryption_key_invalid',
+      `${source} must be base64 of exactly ${KEY_BYTES} bytes (it is not valid base64); ${hint}`,
+    );
   }
   const key = Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64');
   if (key.length !== KEY_BYTES) {
-    throw new AppError('encryption_key_invalid', `${source} must be base64 of exactly ${KEY_BYTES} bytes (got ${key.length} bytes); ${hint}`);
+    throw new AppError(
+      'encryption_key_invalid',
+      `${source} must be base64 of exactly ${KEY_BYTES} bytes (got ${key.length} bytes); ${hint}`,
+    );
   }
   return key;
 }
@@ -78,7 +93,10 @@ function tryCreateKeyFile(path: string): Buffer | null {
 }
 
 /** The key to use: `encryptionKey` (from TOKEN_ENCRYPTION_KEY) when set, else the key file. */
-export function resolveEncryptionKey(options: { encryptionKey?: string | undefined; keyFile: string }): Buffer {
+export function resolveEncryptionKey(options: {
+  encryptionKey?: string | undefined;
+  keyFile: string;
+}): Buffer {
   if (options.encryptionKey !== undefined) return parseEncryptionKey(options.encryptionKey);
   return loadOrCreateKeyFile(options.keyFile);
 }

@@ -42,7 +42,10 @@ export function createSecretBox(keys: SecretBoxKeys): SecretBox {
   const ring = new Map<string, Buffer>();
   for (const key of [keys.current, ...(keys.previous ?? [])]) {
     if (key.length !== KEY_BYTES) {
-      throw new AppError('encryption_key_invalid', `encryption keys must be exactly ${KEY_BYTES} bytes (got ${key.length} bytes)`);
+      throw new AppError(
+        'encryption_key_invalid',
+        `encryption keys must be exactly ${KEY_BYTES} bytes (got ${key.length} bytes)`,
+      );
     }
     const id = keyIdOf(key);
     if (!ring.has(id)) ring.set(id, Buffer.from(key));
@@ -113,11 +116,22 @@ function parseEnvelope(envelope: string): Envelope {
     tag === undefined ||
     ![nonce, ciphertext, tag].every((p) => B64URL.test(p))
   ) {
-    throw new AppError('decryption_failed', `cannot open a sealed secret: not a ${VERSION} envelope (corrupted value)`);
+    throw new AppError(
+      'decryption_failed',
+      `cannot open a sealed secret: not a ${VERSION} envelope (corrupted value)`,
+    );
   }
-  const decoded = { keyId, nonce: Buffer.from(nonce, 'base64url'), ciphertext: Buffer.from(ciphertext, 'base64url'), tag: Buffer.from(tag, 'base64url') };
+  const decoded = {
+    keyId,
+    nonce: Buffer.from(nonce, 'base64url'),
+    ciphertext: Buffer.from(ciphertext, 'base64url'),
+    tag: Buffer.from(tag, 'base64url'),
+  };
   if (decoded.nonce.length !== NONCE_BYTES || decoded.tag.length !== TAG_BYTES) {
-    throw new AppError('decryption_failed', `cannot open a sealed secret with key ${keyId}: authentication failed (malformed nonce or tag)`);
+    throw new AppError(
+      'decryption_failed',
+      `cannot open a sealed secret with key ${keyId}: authentication failed (malformed nonce or tag)`,
+    );
   }
   return decoded;
 }

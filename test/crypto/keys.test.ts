@@ -3,7 +3,12 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateKey, loadOrCreateKeyFile, parseEncryptionKey, resolveEncryptionKey } from '../../src/crypto/keys.js';
+import {
+  generateKey,
+  loadOrCreateKeyFile,
+  parseEncryptionKey,
+  resolveEncryptionKey,
+} from '../../src/crypto/keys.js';
 import { AppError } from '../../src/errors.js';
 
 function thrown(fn: () => unknown): AppError {
@@ -31,11 +36,14 @@ describe('parseEncryptionKey', () => {
     expect(err.message).toContain(`TOKEN_ENCRYPTION_KEY must be base64 of exactly 32 bytes (got ${n} bytes)`);
   });
 
-  it.each(['', 'not base64 at all!', `${randomBytes(32).toString('hex')}#`, 'abc$def'])('rejects non-base64 %j, naming the variable', (value) => {
-    const err = thrown(() => parseEncryptionKey(value));
-    expect(err.code).toBe('encryption_key_invalid');
-    expect(err.message).toMatch(/^TOKEN_ENCRYPTION_KEY must be base64 of exactly 32 bytes/);
-  });
+  it.each(['', 'not base64 at all!', `${randomBytes(32).toString('hex')}#`, 'abc$def'])(
+    'rejects non-base64 %j, naming the variable',
+    (value) => {
+      const err = thrown(() => parseEncryptionKey(value));
+      expect(err.code).toBe('encryption_key_invalid');
+      expect(err.message).toMatch(/^TOKEN_ENCRYPTION_KEY must be base64 of exactly 32 bytes/);
+    },
+  );
 
   it('never echoes the value in the message', () => {
     const value = randomBytes(20).toString('base64');
@@ -83,11 +91,15 @@ describe('resolveEncryptionKey', () => {
     try {
       const keyFile = join(dir, 'encryption.key');
       const envKey = generateKey();
-      expect(resolveEncryptionKey({ encryptionKey: envKey.toString('base64'), keyFile }).equals(envKey)).toBe(true);
+      expect(resolveEncryptionKey({ encryptionKey: envKey.toString('base64'), keyFile }).equals(envKey)).toBe(
+        true,
+      );
       expect(() => statSync(keyFile)).toThrow();
       const fileKey = resolveEncryptionKey({ encryptionKey: undefined, keyFile });
       expect(resolveEncryptionKey({ keyFile }).equals(fileKey)).toBe(true);
-      expect(thrown(() => resolveEncryptionKey({ encryptionKey: 'too-short', keyFile })).code).toBe('encryption_key_invalid');
+      expect(thrown(() => resolveEncryptionKey({ encryptionKey: 'too-short', keyFile })).code).toBe(
+        'encryption_key_invalid',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -30,7 +30,9 @@ function tamper(envelope: string, part: number): string {
 describe('secret box', () => {
   it('round-trips text, including empty and non-ASCII', () => {
     const box = createSecretBox({ current: newKey });
-    for (const text of [TOKEN, '', 'ünïcødé ✓ 🔑', 'x'.repeat(5000)]) expect(box.open(box.seal(text, AAD), AAD)).toBe(text);
+    for (const text of [TOKEN, '', 'ünïcødé ✓ 🔑', 'x'.repeat(5000)]) {
+      expect(box.open(box.seal(text, AAD), AAD)).toBe(text);
+    }
   });
 
   it('writes a v1 envelope naming its key, with a fresh nonce each time', () => {
@@ -93,7 +95,14 @@ describe('secret box', () => {
 
   it('refuses garbage that is not an envelope', () => {
     const box = createSecretBox({ current: newKey });
-    for (const junk of ['', TOKEN, 'v2.abcdef01.a.b.c', 'v1.abcdef01.a.b', 'v1.ABCDEF01.AAAA.AAAA.AAAA', 'v1.abcdef01.!!.a.b']) {
+    for (const junk of [
+      '',
+      TOKEN,
+      'v2.abcdef01.a.b.c',
+      'v1.abcdef01.a.b',
+      'v1.ABCDEF01.AAAA.AAAA.AAAA',
+      'v1.abcdef01.!!.a.b',
+    ]) {
       expect(thrown(() => box.open(junk, AAD)).code).toBe('decryption_failed');
     }
   });
@@ -108,7 +117,13 @@ describe('secret box', () => {
     ];
     for (const err of errors) {
       const text = `${err.message} ${JSON.stringify(err.details)}`;
-      for (const secret of [TOKEN, newKey.toString('base64'), newKey.toString('hex'), oldKey.toString('base64'), oldKey.toString('hex')]) {
+      for (const secret of [
+        TOKEN,
+        newKey.toString('base64'),
+        newKey.toString('hex'),
+        oldKey.toString('base64'),
+        oldKey.toString('hex'),
+      ]) {
         expect(text).not.toContain(secret);
       }
     }
@@ -118,6 +133,8 @@ describe('secret box', () => {
     const err = thrown(() => createSecretBox({ current: randomBytes(16) }));
     expect(err.code).toBe('encryption_key_invalid');
     expect(err.message).toContain('got 16 bytes');
-    expect(thrown(() => createSecretBox({ current: newKey, previous: [randomBytes(31)] })).code).toBe('encryption_key_invalid');
+    expect(thrown(() => createSecretBox({ current: newKey, previous: [randomBytes(31)] })).code).toBe(
+      'encryption_key_invalid',
+    );
   });
 });
