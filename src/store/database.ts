@@ -1,0 +1,245 @@
+/**
+ * Opens the database named by DATABASE_URL and is the ONE place that knows which dialect it is.
+ * Everything dialect-specific lives here, as capability flags (`features`) and the few operations
+ * that differ (write transactions, the migration lock, "does this table exist?"). The rest of the
+ * store is plain Kysely and runs unchanged on both.
+ *
+ *   sqlite:PATH          better-sqlite3, PATH relative to the working directory (sqlite::memory: too)
+ *   postgres://…         pg.Pool (postgresql:// also accepted)
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { type Clock, systemClock } from '../clock.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import { AppError } from '../errors.js';
+import { createStore } from './page-store.js';
+import type { Tables } from './schema.js';
+import type { Store } from './types.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/** What differs between the dialects, as data. Branch on these, never on the URL. */
+export interface DatabaseFeatures {
+  readonly dialect: DialectName;
+  /** `SELECT … FOR UPDATE` exists. SQLite has no row locks; its write transactions exclude all other writers instead. */
+  readonly rowLocks: boolean;
+  /** Column type of an auto-increment primary key. */
+  readonly serialType: 'integer' | 'bigserial';
+  /** SQLite needs `AUTOINCREMENT` so ids are never reused; PostgreSQL's bigserial already never reuses. */
+  readonly serialNeedsAutoIncrement: boolean;
+}
+
+export interface Database {
+  readonly db: Kysely<Tables>;
+  readonly features: DatabaseFeatures;
+  /**
+   * A transaction meant to write. On SQLite it starts with BEGIN IMMEDIATE: a deferred transaction
+   * that reads first and writes later fails with SQLITE_BUSY when another connection wrote in
+   * between, and busy_timeout cannot help with that; taking the write lock up front can wait instead.
+   */
+  writeTransaction<T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T>;
+  /** A write transaction that also holds the migration lock, so concurrent starters migrate one at a time. */
+  migrationTransaction<T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T>;
+  tableExists(db: Kysely<Tables>, name: string): Promise<boolean>;
+  /** Maps a connection failure to AppError('database_unavailable') without the connection string. */
+  unavailable(error: unknown): AppError;
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget =
+  | { dialect: 'sqlite'; path: string }
+  | { dialect: 'postgres'; connectionString: string };
+
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '' || path.startsWith('//')) {
+      throw new AppError(
+        'config_invalid',
+        'DATABASE_URL must be sqlite:PATH (e.g. sqlite:data/fb-token-keeper.db or sqlite:/var/lib/fb-token-keeper.db)',
+      );
+    }
+    return { dialect: 'sqlite', path: path === ':memory:' ? path : resolve(path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', connectionString: url };
+  throw new AppError('config_invalid', 'DATABASE_URL must start with sqlite: or postgres://');
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL only: create this schema if needed and put it first on every connection's search_path. */
+  schema?: string | undefined;
+}
+
+export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
+  const target = parseDatabaseUrl(url);
+  return target.dialect === 'sqlite'
+    ? openSqlite(target.path)
+    : openPostgres(target.connectionString, options.schema);
+}
+
+export interface OpenStoreOptions extends OpenDatabaseOptions {
+  databaseUrl: string;
+  secretBox: SecretBox;
+  /** Stamps created_at / updated_at / applied_at; the system clock unless a test or `simulate` passes its own. */
+  clock?: Clock | undefined;
+}
+
+/** Opens the store. It does NOT migrate: call `store.migrate()` (start-up and the `migrate` command do). */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const database = await openDatabase(options.databaseUrl, { schema: options.schema });
+  return createStore(database, options.secretBox, options.clock ?? systemClock);
+}
+
+// --- SQLite -----------------------------------------------------------------------------------
+
+const BUSY_TIMEOUT_MS = 5000;
+
+function openSqlite(path: string): Database {
+  let raw: BetterSqlite3.Database | undefined;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    raw = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
+    raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // WAL: readers never block the writer, and a crash mid-write leaves the last commit intact.
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('foreign_keys = ON');
+  } catch (e) {
+    raw?.close();
+    throw unavailableError(e, []);
+  }
+  const connection = raw;
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: connection }) });
+
+  const writeTransaction = <T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T> =>
+    db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (e) {
+        // SQLite may already have rolled back on its own (e.g. disk full); a second ROLLBACK would throw.
+        if (connection.inTransaction) await sql`rollback`.execute(conn);
+        throw e;
+      }
+    });
+
+  return {
+    db,
+    features: { dialect: 'sqlite', rowLocks: false, serialType: 'integer', serialNeedsAutoIncrement: true },
+    writeTransaction,
+    // BEGIN IMMEDIATE already serialises writers across processes: no separate lock needed.
+    migrationTransaction: writeTransaction,
+    async tableExists(q, name) {
+      const { rows } = await sql<{
+        name: string;
+      }>`select name from sqlite_master where type = 'table' and name = ${name}`.execute(q);
+      return rows.length > 0;
+    },
+    unavailable: (e) => unavailableError(e, []),
+    close: () => db.destroy(),
+  };
+}
+
+// --- PostgreSQL -------------------------------------------------------------------------------
+
+/** Any constant works: advisory locks are per database, and only our migrator takes this one. */
+const MIGRATION_LOCK_KEY = 0x6662746b; // "fbtk"
+
+/**
+ * BIGINT columns hold epoch milliseconds and counts, far below 2^53, so they are safe as JS numbers.
+ * Set on this pool only: pg's global setTypeParser would change every other pg user in the process.
+ */
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: (oid, format): unknown =>
+    oid === pg.types.builtins.INT8 && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format),
+};
+
+async function openPostgres(connectionString: string, schema: string | undefined): Promise<Database> {
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new AppError(
+      'config_invalid',
+      'database schema name must be lowercase letters, digits and _ (at most 63)',
+    );
+  }
+  const secrets = connectionSecrets(connectionString);
+  const pool = new pg.Pool({
+    connectionString,
+    types: pgTypes,
+    // Fail a ping in seconds rather than hang while the server is unreachable.
+    connectionTimeoutMillis: 10_000,
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  });
+  // An idle client that loses its server emits 'error' on the pool; unhandled, that would kill the
+  // process. The next query reports the failure instead (and ping() maps it to database_unavailable).
+  pool.on('error', () => undefined);
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+
+  if (schema !== undefined) {
+    try {
+      await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+    } catch (e) {
+      // Two processes creating the same schema at once: the loser sees a unique violation, which is fine.
+      if (!isPgError(e, '23505') && !isPgError(e, '42P06')) {
+        await db.destroy();
+        throw unavailableError(e, secrets);
+      }
+    }
+  }
+
+  const writeTransaction = <T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T> =>
+    db.transaction().execute(fn);
+
+  return {
+    db,
+    features: {
+      dialect: 'postgres',
+      rowLocks: true,
+      serialType: 'bigserial',
+      serialNeedsAutoIncrement: false,
+    },
+    writeTransaction,
+    migrationTransaction: (fn) =>
+      db.transaction().execute(async (trx) => {
+        // Held until commit: a second starter waits here, then sees the migrations already applied.
+        await sql`select pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK_KEY)})`.execute(trx);
+        return fn(trx);
+      }),
+    async tableExists(q, name) {
+      // to_regclass resolves through search_path, so it sees this store's schema only.
+      const { rows } = await sql<{ t: string | null }>`select to_regclass(${name})::text as t`.execute(q);
+      return rows[0]?.t != null;
+    },
+    unavailable: (e) => unavailableError(e, secrets),
+    close: () => db.destroy(),
+  };
+}
+
+function isPgError(e: unknown, code: string): boolean {
+  return e instanceof Error && (e as Error & { code?: unknown }).code === code;
+}
+
+/** Password and full URL, to be scrubbed from any message we pass on. */
+function connectionSecrets(connectionString: string): string[] {
+  const secrets = [connectionString];
+  try {
+    const password = decodeURIComponent(new URL(connectionString).password);
+    if (password !== '') secrets.push(password);
+  } catch {
+    // Not parseable as a URL: pg will report it; we still scrub the whole string.
+  }
+  return secrets;
+}
+
+function unavailableError(e: unknown, secrets: string[]): AppError {
+  const err: Error & { code?: unknown } = e instanceof Error ? e : new Error(String(e));
+  let reason = err.message;
+  for (const s of secrets) reason = reason.split(s).join('***');
+  const code = typeof err.code === 'string' ? ` [${err.code}]` : '';
+  return new AppError('database_unavailable', `database unavailable: ${reason}${code}`);
+}

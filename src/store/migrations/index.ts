@@ -1,0 +1,11 @@
+/**
+ * Every migration, in order. A static map rather than a directory scan, so `dist/` is
+ * self-contained and bundlers see every file. Add one import and one line per migration; names
+ * sort in the order they must run (test/store/migrations.test.ts checks).
+ */
+import type { Migration } from '../migrate.js';
+import * as m0001 from './0001_initial.js';
+
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001_initial': m0001,
+};

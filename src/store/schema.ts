@@ -1,0 +1,126 @@
+/**
+ * Row types: the tables as Kysely sees them (snake_case columns, epoch-ms BIGINTs, booleans as
+ * 0/1 integers, JSON as text). Domain types live in `../types.ts`; `page-rows.ts` maps between them.
+ */
+import type { Generated, Selectable } from 'kysely';
+
+export interface PagesTable {
+  page_id: string;
+  platform: string;
+  page_name: string | null;
+  app_id: string;
+  state: string;
+  state_reason: string | null;
+  state_message: string | null;
+
+  // TokenInfo of the posting token, flattened.
+  posting_type: string;
+  posting_is_valid: number;
+  posting_expires_at: number | null;
+  posting_data_access_expires_at: number | null;
+  posting_scopes: string;
+  posting_user_id: string | null;
+  posting_profile_id: string | null;
+  posting_app_id: string | null;
+  posting_checked_at: number | null;
+  posting_hash: string;
+  posting_error: string | null;
+
+  // TokenInfo of the source token; every column is null when there is no source token.
+  source_type: string | null;
+  source_is_valid: number | null;
+  source_expires_at: number | null;
+  source_data_access_expires_at: number | null;
+  source_scopes: string | null;
+  source_user_id: string | null;
+  source_profile_id: string | null;
+  source_app_id: string | null;
+  source_checked_at: number | null;
+  source_hash: string | null;
+  source_error: string | null;
+
+  auto_renew: number;
+  renewal_threshold_days: number | null;
+  last_checked_at: number | null;
+  next_check_at: number | null;
+  last_renewed_at: number | null;
+  failure_count: number;
+  retry_at: number | null;
+  extension_blocked_until: number | null;
+  source_extension_blocked_until: number | null;
+  last_error: string | null;
+
+  // Sealed with the SecretBox (aad `page:<pageId>:<field>`); never plaintext.
+  app_secret_enc: string;
+  posting_token_enc: string;
+  source_token_enc: string | null;
+
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  page_id: string;
+  at: number;
+  type: string;
+  reason: string | null;
+  state_from: string | null;
+  state_to: string | null;
+  message: string | null;
+  details: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  scopes: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AlertDeliveriesTable {
+  id: Generated<number>;
+  page_id: string;
+  kind: string;
+  dedupe_key: string;
+  channel: string;
+  target: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+/** Remembers every dedupe key ever used, so an alert is not queued twice even after delivery. */
+export interface AlertKeysTable {
+  dedupe_key: string;
+  page_id: string;
+  created_at: number;
+}
+
+export interface SchemaMigrationsTable {
+  name: string;
+  applied_at: number;
+}
+
+export interface Tables {
+  pages: PagesTable;
+  events: EventsTable;
+  api_keys: ApiKeysTable;
+  alert_deliveries: AlertDeliveriesTable;
+  alert_keys: AlertKeysTable;
+  schema_migrations: SchemaMigrationsTable;
+}
+
+export type PageRow = Selectable<PagesTable>;
+export type EventRow = Selectable<EventsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type AlertDeliveryRow = Selectable<AlertDeliveriesTable>;
