@@ -54,7 +54,7 @@ export async function migrationStatus(database: Database): Promise<MigrationStat
 }
 
 /** Refuse to touch a database a newer version has migrated: its schema may mean something we do not know. */
-export function refuseUnknown(applied: string[]): void {
+function refuseUnknown(applied: string[]): void {
   const unknown = applied.filter((n) => !KNOWN.includes(n));
   if (unknown.length > 0) {
     throw new AppError(
