@@ -88,6 +88,7 @@ export function decide(page: ManagedPage, now: number, policy: Policy, options: 
   if (force && sourceUsable) return { action: 'renew', reason: 'forced' };
   if (
     sourceUsable &&
+    page.source !== null &&
     page.source.expiresAt !== null &&
     page.sourceExtensionBlockedUntil === null &&
     withinThreshold(page.source.expiresAt, now, days)
@@ -197,9 +198,13 @@ export function backoffMs(failureCount: number, random: () => number): number {
   return Math.round(exp * (0.5 + random() / 2));
 }
 
-/** Next scheduled check: the interval ±10 %, so many pages (and instances) spread out. */
-export function nextCheckAt(now: number, policy: Policy, random: () => number): number {
-  return now + Math.round(policy.checkIntervalMs * (0.9 + random() * 0.2));
+/**
+ * Next scheduled check: the interval ±10 %, so many pages (and instances) spread out — but never
+ * later than the moment the posting token expires, so its state changes when it does.
+ */
+export function nextCheckAt(now: number, policy: Policy, random: () => number, expiresAt: number | null = null): number {
+  const regular = now + Math.round(policy.checkIntervalMs * (0.9 + random() * 0.2));
+  return expiresAt !== null && expiresAt > now ? Math.min(regular, expiresAt) : regular;
 }
 
 /** Did a renewal actually move the expiry forward? (never > any finite; a minute of tolerance.) */

@@ -321,7 +321,7 @@ export function createEngine(deps: EngineDeps) {
       failureCount: 0,
       retryAt: null,
       lastError: null,
-      nextCheckAt: nextCheckAt(now, policy, deps.random),
+      nextCheckAt: nextCheckAt(now, policy, deps.random, inspected.posting.expiresAt),
     };
 
     if (decision.action === 'none') {

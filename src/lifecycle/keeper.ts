@@ -61,7 +61,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   const key = resolveEncryptionKey({ encryptionKey: config.encryptionKey, keyFile: config.encryptionKeyFile });
   const linkSecret = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'fb-token-keeper reconnect links', 32));
   const events = new EventEmitter<KeeperEventMap>();
-  const store = options.store ?? (await openStore({ databaseUrl: config.databaseUrl, secretBox: createSecretBox({ current: key }) }));
+  const store = options.store ?? (await openStore({ databaseUrl: config.databaseUrl, secretBox: createSecretBox({ current: key }), clock }));
   if (options.migrate !== false && !options.store) await store.migrate();
   const graph =
     options.graph ??

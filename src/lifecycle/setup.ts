@@ -69,19 +69,19 @@ export async function prepareSetup(
   let source: TokenInfo | null = null;
 
   if (given.type === 'USER' || given.type === 'SYSTEM_USER') {
-    sourceToken = input.accessToken;
+    let userToken = input.accessToken;
     source = given;
     if (given.type === 'USER' && lifetime === 'short') {
-      const ex = await graph.exchangeToken(input.accessToken, app);
-      sourceToken = ex.accessToken;
-      source = await inspect(sourceToken);
+      userToken = (await graph.exchangeToken(input.accessToken, app)).accessToken;
+      source = await inspect(userToken);
       notes.push(`This was a short-lived user token; I exchanged it for a long-lived one (valid until ${toIso(source.expiresAt) ?? 'never'}).`);
     } else if (given.type === 'USER') {
       notes.push(`This is a long-lived user token, valid until ${toIso(given.expiresAt) ?? 'never'}.`);
     } else {
       notes.push(`This is a system-user token${given.expiresAt === null ? ' that does not expire' : `, valid until ${toIso(given.expiresAt)}`}.`);
     }
-    const minted = await mintForPage(graph, input.pageId, sourceToken, app);
+    sourceToken = userToken;
+    const minted = await mintForPage(graph, input.pageId, userToken, app);
     postingToken = minted.accessToken;
     pageName = minted.name;
   } else if (given.type === 'PAGE') {
@@ -120,7 +120,7 @@ export async function prepareSetup(
     autoRenew: true,
     renewalThresholdDays: null,
     lastCheckedAt: now,
-    nextCheckAt: nextCheckAt(now, ctx.policy, ctx.random),
+    nextCheckAt: nextCheckAt(now, ctx.policy, ctx.random, posting.expiresAt),
     lastRenewedAt: null,
     failureCount: 0,
     retryAt: null,

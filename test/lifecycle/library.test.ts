@@ -1,0 +1,48 @@
+/**
+ * The library exactly as a posting app uses it: import the package by name (the compiled build),
+ * create a keeper from environment-style config, set up, read the token, post with it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { startFakeGraph } from '../../src/fake-graph/index.js';
+
+describe('library', () => {
+  it('a posting app: createTokenKeeper → setup → getPageToken → post → status → close', async () => {
+    // Import by package name, as an app that installed fb-token-keeper would.
+    const { createTokenKeeper } = await import('fb-token-keeper');
+    const graph = await startFakeGraph();
+    const dir = mkdtempSync(join(tmpdir(), 'fbtk-lib-'));
+    try {
+      const app = graph.createApp({ name: 'Poster' });
+      const user = graph.createUser({ name: 'Admin' });
+      const page = graph.createPage({ name: 'Lib Page' });
+      graph.grantRole(user.id, page.id);
+      const keeper = await createTokenKeeper({
+        env: {
+          DATABASE_URL: `sqlite:${join(dir, 'keeper.db')}`,
+          TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+          GRAPH_API_URL: graph.url,
+          LOG_LEVEL: 'silent',
+        },
+      });
+      const userToken = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+      await keeper.setup({ pageId: page.id, accessToken: userToken, appId: app.appId, appSecret: app.appSecret });
+
+      const token = await keeper.getPageToken(page.id);
+      const posted = await keeper.graph.postToFeed(page.id, token, 'Hello from the library test', app);
+      expect(posted.id).toMatch(new RegExp(`^${page.id}_`));
+
+      const status = await keeper.status();
+      expect(status).toMatchObject({ success: true, page_id: page.id, state: 'healthy', token_valid: true, expires_at: null });
+      expect((await keeper.check({ all: true })).checked).toBe(1);
+      expect((await keeper.renew(page.id)).renewed).toBe(false);
+      await keeper.close();
+    } finally {
+      await graph.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
