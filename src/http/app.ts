@@ -25,6 +25,7 @@ import { createAuthHooks, createFailureLimiter, DEFAULT_FAILURE_LIMIT, type Fail
 import { createErrorHandler, createNotFoundHandler, createRouteTable, scrub, toErrorResponse } from './error-handler.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { markOptionalBodies } from './openapi.js';
+import { installBoundedClose } from './server.js';
 import { defaultReady, opsRoutes, type ReadyCheck } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { tokenRoutes } from './routes/token.js';
@@ -121,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // --- hooks -----------------------------------------------------------------------------------
   const metrics = deps.metrics ?? createMetrics(keeper, store, clock);
   if (!deps.metrics) app.addHook('onClose', () => metrics.close());
+  installBoundedClose(fastify as unknown as FastifyInstance);
 
   const limiter = createFailureLimiter(clock, { ...DEFAULT_FAILURE_LIMIT, ...deps.authFailureLimit });
   const auth = createAuthHooks({ store, clock, logger, limiter });

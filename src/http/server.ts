@@ -14,20 +14,41 @@ export interface ServerOptions {
   graceMs?: number;
 }
 
-export async function startServer(app: FastifyInstance, options: ServerOptions): Promise<string> {
-  const graceMs = options.graceMs ?? 10_000;
+export const DEFAULT_GRACE_MS = 10_000;
+
+const graceOf = new WeakMap<object, number>();
+
+/**
+ * Called by buildApp before the app is ready (hooks cannot be added later): when the app closes,
+ * connections still open after the grace period are cut.
+ */
+export function installBoundedClose(app: FastifyInstance): void {
+  let timer: NodeJS.Timeout | undefined;
+  let closing = false;
+  // A response finished while closing also closes its keep-alive connection, so the server does
+  // not wait for the client's idle connection to time out.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.addHook('preClose', (done) => {
-    const timer = setTimeout(() => {
+    closing = true;
+    const graceMs = graceOf.get(app) ?? DEFAULT_GRACE_MS;
+    timer = setTimeout(() => {
       app.log.warn({ graceMs }, 'in-flight requests did not finish in time; closing their connections');
       app.server.closeAllConnections();
     }, graceMs);
     timer.unref();
-    app.addHook('onClose', (_instance, next) => {
-      clearTimeout(timer);
-      next();
-    });
     done();
   });
+  app.addHook('onClose', (_instance, done) => {
+    clearTimeout(timer);
+    done();
+  });
+}
+
+export async function startServer(app: FastifyInstance, options: ServerOptions): Promise<string> {
+  graceOf.set(app, options.graceMs ?? DEFAULT_GRACE_MS);
   return app.listen({ host: options.host, port: options.port });
 }
 
