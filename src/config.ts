@@ -16,10 +16,7 @@ const integer = (name: string, min: number, max: number) =>
     .min(min, `${name} must be at least ${min}`)
     .max(max, `${name} must be at most ${max}`);
 const url = (name: string) =>
-  z
-    .string()
-    .url(`${name} must be a URL such as https://example.com`)
-    .transform((s) => s.replace(/\/+$/, ''));
+  z.url({ error: `${name} must be a URL such as https://example.com` }).transform((s) => s.replace(/\/+$/, ''));
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 const urlList = (name: string) =>
@@ -43,7 +40,7 @@ const schema = z.object({
     .string()
     .default('sqlite:data/fb-token-keeper.db')
     .refine((s) => /^(sqlite:|postgres(ql)?:\/\/)/.test(s), {
-      message: 'DATABASE_URL must start with sqlite: (e.g. sqlite:data/fb-token-keeper.db) or postgres://',
+      error: 'DATABASE_URL must start with sqlite: (e.g. sqlite:data/fb-token-keeper.db) or postgres://',
     }),
   TOKEN_ENCRYPTION_KEY: optional(z.string()),
   ENCRYPTION_KEY_FILE: z.string().default('data/encryption.key'),
@@ -51,7 +48,7 @@ const schema = z.object({
   GRAPH_API_VERSION: z
     .string()
     .default('v26.0')
-    .refine((s) => /^v\d+\.\d+$/.test(s), { message: 'GRAPH_API_VERSION must look like v26.0' }),
+    .refine((s) => /^v\d+\.\d+$/.test(s), { error: 'GRAPH_API_VERSION must look like v26.0' }),
   GRAPH_TIMEOUT_MS: integer('GRAPH_TIMEOUT_MS', 100, 300_000).default(10_000),
   FACEBOOK_DIALOG_URL: url('FACEBOOK_DIALOG_URL').default('https://www.facebook.com'),
   PUBLIC_URL: url('PUBLIC_URL').default('http://localhost:5000'),
@@ -81,7 +78,7 @@ const schema = z.object({
   WEBHOOK_SECRET: optional(z.string().min(16, 'WEBHOOK_SECRET must be at least 16 characters')),
   SLACK_WEBHOOK_URL: optional(url('SLACK_WEBHOOK_URL')),
   SMTP_URL: optional(
-    z.string().refine((s) => /^smtps?:\/\//.test(s), { message: 'SMTP_URL must look like smtp://user:pass@host:587' }),
+    z.string().refine((s) => /^smtps?:\/\//.test(s), { error: 'SMTP_URL must look like smtp://user:pass@host:587' }),
   ),
   ALERT_EMAIL_TO: optional(z.string().min(3)),
   ALERT_EMAIL_FROM: z.string().default('fb-token-keeper <fb-token-keeper@localhost>'),

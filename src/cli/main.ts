@@ -93,7 +93,7 @@ Examples:
     .argument('[APP_SECRET]', 'or env FB_APP_SECRET, or - for stdin')
     .option('--json', 'print JSON')
     .action(async (pageId: string, token: string | undefined, appId: string, secret: string | undefined, o: { json?: boolean }) => {
-      const [accessToken, appSecret] = await readSecretArgs(
+      const [accessToken = '', appSecret = ''] = await readSecretArgs(
         [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
         ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
         io.stdin,

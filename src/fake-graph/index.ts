@@ -374,11 +374,11 @@ export async function startFakeGraph(options: FakeGraphOptions = {}) {
     };
 
     if (url.pathname.startsWith('/__emulator/')) {
-      const op = url.pathname.slice('/__emulator/'.length) as keyof typeof controls;
-      const fn = controls[op] as ((...a: unknown[]) => unknown) | undefined;
-      if (!fn) return send({ status: 404, body: { error: `unknown control ${op}` } });
+      const op = url.pathname.slice('/__emulator/'.length);
+      if (!Object.hasOwn(controls, op)) return send({ status: 404, body: { error: `unknown control ${op}` } });
       const args = bodyText ? (JSON.parse(bodyText) as unknown[]) : [];
-      return send({ status: 200, body: { result: fn(...args) ?? null } });
+      const result = Reflect.apply(controls[op as keyof typeof controls], controls, args) as unknown;
+      return send({ status: 200, body: { result: result ?? null } });
     }
 
     const dialogPath = `/${version}/dialog/oauth`;
