@@ -116,6 +116,42 @@ export async function startFakeGraph(options: FakeGraphOptions = {}) {
     const parts = path.split('/').filter(Boolean);
     if (parts[0] !== version) return { status: 400, body: oauthError(`Unknown path components: /${parts[0] ?? ''}`, 2500) };
     const rest = parts.slice(1);
+    // The OAuth endpoints authenticate with client_id + client_secret, not an access token.
+    // §2a exchange, and the OAuth code exchange of the Login flow.
+    if (rest[0] === 'oauth' && rest[1] === 'access_token') {
+      const app = state.apps.get(q.client_id ?? '');
+      if (!app || app.appSecret !== q.client_secret) return { status: 400, body: oauthError('Error validating client secret.', 1, null, 'OAuthException') };
+      if (q.code !== undefined) {
+        const c = state.codes.get(q.code);
+        if (!c || c.appId !== app.appId || c.redirectUri !== q.redirect_uri || c.expiresAt <= clock.now()) {
+          return { status: 400, body: oauthError('This authorization code has been used.', 100, 36009) };
+        }
+        state.codes.delete(q.code);
+        const token = state.issue({ kind: 'USER', appId: app.appId, userId: c.userId, pageId: null, lifetime: 'short', expiresAt: clock.now() + SHORT_LIVED_MS, scopes: c.scopes });
+        return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: SHORT_LIVED_MS / 1000 } };
+      }
+      if (q.grant_type !== 'fb_exchange_token') return { status: 400, body: oauthError('Missing grant_type', 100) };
+      const rec = lookup(q.fb_exchange_token);
+      if (!rec) return badToken();
+      const f = state.failure(rec);
+      if (f) return invalidToken(f);
+      if (rec.kind === 'PAGE') return { status: 400, body: oauthError('(#100) The access token provided is not a user access token', 100) };
+      const isSystemUser = state.systemUsers.has(rec.userId);
+      let expiresAt: number | null;
+      if (isSystemUser) {
+        expiresAt = rec.expiresAt === null ? null : q.set_token_expires_in_60_days === 'true' ? clock.now() + LONG_LIVED_MS : rec.expiresAt;
+      } else if (rec.lifetime === 'short' || state.exchangeExtends) {
+        expiresAt = clock.now() + LONG_LIVED_MS;
+      } else {
+        // §2b: re-exchanging a long-lived user token gives a new string with the SAME expiry.
+        expiresAt = rec.expiresAt;
+      }
+      const token = state.issue({ kind: rec.kind, appId: rec.appId, userId: rec.userId, pageId: null, lifetime: expiresAt === null ? 'never' : 'long', expiresAt, scopes: rec.scopes });
+      const body: Record<string, unknown> = { access_token: token, token_type: 'bearer' };
+      if (expiresAt !== null) body.expires_in = Math.max(0, Math.floor((expiresAt - clock.now()) / 1000));
+      return { status: 200, body };
+    }
+
     const accessToken = q.access_token;
     if (!accessToken) return { status: 400, body: oauthError('An active access token must be used to query information about the current user.', 2500) };
     if (!proofOk(accessToken, q.appsecret_proof)) {
@@ -151,41 +187,6 @@ export async function startFakeGraph(options: FakeGraphOptions = {}) {
       if (rec.kind === 'PAGE') data.profile_id = rec.pageId;
       if (f) data.error = { code: f.code, message: f.message, subcode: f.subcode };
       return { status: 200, body: { data } };
-    }
-
-    // §2a exchange, and the OAuth code exchange of the Login flow.
-    if (rest[0] === 'oauth' && rest[1] === 'access_token') {
-      const app = state.apps.get(q.client_id ?? '');
-      if (!app || app.appSecret !== q.client_secret) return { status: 400, body: oauthError('Error validating client secret.', 1, null, 'OAuthException') };
-      if (q.code !== undefined) {
-        const c = state.codes.get(q.code);
-        if (!c || c.appId !== app.appId || c.redirectUri !== q.redirect_uri || c.expiresAt <= clock.now()) {
-          return { status: 400, body: oauthError('This authorization code has been used.', 100, 36009) };
-        }
-        state.codes.delete(q.code);
-        const token = state.issue({ kind: 'USER', appId: app.appId, userId: c.userId, pageId: null, lifetime: 'short', expiresAt: clock.now() + SHORT_LIVED_MS, scopes: c.scopes });
-        return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: SHORT_LIVED_MS / 1000 } };
-      }
-      if (q.grant_type !== 'fb_exchange_token') return { status: 400, body: oauthError('Missing grant_type', 100) };
-      const rec = lookup(q.fb_exchange_token);
-      if (!rec) return badToken();
-      const f = state.failure(rec);
-      if (f) return invalidToken(f);
-      if (rec.kind === 'PAGE') return { status: 400, body: oauthError('(#100) The access token provided is not a user access token', 100) };
-      const isSystemUser = state.systemUsers.has(rec.userId);
-      let expiresAt: number | null;
-      if (isSystemUser) {
-        expiresAt = rec.expiresAt === null ? null : q.set_token_expires_in_60_days === 'true' ? clock.now() + LONG_LIVED_MS : rec.expiresAt;
-      } else if (rec.lifetime === 'short' || state.exchangeExtends) {
-        expiresAt = clock.now() + LONG_LIVED_MS;
-      } else {
-        // §2b: re-exchanging a long-lived user token gives a new string with the SAME expiry.
-        expiresAt = rec.expiresAt;
-      }
-      const token = state.issue({ kind: rec.kind, appId: rec.appId, userId: rec.userId, pageId: null, lifetime: expiresAt === null ? 'never' : 'long', expiresAt, scopes: rec.scopes });
-      const body: Record<string, unknown> = { access_token: token, token_type: 'bearer' };
-      if (expiresAt !== null) body.expires_in = Math.max(0, Math.floor((expiresAt - clock.now()) / 1000));
-      return { status: 200, body };
     }
 
     const rec = lookup(accessToken);
