@@ -29,19 +29,24 @@ export function toTokenInfo(token: string, d: DebugTokenInfo, now: number): Toke
   };
 }
 
-/** Refuse a posting token that cannot work, with the reason; nothing is stored then. */
-export function assertPostingToken(info: TokenInfo, expected: { appId: string; pageId: string }): void {
+/** Refuse a token Facebook does not accept, or one made for another app. */
+export function assertValidForApp(info: TokenInfo, appId: string): void {
   if (!info.isValid) {
     const r = reauthReason(info.error?.subcode ?? null);
-    throw new AppError('token_invalid', `Facebook says the token is not valid: ${r.message}`, {
+    throw new AppError('token_invalid', `Facebook says this token is not valid: ${r.message}`, {
       details: { reason: r.reason, fb_code: info.error?.code ?? null, fb_subcode: info.error?.subcode ?? null },
     });
   }
-  if (info.appId !== null && info.appId !== expected.appId) {
-    throw new AppError('token_wrong_app', `The token belongs to app ${info.appId}, not to app ${expected.appId}.`, {
-      details: { token_app_id: info.appId, app_id: expected.appId },
+  if (info.appId !== null && info.appId !== appId) {
+    throw new AppError('token_wrong_app', `The token belongs to app ${info.appId}, not to app ${appId}.`, {
+      details: { token_app_id: info.appId, app_id: appId },
     });
   }
+}
+
+/** Refuse a posting token that cannot work, with the reason; nothing is stored then. */
+export function assertPostingToken(info: TokenInfo, expected: { appId: string; pageId: string }): void {
+  assertValidForApp(info, expected.appId);
   if (info.type !== 'PAGE' || info.profileId !== expected.pageId) {
     throw new AppError(
       'token_wrong_page',

@@ -9,8 +9,8 @@ import { AppError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import { GraphError } from '../graph/errors.js';
 import type { ManagedPage, NewEvent, PageSecrets, TokenInfo } from '../types.js';
-import { nextCheckAt, type Policy, reauthReason } from './decide.js';
-import { assertPostingToken, toTokenInfo } from './inspect.js';
+import { nextCheckAt, type Policy } from './decide.js';
+import { assertPostingToken, assertValidForApp, toTokenInfo } from './inspect.js';
 import type { SetupInput, SetupResult } from './types.js';
 
 export interface PreparedSetup {
@@ -48,17 +48,7 @@ export async function prepareSetup(
   const notes: string[] = [];
 
   const given = await inspect(input.accessToken);
-  if (!given.isValid) {
-    const r = reauthReason(given.error?.subcode ?? null);
-    throw new AppError('token_invalid', `Facebook says this token is not valid: ${r.message}`, {
-      details: { reason: r.reason, fb_code: given.error?.code ?? null, fb_subcode: given.error?.subcode ?? null },
-    });
-  }
-  if (given.appId !== null && given.appId !== input.appId) {
-    throw new AppError('token_wrong_app', `The token belongs to app ${given.appId}, not to app ${input.appId}.`, {
-      details: { token_app_id: given.appId, app_id: input.appId },
-    });
-  }
+  assertValidForApp(given, input.appId);
   const now = ctx.now();
   const lifetime: SetupResult['input_token_lifetime'] =
     given.expiresAt === null ? 'never' : given.expiresAt - now <= DAY ? 'short' : 'long';

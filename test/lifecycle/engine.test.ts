@@ -33,7 +33,7 @@ describe.each(testBackends())('engine on %s', (backend) => {
       expect(r.notes.join(' ')).toMatch(/exchanged it for a long-lived/);
       expect(w.graph.countCalls('/oauth/access_token')).toBe(1);
 
-      await runFor(w, 365 * DAY, 6 * HOUR);
+      await runFor(w, 365 * DAY, 12 * HOUR);
       const token = await w.keeper.getPageToken(pageId);
       expect(w.graph.tokenStatus(token).valid).toBe(true);
       const s = await w.keeper.status(pageId);
@@ -43,7 +43,7 @@ describe.each(testBackends())('engine on %s', (backend) => {
       expect(types.filter((t) => t === 'source_not_extendable')).toHaveLength(1);
       expect(w.graph.countCalls('/oauth/access_token')).toBe(2);
     });
-  });
+  }, 120_000);
 
   it('long-lived user token with an extending exchange: the 50-day rule renews the source on time', async () => {
     await withKeeper(backend, async (w) => {
