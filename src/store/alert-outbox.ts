@@ -10,7 +10,7 @@ import type { AlertDeliveryRow } from './schema.js';
 
 type AlertMethods = Pick<
   Store,
-  'enqueueAlert' | 'dueAlertDeliveries' | 'markDelivered' | 'markDeliveryFailed' | 'alertCounts'
+  'enqueueAlert' | 'dueAlertDeliveries' | 'claimDelivery' | 'markDelivered' | 'markDeliveryFailed' | 'alertCounts'
 >;
 
 /** Keeps a failing endpoint's error page from bloating the row. */
@@ -66,6 +66,18 @@ export function alertOutbox(database: Database): AlertMethods {
         .limit(limit)
         .execute();
       return rows.map(rowToDelivery);
+    },
+
+    async claimDelivery(id, seenNextAttemptAt, until) {
+      // Conditional UPDATE: only one instance moves the row from the time it saw, so only one sends it.
+      const r = await db
+        .updateTable('alert_deliveries')
+        .set({ next_attempt_at: until })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '=', seenNextAttemptAt)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
     },
 
     async markDelivered(id, at) {

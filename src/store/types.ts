@@ -112,6 +112,8 @@ export interface Store {
   /** Inserts one delivery row per target; false when the dedupe key was already used. */
   enqueueAlert(alert: NewAlert, targets: { channel: AlertChannel; target: string }[]): Promise<boolean>;
   dueAlertDeliveries(now: number, limit: number): Promise<AlertDelivery[]>;
+  /** Take a due delivery for sending (conditional on the `nextAttemptAt` seen); false if another instance took it. */
+  claimDelivery(id: number, seenNextAttemptAt: number, until: number): Promise<boolean>;
   markDelivered(id: number, at: number): Promise<void>;
   markDeliveryFailed(id: number, error: string, nextAttemptAt: number, giveUp: boolean): Promise<void>;
   alertCounts(): Promise<Record<AlertStatus, number>>;
