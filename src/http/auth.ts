@@ -15,7 +15,7 @@
  * - Repeated invalid keys from one address lock that address out for a while: 429 `rate_limited`
  *   with `Retry-After`, for every `/api` request from it, valid key or not (otherwise a correct
  *   guess during the lockout would still be recognisable).
- * - `last_used_at` is updated only after a successful (< 400) response, at most once a minute, so
+ * - `last_used_at` is updated only for a successful (< 400) response, at most once a minute, so
  *   a rejected request changes nothing in the database.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -177,7 +177,7 @@ export interface AuthDeps {
   limiter: FailureLimiter;
 }
 
-/** `onRequest` hook for routes whose config names `scopes`; `onResponse` hook to record use. */
+/** `onRequest` hook for routes whose config names `scopes`; `onSend` hook to record use. */
 export function createAuthHooks(deps: AuthDeps) {
   const { store, clock, limiter, logger } = deps;
 
@@ -210,17 +210,19 @@ export function createAuthHooks(deps: AuthDeps) {
     }
   }
 
-  async function onResponse(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** `onSend` (before the response leaves, so a client that got its answer sees the update). */
+  async function onSend<T>(request: FastifyRequest, reply: FastifyReply, payload: T): Promise<T> {
     const key = request.apiKey;
-    if (!key || reply.statusCode >= 400) return;
+    if (!key || reply.statusCode >= 400) return payload;
     const now = clock.now();
-    if (key.lastUsedAt !== null && now - key.lastUsedAt < TOUCH_EVERY_MS) return;
+    if (key.lastUsedAt !== null && now - key.lastUsedAt < TOUCH_EVERY_MS) return payload;
     try {
       await store.touchApiKey(key.id, now);
     } catch (err) {
       logger.warn({ keyId: key.id, err: err instanceof AppError ? err.code : 'error' }, 'could not record API key use');
     }
+    return payload;
   }
 
-  return { onRequest, onResponse };
+  return { onRequest, onSend };
 }

@@ -31,8 +31,8 @@ export interface ApiWorld {
   logs(): string;
   /** The rows of every table a rejected request must leave alone, as comparable text. */
   dump(): Promise<string>;
-  /** Every response body and header block seen through `call`. */
-  responses: string[];
+  /** Every response seen through `call`: `text` is its status line, headers and body. */
+  responses: { method: string; url: string; status: number; text: string }[];
   /** A user with a role on a fresh page. */
   newPage(name?: string): { userId: string; pageId: string };
   /** A long-lived user token for `userId` with the test app. */
@@ -77,7 +77,7 @@ export async function withApi(backend: Backend, fn: (w: ApiWorld) => Promise<voi
       const admin = (await createApiKey(store, { name: 'admin', scopes: ['admin'], clock })).key;
       const reader = (await createApiKey(store, { name: 'poster', scopes: ['token:read'], clock })).key;
       const both = (await createApiKey(store, { name: 'both', scopes: ['admin', 'token:read'], clock })).key;
-      const responses: string[] = [];
+      const responses: ApiWorld['responses'] = [];
       const w: ApiWorld = {
         app,
         keeper,
@@ -116,7 +116,7 @@ export async function withApi(backend: Backend, fn: (w: ApiWorld) => Promise<voi
           if (opts.body !== undefined) inject.payload = opts.body as NonNullable<InjectOptions['payload']>;
           if (opts.payload !== undefined) inject.payload = opts.payload;
           const r = await app.inject(inject);
-          responses.push(`${method} ${url} ${r.statusCode}\n${JSON.stringify(r.headers)}\n${r.body}`);
+          responses.push({ method: String(method), url, status: r.statusCode, text: `${r.statusCode}\n${JSON.stringify(r.headers)}\n${r.body}` });
           return r;
         },
       };
