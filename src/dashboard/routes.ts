@@ -1,0 +1,500 @@
+/**
+ * The dashboard at `/`: server-rendered HTML, a stylesheet and an icon from `public/` under
+ * `/assets/`, and no script. It calls the same core (`TokenKeeper`) as the API and the CLI.
+ *
+ * Routes: `GET /` (sign-in page, or the list of pages) · `POST /sign-in` · `POST /sign-out` ·
+ * `GET|POST /pages/new` (add a page) · `GET /pages/:pageId` · `POST /pages/:pageId/check|renew|
+ * pause|resume`. Every POST needs the form's CSRF token (else 403); every page but the sign-in page
+ * needs a session (sign in with an API key that has the `admin` scope; see `session.ts`).
+ *
+ * Responses carry a strict Content-Security-Policy (nothing but this origin's stylesheet and
+ * images, no frames, forms only to this origin), `Referrer-Policy: no-referrer` (the reconnect
+ * link is signed) and `Cache-Control: no-store` on HTML.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type Clock, MINUTE } from '../clock.js';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { createFailureLimiter, type FailureLimitOptions, verifyApiKey } from '../http/auth.js';
+import { loggableError, toErrorResponse } from '../http/error-handler.js';
+import type { KeeperInternals } from '../lifecycle/keeper.js';
+import type { TokenKeeper } from '../lifecycle/types.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/types.js';
+import { STATE_LABEL } from './format.js';
+import type { Html } from './html.js';
+import {
+  createSessionKeys,
+  FLASH_COOKIE,
+  type Flash,
+  SESSION_COOKIE,
+  SESSION_TTL_MS,
+  type Session,
+  SIGNIN_COOKIE,
+} from './session.js';
+import {
+  addPageForm,
+  errorPage,
+  fieldLabel,
+  layout,
+  pagesPage,
+  pageView,
+  SETUP_FIELDS,
+  type SetupField,
+  signInPage,
+} from './views.js';
+
+export interface DashboardDeps {
+  config: Config;
+  keeper: TokenKeeper & Pick<KeeperInternals, 'linkSecret' | 'reconnectUrl'>;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** Failed sign-ins allowed per address before a pause (default: 10 in 15 minutes, then 15 minutes). */
+  signInLimit?: Partial<FailureLimitOptions>;
+}
+
+export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+
+const CSP =
+  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_ID = /^\d{1,32}$/;
+const NEXT = /^\/pages\/(\d{1,32}|new)$/;
+const HISTORY_TABLE_SIZE = 50;
+const CHART_EVENTS = 500;
+const NEEDS_PERSON = new Set<string>(['needs_reauth', 'expired', 'expiring']);
+
+interface Ctx {
+  session: Session;
+  csrf: string;
+}
+
+type Body = Record<string, unknown>;
+
+function field(body: unknown, name: string): string | undefined {
+  const v = (body as Body | undefined)?.[name];
+  const first = Array.isArray(v) ? (v as unknown[])[0] : v;
+  return typeof first === 'string' ? first : undefined;
+}
+
+function assetVersion(): string {
+  const h = createHash('sha256');
+  for (const f of ['dashboard.css', 'favicon.svg']) {
+    try {
+      h.update(readFileSync(`${PUBLIC_DIR}${f}`));
+    } catch {
+      h.update(f);
+    }
+  }
+  return h.digest('hex').slice(0, 10);
+}
+
+export async function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Promise<void> {
+  // Own encapsulated context: the form parser, cookies, headers and HTML error pages stay here.
+  await app.register(async (d) => dashboard(d, deps));
+}
+
+async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<void> {
+  const { keeper, store, clock, logger, config } = deps;
+  const keys = createSessionKeys(keeper.linkSecret, clock);
+  const limiter = createFailureLimiter(clock, {
+    max: 10,
+    windowMs: 15 * MINUTE,
+    lockMs: 15 * MINUTE,
+    maxEntries: 10_000,
+    ...deps.signInLimit,
+  });
+  const version = assetVersion();
+  const publicHost = new URL(config.publicUrl);
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
+  await app.register(fastifyStatic, {
+    root: PUBLIC_DIR,
+    prefix: '/assets/',
+    decorateReply: false,
+    index: false,
+    list: false,
+    wildcard: false,
+    // URLs carry ?v=<content hash>, so a browser may keep them.
+    maxAge: '30d',
+    immutable: true,
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    void reply.header('content-security-policy', CSP);
+    void reply.header('x-frame-options', 'DENY');
+    void reply.header('referrer-policy', 'no-referrer');
+    void reply.header('cross-origin-opener-policy', 'same-origin');
+    if (!request.url.startsWith('/assets/')) void reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  // --- helpers -----------------------------------------------------------------------------------
+
+  /** Secure cookies when the browser reached us over HTTPS (directly, or at the HTTPS PUBLIC_URL). */
+  const isSecure = (request: FastifyRequest) =>
+    request.protocol === 'https' ||
+    (publicHost.protocol === 'https:' && request.headers.host === publicHost.host);
+  const cookieOptions = (request: FastifyRequest, maxAgeSeconds?: number) => ({
+    path: '/',
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure: isSecure(request),
+    ...(maxAgeSeconds !== undefined ? { maxAge: maxAgeSeconds } : {}),
+  });
+
+  function send(
+    reply: FastifyReply,
+    status: number,
+    title: string,
+    body: Html,
+    ctx: Ctx | null,
+    flash?: Flash | null,
+  ) {
+    return reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .send(layout({ title, assetVersion: version, csrf: ctx?.csrf, flash }, body).value);
+  }
+
+  function takeFlash(request: FastifyRequest, reply: FastifyReply): Flash | null {
+    const cookie = request.cookies[FLASH_COOKIE];
+    if (cookie === undefined) return null;
+    void reply.clearCookie(FLASH_COOKIE, cookieOptions(request));
+    return keys.openFlash(cookie);
+  }
+
+  function redirect(request: FastifyRequest, reply: FastifyReply, to: string, flash?: Flash) {
+    if (flash) void reply.setCookie(FLASH_COOKIE, keys.sealFlash(flash), cookieOptions(request, 60));
+    return reply.code(303).header('location', to).send();
+  }
+
+  /** The signed-in session, when the cookie is valid and its API key still active with `admin`. */
+  async function auth(request: FastifyRequest): Promise<Ctx | null> {
+    const session = keys.read(request.cookies[SESSION_COOKIE]);
+    if (!session) return null;
+    const key = await store.getApiKey(session.keyId);
+    if (!key || key.revokedAt !== null || !key.scopes.includes('admin')) return null;
+    return { session, csrf: keys.csrfFor(session) };
+  }
+
+  function signIn(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    options: { error?: string; next?: string | undefined } = {},
+  ) {
+    let nonce = request.cookies[SIGNIN_COOKIE];
+    if (nonce === undefined || !/^[A-Za-z0-9_-]{16,64}$/.test(nonce)) {
+      nonce = keys.newNonce();
+      void reply.setCookie(SIGNIN_COOKIE, nonce, cookieOptions(request));
+    }
+    // A stale session cookie (expired, signed out, key revoked) is removed.
+    if (request.cookies[SESSION_COOKIE] !== undefined) {
+      void reply.clearCookie(SESSION_COOKIE, cookieOptions(request));
+    }
+    const next = options.next !== undefined && NEXT.test(options.next) ? options.next : undefined;
+    return send(
+      reply,
+      status,
+      'Sign in',
+      signInPage({ csrf: keys.signinCsrf(nonce), next, error: options.error }),
+      null,
+      takeFlash(request, reply),
+    );
+  }
+
+  function forbidden(reply: FastifyReply, ctx: Ctx | null, message: string) {
+    return send(
+      reply,
+      403,
+      'Refused',
+      errorPage('Refused', message, { href: '/', label: 'Reload the dashboard' }),
+      ctx,
+    );
+  }
+
+  /** For POST routes: the session and a matching CSRF token, or a 403 page (already sent). */
+  async function guardPost(request: FastifyRequest, reply: FastifyReply): Promise<Ctx | null> {
+    const ctx = await auth(request);
+    if (!ctx) {
+      await forbidden(reply, null, 'You are not signed in (or your session ended). Sign in and try again.');
+      return null;
+    }
+    if (!keys.checkCsrf(ctx.session, field(request.body, '_csrf'))) {
+      logger.warn(
+        { route: request.routeOptions.url, keyId: ctx.session.keyId },
+        'dashboard form without a valid CSRF token',
+      );
+      await forbidden(
+        reply,
+        ctx,
+        'This form was not sent from the dashboard (its security token is missing or wrong), so nothing was done. Reload the page and try again.',
+      );
+      return null;
+    }
+    return ctx;
+  }
+
+  function notFound(reply: FastifyReply, ctx: Ctx | null, pageId: string) {
+    return send(
+      reply,
+      404,
+      'Not found',
+      errorPage('Page not managed', `No page with id ${pageId} is managed here.`),
+      ctx,
+    );
+  }
+
+  app.setErrorHandler(async (err, request, reply) => {
+    const r = toErrorResponse(err);
+    if (r.fault) {
+      logger.error({ err: loggableError(err), route: request.routeOptions.url }, 'dashboard request failed');
+    }
+    const message = r.fault
+      ? 'Something went wrong on the server; the log has the details.'
+      : r.body.error.message;
+    const ctx = await auth(request).catch(() => null);
+    return send(
+      reply,
+      r.status,
+      'Error',
+      errorPage(r.status >= 500 ? 'Server error' : 'Request refused', message),
+      ctx,
+    );
+  });
+
+  // --- sign in / out -------------------------------------------------------------------------
+
+  app.get('/', async (request, reply) => {
+    const ctx = await auth(request);
+    if (!ctx) return signIn(request, reply, 200);
+    const pages = await keeper.listPages();
+    return send(reply, 200, 'Pages', pagesPage(pages, clock.now()), ctx, takeFlash(request, reply));
+  });
+
+  app.post('/sign-in', async (request, reply) => {
+    const next = field(request.body, 'next');
+    const waitMs = limiter.lockedFor(request.ip);
+    if (waitMs > 0) {
+      void reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
+      return signIn(request, reply, 429, {
+        error: `Too many failed sign-ins from your address. Try again in ${Math.ceil(waitMs / MINUTE)} minutes.`,
+        next,
+      });
+    }
+    if (!keys.checkSigninCsrf(request.cookies[SIGNIN_COOKIE], field(request.body, '_csrf'))) {
+      return forbidden(
+        reply,
+        null,
+        'The sign-in form expired or did not come from this dashboard. Reload the page and sign in again.',
+      );
+    }
+    const presented = (field(request.body, 'api_key') ?? '').trim();
+    const key = presented === '' ? null : await verifyApiKey(store, presented);
+    if (!key) {
+      limiter.fail(request.ip);
+      logger.info({ ip: request.ip }, 'dashboard sign-in refused');
+      return signIn(request, reply, 401, { error: 'That API key is not valid, or it was revoked.', next });
+    }
+    if (!key.scopes.includes('admin')) {
+      return signIn(request, reply, 403, {
+        error: `This key has only the ${key.scopes.join(', ')} scope; the dashboard needs a key with the admin scope.`,
+        next,
+      });
+    }
+    const issued = keys.issue(key.id);
+    void reply.setCookie(
+      SESSION_COOKIE,
+      issued.cookie,
+      cookieOptions(request, Math.floor(SESSION_TTL_MS / 1000)),
+    );
+    void reply.clearCookie(SIGNIN_COOKIE, cookieOptions(request));
+    await store.touchApiKey(key.id, clock.now()).catch(() => undefined);
+    logger.info({ keyId: key.id }, 'dashboard sign-in');
+    return redirect(request, reply, next !== undefined && NEXT.test(next) ? next : '/');
+  });
+
+  app.post('/sign-out', async (request, reply) => {
+    const ctx = await guardPost(request, reply);
+    if (!ctx) return reply;
+    keys.end(ctx.session);
+    void reply.clearCookie(SESSION_COOKIE, cookieOptions(request));
+    logger.info({ keyId: ctx.session.keyId }, 'dashboard sign-out');
+    return redirect(request, reply, '/', { kind: 'info', text: 'You are signed out.' });
+  });
+
+  // --- add a page ------------------------------------------------------------------------------
+
+  app.get('/pages/new', async (request, reply) => {
+    const ctx = await auth(request);
+    if (!ctx) return signIn(request, reply, 401, { next: '/pages/new' });
+    return send(
+      reply,
+      200,
+      'Add a page',
+      addPageForm({ csrf: ctx.csrf, values: {}, fieldErrors: {} }),
+      ctx,
+      takeFlash(request, reply),
+    );
+  });
+
+  app.post('/pages/new', async (request, reply) => {
+    const ctx = await guardPost(request, reply);
+    if (!ctx) return reply;
+    const v = Object.fromEntries(
+      SETUP_FIELDS.map((f) => [f, (field(request.body, f) ?? '').trim()]),
+    ) as Record<SetupField, string>;
+    let r;
+    try {
+      r = await keeper.setup({
+        pageId: v.page_id,
+        appId: v.app_id,
+        appSecret: v.app_secret,
+        accessToken: v.access_token,
+      });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const fieldErrors: Partial<Record<SetupField, string>> = {};
+      const fields = err.details?.fields;
+      if (Array.isArray(fields)) {
+        for (const f of fields as { field?: unknown; message?: unknown }[]) {
+          if (
+            typeof f.field === 'string' &&
+            (SETUP_FIELDS as readonly string[]).includes(f.field) &&
+            typeof f.message === 'string'
+          ) {
+            fieldErrors[f.field as SetupField] = f.message;
+          }
+        }
+      }
+      const hasFields = Object.keys(fieldErrors).length > 0;
+      const view = addPageForm({
+        csrf: ctx.csrf,
+        values: { page_id: v.page_id, app_id: v.app_id },
+        fieldErrors,
+        error: hasFields ? undefined : { message: err.message, code: err.code },
+      });
+      const title = hasFields
+        ? `Add a page: check ${Object.keys(fieldErrors).map(fieldLabel).join(', ')}`
+        : 'Add a page';
+      return send(reply, err.status, title, view, ctx);
+    }
+    const name = r.status.page_name ?? `Page ${r.status.page_id}`;
+    return redirect(request, reply, `/pages/${r.status.page_id}`, {
+      kind: 'ok',
+      text: `${name} was added and is ${STATE_LABEL[r.status.state]}. ${r.notes.join(' ')}`,
+    });
+  });
+
+  // --- one page --------------------------------------------------------------------------------
+
+  app.get<{ Params: { pageId: string }; Querystring: { before?: string } }>(
+    '/pages/:pageId',
+    async (request, reply) => {
+      const { pageId } = request.params;
+      const ctx = await auth(request);
+      if (!ctx) return signIn(request, reply, 401, { next: `/pages/${pageId}` });
+      if (!PAGE_ID.test(pageId)) return notFound(reply, ctx, pageId);
+      let status;
+      try {
+        status = await keeper.status(pageId, { historyLimit: 0 });
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'page_not_found') return notFound(reply, ctx, pageId);
+        throw err;
+      }
+      const chartHistory = await keeper.history(pageId, { limit: CHART_EVENTS });
+      const before = Number(request.query.before);
+      const tableHistory =
+        Number.isInteger(before) && before > 0
+          ? await keeper.history(pageId, { limit: HISTORY_TABLE_SIZE, beforeId: before })
+          : chartHistory.slice(0, HISTORY_TABLE_SIZE);
+      const last = tableHistory[tableHistory.length - 1];
+      const olderBefore = tableHistory.length === HISTORY_TABLE_SIZE && last ? last.id : null;
+      const view = pageView({
+        status,
+        chartHistory,
+        tableHistory,
+        olderBefore,
+        now: clock.now(),
+        csrf: ctx.csrf,
+        reconnectUrl: keeper.reconnectUrl(pageId),
+      });
+      return send(reply, 200, status.page_name ?? `Page ${pageId}`, view, ctx, takeFlash(request, reply));
+    },
+  );
+
+  type Action = (pageId: string) => Promise<Flash>;
+  const actions: Record<string, Action> = {
+    async check(pageId) {
+      const r = await keeper.check({ pageId });
+      const x = r.results[0];
+      if (!x) return { kind: 'info', text: 'Nothing was checked.' };
+      const change =
+        x.state_before === x.state_after
+          ? `still ${STATE_LABEL[x.state_after]}`
+          : `${STATE_LABEL[x.state_before]} → ${STATE_LABEL[x.state_after]}`;
+      return {
+        kind: NEEDS_PERSON.has(x.state_after) ? 'error' : 'ok',
+        text: `Checked with Facebook: ${change}.${x.message ? ` ${x.message}` : ''}`,
+      };
+    },
+    async renew(pageId) {
+      const r = await keeper.renew(pageId, { force: true });
+      return r.renewed
+        ? {
+            kind: 'ok',
+            text: `${r.message} ${r.expires_at === null ? 'The new token does not expire.' : `It expires ${r.expires_at}.`}`,
+          }
+        : {
+            kind: NEEDS_PERSON.has(r.state) ? 'error' : 'info',
+            text: `Not renewed: ${r.message || r.reason.replaceAll('_', ' ')}`,
+          };
+    },
+    async pause(pageId) {
+      await keeper.updatePage(pageId, { autoRenew: false });
+      return {
+        kind: 'info',
+        text: 'Auto-renew is paused: the token will not be renewed or healed until you resume.',
+      };
+    },
+    async resume(pageId) {
+      const s = await keeper.updatePage(pageId, { autoRenew: true });
+      return {
+        kind: 'ok',
+        text: `Auto-renew is on again; the page is ${STATE_LABEL[s.state]} and will be checked shortly.`,
+      };
+    },
+  };
+
+  app.post<{ Params: { pageId: string; action: string } }>(
+    '/pages/:pageId/:action',
+    async (request, reply) => {
+      const { pageId, action } = request.params;
+      const run = Object.hasOwn(actions, action) ? actions[action] : undefined;
+      const ctx = await guardPost(request, reply);
+      if (!ctx) return reply;
+      if (!run || !PAGE_ID.test(pageId)) return notFound(reply, ctx, pageId);
+      let flash: Flash;
+      try {
+        flash = await run(pageId);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'page_not_found') return notFound(reply, ctx, pageId);
+        if (!(err instanceof AppError)) throw err;
+        flash = {
+          kind: 'error',
+          text: `${action === 'renew' ? 'Renewal' : action === 'check' ? 'The check' : 'The change'} failed: ${err.message}`,
+        };
+      }
+      logger.info({ pageId, action, keyId: ctx.session.keyId }, 'dashboard action');
+      return redirect(request, reply, `/pages/${pageId}`, flash);
+    },
+  );
+}

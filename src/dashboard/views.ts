@@ -1,0 +1,289 @@
+/**
+ * The dashboard's pages, as functions from data to HTML. Everything dynamic goes through `html`
+ * (escaped); no view ever receives a token, an app secret or an API key, so none can render one.
+ */
+import type { HistoryItem, PageStatus } from '../lifecycle/types.js';
+import { timelineChart } from './chart.js';
+import {
+  daysLeftText,
+  EVENT_LABEL,
+  eventTone,
+  explainState,
+  formatDate,
+  relative,
+  STATE_LABEL,
+  STATE_TONE,
+} from './format.js';
+import { type Html, html, safeUrl } from './html.js';
+import type { Flash } from './session.js';
+
+export interface LayoutOptions {
+  title: string;
+  /** Query string appended to asset URLs so browsers may cache them forever. */
+  assetVersion: string;
+  /** Present when signed in: the CSRF token for the sign-out form. */
+  csrf?: string | undefined;
+  flash?: Flash | null | undefined;
+}
+
+export function layout(o: LayoutOptions, body: Html): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${o.title} · fb-token-keeper</title>
+<link rel="stylesheet" href="/assets/dashboard.css?v=${o.assetVersion}">
+<link rel="icon" href="/assets/favicon.svg?v=${o.assetVersion}" type="image/svg+xml">
+</head>
+<body>
+<header class="top">
+<a class="brand" href="/"><img src="/assets/favicon.svg?v=${o.assetVersion}" alt="" width="22" height="22"> fb-token-keeper</a>
+${
+  o.csrf !== undefined
+    ? html`<nav><a href="/">Pages</a><a href="/pages/new">Add a page</a><form method="post" action="/sign-out" class="inline">${csrfField(o.csrf)}<button type="submit" class="link">Sign out</button></form></nav>`
+    : null
+}
+</header>
+<main>
+${o.flash ? html`<div class="flash flash-${o.flash.kind}" role="${o.flash.kind === 'error' ? 'alert' : 'status'}">${o.flash.text}</div>` : null}
+${body}
+</main>
+<footer><a href="/docs">API docs</a> · <a href="/healthz">health</a></footer>
+</body>
+</html>
+`;
+}
+
+export function csrfField(token: string): Html {
+  return html`<input type="hidden" name="_csrf" value="${token}">`;
+}
+
+function badge(state: PageStatus['state']): Html {
+  return html`<span class="badge badge-${STATE_TONE[state]}" data-state="${state}">${STATE_LABEL[state]}</span>`;
+}
+
+function when(iso: string | null, now: number, never = 'never'): Html {
+  if (iso === null) return html`<span class="muted">${never}</span>`;
+  const ms = Date.parse(iso);
+  return html`<time datetime="${iso}" title="${formatDate(ms)}">${relative(ms, now)}</time>`;
+}
+
+// --- sign in ------------------------------------------------------------------------------------
+
+export interface SignInView {
+  csrf: string;
+  next?: string | undefined;
+  error?: string | undefined;
+}
+
+export function signInPage(v: SignInView): Html {
+  return html`<section class="card narrow">
+<h1>Sign in</h1>
+<p>Use an API key with the <code>admin</code> scope. The first <code>serve</code> prints one; more come from <code>fb-token-keeper api-key create</code>.</p>
+${v.error ? html`<p class="error" role="alert" id="signin-error">${v.error}</p>` : null}
+<form method="post" action="/sign-in" class="stack">
+${csrfField(v.csrf)}
+${v.next ? html`<input type="hidden" name="next" value="${v.next}">` : null}
+<label for="api_key">API key</label>
+<input id="api_key" name="api_key" type="password" autocomplete="current-password" spellcheck="false" required placeholder="ftk_…"${v.error ? html` aria-describedby="signin-error" aria-invalid="true"` : null}>
+<button type="submit" class="primary">Sign in</button>
+</form>
+</section>`;
+}
+
+// --- list ---------------------------------------------------------------------------------------
+
+export function pagesPage(pages: PageStatus[], now: number): Html {
+  if (pages.length === 0) {
+    return html`<section class="card">
+<h1>Managed pages</h1>
+<p>No page is managed yet.</p>
+<p><a class="button primary" href="/pages/new">Add a page</a></p>
+</section>`;
+  }
+  const broken = pages.filter((p) => STATE_TONE[p.state] === 'bad').length;
+  return html`<section>
+<div class="headline"><h1>Managed pages</h1><a class="button primary" href="/pages/new">Add a page</a></div>
+<p class="summary">${pages.length} page${pages.length === 1 ? '' : 's'}${broken > 0 ? html` · <strong class="bad-text">${broken} need${broken === 1 ? 's' : ''} attention</strong>` : ' · all posting normally'}</p>
+<table class="pages">
+<thead><tr><th>Page</th><th>State</th><th>Token</th><th>Last check</th><th>Next check</th><th>Last renewal</th></tr></thead>
+<tbody>
+${pages.map(
+  (p) => html`<tr data-page-id="${p.page_id}">
+<td data-label="Page"><a class="page-link" href="/pages/${p.page_id}">${p.page_name ?? 'Unnamed page'}</a><div class="muted small">${p.page_id}</div></td>
+<td data-label="State">${badge(p.state)}<div class="small explain">${explainState(p, now)}</div>${p.state_message && STATE_TONE[p.state] === 'bad' ? html`<div class="small bad-text">${p.state_message}</div>` : null}</td>
+<td data-label="Token"><span class="${p.expires_at === null ? 'good-text' : ''}">${daysLeftText(p, now)}</span>${p.expires_at ? html`<div class="muted small">${formatDate(Date.parse(p.expires_at))}</div>` : null}</td>
+<td data-label="Last check">${when(p.last_checked_at, now)}</td>
+<td data-label="Next check">${p.auto_renew ? when(p.next_check_at, now, 'soon') : html`<span class="muted">paused</span>`}</td>
+<td data-label="Last renewal">${when(p.last_renewed_at, now)}</td>
+</tr>`,
+)}
+</tbody>
+</table>
+</section>`;
+}
+
+// --- one page -----------------------------------------------------------------------------------
+
+export interface PageView {
+  status: PageStatus;
+  /** Events for the chart (newest first is fine). */
+  chartHistory: HistoryItem[];
+  /** Events for the table, newest first. */
+  tableHistory: HistoryItem[];
+  /** id to pass as `before` for the next (older) page of the table, or null. */
+  olderBefore: number | null;
+  now: number;
+  csrf: string;
+  reconnectUrl: string;
+}
+
+export function pageView(v: PageView): Html {
+  const s = v.status;
+  const needsPerson = s.state === 'needs_reauth' || s.state === 'expired' || s.state === 'expiring';
+  const action = (path: string, label: string, cls = '') =>
+    html`<form method="post" action="/pages/${s.page_id}/${path}" class="inline">${csrfField(v.csrf)}<button type="submit" class="${cls}">${label}</button></form>`;
+  const src =
+    s.source_token_type === null
+      ? html`none: a lost posting token cannot be re-minted without a person`
+      : html`${s.source_token_type === 'SYSTEM_USER' ? 'system user' : 'user'} token, ${s.source_valid ? 'valid' : html`<strong class="bad-text">not valid</strong>`}, ${s.source_expires_at === null ? 'never expires' : `expires ${formatDate(Date.parse(s.source_expires_at))}`}`;
+  return html`<section class="card">
+<p class="crumbs"><a href="/">Pages</a> /</p>
+<div class="headline"><h1>${s.page_name ?? 'Unnamed page'}</h1>${badge(s.state)}</div>
+<p class="muted small">Page ${s.page_id} · app ${s.app_id} · Graph API ${s.graph_api_version}</p>
+<p class="explain">${explainState(s, v.now)}</p>
+${s.state_message ? html`<p class="state-message ${STATE_TONE[s.state]}-text" id="state-message">${s.state_message}</p>` : null}
+<div class="actions">
+${action('check', 'Check now')}
+${action('renew', 'Renew now')}
+${s.auto_renew ? action('pause', 'Pause auto-renew') : action('resume', 'Resume auto-renew', 'primary')}
+<a class="button${needsPerson ? ' primary' : ''}" href="${safeUrl(v.reconnectUrl)}" rel="noreferrer">Reconnect with Facebook</a>
+</div>
+</section>
+
+<section class="card">
+<h2>Token</h2>
+<dl class="facts">
+<dt>Posting token</dt><dd>${s.token_type === 'PAGE' ? 'Page token' : s.token_type}, ${s.token_valid ? html`<span class="good-text">valid</span>` : html`<strong class="bad-text">not valid</strong>`}</dd>
+<dt>Expires</dt><dd>${s.expires_at === null ? html`<span class="good-text">never expires</span>` : html`${formatDate(Date.parse(s.expires_at))} (${daysLeftText(s, v.now)})`}</dd>
+<dt>Data access until</dt><dd>${s.data_access_expires_at === null ? 'no limit reported' : formatDate(Date.parse(s.data_access_expires_at))}</dd>
+<dt>Source token</dt><dd>${src}</dd>
+${s.self_healing_until ? html`<dt>Self-healing</dt><dd>available until ${formatDate(Date.parse(s.self_healing_until))}</dd>` : null}
+<dt>Permissions</dt><dd>${s.scopes.length ? s.scopes.join(', ') : 'none'}${s.missing_scopes.length ? html` <strong class="bad-text">missing: ${s.missing_scopes.join(', ')}</strong>` : null}</dd>
+<dt>Auto-renew</dt><dd>${s.auto_renew ? `on: renews at ${s.renewal_threshold_days} days left` : html`<strong>paused</strong>`}</dd>
+<dt>Last check</dt><dd>${when(s.last_checked_at, v.now)}</dd>
+<dt>Next check</dt><dd>${s.auto_renew ? when(s.next_check_at, v.now, 'soon') : 'paused'}</dd>
+<dt>Last renewal</dt><dd>${when(s.last_renewed_at, v.now)}</dd>
+${
+  s.last_error
+    ? html`<dt>Last error</dt><dd class="bad-text">${s.last_error.message} <span class="muted small">(${s.last_error.code}${s.last_error.fb_code !== null ? `, Facebook code ${s.last_error.fb_code}${s.last_error.fb_subcode !== null ? `/${s.last_error.fb_subcode}` : ''}` : ''}${s.last_error.fbtrace_id ? `, fbtrace ${s.last_error.fbtrace_id}` : ''}, ${formatDate(Date.parse(s.last_error.at))})</span></dd>`
+    : null
+}
+</dl>
+</section>
+
+<section class="card">
+<h2>Timeline</h2>
+<div class="chart-wrap">${timelineChart({ status: s, history: v.chartHistory, now: v.now })}</div>
+<ul class="legend small">
+<li><span class="key key-line"></span>posting token: days left</li>
+${s.source_token_type !== null ? html`<li><span class="key key-src"></span>source token: days left</li>` : null}
+<li><span class="key key-ev-good"></span>set up, renewed, healed</li>
+<li><span class="key key-ev-bad"></span>problem</li>
+<li><span class="key key-ev-info"></span>other event</li>
+</ul>
+</section>
+
+<section class="card">
+<h2>History</h2>
+${
+  v.tableHistory.length === 0
+    ? html`<p class="muted">No events yet.</p>`
+    : html`<table class="history">
+<thead><tr><th>When</th><th>Event</th><th>State</th><th>What happened</th></tr></thead>
+<tbody>
+${v.tableHistory.map(
+  (e) => html`<tr id="event-${e.id}" class="ev-${eventTone(e)}">
+<td data-label="When"><time datetime="${e.at}">${formatDate(Date.parse(e.at))}</time></td>
+<td data-label="Event">${EVENT_LABEL[e.type] ?? e.type}${e.reason ? html`<div class="muted small">${e.reason}</div>` : null}</td>
+<td data-label="State">${e.state_to !== null ? html`${e.state_from !== null && e.state_from !== e.state_to ? html`${STATE_LABEL[e.state_from]} → ` : null}${STATE_LABEL[e.state_to]}` : html`<span class="muted">–</span>`}</td>
+<td data-label="What happened">${e.message ?? ''}</td>
+</tr>`,
+)}
+</tbody>
+</table>
+${v.olderBefore !== null ? html`<p><a href="/pages/${s.page_id}?before=${v.olderBefore}#history">Older events</a></p>` : null}`
+}
+</section>`;
+}
+
+// --- add a page ---------------------------------------------------------------------------------
+
+export const SETUP_FIELDS = ['page_id', 'app_id', 'app_secret', 'access_token'] as const;
+export type SetupField = (typeof SETUP_FIELDS)[number];
+
+export interface AddPageView {
+  csrf: string;
+  /** Only the ids are ever re-rendered; secrets must be typed again. */
+  values: { page_id?: string | undefined; app_id?: string | undefined };
+  fieldErrors: Partial<Record<SetupField, string>>;
+  error?: { message: string; code: string } | undefined;
+}
+
+const FIELD_INFO: Record<SetupField, { label: string; help: string }> = {
+  page_id: { label: 'Page id', help: 'The number in the Page’s About section, or in Meta Business Suite.' },
+  app_id: { label: 'App id', help: 'App Dashboard → Settings → Basic.' },
+  app_secret: {
+    label: 'App secret',
+    help: 'App Dashboard → Settings → Basic. Stored encrypted; never shown again.',
+  },
+  access_token: {
+    label: 'Access token',
+    help: 'A user token (short- or long-lived, e.g. from Graph API Explorer), a system-user token, or a Page token. User tokens are exchanged and turned into a Page token that does not expire.',
+  },
+};
+
+export function fieldLabel(field: string): string {
+  return (FIELD_INFO as Record<string, { label: string } | undefined>)[field]?.label ?? field;
+}
+
+export function addPageForm(v: AddPageView): Html {
+  const field = (name: SetupField) => {
+    const info = FIELD_INFO[name];
+    const err = v.fieldErrors[name];
+    const secret = name === 'app_secret' || name === 'access_token';
+    const value = secret ? undefined : v.values[name];
+    const describedBy = `${name}-help${err ? ` ${name}-error` : ''}`;
+    return html`<div class="field${err ? ' invalid' : ''}">
+<label for="${name}">${info.label}</label>
+<input id="${name}" name="${name}" type="${secret ? 'password' : 'text'}"${secret ? html` autocomplete="off"` : html` inputmode="numeric" autocomplete="off"`} spellcheck="false" required aria-describedby="${describedBy}"${err ? html` aria-invalid="true"` : null}${value ? html` value="${value}"` : null}>
+${err ? html`<p class="field-error" id="${name}-error">${info.label} ${err}</p>` : null}
+<p class="help small" id="${name}-help">${info.help}</p>
+</div>`;
+  };
+  const hadSecrets = v.error !== undefined || Object.keys(v.fieldErrors).length > 0;
+  return html`<section class="card narrow">
+<p class="crumbs"><a href="/">Pages</a> /</p>
+<h1>Add a page</h1>
+<p>The token is checked with Facebook before anything is stored: if it cannot post to the Page, nothing is saved and you are told why.</p>
+${v.error ? html`<div class="error" role="alert" id="form-error"><strong>Facebook setup refused.</strong> ${v.error.message} <span class="muted small">(${v.error.code})</span></div>` : null}
+${hadSecrets ? html`<p class="muted small">For your safety the app secret and the token are not shown again: enter them once more.</p>` : null}
+<form method="post" action="/pages/new" class="stack" novalidate>
+${csrfField(v.csrf)}
+${SETUP_FIELDS.map(field)}
+<button type="submit" class="primary">Check and add</button>
+</form>
+</section>`;
+}
+
+// --- errors -------------------------------------------------------------------------------------
+
+export function errorPage(title: string, message: string, action?: { href: string; label: string }): Html {
+  return html`<section class="card narrow">
+<h1>${title}</h1>
+<p>${message}</p>
+<p><a class="button" href="${safeUrl(action?.href ?? '/')}">${action?.label ?? 'Back to the dashboard'}</a></p>
+</section>`;
+}
