@@ -115,7 +115,7 @@ describe.each(testBackends())('alerts on %s', (backend) => {
     );
   });
 
-  it('expiring: one alert at each of 14, 7, 3, 1 days before a deadline that cannot be extended', async () => {
+  it('expiring: a first notice, then one alert at each of 14, 7, 3, 1 days before a deadline that cannot be extended', async () => {
     const hook = await receiver();
     await withKeeper(
       backend,
@@ -134,7 +134,11 @@ describe.each(testBackends())('alerts on %s', (backend) => {
           await d.deliverDue();
         }
         const expiring = hook.got.filter((b) => b.event === 'expiring');
-        expect(expiring.map((b) => b.days_left)).toEqual([14, 7, 3, 1]);
+        // A first notice when renewal could not extend the token (DESIGN §2: say so, with the
+        // deadline), then one at each threshold.
+        expect(String(expiring[0]?.alert_id)).toMatch(/:notice$/);
+        expect(expiring[0]?.days_left).toBeGreaterThan(14);
+        expect(expiring.slice(1).map((b) => b.days_left)).toEqual([14, 7, 3, 1]);
         expect(expiring.every((b) => String(b.reconnect_url).includes('/connect/'))).toBe(true);
         const s = await w.keeper.status(pageId, { historyLimit: 200 });
         // A renewal that could not extend the token led to `expiring`, then `expired` — not a loop of exchanges.
