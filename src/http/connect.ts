@@ -1,24 +1,64 @@
 /**
- * Reconnect through Facebook Login (DESIGN §2 "Reconnect"). Alerts carry a signed, expiring link
- * `GET /connect/{page_id}`; it sends the person to the Login dialog with a `state` that binds the
- * page, a one-time nonce (also in a cookie, against CSRF) and an expiry. The callback exchanges the
- * code, mints and verifies the Page token, and resumes the page — or explains what went wrong and
- * changes nothing.
+ * Reconnect (DESIGN §2): a signed, expiring link from an alert → Facebook Login → back here, where
+ * the keeper exchanges the code, mints and verifies the Page token and resumes the page.
+ *
+ *   GET /connect/{page_id}?exp&sig   link check → 302 to `{FACEBOOK_DIALOG_URL}/{version}/dialog/oauth`
+ *   GET /connect/callback?code&state state check → keeper.reconnect → an HTML page saying what happened
+ *
+ * Keys: two HKDF sub-keys of the service's `linkSecret` (itself derived from the encryption key), one
+ * for links and one for OAuth `state`, so neither can stand in for the other.
+ *
+ * `state` = `v1.<page_id>.<exp>.<nonce>.<HMAC>`: bound to the page, valid for 15 minutes, and paired
+ * with an httpOnly SameSite=Lax cookie holding the nonce, so a callback only completes in the browser
+ * that started it (CSRF / login CSRF). Each nonce is accepted once (replay); used nonces are kept in
+ * memory until their state expires. Across several instances a replay would still fail at Facebook,
+ * which accepts each code once.
+ *
+ * Every failure renders a small self-contained HTML page (4xx) that says what happened and what to
+ * do; nothing changes unless `keeper.reconnect` succeeds. Neither the code, the state nor any token
+ * is logged or shown.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Clock, HOUR, MINUTE } from '../clock.js';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { type ErrorCode, isAppError } from '../errors.js';
 import type { TokenKeeper } from '../lifecycle/types.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
 import { LOGIN_SCOPES } from '../types.js';
 
-const STATE_TTL_MS = 15 * MINUTE;
-const COOKIE = 'fbtk_connect';
+export interface ConnectDeps {
+  config: Config;
+  keeper: Pick<TokenKeeper, 'reconnect'>;
+  store: Pick<Store, 'getPage'>;
+  clock: Clock;
+  logger: Logger;
+  /** 32 bytes from the service (HKDF of the encryption key); sub-keys are derived from it here. */
+  linkSecret: Buffer;
+  /** How long an OAuth round trip may take (default 15 minutes). */
+  stateTtlMs?: number;
+}
 
-const mac = (secret: Buffer, text: string) => createHmac('sha256', secret).update(text).digest('base64url');
+export const STATE_TTL_MS = 15 * MINUTE;
+const PAGE_ID = /^\d{1,32}$/;
+const COOKIE_PREFIX = 'fbtk_oauth_';
+
+// --- keys and signatures (pure) ------------------------------------------------------------------
+
+const subKeys = new WeakMap<Buffer, { link: Buffer; state: Buffer }>();
+
+function keysOf(secret: Buffer): { link: Buffer; state: Buffer } {
+  let k = subKeys.get(secret);
+  if (!k) {
+    const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
+    k = { link: derive('fb-token-keeper/connect/link/v1'), state: derive('fb-token-keeper/connect/state/v1') };
+    subKeys.set(secret, k);
+  }
+  return k;
+}
+
+const mac = (key: Buffer, message: string) => createHmac('sha256', key).update(message).digest('base64url');
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -26,146 +66,412 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function signReconnectLink(pageId: string, expiresAtSec: number, secret: Buffer): string {
-  return mac(secret, `link:${pageId}:${expiresAtSec}`);
+/** The `sig` of a reconnect link for a page, valid until `expiresAt` (unix seconds). */
+export function signReconnectLink(pageId: string, expiresAt: number, secret: Buffer): string {
+  return mac(keysOf(secret).link, `link.${pageId}.${expiresAt}`);
 }
 
-/** The link put in alerts and on the dashboard. Expiry is rounded up to the hour so it stays stable for a while. */
-export function reconnectUrl(config: Config, pageId: string, now: number, secret: Buffer): string {
-  const exp = Math.ceil((now + config.reconnectLinkTtlHours * HOUR) / HOUR) * (HOUR / 1000);
-  return `${config.publicUrl}/connect/${encodeURIComponent(pageId)}?exp=${exp}&sig=${signReconnectLink(pageId, exp, secret)}`;
-}
+export type LinkCheck = 'ok' | 'invalid' | 'expired';
 
-export function verifyReconnectLink(pageId: string, exp: string | undefined, sig: string | undefined, now: number, secret: Buffer): 'ok' | 'invalid' | 'expired' {
-  if (!exp || !sig || !/^\d{1,12}$/.test(exp)) return 'invalid';
-  if (!safeEqual(signReconnectLink(pageId, Number(exp), secret), sig)) return 'invalid';
+/** Signature first (a forged link learns nothing about expiry), then expiry. `now` in ms. */
+export function verifyReconnectLink(
+  pageId: string,
+  exp: string | undefined,
+  sig: string | undefined,
+  secret: Buffer,
+  now: number,
+): LinkCheck {
+  if (!PAGE_ID.test(pageId) || !exp || !/^\d{1,12}$/.test(exp) || !sig) return 'invalid';
+  if (!safeEqual(sig, signReconnectLink(pageId, Number(exp), secret))) return 'invalid';
   return Number(exp) * 1000 > now ? 'ok' : 'expired';
 }
 
-interface State {
+/** The signed link put in alerts and status: `PUBLIC_URL/connect/{page_id}?exp=…&sig=…`. */
+export function reconnectUrl(config: Pick<Config, 'publicUrl' | 'reconnectLinkTtlHours'>, pageId: string, now: number, secret: Buffer): string {
+  // Rounded up to the hour: the link stays the same for an hour (status pages, repeated alerts).
+  const exp = (Math.ceil((now + config.reconnectLinkTtlHours * HOUR) / HOUR) * HOUR) / 1000;
+  return `${config.publicUrl}/connect/${encodeURIComponent(pageId)}?exp=${exp}&sig=${signReconnectLink(pageId, exp, secret)}`;
+}
+
+export function callbackUrl(config: Pick<Config, 'publicUrl'>): string {
+  return `${config.publicUrl}/connect/callback`;
+}
+
+export interface OAuthState {
   pageId: string;
+  /** ms */
+  expiresAt: number;
   nonce: string;
-  exp: number;
 }
 
-function makeState(s: State, secret: Buffer): string {
-  const body = `${s.pageId}.${s.nonce}.${s.exp}`;
-  return `${body}.${mac(secret, `state:${body}`)}`;
+export function signState(s: OAuthState, secret: Buffer): string {
+  const body = `v1.${s.pageId}.${Math.floor(s.expiresAt / 1000)}.${s.nonce}`;
+  return `${body}.${mac(keysOf(secret).state, body)}`;
 }
 
-function readState(raw: string | undefined, secret: Buffer): State | null {
-  const parts = (raw ?? '').split('.');
-  if (parts.length !== 4) return null;
-  const [pageId, nonce, exp, sig] = parts as [string, string, string, string];
-  if (!/^\d{1,32}$/.test(pageId) || !/^\d+$/.test(exp)) return null;
-  if (!safeEqual(mac(secret, `state:${pageId}.${nonce}.${exp}`), sig)) return null;
-  return { pageId, nonce, exp: Number(exp) };
+const STATE = /^v1\.(\d{1,32})\.(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+
+/** null when malformed or not signed by us; the caller checks expiry (to say which it was). */
+export function parseState(state: string, secret: Buffer): OAuthState | null {
+  const m = STATE.exec(state);
+  if (!m) return null;
+  const [, pageId, exp, nonce, sig] = m as unknown as [string, string, string, string, string];
+  if (!safeEqual(sig, mac(keysOf(secret).state, `v1.${pageId}.${exp}.${nonce}`))) return null;
+  return { pageId, expiresAt: Number(exp) * 1000, nonce };
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// --- HTML ----------------------------------------------------------------------------------------
 
-export function messagePage(title: string, paragraphs: string[], ok: boolean): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(title)} · fb-token-keeper</title>
-<style>body{font-family:system-ui,-apple-system,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1c1e21;line-height:1.5}
-h1{font-size:1.4rem;color:${ok ? '#1a7f37' : '#b42318'}}.box{border:1px solid #dadde1;border-radius:8px;padding:1rem 1.25rem}a{color:#1877f2}</style></head>
-<body><div class="box"><h1>${esc(title)}</h1>${paragraphs.map((p) => `<p>${esc(p)}</p>`).join('')}</div></body></html>`;
+export const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+interface PageView {
+  status: number;
+  tone: 'ok' | 'error' | 'warn';
+  title: string;
+  /** Paragraphs of plain text (escaped here). */
+  lines: string[];
+  /** What to do next, plain text. */
+  steps?: string[];
+  action?: { href: string; label: string };
 }
 
-export interface ConnectDeps {
-  config: Config;
-  keeper: TokenKeeper;
-  store: Store;
-  clock: Clock;
-  logger: Logger;
-  linkSecret: Buffer;
+function render(v: PageView): string {
+  const color = v.tone === 'ok' ? '#1b7f3b' : v.tone === 'warn' ? '#9a6700' : '#b42318';
+  const mark = v.tone === 'ok' ? '✓' : v.tone === 'warn' ? '!' : '✕';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>${escapeHtml(v.title)} · fb-token-keeper</title>
+<style>
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;background:#f6f8fa;margin:0}
+main{max-width:34rem;margin:3rem auto;background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:1.5rem 2rem}
+h1{font-size:1.3rem;margin:0 0 1rem;display:flex;gap:.6rem;align-items:center}
+.mark{display:inline-grid;place-items:center;width:1.8rem;height:1.8rem;border-radius:50%;color:#fff;background:${color};font-size:1rem}
+ol{padding-left:1.2rem}a.button{display:inline-block;margin-top:.5rem;padding:.5rem 1rem;background:#0969da;color:#fff;border-radius:6px;text-decoration:none}
+footer{color:#656d76;font-size:.8rem;margin-top:1.5rem}
+</style></head><body><main>
+<h1><span class="mark" aria-hidden="true">${mark}</span><span>${escapeHtml(v.title)}</span></h1>
+${v.lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
+${v.steps && v.steps.length > 0 ? `<p><strong>What to do:</strong></p><ol>${v.steps.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ol>` : ''}
+${v.action ? `<p><a class="button" href="${escapeHtml(v.action.href)}">${escapeHtml(v.action.label)}</a></p>` : ''}
+<footer>fb-token-keeper</footer>
+</main></body></html>`;
 }
 
-export async function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): Promise<void> {
-  const { config, clock, linkSecret } = deps;
-  const redirectUri = `${config.publicUrl}/connect/callback`;
-  /** Nonces already used (replay protection), with their expiry. */
+const FRESH_LINK_HINT =
+  'Get a fresh reconnect link: it is in the latest alert, on the dashboard, in `fb-token-keeper status --page-id <id>` and in the `reconnect_url` of GET /api/pages/<id>.';
+
+function send(reply: FastifyReply, v: PageView): FastifyReply {
+  return reply
+    .code(v.status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .header('x-frame-options', 'DENY')
+    .header(
+      'content-security-policy',
+      "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    )
+    .send(render(v));
+}
+
+// --- cookies (a few lines; no plugin, so nothing clashes with the dashboard's context) -----------
+
+function readCookie(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+function cookie(config: Config, name: string, value: string, maxAgeSec: number): string {
+  const secure = config.publicUrl.startsWith('https:') ? '; Secure' : '';
+  return `${name}=${value}; Max-Age=${maxAgeSec}; Path=/connect; HttpOnly; SameSite=Lax${secure}`;
+}
+
+/** Used nonces until their state expires; bounded so a flood cannot grow it without limit. */
+function createNonceLedger(maxEntries = 10_000) {
   const used = new Map<string, number>();
-  const html = (reply: FastifyReply, status: number, title: string, paragraphs: string[]) =>
-    reply
-      .code(status)
-      .header('content-type', 'text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .send(messagePage(title, paragraphs, status < 400));
+  return {
+    /** false when the nonce was already used. */
+    use(nonce: string, expiresAt: number, now: number): boolean {
+      if (used.has(nonce)) return false;
+      for (const [n, exp] of used) if (exp <= now) used.delete(n);
+      if (used.size >= maxEntries) {
+        const oldest = used.keys().next();
+        if (!oldest.done) used.delete(oldest.value);
+      }
+      used.set(nonce, expiresAt);
+      return true;
+    },
+  };
+}
 
-  app.get<{ Params: { page_id: string }; Querystring: { exp?: string; sig?: string } }>('/connect/:page_id', { schema: { hide: true } }, async (req, reply) => {
-    const pageId = req.params.page_id;
-    if (pageId === 'callback') return html(reply, 400, 'Nothing to do here', ['Open the reconnect link from your alert instead.']);
-    const q = req.query;
-    const verdict = /^\d{1,32}$/.test(pageId) ? verifyReconnectLink(pageId, q.exp, q.sig, clock.now(), linkSecret) : 'invalid';
-    if (verdict !== 'ok') {
-      return html(reply, verdict === 'expired' ? 410 : 400, verdict === 'expired' ? 'This reconnect link has expired' : 'This reconnect link is not valid', [
-        verdict === 'expired'
-          ? 'Reconnect links expire for safety. Open the dashboard (or run `fb-token-keeper status --page-id ID`) to get a fresh one.'
-          : 'The link was changed or cut short. Use the whole link from the alert, or get a fresh one from the dashboard.',
-        'Nothing was changed.',
-      ]);
+// --- routes --------------------------------------------------------------------------------------
+
+function queryString(q: unknown, key: string): string | undefined {
+  const v = (q as Record<string, unknown> | undefined)?.[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Registers `GET /connect/callback` and `GET /connect/:page_id` on `app` (an encapsulated context). */
+export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): Promise<void> {
+  const { config, keeper, store, clock, logger, linkSecret } = deps;
+  const stateTtlMs = deps.stateTtlMs ?? STATE_TTL_MS;
+  const nonces = createNonceLedger();
+  const redirectUri = callbackUrl(config);
+  const freshLink = (pageId: string) => reconnectUrl(config, pageId, clock.now(), linkSecret);
+  const label = (name: string | null, pageId: string) => (name ? `"${name}" (${pageId})` : pageId);
+
+  app.get('/connect/callback', async (request, reply) => {
+    const q = request.query;
+    const rawState = queryString(q, 'state');
+    const now = clock.now();
+    const state = rawState ? parseState(rawState, linkSecret) : null;
+    if (!state) {
+      logger.warn({ event: 'reconnect', outcome: 'state_invalid' }, 'reconnect callback with a missing or tampered state');
+      return send(reply, {
+        status: 400,
+        tone: 'error',
+        title: 'This reconnect request is not valid',
+        lines: [
+          'The request that came back from Facebook is missing its security check or it was altered, so it was refused. Nothing was changed.',
+        ],
+        steps: ['Open the reconnect link from the alert again and go through Facebook Login once more.', FRESH_LINK_HINT],
+      });
     }
-    const page = await deps.store.getPage(pageId);
-    if (!page) return html(reply, 404, 'Unknown Page', [`Page ${pageId} is not managed by this fb-token-keeper.`]);
+    const page = await store.getPage(state.pageId).catch(() => null);
+    const name = label(page?.pageName ?? null, state.pageId);
+    const retry = { href: freshLink(state.pageId), label: 'Start again' };
+    const cookieName = COOKIE_PREFIX + state.nonce.slice(0, 8);
+    void reply.header('set-cookie', cookie(config, cookieName, '', 0));
+
+    if (state.expiresAt <= now) {
+      return send(reply, {
+        status: 400,
+        tone: 'error',
+        title: 'This reconnect took too long',
+        lines: [`The Facebook Login for Page ${name} was started more than ${Math.round(stateTtlMs / MINUTE)} minutes ago, so it was not accepted. Nothing was changed.`],
+        steps: ['Start again and finish the Facebook Login within a few minutes.'],
+        action: retry,
+      });
+    }
+    const bound = readCookie(request, cookieName);
+    if (!bound || !safeEqual(bound, state.nonce)) {
+      logger.warn({ event: 'reconnect', pageId: state.pageId, outcome: 'cookie_mismatch' }, 'reconnect callback without its cookie');
+      return send(reply, {
+        status: 400,
+        tone: 'error',
+        title: 'This reconnect was started in another browser',
+        lines: [
+          'For your security a reconnect must finish in the same browser that opened the link, and this browser does not have the matching cookie (it was started elsewhere, or cookies are blocked). Nothing was changed.',
+        ],
+        steps: ['Open the reconnect link in this browser, with cookies allowed for this site, and log in again.'],
+        action: retry,
+      });
+    }
+    if (!nonces.use(state.nonce, state.expiresAt, now)) {
+      logger.warn({ event: 'reconnect', pageId: state.pageId, outcome: 'replayed' }, 'reconnect callback replayed');
+      return send(reply, {
+        status: 400,
+        tone: 'error',
+        title: 'This reconnect was already used',
+        lines: [
+          'This answer from Facebook was already handled once (for example the page was reloaded or the back button was used), so it was not accepted again. Nothing was changed by this request.',
+        ],
+        steps: [`Check the Page's status on the dashboard; if it still needs a reconnect, start again.`],
+        action: retry,
+      });
+    }
+    if (!page) {
+      return send(reply, {
+        status: 404,
+        tone: 'error',
+        title: 'This Page is not managed here',
+        lines: [`Page ${state.pageId} is not (or no longer) managed by this fb-token-keeper. Nothing was changed.`],
+        steps: ['Set the Page up again from the dashboard or with `fb-token-keeper setup`.'],
+      });
+    }
+
+    const error = queryString(q, 'error');
+    const code = queryString(q, 'code');
+    if (error || !code) {
+      logger.info({ event: 'reconnect', pageId: state.pageId, outcome: 'denied', reason: (error ?? 'no_code').slice(0, 40) }, 'reconnect denied at Facebook');
+      return send(reply, {
+        status: 403,
+        tone: 'warn',
+        title: 'Facebook Login was cancelled',
+        lines: [
+          `Facebook did not give access to Page ${name}: the login was cancelled or the permissions were declined. Nothing was changed, and posting keeps using the current token while it still works.`,
+        ],
+        steps: [
+          'Start again, log in with a Facebook account that has a role on the Page, and keep every requested permission ticked (pages_manage_posts is needed to post).',
+        ],
+        action: retry,
+      });
+    }
+
+    let view: PageView;
+    try {
+      const status = await keeper.reconnect(state.pageId, code, redirectUri);
+      logger.info({ event: 'reconnect', pageId: state.pageId, outcome: 'reconnected', state: status.state }, 'page reconnected');
+      const healthy = status.state === 'healthy';
+      view = {
+        status: 200,
+        tone: healthy ? 'ok' : 'warn',
+        title: `Page ${label(status.page_name, status.page_id)} is connected again`,
+        lines: [
+          healthy
+            ? 'Posting continues: fb-token-keeper has a fresh, verified Page token and keeps it alive from here.'
+            : `It is connected, but: ${status.state_message ?? status.state}`,
+          status.expires_at === null ? 'The new Page token does not expire.' : `The new Page token is valid until ${status.expires_at}.`,
+          'Apps that cache the Page token should fetch it again. You can close this page.',
+        ],
+      };
+    } catch (err) {
+      view = failureView(err, name, retry);
+      const logged = isAppError(err) ? { code: err.code, message: err.message } : { code: 'internal_error' };
+      logger[view.status >= 500 ? 'error' : 'warn']({ event: 'reconnect', pageId: state.pageId, outcome: 'failed', err: logged }, 'reconnect failed');
+    }
+    return send(reply, view);
+  });
+
+  app.get('/connect/:page_id', async (request, reply) => {
+    const pageId = (request.params as { page_id?: string }).page_id ?? '';
+    const now = clock.now();
+    const check = verifyReconnectLink(pageId, queryString(request.query, 'exp'), queryString(request.query, 'sig'), linkSecret, now);
+    if (check === 'invalid') {
+      return send(reply, {
+        status: 400,
+        tone: 'error',
+        title: 'This reconnect link is not valid',
+        lines: ['The link is incomplete or was changed (for example cut off by an email program). Nothing was changed.'],
+        steps: ['Copy the whole link from the alert again.', FRESH_LINK_HINT],
+      });
+    }
+    if (check === 'expired') {
+      return send(reply, {
+        status: 410,
+        tone: 'error',
+        title: 'This reconnect link has expired',
+        lines: [
+          `Reconnect links work for ${config.reconnectLinkTtlHours} hours after they are sent, so that an old message cannot be used later. Nothing was changed.`,
+        ],
+        steps: [FRESH_LINK_HINT],
+      });
+    }
+    const page = await store.getPage(pageId);
+    if (!page) {
+      return send(reply, {
+        status: 404,
+        tone: 'error',
+        title: 'This Page is not managed here',
+        lines: [`Page ${pageId} is not (or no longer) managed by this fb-token-keeper. Nothing was changed.`],
+        steps: ['Set the Page up again from the dashboard or with `fb-token-keeper setup`.'],
+      });
+    }
     const nonce = randomBytes(16).toString('base64url');
-    const state = makeState({ pageId, nonce, exp: clock.now() + STATE_TTL_MS }, linkSecret);
+    const state = signState({ pageId, expiresAt: now + stateTtlMs, nonce }, linkSecret);
     const dialog = new URL(`${config.facebookDialogUrl}/${config.graphApiVersion}/dialog/oauth`);
     dialog.searchParams.set('client_id', page.appId);
     dialog.searchParams.set('redirect_uri', redirectUri);
     dialog.searchParams.set('scope', LOGIN_SCOPES.join(','));
     dialog.searchParams.set('response_type', 'code');
+    // Ask again for a permission that was declined last time (otherwise Facebook skips it silently).
+    dialog.searchParams.set('auth_type', 'rerequest');
     dialog.searchParams.set('state', state);
-    const secure = config.publicUrl.startsWith('https:') ? '; Secure' : '';
+    logger.info({ event: 'reconnect', pageId, outcome: 'started' }, 'reconnect started');
     return reply
-      .header('set-cookie', `${COOKIE}=${nonce}; Path=/connect; HttpOnly; SameSite=Lax; Max-Age=${STATE_TTL_MS / 1000}${secure}`)
+      .code(302)
+      .header('set-cookie', cookie(config, COOKIE_PREFIX + nonce.slice(0, 8), nonce, Math.ceil(stateTtlMs / 1000)))
       .header('cache-control', 'no-store')
-      .redirect(dialog.toString(), 302);
+      .header('referrer-policy', 'no-referrer')
+      .header('location', dialog.toString())
+      .send();
   });
+  return Promise.resolve();
+}
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/connect/callback', { schema: { hide: true } }, async (req, reply) => {
-    const q = req.query;
-    const state = readState(q.state, linkSecret);
-    const now = clock.now();
-    for (const [n, exp] of used) if (exp <= now) used.delete(n);
-    if (!state) return html(reply, 400, 'This sign-in cannot be used', ['The sign-in response was changed or is incomplete. Start again from the reconnect link.', 'Nothing was changed.']);
-    if (state.exp <= now) return html(reply, 400, 'This sign-in took too long', ['Start again from the reconnect link; you have 15 minutes to finish.', 'Nothing was changed.']);
-    const cookieNonce = /(?:^|;\s*)fbtk_connect=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    if (!cookieNonce || !safeEqual(cookieNonce, state.nonce)) {
-      return html(reply, 403, 'This sign-in was not started here', ['For your safety the reconnect must be finished in the same browser that opened the link. Open the link again.', 'Nothing was changed.']);
-    }
-    if (used.has(state.nonce)) return html(reply, 400, 'This sign-in was already used', ['Open the reconnect link again if the Page still needs it.', 'Nothing was changed.']);
-    used.set(state.nonce, state.exp);
-    reply.header('set-cookie', `${COOKIE}=; Path=/connect; HttpOnly; SameSite=Lax; Max-Age=0`);
-
-    if (q.error) {
-      return html(reply, 400, 'Facebook Login was cancelled', [
-        q.error_reason === 'user_denied' ? 'You cancelled the Facebook dialog or declined the permissions.' : `Facebook said: ${q.error_description ?? q.error}.`,
-        'fb-token-keeper needs pages_show_list, pages_read_engagement and pages_manage_posts to keep posting. Open the link again and allow them.',
-        'Nothing was changed.',
-      ]);
-    }
-    if (!q.code) return html(reply, 400, 'No authorization code', ['Facebook did not send a code back. Open the reconnect link again.', 'Nothing was changed.']);
-    try {
-      const s = await deps.keeper.reconnect(state.pageId, q.code, redirectUri);
-      deps.logger.info({ pageId: state.pageId }, 'page reconnected');
-      return html(reply, 200, `${s.page_name ?? `Page ${s.page_id}`} is connected again`, [
-        `State: ${s.state}. ${s.state_message ?? ''}`,
-        'Posting continues; you can close this window.',
-      ]);
-    } catch (e) {
-      const err = e instanceof AppError ? e : null;
-      deps.logger.warn({ pageId: state.pageId, code: err?.code ?? 'internal_error' }, 'reconnect failed');
-      const advice: Record<string, string> = {
-        missing_permission: 'You declined a permission fb-token-keeper needs (pages_manage_posts). Open the link again and keep every permission ticked.',
-        token_wrong_page: 'The Facebook account you logged in with has no role on this Page. Log in as an admin of the Page.',
-        token_invalid: 'Facebook did not accept the login. Open the link again.',
+/** What a failed `keeper.reconnect` means for the person in front of the browser. */
+function failureView(err: unknown, name: string, retry: { href: string; label: string }): PageView {
+  const code: ErrorCode | null = isAppError(err) ? err.code : null;
+  const unchanged = 'Nothing was changed.';
+  switch (code) {
+    case 'missing_permission':
+      return {
+        status: 403,
+        tone: 'warn',
+        title: 'A required permission was not granted',
+        lines: [`Facebook gave a token without the permission to post to Page ${name} (pages_manage_posts), so it was not used. ${unchanged}`],
+        steps: ['Start again and keep every requested permission ticked in the Facebook dialog.'],
+        action: retry,
       };
-      return html(reply, err && err.status < 500 ? err.status : 502, 'The Page could not be reconnected', [
-        (err && advice[err.code]) ?? (err ? err.message : 'An unexpected error happened.'),
-        'Nothing was changed.',
-      ]);
-    }
-  });
+    case 'token_wrong_page':
+    case 'graph_permission_denied':
+      return {
+        status: 403,
+        tone: 'warn',
+        title: 'This Facebook account cannot manage the Page',
+        lines: [
+          `The Facebook account you logged in with has no role on Page ${name} (or did not allow access to it), so no Page token could be made. ${unchanged}`,
+        ],
+        steps: [
+          'Log out of Facebook, or switch accounts, and start again as a person with a role on the Page (an admin can add you in the Page settings).',
+          'In the Facebook dialog, allow access to this Page.',
+        ],
+        action: retry,
+      };
+    case 'token_wrong_app':
+    case 'token_invalid':
+    case 'graph_token_invalid':
+    case 'graph_invalid_request':
+      return {
+        status: 400,
+        tone: 'error',
+        title: 'Facebook did not accept the login',
+        lines: [`The answer from Facebook could not be turned into a working token for Page ${name} (the login may have expired or been used already). ${unchanged}`],
+        steps: ['Start again and finish the Facebook Login within a few minutes.'],
+        action: retry,
+      };
+    case 'graph_rate_limited':
+    case 'graph_unavailable':
+    case 'graph_bad_response':
+      return {
+        status: 503,
+        tone: 'error',
+        title: 'Facebook is not answering right now',
+        lines: [`Facebook was unavailable or is limiting requests, so Page ${name} could not be reconnected. ${unchanged}`],
+        steps: ['Wait a few minutes, then start again.'],
+        action: retry,
+      };
+    case 'renewal_in_progress':
+      return {
+        status: 409,
+        tone: 'warn',
+        title: 'The Page is busy',
+        lines: [`fb-token-keeper is working on Page ${name} right now. ${unchanged}`],
+        steps: ['Wait a minute, then start again.'],
+        action: retry,
+      };
+    case 'page_not_found':
+      return {
+        status: 404,
+        tone: 'error',
+        title: 'This Page is not managed here',
+        lines: [`Page ${name} is not (or no longer) managed by this fb-token-keeper. ${unchanged}`],
+        steps: ['Set the Page up again from the dashboard or with `fb-token-keeper setup`.'],
+      };
+    default:
+      return {
+        status: 500,
+        tone: 'error',
+        title: 'Something went wrong on our side',
+        lines: [`Page ${name} could not be reconnected because of an internal error; it has been logged. ${unchanged}`],
+        steps: ['Try again in a few minutes; if it keeps failing, check the fb-token-keeper logs.'],
+        action: retry,
+      };
+  }
 }
