@@ -1,14 +1,26 @@
 /**
- * The only code that speaks to Facebook. Every call: the pinned version in the URL, an
- * `appsecret_proof` (so "Require App Secret" can be on), a timeout, the usage headers parsed, and
- * the body checked against a schema — a changed or malformed response is a clear GraphError, not a crash.
+ * The only code that speaks to Facebook. Every call carries the pinned version in the URL
+ * (GRAPH_API.md §6), an `appsecret_proof` (§5), a timeout; the usage headers are parsed on every
+ * response (§4) and the body is validated with a zod schema, so a changed or malformed answer is a
+ * clear `GraphError` (transient, `graph_bad_response`), never a crash. Failures are classified by
+ * the JSON body (§3, see errors.ts). Nothing thrown from here carries a token or a secret.
  */
 import { createHmac } from 'node:crypto';
-import { z } from 'zod';
+import { request } from 'undici';
+import type { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { TokenType } from '../types.js';
-import { classifyGraphError, GraphError, type GraphErrorBody, type GraphErrorKind } from './errors.js';
-import { parseUsage, type Usage } from './usage.js';
+import { classifyGraphError, GraphError, type GraphErrorKind } from './errors.js';
+import { safeCause } from './redact.js';
+import {
+  accessTokenSchema,
+  accountsSchema,
+  debugTokenSchema,
+  meSchema,
+  pageSchema,
+  postSchema,
+} from './schemas.js';
+import { type GraphUsage, parseUsageHeaders } from './usage.js';
 
 export interface AppCredentials {
   appId: string;
@@ -20,18 +32,44 @@ export interface DebugTokenInfo {
   type: TokenType;
   appId: string | null;
   application: string | null;
-  /** Epoch ms; null = never (debug_token `expires_at: 0`). */
+  /** Epoch ms; null = never (debug_token `expires_at: 0`, GRAPH_API.md §1.3). */
   expiresAt: number | null;
+  /** Epoch ms; null when absent or 0. */
   dataAccessExpiresAt: number | null;
+  /** Epoch ms; only returned for long-lived tokens (§1.2). */
   issuedAt: number | null;
   scopes: string[];
   granularScopes: { scope: string; targetIds: string[] }[];
   userId: string | null;
+  /** For PAGE tokens: the Page (§2d). */
   profileId: string | null;
+  /** Why the token is invalid (debug_token's `data.error`), when it is. */
   error: { code: number; subcode: number | null; message: string } | null;
 }
 
+export interface ExchangedToken {
+  accessToken: string;
+  /** Epoch ms (clock.now() + expires_in); null when Facebook sent no expiry. */
+  expiresAt: number | null;
+  /** Seconds as Facebook sent them (`expires_in`, or legacy `expires`); null when absent. */
+  expiresIn: number | null;
+}
+
+export interface PageTokenResult {
+  id: string;
+  name: string;
+  accessToken: string;
+}
+
+export interface PageAccount {
+  id: string;
+  name: string;
+  accessToken: string;
+  tasks: string[];
+}
+
 export interface GraphCallInfo {
+  /** Secret-free label, e.g. `debug_token`, `{page-id}/feed`. */
   endpoint: string;
   durationMs: number;
   ok: boolean;
@@ -40,164 +78,198 @@ export interface GraphCallInfo {
 }
 
 export interface GraphClientOptions {
+  /** e.g. `https://graph.facebook.com` or the emulator's url. */
   baseUrl: string;
+  /** e.g. `v26.0`; pinned in every URL. */
   version: string;
+  /** Per call, headers and body included. Default 10 000. */
   timeoutMs?: number;
   clock: Clock;
   onCall?: (info: GraphCallInfo) => void;
+  /** Upper bound on `/me/accounts` pages followed. Default 50. */
+  maxAccountPages?: number;
 }
 
 export interface GraphClient {
+  /** GRAPH_API.md §2d. An invalid token is a normal result (`isValid: false`), not an exception. */
   debugToken(inputToken: string, app: AppCredentials): Promise<DebugTokenInfo>;
+  /** §2a (user tokens), §1.4 (`systemUser60Days`: refresh an expiring system-user token). */
   exchangeToken(
     token: string,
     app: AppCredentials,
     options?: { systemUser60Days?: boolean },
-  ): Promise<{ accessToken: string; expiresAt: number | null; expiresIn: number | null }>;
-  getPageToken(pageId: string, userToken: string, app: AppCredentials): Promise<{ id: string; name: string; accessToken: string }>;
-  listPageAccounts(userToken: string, app: AppCredentials): Promise<{ id: string; name: string; accessToken: string; tasks: string[] }[]>;
+  ): Promise<ExchangedToken>;
+  /** §2c option 2: `GET /{page-id}?fields=access_token,name` with a user or system-user token. */
+  getPageToken(pageId: string, userToken: string, app: AppCredentials): Promise<PageTokenResult>;
+  /** §2c option 1: every Page of `/me/accounts`, following the cursors (bounded). */
+  listPageAccounts(userToken: string, app: AppCredentials): Promise<PageAccount[]>;
+  /** §2e. With a Page token, `/me` is the Page. */
   me(token: string, app: AppCredentials): Promise<{ id: string; name: string }>;
-  exchangeCode(code: string, redirectUri: string, app: AppCredentials): Promise<{ accessToken: string; expiresAt: number | null }>;
-  postToFeed(pageId: string, pageToken: string, message: string, app: AppCredentials): Promise<{ id: string }>;
-  /** The usage headers of the last response that had any. */
-  readonly usage: Usage | null;
+  /** The Login dialog's code → a (short-lived) user token. */
+  exchangeCode(code: string, redirectUri: string, app: AppCredentials): Promise<ExchangedToken>;
+  /** §7: `POST /{page-id}/feed` with a Page token. Not retried here: posts are not idempotent. */
+  postToFeed(
+    pageId: string,
+    pageToken: string,
+    message: string,
+    app: AppCredentials,
+  ): Promise<{ id: string }>;
+  /** The usage headers of the last response (a response without headers gives `maxPercent: 0`). */
+  readonly usage: GraphUsage;
 }
 
-// --- response schemas (GRAPH_API.md §2) ------------------------------------------------------------
-
-const id = z.union([z.string(), z.number()]).transform(String);
-const debugSchema = z.object({
-  data: z.object({
-    app_id: id.optional(),
-    type: z.string().optional(),
-    application: z.string().optional(),
-    data_access_expires_at: z.number().optional(),
-    expires_at: z.number().optional(),
-    issued_at: z.number().optional(),
-    is_valid: z.boolean(),
-    scopes: z.array(z.string()).optional(),
-    granular_scopes: z.array(z.object({ scope: z.string(), target_ids: z.array(id).optional() })).optional(),
-    user_id: id.optional(),
-    profile_id: id.optional(),
-    error: z.object({ code: z.number(), message: z.string().optional(), subcode: z.number().optional() }).optional(),
-  }),
-});
-const exchangeSchema = z.object({
-  access_token: z.string().min(1),
-  token_type: z.string().optional(),
-  expires_in: z.number().optional(),
-  // Pre-v2.3 responses named it `expires` (GRAPH_API.md §2a).
-  expires: z.number().optional(),
-});
-const pageTokenSchema = z.object({ id, name: z.string().optional(), access_token: z.string().min(1) });
-const accountsSchema = z.object({
-  data: z.array(z.object({ id, name: z.string().optional(), access_token: z.string().optional(), tasks: z.array(z.string()).optional() })),
-  paging: z.object({ next: z.string().optional(), cursors: z.object({ after: z.string().optional() }).optional() }).optional(),
-});
-const meSchema = z.object({ id, name: z.string().optional() });
-const postSchema = z.object({ id });
-
-const TOKEN_TYPES: readonly TokenType[] = ['USER', 'PAGE', 'SYSTEM_USER', 'APP'];
-const MAX_ACCOUNT_PAGES = 50;
-
+/** §5: hex HMAC-SHA256, key = app secret, message = the call's access token. */
 export function appsecretProof(accessToken: string, appSecret: string): string {
   return createHmac('sha256', appSecret).update(accessToken).digest('hex');
 }
 
+/** §1.5: the offline app token. Used only for debug_token. */
+export function appToken(app: AppCredentials): string {
+  return `${app.appId}|${app.appSecret}`;
+}
+
+const TOKEN_TYPES: readonly TokenType[] = ['USER', 'PAGE', 'SYSTEM_USER', 'APP'];
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_ACCOUNT_PAGES = 50;
+
+interface CallSpec<T> {
+  endpoint: string;
+  method?: 'GET' | 'POST';
+  path: string;
+  params: Record<string, string>;
+  /** The token the proof is computed over; sent as `access_token` unless `sendAccessToken` is false. */
+  accessToken: string | null;
+  sendAccessToken?: boolean;
+  app: AppCredentials;
+  schema: z.ZodType<T>;
+  /** Accept the pre-v2.3 URL-encoded `access_token=…&expires=…` body (§2a). */
+  allowFormEncoded?: boolean;
+}
+
 export function createGraphClient(options: GraphClientOptions): GraphClient {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxAccountPages = options.maxAccountPages ?? DEFAULT_MAX_ACCOUNT_PAGES;
   const root = `${options.baseUrl.replace(/\/+$/, '')}/${options.version}`;
-  let lastUsage: Usage | null = null;
+  let lastUsage: GraphUsage = { maxPercent: 0, retryAfterMs: null };
 
-  /** One call. `endpoint` is a secret-free label for metrics and messages. */
-  async function call<T>(
-    endpoint: string,
-    path: string,
-    params: Record<string, string>,
-    accessToken: string,
-    appSecret: string,
-    schema: z.ZodType<T>,
-    method: 'GET' | 'POST' = 'GET',
-  ): Promise<T> {
-    const url = new URL(`${root}${path}`);
-    const all: Record<string, string> = { ...params, access_token: accessToken, appsecret_proof: appsecretProof(accessToken, appSecret) };
-    let body: string | undefined;
-    if (method === 'GET') for (const [k, v] of Object.entries(all)) url.searchParams.set(k, v);
-    else body = new URLSearchParams(all).toString();
+  async function call<T>(spec: CallSpec<T>): Promise<T> {
+    const method = spec.method ?? 'GET';
+    const params: Record<string, string> = { ...spec.params };
+    const secrets: string[] = [
+      spec.app.appSecret,
+      appToken(spec.app),
+      ...Object.values(secretParams(spec.params)),
+    ];
+    if (spec.accessToken !== null) {
+      const proof = appsecretProof(spec.accessToken, spec.app.appSecret);
+      if (spec.sendAccessToken !== false) params.access_token = spec.accessToken;
+      params.appsecret_proof = proof;
+      secrets.push(spec.accessToken, proof);
+    }
+    const query = new URLSearchParams(params).toString();
+    const url = method === 'GET' ? `${root}${spec.path}?${query}` : `${root}${spec.path}`;
     const started = performance.now();
-    const report = (ok: boolean, err: GraphError | null) =>
-      options.onCall?.({ endpoint, durationMs: performance.now() - started, ok, fbCode: err?.fbCode ?? null, kind: err?.kind ?? null });
+    const report = (err: GraphError | null) =>
+      options.onCall?.({
+        endpoint: spec.endpoint,
+        durationMs: performance.now() - started,
+        ok: err === null,
+        fbCode: err?.fbCode ?? null,
+        kind: err?.kind ?? null,
+      });
+    const fail = (err: GraphError): never => {
+      report(err);
+      throw err;
+    };
 
-    let res: Response;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let status: number;
+    let headers: Record<string, string | string[] | undefined>;
     let text: string;
     try {
-      res = await fetch(url, {
+      const res = await request(url, {
         method,
-        signal: AbortSignal.timeout(timeoutMs),
-        ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+        signal,
+        headers: {
+          accept: 'application/json',
+          ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        ...(method === 'POST' ? { body: query } : {}),
       });
-      text = await res.text();
-    } catch (e) {
-      // Never keep the cause: undici errors can carry the URL, and the URL carries the token.
-      const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
-      const err = new GraphError({
-        kind: 'transient',
-        message: timedOut ? `Facebook did not answer ${endpoint} within ${timeoutMs} ms` : `could not reach Facebook for ${endpoint} (network error)`,
-        fbCode: null,
-        fbSubcode: null,
-        fbtraceId: null,
-      });
-      report(false, err);
-      throw err;
+      status = res.statusCode;
+      headers = res.headers;
+      text = await res.body.text();
+    } catch (e: unknown) {
+      // The undici error is replaced by a safe stand-in: it may reference the request (and the URL).
+      const timedOut = signal.aborted;
+      return fail(
+        new GraphError({
+          kind: 'transient',
+          endpoint: spec.endpoint,
+          message: timedOut
+            ? `Facebook ${spec.endpoint} did not answer within ${timeoutMs} ms`
+            : `could not reach Facebook for ${spec.endpoint} (network error)`,
+          cause: safeCause(e, secrets),
+          secrets,
+        }),
+      );
     }
-    const usage = parseUsage((h) => res.headers.get(h));
-    if (usage) lastUsage = usage;
 
+    lastUsage = parseUsageHeaders(headers);
     let json: unknown;
+    let parsedJson = true;
     try {
       json = JSON.parse(text);
     } catch {
-      const err = new GraphError({
-        kind: 'transient',
-        code: 'graph_bad_response',
-        message: `Facebook answered ${endpoint} with HTTP ${res.status} and a body that is not JSON${/<html/i.test(text) ? ' (an HTML page)' : ''}`,
-        fbCode: null,
-        fbSubcode: null,
-        fbtraceId: null,
-      });
-      report(false, err);
-      throw err;
+      parsedJson = false;
     }
-    if (json && typeof json === 'object' && 'error' in json) {
-      const err = classifyGraphError((json as { error: GraphErrorBody }).error, res.status, usage);
-      report(false, err);
-      throw err;
+    if (
+      !parsedJson &&
+      spec.allowFormEncoded &&
+      status >= 200 &&
+      status < 300 &&
+      /^access_token=/.test(text.trim())
+    ) {
+      json = Object.fromEntries(new URLSearchParams(text.trim()));
+      parsedJson = true;
     }
-    if (!res.ok) {
-      const err = classifyGraphError(null, res.status, usage);
-      report(false, err);
-      throw err;
+    const hasErrorObject = parsedJson && typeof json === 'object' && json !== null && 'error' in json;
+    if (status < 200 || status >= 300 || !parsedJson || hasErrorObject) {
+      return fail(
+        classifyGraphError(parsedJson ? json : text, status, headers, { endpoint: spec.endpoint, secrets }),
+      );
     }
-    const parsed = schema.safeParse(json);
+    const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
-      const fields = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-      const err = new GraphError({
-        kind: 'transient',
-        code: 'graph_bad_response',
-        message: `Facebook's answer to ${endpoint} did not have the expected shape (${fields})`,
-        fbCode: null,
-        fbSubcode: null,
-        fbtraceId: null,
-      });
-      report(false, err);
-      throw err;
+      // Only the paths of the problems: zod messages could quote the received values.
+      const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(root)'))]
+        .slice(0, 5)
+        .join(', ');
+      return fail(
+        new GraphError({
+          kind: 'transient',
+          code: 'graph_bad_response',
+          endpoint: spec.endpoint,
+          fbHttpStatus: status,
+          message: `Facebook ${spec.endpoint} answered with an unexpected shape (missing or invalid: ${fields})`,
+          secrets,
+        }),
+      );
     }
-    report(true, null);
+    report(null);
     return parsed.data;
   }
 
-  const secs = (s: number | undefined) => (s === undefined || s === 0 ? null : s * 1000);
-  const expiryFromNow = (s: number | undefined) => (s === undefined || s === 0 ? null : options.clock.now() + s * 1000);
+  const ms = (s: number | undefined) => (s === undefined || s === 0 ? null : s * 1000);
+  const exchanged = (r: z.infer<typeof accessTokenSchema>): ExchangedToken => {
+    const expiresIn = r.expires_in ?? r.expires ?? null;
+    const usable = expiresIn !== null && expiresIn > 0 ? expiresIn : null;
+    return {
+      accessToken: r.access_token,
+      expiresIn: usable,
+      expiresAt: usable === null ? null : options.clock.now() + usable * 1000,
+    };
+  };
 
   return {
     get usage() {
@@ -205,23 +277,34 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     },
 
     async debugToken(inputToken, app) {
-      // debug_token is authenticated by the app token; a token cannot inspect itself (GRAPH_API.md §2d).
-      const appToken = `${app.appId}|${app.appSecret}`;
-      const r = await call('debug_token', '/debug_token', { input_token: inputToken }, appToken, app.appSecret, debugSchema);
+      // Authenticated by the app token; a token cannot inspect itself (§2d, §8 item 7).
+      const r = await call({
+        endpoint: 'debug_token',
+        path: '/debug_token',
+        params: { input_token: inputToken },
+        accessToken: appToken(app),
+        app,
+        schema: debugTokenSchema,
+      });
       const d = r.data;
       return {
         isValid: d.is_valid,
         type: TOKEN_TYPES.includes(d.type as TokenType) ? (d.type as TokenType) : 'UNKNOWN',
         appId: d.app_id ?? null,
         application: d.application ?? null,
-        expiresAt: secs(d.expires_at),
-        dataAccessExpiresAt: secs(d.data_access_expires_at),
-        issuedAt: secs(d.issued_at),
+        expiresAt: ms(d.expires_at),
+        dataAccessExpiresAt: ms(d.data_access_expires_at),
+        issuedAt: ms(d.issued_at),
         scopes: d.scopes ?? [],
-        granularScopes: (d.granular_scopes ?? []).map((g) => ({ scope: g.scope, targetIds: g.target_ids ?? [] })),
+        granularScopes: (d.granular_scopes ?? []).map((g) => ({
+          scope: g.scope,
+          targetIds: g.target_ids ?? [],
+        })),
         userId: d.user_id ?? null,
         profileId: d.profile_id ?? null,
-        error: d.error ? { code: d.error.code, subcode: d.error.subcode ?? null, message: d.error.message ?? '' } : null,
+        error: d.error
+          ? { code: d.error.code, subcode: d.error.subcode ?? null, message: d.error.message ?? '' }
+          : null,
       };
     },
 
@@ -233,51 +316,130 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         fb_exchange_token: token,
       };
       if (opts.systemUser60Days) params.set_token_expires_in_60_days = 'true';
-      const r = await call('oauth/access_token', '/oauth/access_token', params, token, app.appSecret, exchangeSchema);
-      const expiresIn = r.expires_in ?? r.expires ?? null;
-      return { accessToken: r.access_token, expiresIn, expiresAt: expiryFromNow(expiresIn ?? undefined) };
+      // The call's token is the one being exchanged: the proof is computed over it.
+      const r = await call({
+        endpoint: 'oauth/access_token',
+        path: '/oauth/access_token',
+        params,
+        accessToken: token,
+        sendAccessToken: false,
+        app,
+        schema: accessTokenSchema,
+        allowFormEncoded: true,
+      });
+      return exchanged(r);
     },
 
     async getPageToken(pageId, userToken, app) {
-      const r = await call('page?fields=access_token', `/${encodeURIComponent(pageId)}`, { fields: 'access_token,name' }, userToken, app.appSecret, pageTokenSchema);
+      const endpoint = '{page-id}';
+      const r = await call({
+        endpoint,
+        path: `/${encodeURIComponent(pageId)}`,
+        params: { fields: 'access_token,name' },
+        accessToken: userToken,
+        app,
+        schema: pageSchema,
+      });
+      if (r.access_token === undefined) {
+        // Facebook leaves the field out when the token's user cannot act on the Page (§2c).
+        throw new GraphError({
+          kind: 'permission',
+          endpoint,
+          message: `Facebook returned Page ${r.id} without an access token: the user has no role on the Page that allows it`,
+        });
+      }
       return { id: r.id, name: r.name ?? '', accessToken: r.access_token };
     },
 
     async listPageAccounts(userToken, app) {
-      const out: { id: string; name: string; accessToken: string; tasks: string[] }[] = [];
+      const out: PageAccount[] = [];
+      const seen = new Set<string>();
       let after: string | undefined;
-      for (let i = 0; i < MAX_ACCOUNT_PAGES; i++) {
-        const params: Record<string, string> = { fields: 'id,name,access_token,tasks', limit: '100' };
-        if (after) params.after = after;
-        const r = await call('me/accounts', '/me/accounts', params, userToken, app.appSecret, accountsSchema);
-        for (const a of r.data) if (a.access_token) out.push({ id: a.id, name: a.name ?? '', accessToken: a.access_token, tasks: a.tasks ?? [] });
-        after = r.paging?.next ? r.paging.cursors?.after : undefined;
-        if (!after) break;
+      for (let page = 0; page < maxAccountPages; page++) {
+        const params: Record<string, string> = { fields: 'id,name,access_token,tasks' };
+        if (after !== undefined) params.after = after;
+        // We build the next request ourselves from the cursor: `paging.next` carries the token.
+        const r = await call({
+          endpoint: 'me/accounts',
+          path: '/me/accounts',
+          params,
+          accessToken: userToken,
+          app,
+          schema: accountsSchema,
+        });
+        for (const a of r.data) {
+          if (a.access_token) {
+            out.push({ id: a.id, name: a.name ?? '', accessToken: a.access_token, tasks: a.tasks ?? [] });
+          }
+        }
+        const next = r.paging?.next ? (r.paging.cursors?.after ?? cursorFromNext(r.paging.next)) : undefined;
+        if (next === undefined || seen.has(next)) return out;
+        seen.add(next);
+        after = next;
       }
-      return out;
+      throw new GraphError({
+        kind: 'transient',
+        code: 'graph_bad_response',
+        endpoint: 'me/accounts',
+        message: `Facebook me/accounts paging did not end after ${maxAccountPages} pages`,
+      });
     },
 
     async me(token, app) {
-      const r = await call('me', '/me', { fields: 'id,name' }, token, app.appSecret, meSchema);
+      const r = await call({
+        endpoint: 'me',
+        path: '/me',
+        params: { fields: 'id,name' },
+        accessToken: token,
+        app,
+        schema: meSchema,
+      });
       return { id: r.id, name: r.name ?? '' };
     },
 
     async exchangeCode(code, redirectUri, app) {
-      // The code exchange has no access token yet; the proof is computed over the app token.
-      const appToken = `${app.appId}|${app.appSecret}`;
-      const r = await call(
-        'oauth/access_token (code)',
-        '/oauth/access_token',
-        { client_id: app.appId, client_secret: app.appSecret, redirect_uri: redirectUri, code },
-        appToken,
-        app.appSecret,
-        exchangeSchema,
-      );
-      return { accessToken: r.access_token, expiresAt: expiryFromNow(r.expires_in ?? r.expires) };
+      // No access token yet: the client secret authenticates the call, so no proof is sent.
+      const r = await call({
+        endpoint: 'oauth/access_token(code)',
+        path: '/oauth/access_token',
+        params: { client_id: app.appId, client_secret: app.appSecret, redirect_uri: redirectUri, code },
+        accessToken: null,
+        app,
+        schema: accessTokenSchema,
+        allowFormEncoded: true,
+      });
+      return exchanged(r);
     },
 
     async postToFeed(pageId, pageToken, message, app) {
-      return call('page/feed', `/${encodeURIComponent(pageId)}/feed`, { message }, pageToken, app.appSecret, postSchema, 'POST');
+      // POST with a form body: the token and the message travel in the body, not the URL.
+      const r = await call({
+        endpoint: '{page-id}/feed',
+        method: 'POST',
+        path: `/${encodeURIComponent(pageId)}/feed`,
+        params: { message },
+        accessToken: pageToken,
+        app,
+        schema: postSchema,
+      });
+      return { id: r.id };
     },
   };
+}
+
+function secretParams(params: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ['input_token', 'fb_exchange_token', 'client_secret', 'code'] as const) {
+    const v = params[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+function cursorFromNext(next: string): string | undefined {
+  try {
+    return new URL(next).searchParams.get('after') ?? undefined;
+  } catch {
+    return undefined;
+  }
 }

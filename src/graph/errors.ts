@@ -1,10 +1,33 @@
 /**
- * Every Graph failure becomes one GraphError with a kind, decided by the JSON body (code, subcode,
- * is_transient), never by HTTP status alone (GRAPH_API.md §3). Messages never carry a token: URLs
- * do, so they are never put into a message.
+ * Every Graph failure becomes one `GraphError` with a kind, decided by the JSON body (`error.code`,
+ * `error_subcode`, `is_transient`), never by HTTP status alone (GRAPH_API.md §3, §8 items 8–9:
+ * Facebook sends transient code 2 under HTTP 401, and throttling under `OAuthException`).
+ *
+ * | kind            | ErrorCode                 | Graph codes                                             |
+ * |-----------------|---------------------------|---------------------------------------------------------|
+ * | throttled       | graph_rate_limited        | 4, 17, 32, 341, 613, 80000–80099, 368 (long pause)      |
+ * | transient       | graph_unavailable         | 1, 2, is_transient:true, 5xx without body, network, timeout |
+ * | transient       | graph_bad_response        | HTML page, invalid JSON, unexpected shape               |
+ * | needs_reauth    | graph_token_invalid       | 190, 102, auth subcodes 458–467 and 492                 |
+ * | permission      | graph_permission_denied   | 10, 3, 200–299                                          |
+ * | invalid_request | graph_invalid_request     | 100 and everything else; code 1 "Error validating client secret" |
+ *
+ * Throttle codes are checked first: "(#4) Application request limit reached" arrives with
+ * `is_transient: true` (GRAPH_API.md §3.1) and must still be a cool-down, not a quick retry.
+ *
+ * Messages never carry a token or secret: URLs are never put into one, Facebook's message is
+ * scrubbed (it can echo the token), and the call's known secrets are removed exactly.
  */
+import { z } from 'zod';
+import { DAY } from '../clock.js';
 import { AppError, type ErrorCode } from '../errors.js';
-import type { Usage } from './usage.js';
+import { scrubSecrets } from './redact.js';
+import {
+  APP_THROTTLE_DEFAULT_MS,
+  type HeaderSource,
+  PAGE_THROTTLE_DEFAULT_MS,
+  parseUsageHeaders,
+} from './usage.js';
 
 export type GraphErrorKind = 'transient' | 'throttled' | 'needs_reauth' | 'permission' | 'invalid_request';
 
@@ -16,17 +39,91 @@ const CODE_OF: Record<GraphErrorKind, ErrorCode> = {
   invalid_request: 'graph_invalid_request',
 };
 
-/** Throttling codes (GRAPH_API.md §3.2, §4): app, user, page, custom and business-use-case limits. */
-const THROTTLE_CODES = new Set([4, 17, 32, 341, 368, 613]);
+/** GRAPH_API.md §3.2 and §4: Platform (4, 17, 32, 341, 613) and BUC (80000–80099) limits. */
+export function isThrottleCode(code: number): boolean {
+  return [4, 17, 32, 341, 613, 368].includes(code) || (code >= 80000 && code <= 80099);
+}
+
+/** Authentication subcodes (GRAPH_API.md §3.2) that mean "a person must reconnect". */
+export const REAUTH_SUBCODES: readonly number[] = [458, 459, 460, 463, 464, 467, 492];
+
+/**
+ * Facebook answers a wrong app secret on `/oauth/access_token` with code 1, the "unknown, retry"
+ * code: `{"message":"Error validating client secret.","type":"OAuthException","code":1}`
+ * (facebookarchive/php-graph-sdk#538). Retrying cannot fix a wrong secret, so that one message
+ * is a permanent invalid_request, not a transient failure.
+ */
+const CONFIG_ERROR_MESSAGE = /error validating (client secret|application)/i;
+
+/** Pure: the kind for a Graph error code / subcode / is_transient (and, for code 1, the message). */
+export function kindOf(
+  code: number,
+  subcode: number | null,
+  isTransient: boolean,
+  message = '',
+): GraphErrorKind {
+  if (isThrottleCode(code)) return 'throttled';
+  if (code === 1 && CONFIG_ERROR_MESSAGE.test(message)) return 'invalid_request';
+  if (isTransient || code === 1 || code === 2) return 'transient';
+  if (code === 190 || code === 102 || (subcode !== null && REAUTH_SUBCODES.includes(subcode))) {
+    return 'needs_reauth';
+  }
+  if (code === 10 || code === 3 || (code >= 200 && code <= 299)) return 'permission';
+  return 'invalid_request';
+}
+
+/**
+ * Default waits when the usage headers do not say (GRAPH_API.md §4): app-level limits (4, 341) are
+ * a rolling hour; 368 is a policy block ("wait", §3.2: a long, alerting pause); the rest 5 minutes.
+ */
+export function defaultThrottleMs(code: number): number {
+  if (code === 368) return DAY;
+  if (code === 4 || code === 341) return APP_THROTTLE_DEFAULT_MS;
+  return PAGE_THROTTLE_DEFAULT_MS;
+}
+
+/** One sentence for a person, per authentication subcode (GRAPH_API.md §3.2 "What to do"). */
+export function reauthHumanMessage(subcode: number | null): string {
+  switch (subcode) {
+    case 458:
+      return 'The Facebook user removed this app from their account, so its tokens stopped working: reconnect to authorise the app again.';
+    case 459:
+      return 'Facebook locked the account behind a security checkpoint: the user must log in at https://www.facebook.com to clear it, then reconnect.';
+    case 460:
+      return 'The Facebook user changed their password (or Facebook reset the session for security), which invalidated the token: reconnect the Page.';
+    case 463:
+      return 'The token has expired: reconnect the Page to get a new one.';
+    case 464:
+      return 'The Facebook account is not confirmed: the user must log in at https://www.facebook.com to confirm it, then reconnect.';
+    case 467:
+      return 'The Facebook session was ended (the user logged out, or the token was revoked): reconnect the Page.';
+    case 492:
+      return 'The Facebook user no longer has a role on the Page: give them a role on the Page again (or use another admin), then reconnect.';
+    default:
+      return 'Facebook no longer accepts this token: reconnect the Page.';
+  }
+}
 
 export interface GraphErrorFields {
   kind: GraphErrorKind;
   message: string;
-  fbCode: number | null;
-  fbSubcode: number | null;
-  fbtraceId: string | null;
-  retryAfterMs?: number;
+  /** Overrides the kind's ErrorCode (e.g. `graph_bad_response` for a transient malformed answer). */
   code?: ErrorCode;
+  fbCode?: number | null;
+  fbSubcode?: number | null;
+  fbtraceId?: string | null;
+  /** Facebook's `error.type` (OAuthException, GraphMethodException…). */
+  fbType?: string | null;
+  isTransient?: boolean;
+  /** HTTP status Facebook answered with (null when there was no answer). */
+  fbHttpStatus?: number | null;
+  /** Secret-free label of the call, e.g. `debug_token`, `{page-id}/feed`. */
+  endpoint?: string | null;
+  retryAfterMs?: number;
+  /** Already made safe (see `safeCause`). */
+  cause?: Error;
+  /** Exact secret strings of this call, removed from the message. Not stored. */
+  secrets?: readonly string[];
 }
 
 export class GraphError extends AppError {
@@ -34,85 +131,130 @@ export class GraphError extends AppError {
   readonly fbCode: number | null;
   readonly fbSubcode: number | null;
   readonly fbtraceId: string | null;
-  /** For throttled errors: how long to make no calls. */
+  readonly fbType: string | null;
+  readonly fbHttpStatus: number | null;
+  readonly endpoint: string | null;
+  readonly isTransient: boolean;
+  /** Throttled: how long to make no calls (from usage headers, else a default). 0 for other kinds. */
   readonly retryAfterMs: number;
+  /** needs_reauth: one sentence telling a person what to do. Null for other kinds. */
+  readonly humanMessage: string | null;
 
   constructor(f: GraphErrorFields) {
-    super(f.code ?? CODE_OF[f.kind], f.message, {
-      details: { fb_code: f.fbCode, fb_subcode: f.fbSubcode, fbtrace_id: f.fbtraceId, kind: f.kind },
+    const fbCode = f.fbCode ?? null;
+    const fbSubcode = f.fbSubcode ?? null;
+    const fbtraceId = f.fbtraceId ?? null;
+    const retryAfterMs =
+      f.kind === 'throttled' ? Math.max(0, f.retryAfterMs ?? defaultThrottleMs(fbCode ?? 0)) : 0;
+    super(f.code ?? CODE_OF[f.kind], scrubSecrets(f.message, f.secrets ?? []), {
+      ...(f.cause ? { cause: f.cause } : {}),
+      details: {
+        kind: f.kind,
+        endpoint: f.endpoint ?? null,
+        fb_code: fbCode,
+        fb_subcode: fbSubcode,
+        fbtrace_id: fbtraceId,
+        fb_http_status: f.fbHttpStatus ?? null,
+        ...(f.kind === 'throttled' ? { retry_after_ms: retryAfterMs } : {}),
+      },
     });
     this.name = 'GraphError';
     this.kind = f.kind;
-    this.fbCode = f.fbCode;
-    this.fbSubcode = f.fbSubcode;
-    this.fbtraceId = f.fbtraceId;
-    this.retryAfterMs = f.retryAfterMs ?? 0;
+    this.fbCode = fbCode;
+    this.fbSubcode = fbSubcode;
+    this.fbtraceId = fbtraceId;
+    this.fbType = f.fbType ?? null;
+    this.fbHttpStatus = f.fbHttpStatus ?? null;
+    this.endpoint = f.endpoint ?? null;
+    this.isTransient = f.isTransient ?? f.kind === 'transient';
+    this.retryAfterMs = retryAfterMs;
+    this.humanMessage = f.kind === 'needs_reauth' ? reauthHumanMessage(fbSubcode) : null;
   }
 }
 
-export function kindOf(code: number, subcode: number | null, isTransient: boolean): GraphErrorKind {
-  if (isTransient || code === 1 || code === 2) return 'transient';
-  if (THROTTLE_CODES.has(code) || (code >= 80000 && code <= 80099)) return 'throttled';
-  if (code === 190 || code === 102 || (subcode !== null && subcode >= 458 && subcode <= 492)) return 'needs_reauth';
-  if (code === 10 || code === 3 || (code >= 200 && code <= 299)) return 'permission';
-  return 'invalid_request';
+const intish = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]);
+/** GRAPH_API.md §3.1: the documented error envelope (plus the undocumented `is_transient`). */
+const errorEnvelopeSchema = z.object({
+  error: z.object({
+    message: z.string().optional(),
+    type: z.string().optional(),
+    code: intish,
+    error_subcode: intish.optional(),
+    is_transient: z.boolean().optional(),
+    fbtrace_id: z.string().optional(),
+  }),
+});
+
+export interface ClassifyContext {
+  endpoint?: string;
+  secrets?: readonly string[];
 }
 
-/** Default waits when the usage headers say nothing: app-level limits reset within an hour. */
-const DEFAULT_THROTTLE_MS: Record<string, number> = { app: 60 * 60_000, other: 5 * 60_000 };
+/**
+ * Pure: what Facebook answered (the body as text or already parsed, the HTTP status, the headers)
+ * → a GraphError. Used by the client for every failed call; exported for unit tests.
+ */
+export function classifyGraphError(
+  body: unknown,
+  status: number,
+  headers?: HeaderSource,
+  context: ClassifyContext = {},
+): GraphError {
+  const where = context.endpoint ? `Facebook ${context.endpoint}` : 'Facebook';
+  const base = { endpoint: context.endpoint ?? null, fbHttpStatus: status, secrets: context.secrets ?? [] };
+  let parsed: unknown = body;
+  let kindOfBody: 'empty' | 'json' | 'text' = 'json';
+  if (body === undefined || body === null || (typeof body === 'string' && body.trim() === '')) {
+    kindOfBody = 'empty';
+  } else if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      kindOfBody = 'text';
+    }
+  }
 
-export interface GraphErrorBody {
-  message?: unknown;
-  type?: unknown;
-  code?: unknown;
-  error_subcode?: unknown;
-  is_transient?: unknown;
-  fbtrace_id?: unknown;
-}
+  if (kindOfBody === 'json') {
+    const env = errorEnvelopeSchema.safeParse(parsed);
+    if (env.success) {
+      const e = env.data.error;
+      const subcode = e.error_subcode ?? null;
+      const kind = kindOf(e.code, subcode, e.is_transient === true, e.message ?? '');
+      const usage = parseUsageHeaders(headers);
+      const fbMessage = (e.message ?? 'no message').slice(0, 300);
+      return new GraphError({
+        ...base,
+        kind,
+        message: `${where}: ${fbMessage} (#${e.code}${subcode === null ? '' : `/${subcode}`}, HTTP ${status})`,
+        fbCode: e.code,
+        fbSubcode: subcode,
+        fbtraceId: e.fbtrace_id ?? null,
+        fbType: e.type ?? null,
+        isTransient: e.is_transient === true || kind === 'transient',
+        ...(kind === 'throttled' ? { retryAfterMs: usage.retryAfterMs ?? defaultThrottleMs(e.code) } : {}),
+      });
+    }
+  }
 
-/** Pure: a Graph error body (+ status, usage) → GraphError. */
-export function classifyGraphError(body: GraphErrorBody | null, status: number, usage: Usage | null): GraphError {
-  if (!body || typeof body.code !== 'number') {
+  if (kindOfBody === 'empty' && status >= 500) {
     return new GraphError({
+      ...base,
       kind: 'transient',
-      message: `Facebook answered HTTP ${status} without a Graph error body`,
-      fbCode: null,
-      fbSubcode: null,
-      fbtraceId: null,
-      code: status >= 500 || status === 0 ? 'graph_unavailable' : 'graph_bad_response',
+      message: `${where} failed with HTTP ${status} and no body`,
     });
   }
-  const code = body.code;
-  const subcode = typeof body.error_subcode === 'number' ? body.error_subcode : null;
-  const kind = kindOf(code, subcode, body.is_transient === true);
-  const fbMessage = typeof body.message === 'string' ? scrubSecrets(body.message).slice(0, 300) : 'no message';
-  const f: GraphErrorFields = {
-    kind,
-    message: `Facebook error ${code}${subcode === null ? '' : `/${subcode}`}: ${fbMessage}`,
-    fbCode: code,
-    fbSubcode: subcode,
-    fbtraceId: typeof body.fbtrace_id === 'string' ? body.fbtrace_id : null,
-  };
-  if (kind === 'throttled') {
-    f.retryAfterMs = usage?.retryAfterMs ?? (code === 4 ? DEFAULT_THROTTLE_MS.app! : DEFAULT_THROTTLE_MS.other!);
-  }
-  return new GraphError(f);
-}
-
-/** Anything that looks like a Facebook token (EAA…) or a long opaque string is masked. */
-export function scrubSecrets(text: string): string {
-  return text.replace(/EAA[A-Za-z0-9]{10,}/g, '[REDACTED]').replace(/[A-Za-z0-9_-]{40,}/g, '[REDACTED]');
-}
-
-const SECRET_PARAMS = ['access_token', 'input_token', 'fb_exchange_token', 'client_secret', 'appsecret_proof', 'code'];
-
-/** A URL safe to log: secret query values replaced. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    for (const p of SECRET_PARAMS) if (u.searchParams.has(p)) u.searchParams.set(p, '[REDACTED]');
-    return u.toString();
-  } catch {
-    return '[unparseable url]';
-  }
+  const what =
+    kindOfBody === 'empty'
+      ? 'an empty body'
+      : kindOfBody === 'text'
+        ? /<(!doctype|html|body|head)\b/i.test(String(body))
+          ? 'an HTML page instead of JSON'
+          : 'a body that is not JSON'
+        : 'JSON without a Graph error object';
+  return new GraphError({
+    ...base,
+    kind: 'transient',
+    code: 'graph_bad_response',
+    message: `${where} answered HTTP ${status} with ${what}: Facebook changed or a proxy answered`,
+  });
 }
