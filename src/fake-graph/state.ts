@@ -1,129 +1,673 @@
 /**
- * The emulator's model of Facebook: apps, users, Pages, roles, tokens and their lifetimes, and the
- * events that invalidate tokens early. Behaviour follows GRAPH_API.md (section numbers in comments).
+ * The emulator's model of Facebook: apps, users, Pages and roles, system users, tokens with their
+ * lifetimes, the events that invalidate tokens early, and Login-dialog codes. No HTTP here: the
+ * routes in http.ts call these methods, which return response bodies or throw a `GraphFailure`
+ * (Facebook's error envelope). Section numbers refer to GRAPH_API.md.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { type Clock, DAY, HOUR, MINUTE } from '../clock.js';
 
-export type Kind = 'USER' | 'PAGE' | 'SYSTEM_USER';
+export type TokenKind = 'USER' | 'PAGE' | 'SYSTEM_USER';
+
+export interface AppRecord {
+  appId: string;
+  appSecret: string;
+  name: string;
+}
+
+export interface UserRecord {
+  id: string;
+  name: string;
+}
+
+export interface PageRecord {
+  id: string;
+  name: string;
+  /** userId → tasks on the Page. */
+  roles: Map<string, string[]>;
+  posts: { id: string; message: string; at: number }[];
+}
+
+export interface SystemUserRecord {
+  id: string;
+  name: string;
+  appId: string;
+  pages: Set<string>;
+}
 
 export interface TokenRecord {
   token: string;
-  kind: Kind;
+  kind: TokenKind;
   appId: string;
-  /** The user (or system user) behind the token. */
-  userId: string;
-  /** For PAGE tokens: the Page. */
+  /** The person behind USER tokens and Page tokens minted from them; null for system users. */
+  userId: string | null;
+  /** The system user behind SYSTEM_USER tokens and Page tokens minted from them. */
+  systemUserId: string | null;
   pageId: string | null;
   lifetime: 'short' | 'long' | 'never';
   issuedAt: number;
+  /** Epoch ms; null = never expires. */
   expiresAt: number | null;
-  dataAccessExpiresAt: number;
+  /** Epoch ms; null for system users (no person whose data access could lapse). */
+  dataAccessExpiresAt: number | null;
   scopes: string[];
-  /** Set by an explicit invalidation of this one token. */
-  invalidSubcode: number | null;
-  /** Issue order: invalidations apply to tokens issued before them, even within one clock tick. */
+  /** The token this one was minted or exchanged from. */
+  parent: string | null;
+  /** Set by an explicit invalidation of this one token (and inherited by tokens minted from it). */
+  revokedSubcode: number | null;
+  /** Issue order: invalidation events apply to tokens issued before them, even within one clock tick. */
   seq: number;
 }
 
-export interface GraphFailure {
-  code: number;
-  subcode: number | null;
-  message: string;
-}
-
-export const DEFAULT_SCOPES = ['pages_show_list', 'pages_read_engagement', 'pages_manage_posts', 'business_management', 'public_profile'];
-/** §1.2: short-lived user tokens live about an hour; §1.2 sample: 60 days = 5184000 s. */
-export const SHORT_LIVED_MS = HOUR;
-export const LONG_LIVED_MS = 60 * DAY;
-/** §1.6: data access expires 90 days after the user last used the app. */
-export const DATA_ACCESS_MS = 90 * DAY;
-
-const SUBCODE_MESSAGES: Record<number, string> = {
-  458: 'Error validating access token: The user has not authorized application.',
-  459: 'Error validating access token: You cannot access the app till you log in to www.facebook.com and follow the instructions given.',
-  460: 'Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.',
-  463: 'Error validating access token: Session has expired.',
-  464: 'Error validating access token: Sessions for the user are not allowed because the user is not a confirmed user.',
-  467: 'Error validating access token: The session is invalid because the user logged out.',
-  492: 'Error validating access token: The user is not an admin, editor or moderator of the Page.',
-};
-
-export function randomId(): string {
-  return String(100000000000000 + Math.floor(Math.random() * 899999999999999));
-}
-
-export function createState(clock: Clock) {
-  const apps = new Map<string, { appId: string; appSecret: string; name: string }>();
-  const users = new Map<string, { id: string; name: string }>();
-  const pages = new Map<string, { id: string; name: string }>();
-  const roles = new Set<string>();
-  const systemUsers = new Map<string, { id: string; appId: string; pages: Set<string> }>();
-  const tokens = new Map<string, TokenRecord>();
-  /** userId → invalidation that applies to every token issued before `at` (§1.7). */
-  const userInvalidations = new Map<string, { seq: number; subcode: number }>();
-  /** `${userId}:${appId}` → app removed by the user (458). */
-  const appRemovals = new Map<string, number>();
-  const codes = new Map<string, { appId: string; redirectUri: string; userId: string; scopes: string[]; expiresAt: number }>();
-  let exchangeExtends = false;
-  let pageTokensInheritExpiry = false;
-
-  let seq = 0;
-  function issue(rec: Omit<TokenRecord, 'token' | 'issuedAt' | 'dataAccessExpiresAt' | 'invalidSubcode' | 'seq'>): string {
-    const token = `EAAfake${rec.kind[0]}${randomBytes(24).toString('base64url')}`;
-    tokens.set(token, { ...rec, token, issuedAt: clock.now(), dataAccessExpiresAt: clock.now() + DATA_ACCESS_MS, invalidSubcode: null, seq: ++seq });
-    return token;
+/** A Facebook error envelope to send (GRAPH_API.md §3.1). */
+export class GraphFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    readonly subcode: number | null = null,
+    readonly type = 'OAuthException',
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
   }
 
-  /** Why a token is not valid now, or null when it is. */
-  function failure(rec: TokenRecord): GraphFailure | null {
-    const fail = (subcode: number): GraphFailure => ({ code: 190, subcode, message: SUBCODE_MESSAGES[subcode] ?? 'Invalid OAuth access token.' });
-    if (rec.invalidSubcode !== null) return fail(rec.invalidSubcode);
-    const inv = userInvalidations.get(rec.userId);
-    if (inv && rec.seq <= inv.seq) return fail(inv.subcode);
-    const removedAt = appRemovals.get(`${rec.userId}:${rec.appId}`);
-    if (removedAt !== undefined && rec.seq <= removedAt) return fail(458);
-    if (rec.kind === 'PAGE' && rec.pageId && !systemUsers.has(rec.userId) && !roles.has(`${rec.userId}:${rec.pageId}`)) return fail(492);
-    if (rec.expiresAt !== null && clock.now() >= rec.expiresAt) return fail(463);
+  body(): { error: Record<string, unknown> } {
+    return {
+      error: {
+        message: this.message,
+        type: this.type,
+        code: this.code,
+        ...(this.subcode === null ? {} : { error_subcode: this.subcode }),
+        ...this.extra,
+        fbtrace_id: fbtraceId(),
+      },
+    };
+  }
+}
+
+export function fbtraceId(): string {
+  return `A${randomBytes(9).toString('base64url')}`;
+}
+
+/** Facebook's answer for an object the token cannot see (§9, S8 "Unsupported get request", subcode 33). */
+export function noSuchObject(id: string, method: 'get' | 'post'): GraphFailure {
+  return new GraphFailure(
+    400,
+    100,
+    `Unsupported ${method} request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+    33,
+    'GraphMethodException',
+  );
+}
+
+/** Misuse of the control API (unknown ids, wrong app): a 400 on `/__emulator/…`, never a Graph error. */
+export class ControlError extends Error {}
+
+/** Default scopes of issued user tokens: what the reconnect flow asks for, plus public_profile. */
+export const DEFAULT_SCOPES: readonly string[] = [
+  'pages_show_list',
+  'pages_read_engagement',
+  'pages_manage_posts',
+  'business_management',
+  'public_profile',
+];
+export const DEFAULT_TASKS: readonly string[] = [
+  'ANALYZE',
+  'ADVERTISE',
+  'MODERATE',
+  'CREATE_CONTENT',
+  'MANAGE',
+];
+/** §1.1/§1.2: short-lived user tokens live about an hour. */
+export const SHORT_LIVED_MS = HOUR;
+/** §1.2: long-lived = 60 days (`expires_in` 5184000 in the K8 fixture). */
+export const LONG_LIVED_MS = 60 * DAY;
+/** §1.6: data access expires 90 days after the user was last active. */
+export const DATA_ACCESS_MS = 90 * DAY;
+/** Login-dialog codes are valid for 10 minutes and one use. */
+export const CODE_TTL_MS = 10 * MINUTE;
+export const TOKEN_PREFIX = 'EAAfake';
+
+/** Authentication subcodes with the messages Facebook sends (§3.2, §8, §9). */
+const SUBCODE_MESSAGES: Record<
+  number,
+  (ctx: { userId: string | null; appId: string; pageId: string | null }) => string
+> = {
+  458: (c) =>
+    `Error validating access token: User ${c.userId ?? 'unknown'} has not authorized application ${c.appId}.`,
+  459: () =>
+    'Error validating access token: You cannot access the app till you log in to www.facebook.com and follow the instructions given.',
+  460: () =>
+    'Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.',
+  464: (c) =>
+    `Error validating access token: Sessions for the user ${c.userId ?? 'unknown'} are not allowed because the user is not a confirmed user.`,
+  467: () => 'Error validating access token: The session is invalid because the user logged out.',
+  492: (c) =>
+    `Error validating access token: The user ${c.userId ?? 'unknown'} does not have an appropriate role on the Page ${c.pageId ?? 'unknown'}.`,
+};
+
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** Facebook's date style in expiry messages: "Tuesday, 03-May-16 11:00:00 PDT" (here in UTC). */
+function fbDate(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${DAYS[d.getUTCDay()]}, ${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${p(d.getUTCFullYear() % 100)} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} UTC`;
+}
+
+/** Numeric ids like Facebook's (15 digits). */
+export function randomId(): string {
+  return `${randomInt(1, 10)}${String(randomInt(0, 1e7)).padStart(7, '0')}${String(randomInt(0, 1e7)).padStart(7, '0')}`;
+}
+
+interface Invalidation {
+  seq: number;
+  userId: string;
+  subcode: number;
+  /** 458: only this app's tokens. */
+  appId?: string;
+  /** 492: only Page tokens for this Page. */
+  pageId?: string;
+}
+
+interface LoginCode {
+  appId: string;
+  redirectUri: string;
+  userId: string;
+  scopes: string[];
+  expiresAt: number;
+  used: boolean;
+}
+
+export type TokenStatus = {
+  valid: boolean;
+  type: TokenKind | 'UNKNOWN';
+  expiresAt: number | null;
+  subcode: number | null;
+};
+
+export class FakeGraphState {
+  readonly apps = new Map<string, AppRecord>();
+  readonly users = new Map<string, UserRecord>();
+  readonly pages = new Map<string, PageRecord>();
+  readonly systemUsers = new Map<string, SystemUserRecord>();
+  readonly tokens = new Map<string, TokenRecord>();
+  private readonly invalidations: Invalidation[] = [];
+  private readonly codes = new Map<string, LoginCode>();
+  private seq = 0;
+  /** §2b: false = re-exchanging a long-lived user token keeps its expiry (field reports); true = extends. */
+  exchangeExtends = false;
+  /**
+   * Older docs and field reports (§1.3 [S3][P1]): Page tokens expire with the user token they were
+   * minted from. Off by default (current docs: no expiry); on, to test finite Page-token expiries.
+   */
+  pageTokensInheritExpiry = false;
+  dialogUser: string | null = null;
+
+  constructor(readonly clock: Clock) {}
+
+  // ---- world ---------------------------------------------------------------------------------
+
+  createApp(o: { appId?: string; appSecret?: string; name?: string } = {}): AppRecord {
+    const app = {
+      appId: o.appId ?? randomId(),
+      appSecret: o.appSecret ?? randomBytes(16).toString('hex'),
+      name: o.name ?? 'Test App',
+    };
+    if (this.apps.has(app.appId)) throw new ControlError(`app ${app.appId} exists`);
+    this.apps.set(app.appId, app);
+    return { ...app };
+  }
+
+  createUser(o: { id?: string; name?: string } = {}): UserRecord {
+    const user = { id: o.id ?? randomId(), name: o.name ?? 'Test User' };
+    if (this.users.has(user.id)) throw new ControlError(`user ${user.id} exists`);
+    this.users.set(user.id, user);
+    return { ...user };
+  }
+
+  createPage(o: { id?: string; name?: string } = {}): { id: string; name: string } {
+    const page: PageRecord = {
+      id: o.id ?? randomId(),
+      name: o.name ?? 'Test Page',
+      roles: new Map(),
+      posts: [],
+    };
+    if (this.pages.has(page.id)) throw new ControlError(`page ${page.id} exists`);
+    this.pages.set(page.id, page);
+    return { id: page.id, name: page.name };
+  }
+
+  grantRole(userId: string, pageId: string, tasks: readonly string[] = DEFAULT_TASKS): void {
+    this.user(userId);
+    this.page(pageId).roles.set(userId, [...tasks]);
+  }
+
+  /** §1.7: losing the Page role invalidates that user's Page tokens for the Page (190/492). */
+  removeRole(userId: string, pageId: string): void {
+    this.page(pageId).roles.delete(userId);
+    this.invalidations.push({ seq: ++this.seq, userId, subcode: 492, pageId });
+  }
+
+  /** §1.4: a system user of the app's Business Manager, with a role on some Pages. */
+  createSystemUser(o: { appId: string; pages?: readonly string[]; name?: string }): {
+    id: string;
+    name: string;
+  } {
+    this.app(o.appId);
+    for (const p of o.pages ?? []) this.page(p);
+    const su = {
+      id: randomId(),
+      name: o.name ?? 'System User',
+      appId: o.appId,
+      pages: new Set(o.pages ?? []),
+    };
+    this.systemUsers.set(su.id, su);
+    return { id: su.id, name: su.name };
+  }
+
+  // ---- tokens --------------------------------------------------------------------------------
+
+  private issue(
+    rec: Omit<TokenRecord, 'token' | 'issuedAt' | 'seq' | 'revokedSubcode' | 'dataAccessExpiresAt'>,
+  ): TokenRecord {
+    const now = this.clock.now();
+    const full: TokenRecord = {
+      ...rec,
+      token: `${TOKEN_PREFIX}${rec.kind[0]}${randomBytes(30).toString('base64url').replace(/[-_]/g, 'Z')}`,
+      issuedAt: now,
+      seq: ++this.seq,
+      revokedSubcode: null,
+      // §1.6: 90 days of data access for a person's tokens.
+      dataAccessExpiresAt: rec.userId === null ? null : now + DATA_ACCESS_MS,
+    };
+    this.tokens.set(full.token, full);
+    return full;
+  }
+
+  /** §1.1: short-lived (~1 h, from Login) or long-lived (60 days, after the exchange). */
+  issueUserToken(o: {
+    appId: string;
+    userId: string;
+    lifetime: 'short' | 'long';
+    scopes?: readonly string[];
+  }): string {
+    this.app(o.appId);
+    this.user(o.userId);
+    return this.issue({
+      kind: 'USER',
+      appId: o.appId,
+      userId: o.userId,
+      systemUserId: null,
+      pageId: null,
+      lifetime: o.lifetime,
+      expiresAt: this.clock.now() + (o.lifetime === 'short' ? SHORT_LIVED_MS : LONG_LIVED_MS),
+      scopes: [...(o.scopes ?? DEFAULT_SCOPES)],
+      parent: null,
+    }).token;
+  }
+
+  /** §1.4: non-expiring, or 60 days (`set_token_expires_in_60_days`). */
+  issueSystemUserToken(o: {
+    appId: string;
+    systemUserId: string;
+    expiring?: boolean;
+    scopes?: readonly string[];
+  }): string {
+    const su = this.systemUsers.get(o.systemUserId);
+    if (!su) throw new ControlError(`unknown system user ${o.systemUserId}`);
+    if (su.appId !== o.appId) {
+      throw new ControlError(`system user ${su.id} belongs to app ${su.appId}, not ${o.appId}`);
+    }
+    const expiring = o.expiring === true;
+    return this.issue({
+      kind: 'SYSTEM_USER',
+      appId: o.appId,
+      userId: null,
+      systemUserId: su.id,
+      pageId: null,
+      lifetime: expiring ? 'long' : 'never',
+      expiresAt: expiring ? this.clock.now() + LONG_LIVED_MS : null,
+      scopes: [...(o.scopes ?? DEFAULT_SCOPES)],
+      parent: null,
+    }).token;
+  }
+
+  /** §1.7 / §3.2 events on a person: every token issued before the event stops working. */
+  changePassword(userId: string): void {
+    this.userEvent(userId, 460);
+  }
+  logout(userId: string): void {
+    this.userEvent(userId, 467);
+  }
+  checkpoint(userId: string): void {
+    this.userEvent(userId, 459);
+  }
+  /** The user removed the app (de-authorisation): that app's tokens only. A new login re-authorises. */
+  removeApp(userId: string, appId: string): void {
+    this.user(userId);
+    this.invalidations.push({ seq: ++this.seq, userId, subcode: 458, appId });
+  }
+  /** One token (and tokens minted from it) invalidated with any subcode, e.g. 464 or 467. */
+  invalidateToken(token: string, subcode = 467): void {
+    const rec = this.tokens.get(token);
+    if (!rec) throw new ControlError('unknown token');
+    rec.revokedSubcode = subcode;
+  }
+
+  private userEvent(userId: string, subcode: number): void {
+    this.user(userId);
+    this.invalidations.push({ seq: ++this.seq, userId, subcode });
+  }
+
+  /** Why a token does not work now (a 190 failure with subcode), or null when it does. */
+  failureOf(rec: TokenRecord): GraphFailure | null {
+    const fail = (subcode: number) =>
+      new GraphFailure(
+        400,
+        190,
+        SUBCODE_MESSAGES[subcode]?.({ userId: rec.userId, appId: rec.appId, pageId: rec.pageId }) ??
+          'Error validating access token: The session has been invalidated.',
+        subcode,
+      );
+    // Explicit revocation of this token or of the token it came from.
+    for (let r: TokenRecord | undefined = rec; r; r = r.parent ? this.tokens.get(r.parent) : undefined) {
+      if (r.revokedSubcode !== null) return fail(r.revokedSubcode);
+    }
+    // Events on the person (system-user tokens survive them: §1.4 "remain valid through changes in personal accounts").
+    if (rec.userId !== null) {
+      const ev = this.invalidations.find(
+        (e) =>
+          e.userId === rec.userId &&
+          e.seq > rec.seq &&
+          (e.appId === undefined || e.appId === rec.appId) &&
+          (e.pageId === undefined || (rec.kind === 'PAGE' && rec.pageId === e.pageId)),
+      );
+      if (ev) return fail(ev.subcode);
+    }
+    // §1.2 / §8 item 1: expired.
+    const now = this.clock.now();
+    if (rec.expiresAt !== null && now >= rec.expiresAt) {
+      return new GraphFailure(
+        400,
+        190,
+        `Error validating access token: Session has expired on ${fbDate(rec.expiresAt)}. The current time is ${fbDate(now)}.`,
+        463,
+      );
+    }
     return null;
   }
 
-  function newCode(appId: string, redirectUri: string, userId: string, scopes: string[]): string {
-    const code = `AQfake${randomBytes(18).toString('base64url')}`;
-    codes.set(code, { appId, redirectUri, userId, scopes, expiresAt: clock.now() + 10 * MINUTE });
+  tokenStatus(token: string): TokenStatus {
+    const rec = this.tokens.get(token);
+    if (!rec) return { valid: false, type: 'UNKNOWN', expiresAt: null, subcode: null };
+    const f = this.failureOf(rec);
+    return { valid: f === null, type: rec.kind, expiresAt: rec.expiresAt, subcode: f?.subcode ?? null };
+  }
+
+  /**
+   * Who an `access_token` is: an app (app token `id|secret`, §1.5) or a known token. Unknown tokens
+   * get Facebook's 190 without subcode; a string that is not token-shaped is echoed back in the
+   * message as Facebook does ("Malformed access token …"), which the client must scrub.
+   */
+  authenticate(accessToken: string): { app: AppRecord; rec: TokenRecord | null } {
+    const bar = accessToken.indexOf('|');
+    if (bar > 0) {
+      const app = this.apps.get(accessToken.slice(0, bar));
+      if (!app || app.appSecret !== accessToken.slice(bar + 1)) {
+        throw new GraphFailure(400, 190, 'Invalid OAuth access token signature.');
+      }
+      return { app, rec: null };
+    }
+    const rec = this.tokens.get(accessToken);
+    if (!rec) {
+      if (!accessToken.startsWith('EAA')) {
+        throw new GraphFailure(400, 190, `Malformed access token ${accessToken}`);
+      }
+      throw new GraphFailure(400, 190, 'Invalid OAuth access token - Cannot parse access token');
+    }
+    return { app: this.app(rec.appId), rec };
+  }
+
+  /** The token must be valid now; else its 190 failure. */
+  requireValid(rec: TokenRecord): void {
+    const f = this.failureOf(rec);
+    if (f) throw f;
+  }
+
+  // ---- Graph operations ----------------------------------------------------------------------
+
+  /** §2d: `debug_token`, full documented shape; an invalid input token answers inside `data`. */
+  debugToken(caller: AppRecord, inputToken: string | undefined): { data: Record<string, unknown> } {
+    if (!inputToken) throw new GraphFailure(400, 100, '(#100) The parameter input_token is required');
+    const rec = this.tokens.get(inputToken);
+    if (!rec) {
+      return {
+        data: { error: { code: 190, message: 'Invalid OAuth access token.' }, is_valid: false, scopes: [] },
+      };
+    }
+    // §2d: "The tokens must be from the same app."
+    if (rec.appId !== caller.appId) {
+      throw new GraphFailure(
+        400,
+        100,
+        '(#100) You must provide an app access token, or a user access token that is an owner or developer of the app',
+      );
+    }
+    const f = this.failureOf(rec);
+    const secs = (ms: number | null) => (ms === null ? 0 : Math.floor(ms / 1000));
+    const targets = rec.kind === 'PAGE' ? [rec.pageId!] : this.reachablePages(rec).map((p) => p.id);
+    const data: Record<string, unknown> = {
+      app_id: rec.appId,
+      type: rec.kind,
+      application: caller.name,
+      data_access_expires_at: secs(rec.dataAccessExpiresAt),
+      expires_at: secs(rec.expiresAt),
+      is_valid: f === null,
+      scopes: rec.scopes,
+      granular_scopes: rec.scopes
+        .filter((s) => s !== 'public_profile')
+        .map((scope) =>
+          scope.startsWith('pages_') && targets.length > 0 ? { scope, target_ids: targets } : { scope },
+        ),
+      user_id: rec.userId ?? rec.systemUserId,
+    };
+    // §1.2: issued_at only for long-lived tokens.
+    if (rec.lifetime !== 'short') data.issued_at = secs(rec.issuedAt);
+    // §2d: profile_id is the Page for Page tokens.
+    if (rec.kind === 'PAGE') data.profile_id = rec.pageId;
+    if (f) data.error = { code: f.code, message: f.message, subcode: f.subcode };
+    return { data };
+  }
+
+  /** `/oauth/access_token` authentication by client_id + client_secret. */
+  clientApp(clientId: string | undefined, clientSecret: string | undefined): AppRecord {
+    const app = clientId ? this.apps.get(clientId) : undefined;
+    if (!app) throw new GraphFailure(400, 101, 'Error validating application. Invalid application ID.');
+    // Facebook really answers a wrong secret with code 1 (php-graph-sdk#538).
+    if (app.appSecret !== clientSecret) throw new GraphFailure(400, 1, 'Error validating client secret.');
+    return app;
+  }
+
+  /**
+   * §2a/§2b/§1.4: `grant_type=fb_exchange_token`.
+   * - short-lived user token → new long-lived (60 days);
+   * - long-lived user token → NEW string with the SAME expiry (or now+60 d with `exchangeExtends`);
+   * - expired/invalidated → its 190 failure (§8 item 1: "You can not use an expired token");
+   * - Page token → #100 (§10: never exchange a Page token);
+   * - system-user token: with `set_token_expires_in_60_days=true` → 60 days from now (also for a
+   *   non-expiring one: the downgrade of §10/[I21]); an expiring one without the flag → #100.
+   */
+  exchange(app: AppRecord, token: string | undefined, sixtyDays: boolean): Record<string, unknown> {
+    if (!token) throw new GraphFailure(400, 100, 'Missing fb_exchange_token parameter');
+    const { rec } = this.authenticate(token);
+    if (!rec) throw new GraphFailure(400, 100, '(#100) fb_exchange_token must be a user access token');
+    if (rec.appId !== app.appId) {
+      throw new GraphFailure(400, 100, `(#100) The access token does not belong to application ${app.appId}`);
+    }
+    this.requireValid(rec);
+    if (rec.kind === 'PAGE') {
+      throw new GraphFailure(
+        400,
+        100,
+        '(#100) A Page access token cannot be exchanged: fb_exchange_token must be a user access token',
+      );
+    }
+    const now = this.clock.now();
+    let expiresAt: number | null;
+    if (rec.kind === 'SYSTEM_USER') {
+      if (sixtyDays) expiresAt = now + LONG_LIVED_MS;
+      else if (rec.expiresAt === null) expiresAt = null;
+      else {
+        throw new GraphFailure(
+          400,
+          100,
+          '(#100) set_token_expires_in_60_days must be true to refresh an expiring system user access token',
+        );
+      }
+    } else if (rec.lifetime === 'short' || this.exchangeExtends) {
+      expiresAt = now + LONG_LIVED_MS;
+    } else {
+      expiresAt = rec.expiresAt;
+    }
+    const fresh = this.issue({
+      kind: rec.kind,
+      appId: rec.appId,
+      userId: rec.userId,
+      systemUserId: rec.systemUserId,
+      pageId: null,
+      lifetime: expiresAt === null ? 'never' : 'long',
+      expiresAt,
+      scopes: rec.scopes,
+      parent: null,
+    });
+    const body: Record<string, unknown> = { access_token: fresh.token, token_type: 'bearer' };
+    if (expiresAt !== null) body.expires_in = Math.max(0, Math.floor((expiresAt - now) / 1000));
+    return body;
+  }
+
+  /** Pages a user or system-user token can act on. */
+  reachablePages(rec: TokenRecord): PageRecord[] {
+    if (rec.kind === 'SYSTEM_USER') {
+      const su = this.systemUsers.get(rec.systemUserId ?? '');
+      return [...this.pages.values()].filter((p) => su?.pages.has(p.id));
+    }
+    if (rec.kind === 'USER') return [...this.pages.values()].filter((p) => p.roles.has(rec.userId ?? ''));
+    return [];
+  }
+
+  /**
+   * §1.3 / §2c: a Page token for a Page the token's user (or system user) has a role on. From a
+   * long-lived user token or a system user it never expires (`expires_at: 0`); from a short-lived
+   * user token it inherits the 1-hour expiry and dies with it ([I22]).
+   */
+  mintPageToken(rec: TokenRecord, pageId: string): TokenRecord {
+    const page = this.pages.get(pageId);
+    if (!page || !this.reachablePages(rec).includes(page)) throw noSuchObject(pageId, 'get');
+    const never = rec.kind === 'SYSTEM_USER' || (rec.lifetime !== 'short' && !this.pageTokensInheritExpiry);
+    return this.issue({
+      kind: 'PAGE',
+      appId: rec.appId,
+      userId: rec.userId,
+      systemUserId: rec.systemUserId,
+      pageId,
+      lifetime: never ? 'never' : rec.lifetime,
+      expiresAt: never ? null : rec.expiresAt,
+      scopes: rec.scopes,
+      parent: rec.token,
+    });
+  }
+
+  /** §2e: `/me` is the person, the system user, or (with a Page token) the Page. */
+  me(rec: TokenRecord): { id: string; name: string } {
+    if (rec.kind === 'PAGE') return { id: rec.pageId!, name: this.page(rec.pageId!).name };
+    if (rec.kind === 'SYSTEM_USER') {
+      const su = this.systemUsers.get(rec.systemUserId ?? '');
+      return { id: rec.systemUserId ?? '', name: su?.name ?? 'System User' };
+    }
+    return { id: rec.userId ?? '', name: this.users.get(rec.userId ?? '')?.name ?? '' };
+  }
+
+  /** §7: `POST /{page-id}/feed` with a Page token carrying pages_manage_posts. Duplicate → 506. */
+  post(rec: TokenRecord, pageId: string, message: string | undefined): { id: string } {
+    const page = this.pages.get(pageId);
+    if (!page) throw noSuchObject(pageId, 'post');
+    if (rec.kind !== 'PAGE' || rec.pageId !== pageId || !rec.scopes.includes('pages_manage_posts')) {
+      throw new GraphFailure(
+        403,
+        200,
+        '(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts as an admin with sufficient administrative permission',
+      );
+    }
+    if (!message) throw new GraphFailure(400, 100, '(#100) Missing message or attachment');
+    if (page.posts.at(-1)?.message === message) {
+      throw new GraphFailure(400, 506, '(#506) Duplicate status message');
+    }
+    const post = { id: `${pageId}_${randomId()}`, message, at: this.clock.now() };
+    page.posts.push(post);
+    return { id: post.id };
+  }
+
+  // ---- Login dialog codes ----------------------------------------------------------------------
+
+  /** A one-time code bound to app + redirect_uri + user + granted scopes, valid 10 minutes. */
+  createCode(appId: string, redirectUri: string, userId: string, scopes: readonly string[]): string {
+    this.user(userId);
+    const code = `AQfake${randomBytes(24).toString('base64url')}`;
+    this.codes.set(code, {
+      appId,
+      redirectUri,
+      userId,
+      scopes: [...scopes],
+      expiresAt: this.clock.now() + CODE_TTL_MS,
+      used: false,
+    });
     return code;
   }
 
-  return {
-    apps,
-    users,
-    pages,
-    roles,
-    systemUsers,
-    tokens,
-    codes,
-    issue,
-    failure,
-    newCode,
-    get exchangeExtends() {
-      return exchangeExtends;
-    },
-    set exchangeExtends(v: boolean) {
-      exchangeExtends = v;
-    },
-    get pageTokensInheritExpiry() {
-      return pageTokensInheritExpiry;
-    },
-    set pageTokensInheritExpiry(v: boolean) {
-      pageTokensInheritExpiry = v;
-    },
-    invalidateUser(userId: string, subcode: number) {
-      userInvalidations.set(userId, { seq, subcode });
-    },
-    removeApp(userId: string, appId: string) {
-      appRemovals.set(`${userId}:${appId}`, seq);
-    },
-  };
-}
+  /** `/oauth/access_token?code=…`: one use, same app and redirect_uri, → a short-lived user token. */
+  redeemCode(app: AppRecord, code: string, redirectUri: string | undefined): Record<string, unknown> {
+    const c = this.codes.get(code);
+    if (!c) throw new GraphFailure(400, 100, 'Invalid verification code format.');
+    if (c.used) throw new GraphFailure(400, 100, 'This authorization code has been used.', 36009);
+    if (this.clock.now() >= c.expiresAt) {
+      throw new GraphFailure(400, 100, 'This authorization code has expired.', 36007);
+    }
+    if (c.appId !== app.appId) throw new GraphFailure(400, 100, 'Invalid verification code format.');
+    if (c.redirectUri !== redirectUri) {
+      throw new GraphFailure(
+        400,
+        100,
+        'Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request',
+        36008,
+      );
+    }
+    c.used = true;
+    const token = this.issueUserToken({
+      appId: app.appId,
+      userId: c.userId,
+      lifetime: 'short',
+      scopes: c.scopes,
+    });
+    return { access_token: token, token_type: 'bearer', expires_in: SHORT_LIVED_MS / 1000 };
+  }
 
-export type EmulatorState = ReturnType<typeof createState>;
+  // ---- lookups -------------------------------------------------------------------------------
+
+  app(appId: string): AppRecord {
+    const a = this.apps.get(appId);
+    if (!a) throw new ControlError(`unknown app ${appId}`);
+    return a;
+  }
+  user(userId: string): UserRecord {
+    const u = this.users.get(userId);
+    if (!u) throw new ControlError(`unknown user ${userId}`);
+    return u;
+  }
+  page(pageId: string): PageRecord {
+    const p = this.pages.get(pageId);
+    if (!p) throw new ControlError(`unknown page ${pageId}`);
+    return p;
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The emulator's control API over HTTP: `POST /__emulator/<op>` with a JSON object body, answering
+ * `{ "result": … }` or `{ "error": { "message" } }` (400). The same operations as the in-process
+ * methods, so a test can drive an emulator running in another process (`fake-graph --port N`).
+ * A JSON array body is taken as the positional arguments of the method.
+ */
+import { z } from 'zod';
+import { ControlError, type TokenStatus } from './state.js';
+import { FAULT_KINDS, type FaultSpec, type RecordedCall } from './http.js';
+import type { FakeGraph } from './index.js';
+
+/** JSON cannot carry Infinity: `times` may be null, "Infinity" or a number. */
+const times = z
+  .union([z.number().int().positive(), z.literal('Infinity'), z.null()])
+  .transform((v) => (v === null || v === 'Infinity' ? Number.POSITIVE_INFINITY : v));
+
+const str = z.string().min(1);
+const scopes = z.array(str).optional();
+
+interface OpDef {
+  schema: z.ZodType;
+  run: (g: FakeGraph, args: unknown) => unknown;
+}
+
+/** Drop undefined fields (zod's optional output vs. exactOptionalPropertyTypes). */
+function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}
+
+function def<S extends z.ZodType>(schema: S, run: (g: FakeGraph, args: z.output<S>) => unknown): OpDef {
+  return { schema, run: run as (g: FakeGraph, args: unknown) => unknown };
+}
+
+/** Each op: its body schema and what it calls. Field names are the method's parameter names. */
+const OPS = {
+  createApp: def(
+    z.object({ appId: str.optional(), appSecret: str.optional(), name: str.optional() }),
+    (g, a) => g.createApp(defined(a)),
+  ),
+  createUser: def(z.object({ id: str.optional(), name: str.optional() }), (g, a) => g.createUser(defined(a))),
+  createPage: def(z.object({ id: str.optional(), name: str.optional() }), (g, a) => g.createPage(defined(a))),
+  grantRole: def(z.object({ userId: str, pageId: str, tasks: z.array(str).optional() }), (g, a) =>
+    g.grantRole(a.userId, a.pageId, a.tasks),
+  ),
+  removeRole: def(z.object({ userId: str, pageId: str }), (g, a) => g.removeRole(a.userId, a.pageId)),
+  issueUserToken: def(
+    z.object({ appId: str, userId: str, lifetime: z.enum(['short', 'long']), scopes }),
+    (g, a) =>
+      g.issueUserToken({
+        appId: a.appId,
+        userId: a.userId,
+        lifetime: a.lifetime,
+        ...(a.scopes ? { scopes: a.scopes } : {}),
+      }),
+  ),
+  createSystemUser: def(
+    z.object({ appId: str, pages: z.array(str).default([]), name: str.optional() }),
+    (g, a) => g.createSystemUser({ appId: a.appId, pages: a.pages, ...(a.name ? { name: a.name } : {}) }),
+  ),
+  issueSystemUserToken: def(
+    z.object({ appId: str, systemUserId: str, expiring: z.boolean().optional(), scopes }),
+    (g, a) =>
+      g.issueSystemUserToken({
+        appId: a.appId,
+        systemUserId: a.systemUserId,
+        ...(a.expiring !== undefined ? { expiring: a.expiring } : {}),
+        ...(a.scopes ? { scopes: a.scopes } : {}),
+      }),
+  ),
+  changePassword: def(z.object({ userId: str }), (g, a) => g.changePassword(a.userId)),
+  logout: def(z.object({ userId: str }), (g, a) => g.logout(a.userId)),
+  checkpoint: def(z.object({ userId: str }), (g, a) => g.checkpoint(a.userId)),
+  removeApp: def(z.object({ userId: str, appId: str }), (g, a) => g.removeApp(a.userId, a.appId)),
+  invalidateToken: def(z.object({ token: str, subcode: z.number().int().optional() }), (g, a) =>
+    g.invalidateToken(a.token, a.subcode),
+  ),
+  setExchangeExtends: def(z.object({ value: z.boolean() }), (g, a) => g.setExchangeExtends(a.value)),
+  setPageTokensInheritExpiry: def(z.object({ value: z.boolean() }), (g, a) =>
+    g.setPageTokensInheritExpiry(a.value),
+  ),
+  setDialogUser: def(z.object({ userId: str }), (g, a) => g.setDialogUser(a.userId)),
+  tokenStatus: def(z.object({ token: str }), (g, a) => g.tokenStatus(a.token)),
+  injectFault: def(
+    z.object({
+      path: str.optional(),
+      kind: z.enum(FAULT_KINDS),
+      times: times.optional(),
+      probability: z.number().min(0).max(1).optional(),
+      regainMinutes: z.number().nonnegative().optional(),
+    }),
+    (g, a) => {
+      const f: FaultSpec = { kind: a.kind };
+      if (a.path !== undefined) f.path = a.path;
+      if (a.times !== undefined) f.times = a.times;
+      if (a.probability !== undefined) f.probability = a.probability;
+      if (a.regainMinutes !== undefined) f.regainMinutes = a.regainMinutes;
+      g.injectFault(f);
+    },
+  ),
+  clearFaults: def(z.object({}), (g) => g.clearFaults()),
+  setLatency: def(z.object({ ms: z.number().nonnegative() }), (g, a) => g.setLatency(a.ms)),
+  calls: def(z.object({}), (g) => g.calls),
+  countCalls: def(z.object({ path: str.optional() }), (g, a) => g.countCalls(a.path)),
+  resetCalls: def(z.object({}), (g) => g.resetCalls()),
+  now: def(z.object({}), (g) => g.clock.now()),
+  advanceClock: def(z.object({ ms: z.number() }), (g, a) => g.advanceClock(a.ms)),
+} satisfies Record<string, OpDef>;
+
+export type ControlOp = keyof typeof OPS;
+export const CONTROL_OPS = Object.keys(OPS) as ControlOp[];
+
+/** Positional parameter names, for a JSON array body. */
+const POSITIONAL: Partial<Record<ControlOp, string[]>> = {
+  grantRole: ['userId', 'pageId', 'tasks'],
+  removeRole: ['userId', 'pageId'],
+  changePassword: ['userId'],
+  logout: ['userId'],
+  checkpoint: ['userId'],
+  removeApp: ['userId', 'appId'],
+  invalidateToken: ['token', 'subcode'],
+  setExchangeExtends: ['value'],
+  setPageTokensInheritExpiry: ['value'],
+  setDialogUser: ['userId'],
+  tokenStatus: ['token'],
+  setLatency: ['ms'],
+  countCalls: ['path'],
+  advanceClock: ['ms'],
+};
+
+export interface ControlReply {
+  status: number;
+  body: unknown;
+}
+
+/** Runs one control operation from its JSON body text. Never throws. */
+export function runControl(graph: FakeGraph, op: string, bodyText: string): ControlReply {
+  const entry = (OPS as Record<string, OpDef | undefined>)[op];
+  if (!entry) {
+    return {
+      status: 404,
+      body: { error: { message: `unknown control operation "${op}"; one of ${CONTROL_OPS.join(', ')}` } },
+    };
+  }
+  let raw: unknown;
+  try {
+    raw = bodyText.trim() === '' ? {} : JSON.parse(bodyText);
+  } catch {
+    return { status: 400, body: { error: { message: 'body is not JSON' } } };
+  }
+  if (Array.isArray(raw)) {
+    const args: unknown[] = raw;
+    const names = POSITIONAL[op as ControlOp];
+    raw = names
+      ? Object.fromEntries(
+          names.map((n, i) => [n, args[i]] as const).filter(([, v]) => v !== undefined && v !== null),
+        )
+      : (args[0] ?? {});
+  }
+  const parsed = entry.schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    return { status: 400, body: { error: { message: `invalid ${op} arguments: ${problems}` } } };
+  }
+  try {
+    return { status: 200, body: { result: entry.run(graph, parsed.data) ?? null } };
+  } catch (e: unknown) {
+    if (e instanceof ControlError || e instanceof Error) {
+      return { status: 400, body: { error: { message: e.message } } };
+    }
+    return { status: 400, body: { error: { message: 'control operation failed' } } };
+  }
+}
+
+/** The control API of an emulator in another process, as async methods. */
+export interface RemoteFakeGraph {
+  readonly url: string;
+  op<T = unknown>(name: ControlOp, args?: Record<string, unknown>): Promise<T>;
+  createApp(o?: {
+    appId?: string;
+    appSecret?: string;
+    name?: string;
+  }): Promise<{ appId: string; appSecret: string; name: string }>;
+  createUser(o?: { id?: string; name?: string }): Promise<{ id: string; name: string }>;
+  createPage(o?: { id?: string; name?: string }): Promise<{ id: string; name: string }>;
+  grantRole(userId: string, pageId: string, tasks?: string[]): Promise<void>;
+  removeRole(userId: string, pageId: string): Promise<void>;
+  issueUserToken(o: {
+    appId: string;
+    userId: string;
+    lifetime: 'short' | 'long';
+    scopes?: string[];
+  }): Promise<string>;
+  createSystemUser(o: {
+    appId: string;
+    pages: string[];
+    name?: string;
+  }): Promise<{ id: string; name: string }>;
+  issueSystemUserToken(o: {
+    appId: string;
+    systemUserId: string;
+    expiring?: boolean;
+    scopes?: string[];
+  }): Promise<string>;
+  changePassword(userId: string): Promise<void>;
+  logout(userId: string): Promise<void>;
+  checkpoint(userId: string): Promise<void>;
+  removeApp(userId: string, appId: string): Promise<void>;
+  invalidateToken(token: string, subcode?: number): Promise<void>;
+  setExchangeExtends(value: boolean): Promise<void>;
+  setPageTokensInheritExpiry(value: boolean): Promise<void>;
+  setDialogUser(userId: string): Promise<void>;
+  tokenStatus(token: string): Promise<TokenStatus>;
+  injectFault(f: FaultSpec): Promise<void>;
+  clearFaults(): Promise<void>;
+  setLatency(ms: number): Promise<void>;
+  calls(): Promise<RecordedCall[]>;
+  countCalls(path?: string): Promise<number>;
+  resetCalls(): Promise<void>;
+  now(): Promise<number>;
+  advanceClock(ms: number): Promise<number>;
+}
+
+/** Drive an emulator (this process or another) through its HTTP control API. */
+export function connectFakeGraph(url: string): RemoteFakeGraph {
+  const base = url.replace(/\/+$/, '');
+  async function op<T>(name: ControlOp, args: Record<string, unknown> = {}): Promise<T> {
+    const res = await fetch(`${base}/__emulator/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(args, (_k, v: unknown) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v)),
+    });
+    const body = (await res.json()) as { result?: T; error?: { message: string } };
+    if (!res.ok || body.error) {
+      throw new Error(`fake-graph ${name}: ${body.error?.message ?? `HTTP ${res.status}`}`);
+    }
+    return body.result as T;
+  }
+  const v = async (p: Promise<unknown>) => {
+    await p;
+  };
+  return {
+    url: base,
+    op,
+    createApp: (o = {}) => op('createApp', o),
+    createUser: (o = {}) => op('createUser', o),
+    createPage: (o = {}) => op('createPage', o),
+    grantRole: (userId, pageId, tasks) => v(op('grantRole', { userId, pageId, ...(tasks ? { tasks } : {}) })),
+    removeRole: (userId, pageId) => v(op('removeRole', { userId, pageId })),
+    issueUserToken: (o) => op('issueUserToken', o),
+    createSystemUser: (o) => op('createSystemUser', o),
+    issueSystemUserToken: (o) => op('issueSystemUserToken', o),
+    changePassword: (userId) => v(op('changePassword', { userId })),
+    logout: (userId) => v(op('logout', { userId })),
+    checkpoint: (userId) => v(op('checkpoint', { userId })),
+    removeApp: (userId, appId) => v(op('removeApp', { userId, appId })),
+    invalidateToken: (token, subcode) =>
+      v(op('invalidateToken', { token, ...(subcode !== undefined ? { subcode } : {}) })),
+    setExchangeExtends: (value) => v(op('setExchangeExtends', { value })),
+    setPageTokensInheritExpiry: (value) => v(op('setPageTokensInheritExpiry', { value })),
+    setDialogUser: (userId) => v(op('setDialogUser', { userId })),
+    tokenStatus: (token) => op('tokenStatus', { token }),
+    injectFault: (f) => v(op('injectFault', { ...f })),
+    clearFaults: () => v(op('clearFaults')),
+    setLatency: (ms) => v(op('setLatency', { ms })),
+    calls: () => op('calls'),
+    countCalls: (path) => op('countCalls', path === undefined ? {} : { path }),
+    resetCalls: () => v(op('resetCalls')),
+    now: () => op('now'),
+    advanceClock: (ms) => op('advanceClock', { ms }),
+  };
+}

@@ -1,0 +1,542 @@
+/**
+ * The emulator's HTTP side: routing of the Graph endpoints we use onto the model (state.ts), the
+ * pinned version (GRAPH_API.md §6), `appsecret_proof` checking (§5), usage headers (§4), fault and
+ * latency injection, and the record of calls. Section numbers refer to GRAPH_API.md.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HOUR } from '../clock.js';
+import { confirmDialog, renderDialog } from './dialog.js';
+import {
+  type AppRecord,
+  fbtraceId,
+  type FakeGraphState,
+  GraphFailure,
+  noSuchObject,
+  type TokenRecord,
+} from './state.js';
+
+export const FAULT_KINDS = [
+  'http_500',
+  'transient_code_1',
+  'transient_code_2',
+  'is_transient',
+  'html',
+  'malformed_json',
+  'wrong_shape',
+  'timeout',
+  'throttle_app',
+  'throttle_page',
+  'throttle_buc',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultSpec {
+  /** Substring of the request pathname (e.g. `/debug_token`); all Graph paths when absent. */
+  path?: string;
+  kind: FaultKind;
+  /** How many requests it hits (default 1; `Infinity` allowed). */
+  times?: number;
+  /** Chance (0..1) that a matching request is hit; a miss does not use up `times`. */
+  probability?: number;
+  /** throttle_buc: `estimated_time_to_regain_access` in minutes (default 15). */
+  regainMinutes?: number;
+}
+
+export interface RecordedCall {
+  method: string;
+  /** Pathname only (no query: it carries secrets). */
+  path: string;
+  /** Parameter NAMES only, sorted. */
+  params: string[];
+  at: number;
+  status: number;
+  fbCode: number | null;
+  /** What the emulator made of `appsecret_proof` (`none`: the call carried no token to prove). */
+  proof: 'valid' | 'invalid' | 'missing' | 'none';
+  fault: FaultKind | null;
+}
+
+export interface HttpLayerOptions {
+  version: string;
+  requireAppsecretProof: boolean;
+  random: () => number;
+}
+
+interface Reply {
+  status: number;
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
+/** Request context collected while routing: which app / Page the usage headers are about. */
+interface Ctx {
+  app: AppRecord | null;
+  rec: TokenRecord | null;
+  proof: RecordedCall['proof'];
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
+  status,
+  body,
+  headers,
+});
+const failure = (f: GraphFailure, headers: Record<string, string> = {}): Reply =>
+  json(f.status, f.body(), headers);
+const oauthError = (status: number, code: number, message: string, extra: Record<string, unknown> = {}) =>
+  json(status, { error: { message, type: 'OAuthException', code, ...extra, fbtrace_id: fbtraceId() } });
+
+/** §5: hex HMAC-SHA256(key = app secret, message = access token), compared in constant time. */
+function proofMatches(token: string, secret: string, proof: string): boolean {
+  const expected = Buffer.from(createHmac('sha256', secret).update(token).digest('hex'));
+  const given = Buffer.from(proof);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions) {
+  const { version } = options;
+  const faults: (FaultSpec & { remaining: number })[] = [];
+  const calls: RecordedCall[] = [];
+  const held = new Set<ServerResponse>();
+  let latencyMs = 0;
+  /** Rolling one-hour windows of call times, per app and per Page (for the usage headers). */
+  const windows = new Map<string, number[]>();
+
+  function tick(key: string): number {
+    const now = state.clock.now();
+    const list = (windows.get(key) ?? []).filter((t) => t > now - HOUR && t <= now);
+    list.push(now);
+    windows.set(key, list);
+    return list.length;
+  }
+
+  const usage = (pct: number) =>
+    JSON.stringify({
+      call_count: pct,
+      total_cputime: Math.floor(pct * 0.4),
+      total_time: Math.floor(pct * 0.6),
+    });
+
+  /**
+   * §4: X-App-Usage on every call of a known app (capacity "200 * Number of Users" per hour); Page
+   * tokens also get X-Page-Usage and X-Business-Use-Case-Usage (type `pages`, 4800 calls/hour).
+   */
+  function usageHeaders(ctx: Ctx): Record<string, string> {
+    const h: Record<string, string> = {};
+    if (ctx.app) {
+      const capacity = 200 * Math.max(1, state.users.size);
+      h['x-app-usage'] = usage(Math.min(99, Math.ceil((tick(`app:${ctx.app.appId}`) * 100) / capacity)));
+    }
+    const pageId = ctx.rec?.kind === 'PAGE' ? ctx.rec.pageId : null;
+    if (pageId) {
+      const pct = Math.min(99, Math.ceil((tick(`page:${pageId}`) * 100) / 4800));
+      h['x-page-usage'] = usage(pct);
+      h['x-business-use-case-usage'] = JSON.stringify({
+        [pageId]: [{ type: 'pages', ...JSON.parse(usage(pct)), estimated_time_to_regain_access: 0 }],
+      });
+    }
+    return h;
+  }
+
+  // ---- faults --------------------------------------------------------------------------------
+
+  function takeFault(path: string): (FaultSpec & { remaining: number }) | null {
+    for (const f of faults) {
+      if (f.remaining <= 0) continue;
+      if (f.path !== undefined && !path.includes(f.path)) continue;
+      if (f.probability !== undefined && options.random() >= f.probability) continue;
+      f.remaining--;
+      return f;
+    }
+    return null;
+  }
+
+  /** The documented bodies and headers of each failure (§3.1, §4, §8, §9). */
+  function faultReply(f: FaultSpec, path: string): Reply | 'hold' {
+    const objectId = path.split('/').filter(Boolean)[1] ?? '';
+    const pageId = /^\d+$/.test(objectId) ? objectId : '0';
+    switch (f.kind) {
+      case 'http_500':
+        return { status: 500, raw: '' };
+      case 'transient_code_1':
+        return oauthError(500, 1, 'An unknown error has occurred.');
+      case 'transient_code_2':
+        return oauthError(500, 2, 'An unexpected error has occurred. Please retry your request later.');
+      case 'is_transient':
+        // §3.1 / §8 item 8 [I10]: `is_transient: true` under HTTP 401. The code (1200) is one the
+        // client has no rule for, so only the flag can make it transient, and the 401 must not
+        // be read as an authentication failure.
+        return oauthError(401, 1200, 'Temporary issue due to downtime. Please retry your request later.', {
+          is_transient: true,
+        });
+      case 'html':
+        return {
+          status: 502,
+          raw: '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>',
+          headers: { 'content-type': 'text/html; charset=utf-8' },
+        };
+      case 'malformed_json':
+        return { status: 200, raw: '{"data": {"is_valid": tru' };
+      case 'wrong_shape':
+        return json(200, { result: 'ok', unexpected: ['shape'] });
+      case 'timeout':
+        return 'hold';
+      case 'throttle_app':
+        // §3.1 [I13]: "(#4) Application request limit reached" with is_transient: true.
+        return {
+          ...oauthError(403, 4, '(#4) Application request limit reached', { is_transient: true }),
+          headers: { 'x-app-usage': JSON.stringify({ call_count: 100, total_cputime: 34, total_time: 57 }) },
+        };
+      case 'throttle_page':
+        // §3.1 [S9]: "(#32) Page request limit reached".
+        return {
+          ...oauthError(400, 32, '(#32) Page request limit reached'),
+          headers: { 'x-page-usage': JSON.stringify({ call_count: 100, total_cputime: 41, total_time: 63 }) },
+        };
+      case 'throttle_buc':
+        // §4 [S9] verbatim 80001 message, with the BUC header at 100 and a time to regain access.
+        return {
+          ...oauthError(
+            400,
+            80001,
+            '(#80001) There have been too many calls to this Page account. Wait a bit and try again. For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.',
+          ),
+          headers: {
+            'x-business-use-case-usage': JSON.stringify({
+              [pageId]: [
+                {
+                  type: 'pages',
+                  call_count: 100,
+                  total_cputime: 30,
+                  total_time: 45,
+                  estimated_time_to_regain_access: f.regainMinutes ?? 15,
+                },
+              ],
+            }),
+          },
+        };
+    }
+  }
+
+  // ---- Graph routes (§2) ---------------------------------------------------------------------
+
+  function checkProof(
+    token: string,
+    app: AppRecord,
+    proof: string | null,
+    ctx: Ctx,
+    required: boolean,
+  ): void {
+    if (proof === null) {
+      ctx.proof = 'missing';
+      if (required && options.requireAppsecretProof) {
+        throw new GraphFailure(
+          400,
+          100,
+          'API calls from the server require an appsecret_proof argument',
+          null,
+          'GraphMethodException',
+        );
+      }
+      return;
+    }
+    ctx.proof = proofMatches(token, app.appSecret, proof) ? 'valid' : 'invalid';
+    // A wrong proof is always refused (§8 item 12 [I16]).
+    if (ctx.proof === 'invalid') {
+      throw new GraphFailure(
+        400,
+        100,
+        'Invalid appsecret_proof provided in the API argument',
+        null,
+        'GraphMethodException',
+      );
+    }
+  }
+
+  function route(method: string, segments: string[], q: URLSearchParams, ctx: Ctx): Reply {
+    const [first, second] = segments;
+
+    // §2a / Login: /oauth/access_token, authenticated by client_id + client_secret.
+    if (first === 'oauth' && second === 'access_token' && segments.length === 2) {
+      const app = state.clientApp(q.get('client_id') ?? undefined, q.get('client_secret') ?? undefined);
+      ctx.app = app;
+      const code = q.get('code');
+      if (code !== null) return json(200, state.redeemCode(app, code, q.get('redirect_uri') ?? undefined));
+      const grant = q.get('grant_type');
+      if (grant === 'client_credentials') {
+        return json(200, { access_token: `${app.appId}|${app.appSecret}`, token_type: 'bearer' });
+      }
+      if (grant !== 'fb_exchange_token') {
+        throw new GraphFailure(400, 100, `Unsupported grant_type "${grant ?? ''}"`);
+      }
+      const token = q.get('fb_exchange_token') ?? '';
+      // Authenticated by the client secret; a proof over the exchanged token is checked when sent.
+      checkProof(token, app, q.get('appsecret_proof'), ctx, false);
+      return json(200, state.exchange(app, token, q.get('set_token_expires_in_60_days') === 'true'));
+    }
+
+    const accessToken = q.get('access_token');
+    if (!accessToken) {
+      throw new GraphFailure(400, 104, 'An access token is required to request this resource.');
+    }
+    // An app token `id|secret` of a known app is proof-checked against the app's real secret
+    // first: with a wrong secret in the token, the proof (made with the same wrong secret) fails
+    // as "Invalid appsecret_proof" (#100) rather than as a token problem.
+    const claimed = accessToken.includes('|')
+      ? state.apps.get(accessToken.slice(0, accessToken.indexOf('|')))
+      : undefined;
+    if (claimed) checkProof(accessToken, claimed, q.get('appsecret_proof'), ctx, true);
+    const auth = state.authenticate(accessToken);
+    ctx.app = auth.app;
+    ctx.rec = auth.rec;
+    if (!claimed) checkProof(accessToken, auth.app, q.get('appsecret_proof'), ctx, true);
+
+    // §2d: GET only, authenticated by an app token of the input token's app.
+    if (first === 'debug_token' && segments.length === 1) {
+      if (method !== 'GET') {
+        throw new GraphFailure(400, 100, 'Unsupported post request.', 33, 'GraphMethodException');
+      }
+      if (auth.rec !== null) {
+        throw new GraphFailure(
+          400,
+          100,
+          '(#100) You must provide an app access token, or a user access token that is an owner or developer of the app',
+        );
+      }
+      return json(200, state.debugToken(auth.app, q.get('input_token') ?? undefined));
+    }
+
+    const rec = auth.rec;
+    if (rec === null) {
+      throw new GraphFailure(
+        400,
+        2500,
+        'An active access token must be used to query information about the current user.',
+      );
+    }
+    state.requireValid(rec);
+
+    // §2e
+    if (first === 'me' && segments.length === 1 && method === 'GET') return json(200, state.me(rec));
+
+    // §2c option 1, cursor paging 25 per page.
+    if (first === 'me' && second === 'accounts' && segments.length === 2 && method === 'GET') {
+      if (rec.kind === 'PAGE') {
+        throw new GraphFailure(
+          400,
+          100,
+          '(#100) Tried accessing nonexisting field (accounts) on node type (Page)',
+        );
+      }
+      if (!rec.scopes.includes('pages_show_list')) {
+        throw new GraphFailure(403, 200, '(#200) Requires pages_show_list permission to manage the object');
+      }
+      return json(200, accounts(rec, q));
+    }
+
+    const pageId = first ?? '';
+    // §7: the Page feed. GET lists the posts (to check before re-posting, §10).
+    if (segments.length === 2 && second === 'feed') {
+      if (method === 'POST') return json(200, state.post(rec, pageId, q.get('message') ?? undefined));
+      const page = state.pages.get(pageId);
+      if (!page) throw noSuchObject(pageId, 'get');
+      return json(200, {
+        data: [...page.posts]
+          .reverse()
+          .map((p) => ({ id: p.id, message: p.message, created_time: new Date(p.at).toISOString() })),
+      });
+    }
+
+    // §2c option 2: /{page-id}?fields=access_token,name
+    if (segments.length === 1 && method === 'GET') {
+      const page = state.pages.get(pageId);
+      if (!page) throw noSuchObject(pageId, 'get');
+      const fields = (q.get('fields') ?? 'id,name').split(',').map((f) => f.trim());
+      const body: Record<string, unknown> = { id: page.id };
+      if (fields.includes('name')) body.name = page.name;
+      if (fields.includes('access_token')) {
+        if (rec.kind === 'PAGE') {
+          // A Page token answers for its own Page with itself.
+          if (rec.pageId !== pageId) throw noSuchObject(pageId, 'get');
+          body.access_token = rec.token;
+        } else {
+          body.access_token = state.mintPageToken(rec, pageId).token;
+        }
+      }
+      return json(200, body);
+    }
+    throw noSuchObject(pageId || segments.join('/'), method === 'POST' ? 'post' : 'get');
+  }
+
+  /** Cursors are opaque base64 offsets; `paging.next` is a full URL carrying the token, as Facebook's does. */
+  function accounts(rec: TokenRecord, q: URLSearchParams): Record<string, unknown> {
+    const all = state.reachablePages(rec);
+    const pageSize = 25;
+    const after = q.get('after');
+    const start = after ? Number(Buffer.from(after, 'base64url').toString('utf8')) || 0 : 0;
+    const slice = all.slice(start, start + pageSize);
+    const cursor = (n: number) => Buffer.from(String(n)).toString('base64url');
+    const data = slice.map((p) => ({
+      access_token: state.mintPageToken(rec, p.id).token,
+      category: 'Brand',
+      category_list: [{ id: '1605186416478696', name: 'Brand' }],
+      name: p.name,
+      id: p.id,
+      tasks:
+        rec.kind === 'SYSTEM_USER'
+          ? ['MANAGE', 'CREATE_CONTENT', 'MODERATE']
+          : (p.roles.get(rec.userId ?? '') ?? []),
+    }));
+    const paging: Record<string, unknown> = {
+      cursors: { before: cursor(start), after: cursor(start + slice.length) },
+    };
+    if (start + pageSize < all.length) {
+      const next = new URLSearchParams(q);
+      next.set('after', cursor(start + pageSize));
+      next.delete('appsecret_proof');
+      paging.next = `https://graph.facebook.com/${version}/me/accounts?${next.toString()}`;
+    }
+    return { data, paging };
+  }
+
+  // ---- the request handler ---------------------------------------------------------------------
+
+  async function readBody(req: IncomingMessage): Promise<string> {
+    let body = '';
+    for await (const chunk of req) {
+      body += String(chunk);
+      if (body.length > 1_000_000) throw new Error('request body too large');
+    }
+    return body;
+  }
+
+  function send(res: ServerResponse, r: Reply): void {
+    res.statusCode = r.status;
+    res.setHeader('content-type', r.headers?.['content-type'] ?? 'application/json; charset=UTF-8');
+    res.setHeader('facebook-api-version', version);
+    res.setHeader('x-fb-trace-id', fbtraceId());
+    for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
+    res.end(r.raw ?? JSON.stringify(r.body));
+  }
+
+  /** Handles everything but the control API. */
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    const body = await readBody(req);
+    const q = new URLSearchParams(url.searchParams);
+    const type = req.headers['content-type'] ?? '';
+    if (method === 'POST' && type.includes('application/x-www-form-urlencoded')) {
+      for (const [k, v] of new URLSearchParams(body)) q.append(k, v);
+    } else if (method === 'POST' && type.includes('application/json') && body.trim() !== '') {
+      try {
+        for (const [k, v] of Object.entries(JSON.parse(body) as Record<string, unknown>)) q.set(k, String(v));
+      } catch {
+        // Facebook would answer with a parse error; the params from the query still apply.
+      }
+    }
+    const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const record: RecordedCall = {
+      method,
+      path: url.pathname,
+      params: [...new Set(q.keys())].sort(),
+      at: state.clock.now(),
+      status: 0,
+      fbCode: null,
+      proof: 'none',
+      fault: null,
+    };
+    calls.push(record);
+
+    // §6: the version is pinned in the path; anything else is refused (the emulator is stricter
+    // than Facebook, which routes unversioned calls to a default version).
+    if (segments[0] !== version) {
+      const r = oauthError(
+        400,
+        2500,
+        `Unknown path components: /${segments.join('/')} (this server serves ${version})`,
+      );
+      record.status = r.status;
+      record.fbCode = 2500;
+      return send(res, r);
+    }
+    const rest = segments.slice(1);
+
+    // The Login dialog (not a Graph call: no faults, latency or usage headers).
+    if (rest[0] === 'dialog' && rest[1] === 'oauth') {
+      const r =
+        rest[2] === 'confirm' && method === 'POST'
+          ? confirmDialog(state, q)
+          : renderDialog(state, version, q);
+      record.status = r.status;
+      res.writeHead(r.status, r.headers);
+      res.end(r.body);
+      return;
+    }
+
+    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    const fault = takeFault(url.pathname);
+    if (fault) {
+      record.fault = fault.kind;
+      const r = faultReply(fault, url.pathname);
+      if (r === 'hold') {
+        // Hold the request until the client gives up (or the emulator closes).
+        held.add(res);
+        res.on('close', () => held.delete(res));
+        return;
+      }
+      record.status = r.status;
+      record.fbCode = fbCodeOf(r.body);
+      return send(res, r);
+    }
+
+    const ctx: Ctx = { app: null, rec: null, proof: 'none' };
+    let r: Reply;
+    try {
+      r = route(method, rest, q, ctx);
+    } catch (e: unknown) {
+      if (!(e instanceof GraphFailure)) throw e;
+      r = failure(e);
+    }
+    r = { ...r, headers: { ...usageHeaders(ctx), ...r.headers } };
+    record.status = r.status;
+    record.fbCode = fbCodeOf(r.body);
+    record.proof = ctx.proof;
+    send(res, r);
+  }
+
+  return {
+    handle,
+    injectFault(f: FaultSpec): void {
+      if (!FAULT_KINDS.includes(f.kind)) throw new Error(`unknown fault kind ${f.kind as string}`);
+      faults.push({ ...f, remaining: f.times ?? 1 });
+    },
+    clearFaults(): void {
+      faults.length = 0;
+    },
+    setLatency(ms: number): void {
+      latencyMs = Math.max(0, ms);
+    },
+    get calls(): readonly RecordedCall[] {
+      return calls.map((c) => ({ ...c, params: [...c.params] }));
+    },
+    countCalls(pathPart?: string): number {
+      return pathPart === undefined ? calls.length : calls.filter((c) => c.path.includes(pathPart)).length;
+    },
+    resetCalls(): void {
+      calls.length = 0;
+    },
+    /** Ends held ('timeout') requests, for close. */
+    releaseHeld(): void {
+      for (const res of held) res.destroy();
+      held.clear();
+    },
+  };
+}
+
+function fbCodeOf(body: unknown): number | null {
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === 'number' ? code : null;
+}
+
+export type HttpLayer = ReturnType<typeof createHttpLayer>;
