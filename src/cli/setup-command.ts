@@ -1,15 +1,30 @@
 /**
- * `setup`: guided in a terminal (secrets masked, validated live against Facebook, says what kind of
- * token it got and what will happen), or non-interactive when every value comes from flags/env/stdin.
+ * `setup`: guided in a terminal, or non-interactive for scripts.
+ *
+ * Guided (stdin is a terminal and a value is missing): asks for the Page id, the App id, the app
+ * secret and the token (the last two masked), checks each value with setup's own rules as it is
+ * typed, asks Facebook about the token (`debug_token`) and says in words what kind of token it is
+ * and what will happen to it, then sets the page up (exchange, mint, verify, store encrypted), says
+ * what it did, and prints how to run the service. When Facebook refuses something the person can
+ * enter another token, re-enter the app id and secret, or stop; nothing is stored until setup
+ * succeeds.
+ *
+ * Non-interactive (every value given, `--json`, or no terminal): values from flags, `FB_APP_SECRET`
+ * / `FB_ACCESS_TOKEN`, or `-` for the next line of stdin (secrets on a command line end up in shell
+ * history). Prints setup's notes and the status, or the JSON result with `--json`.
  */
+import { Readable, Writable } from 'node:stream';
 import * as p from '@clack/prompts';
+import { DAY } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { KeeperInternals } from '../lifecycle/keeper.js';
+import { checkSetupInput } from '../lifecycle/setup.js';
+import type { SetupInput, SetupResult, ValidateResult } from '../lifecycle/types.js';
 import type { CliIo } from './main.js';
 import { statusDetail } from './output.js';
 import { readSecretArgs } from './stdin.js';
 
-interface SetupFlags {
+export interface SetupFlags {
   pageId?: string;
   appId?: string;
   appSecret?: string;
@@ -19,63 +34,304 @@ interface SetupFlags {
 
 type WithKeeper = <T>(fn: (k: KeeperInternals) => Promise<T>) => Promise<T>;
 
-const ID = /^\d{1,32}$/;
+const LABEL: Record<keyof SetupInput, string> = {
+  pageId: 'Page id',
+  appId: 'App id',
+  appSecret: 'App secret',
+  accessToken: 'Access token',
+};
 
-export async function runSetup(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper): Promise<void> {
-  const secretFromEnv = { appSecret: flags.appSecret ?? io.env.FB_APP_SECRET, accessToken: flags.accessToken ?? io.env.FB_ACCESS_TOKEN };
-  const complete = flags.pageId && flags.appId && secretFromEnv.appSecret && secretFromEnv.accessToken;
-  if (complete || !io.stdin.isTTY) {
-    if (!flags.pageId || !flags.appId) {
-      throw new AppError('validation_failed', 'setup without a terminal needs --page-id, --app-id, --app-secret and --access-token');
-    }
-    const [appSecret, accessToken] = await readSecretArgs(
-      [secretFromEnv.appSecret, secretFromEnv.accessToken],
-      ['--app-secret (or FB_APP_SECRET)', '--access-token (or FB_ACCESS_TOKEN)'],
-      io.stdin,
-    );
-    await withKeeper(async (k) => {
-      const r = await k.setup({ pageId: flags.pageId!, appId: flags.appId!, appSecret: appSecret!, accessToken: accessToken! });
-      io.stdout.write(flags.json ? `${JSON.stringify(r, null, 2)}\n` : `${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n`);
-    });
-    return;
+/** A valid input, to check one field at a time with setup's own rules (and its own words). */
+const VALID_SAMPLE: SetupInput = {
+  pageId: '1',
+  appId: '1',
+  appSecret: 'x'.repeat(8),
+  accessToken: 'x'.repeat(8),
+};
+
+/** Setup's message for one field (e.g. "Page id must be a numeric Facebook Page id"), or undefined when valid. */
+export function fieldProblem(field: keyof SetupInput, value: string): string | undefined {
+  try {
+    checkSetupInput({ ...VALID_SAMPLE, [field]: value.trim() });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    const first = (err.details?.fields as { message?: unknown }[] | undefined)?.[0];
+    return typeof first?.message === 'string' ? `${LABEL[field]} ${first.message}` : err.message;
   }
-  await interactive(flags, io, withKeeper);
 }
 
+/** How to run the service once a page is stored. */
+export function nextSteps(publicUrl: string): string {
+  return [
+    'Run the service:  npm start   (or: node bin/fb-token-keeper.js serve)',
+    `Then open ${publicUrl} and sign in with an API key (the first start prints one).`,
+    'Check from cron instead, if you prefer:  node bin/fb-token-keeper.js check',
+  ].join('\n');
+}
+
+export async function runSetup(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper): Promise<void> {
+  const appSecret = flags.appSecret ?? io.env.FB_APP_SECRET;
+  const accessToken = flags.accessToken ?? io.env.FB_ACCESS_TOKEN;
+  const complete = Boolean(flags.pageId && flags.appId && appSecret && accessToken);
+  if (complete || flags.json === true || !io.stdin.isTTY) {
+    await nonInteractive(
+      { ...flags, ...(appSecret ? { appSecret } : {}), ...(accessToken ? { accessToken } : {}) },
+      io,
+      withKeeper,
+    );
+    return;
+  }
+  await interactive(
+    {
+      ...flags,
+      ...(appSecret && appSecret !== '-' ? { appSecret } : {}),
+      ...(accessToken && accessToken !== '-' ? { accessToken } : {}),
+    },
+    io,
+    withKeeper,
+  );
+}
+
+async function nonInteractive(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper): Promise<void> {
+  if (!flags.pageId || !flags.appId) {
+    throw new AppError(
+      'validation_failed',
+      'setup without a terminal needs --page-id, --app-id, --app-secret and --access-token',
+    );
+  }
+  const [appSecret = '', accessToken = ''] = await readSecretArgs(
+    [flags.appSecret, flags.accessToken],
+    ['--app-secret (or FB_APP_SECRET)', '--access-token (or FB_ACCESS_TOKEN)'],
+    io.stdin,
+  );
+  await withKeeper(async (k) => {
+    const r = await k.setup({ pageId: flags.pageId!, appId: flags.appId!, appSecret, accessToken });
+    io.stdout.write(
+      flags.json
+        ? `${JSON.stringify(r, null, 2)}\n`
+        : `${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n\n${nextSteps(k.config.publicUrl)}\n`,
+    );
+  });
+}
+
+// --- guided ------------------------------------------------------------------------------------
+
+function date(iso: string): string {
+  return iso.slice(0, 16).replace('T', ' ') + ' UTC';
+}
+
+function inWords(ms: number): string {
+  if (ms < 2 * 3600_000) return `${Math.max(1, Math.round(ms / 60_000))} minutes`;
+  if (ms < 2 * DAY) return `${Math.round(ms / 3600_000)} hours`;
+  return `${Math.round(ms / DAY)} days`;
+}
+
+/**
+ * What Facebook said about the token, and what setup will do with it, for a person. Returns the
+ * sentences and whether setup can work with this token at all.
+ */
+export function describeToken(
+  v: ValidateResult,
+  input: Pick<SetupInput, 'pageId' | 'appId'>,
+  now: number,
+): { lines: string[]; usable: boolean } {
+  if (!v.valid) {
+    return {
+      lines: [
+        `Facebook says this token is not valid: ${v.error?.message ?? 'no reason given'}${v.error ? ` (${v.error.reason})` : ''}.`,
+      ],
+      usable: false,
+    };
+  }
+  if (v.app_id !== null && v.app_id !== input.appId) {
+    return {
+      lines: [
+        `This token belongs to app ${v.app_id}, not to app ${input.appId}. Use a token made with app ${input.appId}, or give that app's id and secret.`,
+      ],
+      usable: false,
+    };
+  }
+  const left = v.expires_at === null ? null : Date.parse(v.expires_at) - now;
+  const lines: string[] = [];
+  switch (v.type) {
+    case 'USER':
+      if (left !== null && left <= DAY) {
+        lines.push(
+          `This is a short-lived user token: it lasts about ${inWords(left)} more.`,
+          'I will exchange it for a long-lived user token (about 60 days), then mint a Page token from that: a Page token minted this way does not expire.',
+          'The long-lived user token is kept (encrypted), so a Page token Facebook invalidates can be re-minted without you.',
+        );
+      } else {
+        lines.push(
+          left === null
+            ? 'This is a user token that does not expire.'
+            : `This is a long-lived user token, valid until ${date(v.expires_at!)} (${inWords(left)}).`,
+          'I will mint a Page token from it: a Page token minted this way does not expire.',
+          `The user token is kept (encrypted) so a lost Page token can be re-minted${left === null ? '' : ` until ${date(v.expires_at!)}`}.`,
+        );
+      }
+      break;
+    case 'SYSTEM_USER':
+      lines.push(
+        left === null
+          ? 'This is a system-user token that does not expire.'
+          : `This is a system-user token valid until ${date(v.expires_at!)}.`,
+        'I will mint a Page token from it: it does not expire, and it can be re-minted from the system-user token whenever needed.',
+      );
+      break;
+    case 'PAGE':
+      if (v.profile_id !== null && v.profile_id !== input.pageId) {
+        return {
+          lines: [`This is a Page token for Page ${v.profile_id}, not for Page ${input.pageId}.`],
+          usable: false,
+        };
+      }
+      lines.push(
+        left === null
+          ? 'This is a Page token that does not expire. I will keep it as it is. (With no user token to mint from, a Page token Facebook invalidates needs you to reconnect.)'
+          : `This is a Page token that expires ${date(v.expires_at!)}: it was minted from a short-lived user token and cannot be extended. Better: give a user token instead, and I will mint one that does not expire.`,
+      );
+      break;
+    default:
+      return {
+        lines: [
+          `This is ${v.type === 'APP' ? 'an app' : 'an unknown kind of'} token: it cannot post to a Page. Give a user, system-user or Page token.`,
+        ],
+        usable: false,
+      };
+  }
+  lines.push(`Permissions: ${v.scopes.length > 0 ? v.scopes.join(', ') : 'none'}.`);
+  if (v.missing_scopes.length > 0) {
+    lines.push(
+      `Missing: ${v.missing_scopes.join(', ')}. Posting needs ${v.missing_scopes.length > 1 ? 'them' : 'it'}: make a new token that grants ${v.missing_scopes.length > 1 ? 'them' : 'it'}.`,
+    );
+    return { lines, usable: false };
+  }
+  return { lines, usable: true };
+}
+
+type Retry = 'token' | 'app' | 'stop';
+type PromptIo = { input?: Readable; output?: Writable };
+
 async function interactive(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper): Promise<void> {
-  const opts = { input: io.stdin as NodeJS.ReadStream, output: io.stdout as NodeJS.WriteStream };
+  // Real streams in practice (process.stdin/stdout, or a test's); clack falls back to the process's own.
+  const opts: PromptIo = {
+    ...(io.stdin instanceof Readable ? { input: io.stdin } : {}),
+    ...(io.stdout instanceof Writable ? { output: io.stdout } : {}),
+  };
+  const stop = (): never => {
+    p.cancel('Setup cancelled; nothing was stored.', opts);
+    throw new AppError('validation_failed', 'setup cancelled');
+  };
+  const ask = async (field: keyof SetupInput, message: string, secret: boolean): Promise<string> => {
+    const validate = (x: string | undefined) => fieldProblem(field, x ?? '');
+    const v = secret
+      ? await p.password({ message, validate, mask: '•', ...opts })
+      : await p.text({ message, validate, ...opts });
+    if (p.isCancel(v)) return stop();
+    return v.trim();
+  };
+  const given = (field: keyof SetupInput, v: string | undefined) =>
+    v !== undefined && fieldProblem(field, v) === undefined ? v.trim() : undefined;
+
   p.intro('fb-token-keeper setup', opts);
   p.note(
-    'You need: the Page id, your Facebook App id and secret (App Dashboard → Settings → Basic),\nand an access token from Graph API Explorer or Business Manager (user, system-user or Page token).',
+    [
+      'You need:',
+      '• the Page id (the Page’s About section, or Meta Business Suite);',
+      '• your Facebook App id and app secret (App Dashboard → Settings → Basic);',
+      '• an access token: a user token from Graph API Explorer (short- or long-lived),',
+      '  a system-user token from Business Manager, or a Page token.',
+      'Secrets are typed hidden and stored encrypted. Nothing is stored until Facebook accepts it.',
+    ].join('\n'),
     'What this asks for',
     opts,
   );
-  const ask = async (message: string, validate: (v: string) => string | undefined, secret = false, initial?: string) => {
-    const v = secret
-      ? await p.password({ message, validate: (x) => validate(x ?? ''), mask: '•', ...opts })
-      : await p.text({ message, validate: (x) => validate(x ?? ''), ...(initial ? { initialValue: initial } : {}), ...opts });
-    if (p.isCancel(v)) {
-      p.cancel('Setup cancelled; nothing was stored.', opts);
-      throw new AppError('validation_failed', 'setup cancelled');
-    }
-    return v.trim();
+  const input: SetupInput = {
+    pageId: given('pageId', flags.pageId) ?? (await ask('pageId', 'Facebook Page id', false)),
+    appId: given('appId', flags.appId) ?? (await ask('appId', 'Facebook App id', false)),
+    appSecret:
+      given('appSecret', flags.appSecret) ?? (await ask('appSecret', 'App secret (typed hidden)', true)),
+    accessToken:
+      given('accessToken', flags.accessToken) ??
+      (await ask('accessToken', 'Access token (typed hidden)', true)),
   };
-  const pageId = await ask('Facebook Page id', (v) => (ID.test(v.trim()) ? undefined : 'A Page id is a number, e.g. 534295833110036'), false, flags.pageId);
-  const appId = await ask('Facebook App id', (v) => (ID.test(v.trim()) ? undefined : 'An App id is a number, e.g. 1173190721520267'), false, flags.appId);
-  const appSecret = flags.appSecret ?? (await ask('App secret (hidden)', (v) => (v.trim().length >= 8 ? undefined : 'That is too short for an app secret'), true));
-  const accessToken = flags.accessToken ?? (await ask('Access token (hidden)', (v) => (v.trim().length >= 8 ? undefined : 'Paste the whole token'), true));
 
-  const spin = p.spinner({ ...opts });
-  spin.start('Checking the token with Facebook');
   await withKeeper(async (k) => {
-    try {
-      const r = await k.setup({ pageId, appId, appSecret, accessToken });
-      spin.stop(`Page ${r.status.page_name ?? pageId} is set up: ${r.status.state}`);
-      p.note(r.notes.join('\n'), 'What I did', opts);
-      p.outro(`Stored (encrypted). Run the service with: npm start   (or: node bin/fb-token-keeper.js serve)`, opts);
-    } catch (err) {
-      spin.stop('Facebook refused this set-up; nothing was stored.', 1);
-      throw err;
+    for (;;) {
+      const retry = await attempt(k, input, opts);
+      if (retry === null) return;
+      if (retry === 'stop') stop();
+      if (retry === 'app') {
+        input.appId = await ask('appId', 'Facebook App id', false);
+        input.appSecret = await ask('appSecret', 'App secret (typed hidden)', true);
+      } else {
+        input.accessToken = await ask('accessToken', 'Access token (typed hidden)', true);
+      }
     }
   });
+}
+
+/** One try: inspect, explain, confirm, set up. Null when stored; otherwise what to re-enter. */
+async function attempt(k: KeeperInternals, input: SetupInput, opts: PromptIo): Promise<Retry | null> {
+  const spin = p.spinner({ ...opts });
+  spin.start('Asking Facebook about this token');
+  let v: ValidateResult;
+  try {
+    v = await k.validate({ accessToken: input.accessToken, appId: input.appId, appSecret: input.appSecret });
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    spin.error(`Facebook refused the request: ${err.message}`);
+    return whatNow(
+      err.code === 'graph_invalid_request' || err.code === 'graph_permission_denied' ? 'app' : 'token',
+      opts,
+    );
+  }
+  const described = describeToken(v, input, k.clock.now());
+  if (!described.usable) {
+    spin.error('This token cannot be used');
+    p.log.warn(described.lines.join('\n'), opts);
+    return whatNow(v.app_id !== null && v.app_id !== input.appId ? 'app' : 'token', opts);
+  }
+  spin.stop(
+    `Facebook says: a valid ${v.type === 'SYSTEM_USER' ? 'system-user' : v.type.toLowerCase()} token for app ${v.app_id ?? input.appId}`,
+  );
+  p.note(described.lines.join('\n'), 'What this token is and what will happen', opts);
+  const go = await p.confirm({
+    message: `Set up Page ${input.pageId} with it?`,
+    initialValue: true,
+    ...opts,
+  });
+  if (p.isCancel(go) || !go) return 'stop';
+
+  const work = p.spinner({ ...opts });
+  work.start('Exchanging, minting and verifying with Facebook');
+  let r: SetupResult;
+  try {
+    r = await k.setup(input);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    work.error(`Facebook refused this set-up; nothing was stored: ${err.message}`);
+    return whatNow('token', opts);
+  }
+  work.stop(`Stored Page ${r.status.page_name ?? input.pageId} (encrypted): ${r.status.state}`);
+  p.note(r.notes.join('\n'), 'What I did', opts);
+  p.note(nextSteps(k.config.publicUrl), 'Next', opts);
+  p.outro(`Page ${input.pageId} is set up.`, opts);
+  return null;
+}
+
+async function whatNow(suggest: Exclude<Retry, 'stop'>, opts: PromptIo): Promise<Retry> {
+  const choice = await p.select<Retry>({
+    message: 'What now?',
+    initialValue: suggest,
+    options: [
+      { value: 'token', label: 'Enter another token' },
+      { value: 'app', label: 'Enter the App id and secret again' },
+      { value: 'stop', label: 'Stop (nothing is stored)' },
+    ],
+    ...opts,
+  });
+  return p.isCancel(choice) ? 'stop' : choice;
 }
