@@ -229,7 +229,13 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       if (o.outcome === 'failed' && o.after.lastError) {
         const e = o.after.lastError;
         throw new AppError(e.code as AppError['code'], e.message, {
-          details: { fb_code: e.fbCode, fb_subcode: e.fbSubcode, fbtrace_id: e.fbtraceId, state: o.after.state },
+          details: {
+            fb_code: e.fbCode,
+            fb_subcode: e.fbSubcode,
+            fbtrace_id: e.fbtraceId,
+            state: o.after.state,
+            ...(o.after.retryAt !== null ? { retry_after_seconds: Math.max(1, Math.ceil((o.after.retryAt - clock.now()) / 1000)) } : {}),
+          },
         });
       }
       return {
