@@ -46,7 +46,9 @@ export function targetsFromConfig(config: Config): AlertTarget[] {
     seen.add(target);
     targets.push({ channel: 'webhook', target });
   }
-  if (config.slackWebhookUrl) targets.push({ channel: 'slack', target: slackTargetId(config.slackWebhookUrl) });
+  if (config.slackWebhookUrl) {
+    targets.push({ channel: 'slack', target: slackTargetId(config.slackWebhookUrl) });
+  }
   if (config.smtpUrl && config.alertEmailTo) targets.push({ channel: 'email', target: config.alertEmailTo });
   return targets;
 }
@@ -78,7 +80,9 @@ export function verifyWebhookSignature(
   if (!/^\d{1,12}$/.test(ts)) return false;
   const now = options.nowSec ?? Math.floor(Date.now() / 1000);
   if (Math.abs(now - Number(ts)) > (options.toleranceSec ?? 300)) return false;
-  const expected = Buffer.from(signWebhook(secret, ts, typeof body === 'string' ? body : body.toString('utf8')));
+  const expected = Buffer.from(
+    signWebhook(secret, ts, typeof body === 'string' ? body : body.toString('utf8')),
+  );
   const given = Buffer.from(signature);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
@@ -126,7 +130,12 @@ const slackEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 
 /** Slack incoming-webhook body: `text` is the notification fallback, `blocks` the message. */
 export function renderSlack(p: AlertPayload): { text: string; blocks: unknown[] } {
-  const icon = p.severity === 'critical' ? ':rotating_light:' : p.severity === 'warning' ? ':warning:' : ':information_source:';
+  const icon =
+    p.severity === 'critical'
+      ? ':rotating_light:'
+      : p.severity === 'warning'
+        ? ':warning:'
+        : ':information_source:';
   const action = ACTION_EVENTS.has(p.event);
   const link = `<${p.reconnect_url}|${action ? 'Reconnect the Page' : 'Reconnect link'}>`;
   return {
@@ -146,23 +155,39 @@ export function renderSlack(p: AlertPayload): { text: string; blocks: unknown[] 
           },
         ],
       },
-      { type: 'section', text: { type: 'mrkdwn', text: `${action ? 'Reconnect' : 'Reconnect link (if needed)'}: ${link}` } },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `${action ? 'Reconnect' : 'Reconnect link (if needed)'}: ${link}` },
+      },
     ],
   };
 }
 
 const htmlEscape = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 
 export function renderEmail(p: AlertPayload): { subject: string; text: string; html: string } {
   const action = ACTION_EVENTS.has(p.event);
   const linkLabel = action ? 'Reconnect the Page' : 'Reconnect link (only if needed)';
   const subject = `[fb-token-keeper] ${p.severity === 'info' ? '' : `${p.severity.toUpperCase()}: `}${alertTitle(p)}`;
-  const text = [p.message, '', ...facts(p), '', `${linkLabel}: ${p.reconnect_url}`, '', `Alert ${p.alert_id} at ${p.occurred_at}`].join('\n');
+  const text = [
+    p.message,
+    '',
+    ...facts(p),
+    '',
+    `${linkLabel}: ${p.reconnect_url}`,
+    '',
+    `Alert ${p.alert_id} at ${p.occurred_at}`,
+  ].join('\n');
   const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;max-width:36rem">
 <h2 style="margin:0 0 .5rem">${htmlEscape(alertTitle(p))}</h2>
 <p>${htmlEscape(p.message)}</p>
-<ul>${facts(p).map((f) => `<li>${htmlEscape(f)}</li>`).join('')}</ul>
+<ul>${facts(p)
+    .map((f) => `<li>${htmlEscape(f)}</li>`)
+    .join('')}</ul>
 <p><a href="${htmlEscape(p.reconnect_url)}">${htmlEscape(linkLabel)}</a></p>
 <p style="color:#666;font-size:.8rem">Alert ${htmlEscape(p.alert_id)} at ${htmlEscape(p.occurred_at)}</p>
 </body></html>`;
@@ -184,7 +209,12 @@ export interface Channels {
   close(): void;
 }
 
-async function postJson(url: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<void> {
+async function postJson(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<void> {
   const res = await fetch(url, {
     method: 'POST',
     body,
@@ -203,21 +233,25 @@ export function createChannels(config: Config, options: ChannelOptions): Channel
   const slackUrl = config.slackWebhookUrl;
   let mailer: nodemailer.Transporter | null = null;
 
-  const webhook = (url: string): Sender => async (payload, signal) => {
-    const body = JSON.stringify(payload);
-    const ts = options.nowSec();
-    const headers: Record<string, string> = {
-      [TIMESTAMP_HEADER]: String(ts),
-      'X-FBTK-Event': payload.event,
-      'X-FBTK-Alert-Id': payload.alert_id,
+  const webhook =
+    (url: string): Sender =>
+    async (payload, signal) => {
+      const body = JSON.stringify(payload);
+      const ts = options.nowSec();
+      const headers: Record<string, string> = {
+        [TIMESTAMP_HEADER]: String(ts),
+        'X-FBTK-Event': payload.event,
+        'X-FBTK-Alert-Id': payload.alert_id,
+      };
+      if (config.webhookSecret) headers[SIGNATURE_HEADER] = signWebhook(config.webhookSecret, ts, body);
+      await postJson(url, body, headers, signal);
     };
-    if (config.webhookSecret) headers[SIGNATURE_HEADER] = signWebhook(config.webhookSecret, ts, body);
-    await postJson(url, body, headers, signal);
-  };
 
-  const slack = (url: string): Sender => async (payload, signal) => {
-    await postJson(url, JSON.stringify(renderSlack(payload)), {}, signal);
-  };
+  const slack =
+    (url: string): Sender =>
+    async (payload, signal) => {
+      await postJson(url, JSON.stringify(renderSlack(payload)), {}, signal);
+    };
 
   const email: Sender = async (payload, signal) => {
     mailer ??= nodemailer.createTransport(
@@ -236,7 +270,11 @@ export function createChannels(config: Config, options: ChannelOptions): Channel
       text: m.text,
       html: m.html,
       // For mail filters, and to de-duplicate a resend.
-      headers: { 'X-FBTK-Event': payload.event, 'X-FBTK-Alert-Id': payload.alert_id, 'X-FBTK-Severity': payload.severity },
+      headers: {
+        'X-FBTK-Event': payload.event,
+        'X-FBTK-Alert-Id': payload.alert_id,
+        'X-FBTK-Severity': payload.severity,
+      },
     });
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(new Error('timed out'));

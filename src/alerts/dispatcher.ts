@@ -88,7 +88,8 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
   const pollMs = options.pollMs ?? 15 * SECOND;
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const claimMs = options.claimMs ?? Math.max(MINUTE, 3 * timeoutMs);
-  const channels = options.channels ?? createChannels(config, { nowSec: () => Math.floor(clock.now() / 1000), timeoutMs });
+  const channels =
+    options.channels ?? createChannels(config, { nowSec: () => Math.floor(clock.now() / 1000), timeoutMs });
 
   if (config.webhookUrls.length > 0 && !config.webhookSecret) {
     logger.warn('WEBHOOK_URLS is set without WEBHOOK_SECRET: webhook alerts are sent unsigned');
@@ -100,7 +101,12 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
   let timer: unknown = null;
   let loopPass: Promise<unknown> | null = null;
 
-  async function record(d: AlertDelivery, type: 'alert_delivered' | 'alert_failed', reason: string, extra: Record<string, unknown>) {
+  async function record(
+    d: AlertDelivery,
+    type: 'alert_delivered' | 'alert_failed',
+    reason: string,
+    extra: Record<string, unknown>,
+  ) {
     try {
       await store.addEvents([
         {
@@ -111,7 +117,14 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
           stateFrom: null,
           stateTo: null,
           message: `${d.kind} alert ${type === 'alert_delivered' ? 'delivered' : reason === 'gave_up' ? 'not delivered; gave up' : 'not delivered yet; will retry'} via ${d.channel} ${d.target}`,
-          details: { alert: d.kind, dedupe_key: d.dedupeKey, channel: d.channel, target: d.target, attempts: d.attempts + 1, ...extra },
+          details: {
+            alert: d.kind,
+            dedupe_key: d.dedupeKey,
+            channel: d.channel,
+            target: d.target,
+            attempts: d.attempts + 1,
+            ...extra,
+          },
         },
       ]);
     } catch (err) {
@@ -129,19 +142,28 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
       await store.markDeliveryFailed(d.id, 'target is no longer configured', clock.now(), true);
       await record(d, 'alert_failed', 'gave_up', { error: 'target is no longer configured' });
       options.events?.emit('alert_delivery', { channel: d.channel, outcome: 'gave_up' });
-      logger.warn({ channel: d.channel, target: d.target, alert: d.kind }, 'alert target no longer configured; dropped');
+      logger.warn(
+        { channel: d.channel, target: d.target, alert: d.kind },
+        'alert target no longer configured; dropped',
+      );
       return false;
     }
     const controller = new AbortController();
     // A real timer: the deadline is about the network, whatever clock drives the schedule.
-    const deadline = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    const deadline = setTimeout(
+      () => controller.abort(new Error(`timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     try {
       await sender(d.payload as unknown as AlertPayload, controller.signal);
       clearTimeout(deadline);
       await store.markDelivered(d.id, clock.now());
       await record(d, 'alert_delivered', d.kind, {});
       options.events?.emit('alert_delivery', { channel: d.channel, outcome: 'delivered' });
-      logger.info({ channel: d.channel, target: d.target, alert: d.kind, pageId: d.pageId, attempts }, 'alert delivered');
+      logger.info(
+        { channel: d.channel, target: d.target, alert: d.kind, pageId: d.pageId, attempts },
+        'alert delivered',
+      );
       return true;
     } catch (err) {
       clearTimeout(deadline);
@@ -151,11 +173,22 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
       await store.markDeliveryFailed(d.id, error, next, giveUp);
       // History gets the first failure and the final one, not every retry of a dead channel.
       if (giveUp || attempts === 1) {
-        await record(d, 'alert_failed', giveUp ? 'gave_up' : 'retrying', { error, next_attempt_at: giveUp ? null : toIso(next) });
+        await record(d, 'alert_failed', giveUp ? 'gave_up' : 'retrying', {
+          error,
+          next_attempt_at: giveUp ? null : toIso(next),
+        });
       }
       options.events?.emit('alert_delivery', { channel: d.channel, outcome: giveUp ? 'gave_up' : 'failed' });
       logger[giveUp ? 'error' : 'warn'](
-        { channel: d.channel, target: d.target, alert: d.kind, pageId: d.pageId, attempts, error, ...(giveUp ? {} : { nextAttemptAt: toIso(next) }) },
+        {
+          channel: d.channel,
+          target: d.target,
+          alert: d.kind,
+          pageId: d.pageId,
+          attempts,
+          error,
+          ...(giveUp ? {} : { nextAttemptAt: toIso(next) }),
+        },
         giveUp ? 'alert delivery failed; giving up' : 'alert delivery failed; will retry',
       );
       return false;
@@ -193,9 +226,11 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
   function deliverDue(): Promise<DeliverResult> {
     const run = (running ?? Promise.resolve()).catch(() => undefined).then(pass);
     running = run;
-    void run.finally(() => {
-      if (running === run) running = null;
-    }).catch(() => undefined);
+    void run
+      .finally(() => {
+        if (running === run) running = null;
+      })
+      .catch(() => undefined);
     return run;
   }
 
@@ -261,7 +296,9 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
         clearInterval(hold);
       }
       const pending = (await store.alertCounts()).pending;
-      if (pending > 0) logger.warn({ pending }, 'some alerts are not delivered yet; they stay queued for the next run');
+      if (pending > 0) {
+        logger.warn({ pending }, 'some alerts are not delivered yet; they stay queued for the next run');
+      }
       channels.close();
       return { ...total, pending };
     },

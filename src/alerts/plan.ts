@@ -78,7 +78,9 @@ const ALERTING_STATES: readonly PageState[] = ['needs_reauth', 'expired', 'expir
 export function planAlerts(input: PlanInput): NewAlert[] {
   const { before, after, now, reconnectUrl } = input;
   const limit = input.renewalFailedAfter ?? DEFAULT_RENEWAL_FAILED_AFTER;
-  const days = [...new Set(input.alertDaysBefore.filter((d) => Number.isFinite(d) && d > 0))].sort((a, b) => a - b);
+  const days = [...new Set(input.alertDaysBefore.filter((d) => Number.isFinite(d) && d > 0))].sort(
+    (a, b) => a - b,
+  );
   const page = after.pageId;
   const name = pageLabel(after);
   const alerts: NewAlert[] = [];

@@ -52,7 +52,10 @@ function keysOf(secret: Buffer): { link: Buffer; state: Buffer } {
   let k = subKeys.get(secret);
   if (!k) {
     const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
-    k = { link: derive('fb-token-keeper/connect/link/v1'), state: derive('fb-token-keeper/connect/state/v1') };
+    k = {
+      link: derive('fb-token-keeper/connect/link/v1'),
+      state: derive('fb-token-keeper/connect/state/v1'),
+    };
     subKeys.set(secret, k);
   }
   return k;
@@ -87,7 +90,12 @@ export function verifyReconnectLink(
 }
 
 /** The signed link put in alerts and status: `PUBLIC_URL/connect/{page_id}?exp=…&sig=…`. */
-export function reconnectUrl(config: Pick<Config, 'publicUrl' | 'reconnectLinkTtlHours'>, pageId: string, now: number, secret: Buffer): string {
+export function reconnectUrl(
+  config: Pick<Config, 'publicUrl' | 'reconnectLinkTtlHours'>,
+  pageId: string,
+  now: number,
+  secret: Buffer,
+): string {
   // Rounded up to the hour: the link stays the same for an hour (status pages, repeated alerts).
   const exp = (Math.ceil((now + config.reconnectLinkTtlHours * HOUR) / HOUR) * HOUR) / 1000;
   return `${config.publicUrl}/connect/${encodeURIComponent(pageId)}?exp=${exp}&sig=${signReconnectLink(pageId, exp, secret)}`;
@@ -123,7 +131,10 @@ export function parseState(state: string, secret: Buffer): OAuthState | null {
 // --- HTML ----------------------------------------------------------------------------------------
 
 export const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 
 interface PageView {
   status: number;
@@ -232,7 +243,10 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     const now = clock.now();
     const state = rawState ? parseState(rawState, linkSecret) : null;
     if (!state) {
-      logger.warn({ event: 'reconnect', outcome: 'state_invalid' }, 'reconnect callback with a missing or tampered state');
+      logger.warn(
+        { event: 'reconnect', outcome: 'state_invalid' },
+        'reconnect callback with a missing or tampered state',
+      );
       return send(reply, {
         status: 400,
         tone: 'error',
@@ -240,7 +254,10 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         lines: [
           'The request that came back from Facebook is missing its security check or it was altered, so it was refused. Nothing was changed.',
         ],
-        steps: ['Open the reconnect link from the alert again and go through Facebook Login once more.', FRESH_LINK_HINT],
+        steps: [
+          'Open the reconnect link from the alert again and go through Facebook Login once more.',
+          FRESH_LINK_HINT,
+        ],
       });
     }
     const page = await store.getPage(state.pageId).catch(() => null);
@@ -254,14 +271,19 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         status: 400,
         tone: 'error',
         title: 'This reconnect took too long',
-        lines: [`The Facebook Login for Page ${name} was started more than ${Math.round(stateTtlMs / MINUTE)} minutes ago, so it was not accepted. Nothing was changed.`],
+        lines: [
+          `The Facebook Login for Page ${name} was started more than ${Math.round(stateTtlMs / MINUTE)} minutes ago, so it was not accepted. Nothing was changed.`,
+        ],
         steps: ['Start again and finish the Facebook Login within a few minutes.'],
         action: retry,
       });
     }
     const bound = readCookie(request, cookieName);
     if (!bound || !safeEqual(bound, state.nonce)) {
-      logger.warn({ event: 'reconnect', pageId: state.pageId, outcome: 'cookie_mismatch' }, 'reconnect callback without its cookie');
+      logger.warn(
+        { event: 'reconnect', pageId: state.pageId, outcome: 'cookie_mismatch' },
+        'reconnect callback without its cookie',
+      );
       return send(reply, {
         status: 400,
         tone: 'error',
@@ -269,12 +291,17 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         lines: [
           'For your security a reconnect must finish in the same browser that opened the link, and this browser does not have the matching cookie (it was started elsewhere, or cookies are blocked). Nothing was changed.',
         ],
-        steps: ['Open the reconnect link in this browser, with cookies allowed for this site, and log in again.'],
+        steps: [
+          'Open the reconnect link in this browser, with cookies allowed for this site, and log in again.',
+        ],
         action: retry,
       });
     }
     if (!nonces.use(state.nonce, state.expiresAt, now)) {
-      logger.warn({ event: 'reconnect', pageId: state.pageId, outcome: 'replayed' }, 'reconnect callback replayed');
+      logger.warn(
+        { event: 'reconnect', pageId: state.pageId, outcome: 'replayed' },
+        'reconnect callback replayed',
+      );
       return send(reply, {
         status: 400,
         tone: 'error',
@@ -291,7 +318,9 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         status: 404,
         tone: 'error',
         title: 'This Page is not managed here',
-        lines: [`Page ${state.pageId} is not (or no longer) managed by this fb-token-keeper. Nothing was changed.`],
+        lines: [
+          `Page ${state.pageId} is not (or no longer) managed by this fb-token-keeper. Nothing was changed.`,
+        ],
         steps: ['Set the Page up again from the dashboard or with `fb-token-keeper setup`.'],
       });
     }
@@ -299,7 +328,15 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     const error = queryString(q, 'error');
     const code = queryString(q, 'code');
     if (error || !code) {
-      logger.info({ event: 'reconnect', pageId: state.pageId, outcome: 'denied', reason: (error ?? 'no_code').slice(0, 40) }, 'reconnect denied at Facebook');
+      logger.info(
+        {
+          event: 'reconnect',
+          pageId: state.pageId,
+          outcome: 'denied',
+          reason: (error ?? 'no_code').slice(0, 40),
+        },
+        'reconnect denied at Facebook',
+      );
       return send(reply, {
         status: 403,
         tone: 'warn',
@@ -317,7 +354,10 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     let view: PageView;
     try {
       const status = await keeper.reconnect(state.pageId, code, redirectUri);
-      logger.info({ event: 'reconnect', pageId: state.pageId, outcome: 'reconnected', state: status.state }, 'page reconnected');
+      logger.info(
+        { event: 'reconnect', pageId: state.pageId, outcome: 'reconnected', state: status.state },
+        'page reconnected',
+      );
       const healthy = status.state === 'healthy';
       view = {
         status: 200,
@@ -327,14 +367,19 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
           healthy
             ? 'Posting continues: fb-token-keeper has a fresh, verified Page token and keeps it alive from here.'
             : `It is connected, but: ${status.state_message ?? status.state}`,
-          status.expires_at === null ? 'The new Page token does not expire.' : `The new Page token is valid until ${status.expires_at}.`,
+          status.expires_at === null
+            ? 'The new Page token does not expire.'
+            : `The new Page token is valid until ${status.expires_at}.`,
           'Apps that cache the Page token should fetch it again. You can close this page.',
         ],
       };
     } catch (err) {
       view = failureView(err, name, retry);
       const logged = isAppError(err) ? { code: err.code, message: err.message } : { code: 'internal_error' };
-      logger[view.status >= 500 ? 'error' : 'warn']({ event: 'reconnect', pageId: state.pageId, outcome: 'failed', err: logged }, 'reconnect failed');
+      logger[view.status >= 500 ? 'error' : 'warn'](
+        { event: 'reconnect', pageId: state.pageId, outcome: 'failed', err: logged },
+        'reconnect failed',
+      );
     }
     return send(reply, view);
   });
@@ -342,13 +387,21 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
   app.get('/connect/:page_id', async (request, reply) => {
     const pageId = (request.params as { page_id?: string }).page_id ?? '';
     const now = clock.now();
-    const check = verifyReconnectLink(pageId, queryString(request.query, 'exp'), queryString(request.query, 'sig'), linkSecret, now);
+    const check = verifyReconnectLink(
+      pageId,
+      queryString(request.query, 'exp'),
+      queryString(request.query, 'sig'),
+      linkSecret,
+      now,
+    );
     if (check === 'invalid') {
       return send(reply, {
         status: 400,
         tone: 'error',
         title: 'This reconnect link is not valid',
-        lines: ['The link is incomplete or was changed (for example cut off by an email program). Nothing was changed.'],
+        lines: [
+          'The link is incomplete or was changed (for example cut off by an email program). Nothing was changed.',
+        ],
         steps: ['Copy the whole link from the alert again.', FRESH_LINK_HINT],
       });
     }
@@ -386,7 +439,10 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     logger.info({ event: 'reconnect', pageId, outcome: 'started' }, 'reconnect started');
     return reply
       .code(302)
-      .header('set-cookie', cookie(config, COOKIE_PREFIX + nonce.slice(0, 8), nonce, Math.ceil(stateTtlMs / 1000)))
+      .header(
+        'set-cookie',
+        cookie(config, COOKIE_PREFIX + nonce.slice(0, 8), nonce, Math.ceil(stateTtlMs / 1000)),
+      )
       .header('cache-control', 'no-store')
       .header('referrer-policy', 'no-referrer')
       .header('location', dialog.toString())
@@ -405,7 +461,9 @@ function failureView(err: unknown, name: string, retry: { href: string; label: s
         status: 403,
         tone: 'warn',
         title: 'A required permission was not granted',
-        lines: [`Facebook gave a token without the permission to post to Page ${name} (pages_manage_posts), so it was not used. ${unchanged}`],
+        lines: [
+          `Facebook gave a token without the permission to post to Page ${name} (pages_manage_posts), so it was not used. ${unchanged}`,
+        ],
         steps: ['Start again and keep every requested permission ticked in the Facebook dialog.'],
         action: retry,
       };
@@ -432,7 +490,9 @@ function failureView(err: unknown, name: string, retry: { href: string; label: s
         status: 400,
         tone: 'error',
         title: 'Facebook did not accept the login',
-        lines: [`The answer from Facebook could not be turned into a working token for Page ${name} (the login may have expired or been used already). ${unchanged}`],
+        lines: [
+          `The answer from Facebook could not be turned into a working token for Page ${name} (the login may have expired or been used already). ${unchanged}`,
+        ],
         steps: ['Start again and finish the Facebook Login within a few minutes.'],
         action: retry,
       };
@@ -443,7 +503,9 @@ function failureView(err: unknown, name: string, retry: { href: string; label: s
         status: 503,
         tone: 'error',
         title: 'Facebook is not answering right now',
-        lines: [`Facebook was unavailable or is limiting requests, so Page ${name} could not be reconnected. ${unchanged}`],
+        lines: [
+          `Facebook was unavailable or is limiting requests, so Page ${name} could not be reconnected. ${unchanged}`,
+        ],
         steps: ['Wait a few minutes, then start again.'],
         action: retry,
       };
@@ -469,7 +531,9 @@ function failureView(err: unknown, name: string, retry: { href: string; label: s
         status: 500,
         tone: 'error',
         title: 'Something went wrong on our side',
-        lines: [`Page ${name} could not be reconnected because of an internal error; it has been logged. ${unchanged}`],
+        lines: [
+          `Page ${name} could not be reconnected because of an internal error; it has been logged. ${unchanged}`,
+        ],
         steps: ['Try again in a few minutes; if it keeps failing, check the fb-token-keeper logs.'],
         action: retry,
       };
