@@ -3,6 +3,10 @@
  * e-mail renderings.
  */
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { renderEmail, renderSlack, signWebhook, verifyWebhookSignature } from '../../src/alerts/channels.js';
 import type { AlertPayload } from '../../src/alerts/plan.js';
@@ -32,6 +36,27 @@ describe('webhook signature', () => {
     ['a truncated signature', SECRET, String(TS), BODY, good.slice(0, 20), TS, false],
   ] as const)('%s → %s', (_name, secret, ts, body, sig, nowSec, ok) => {
     expect(verifyWebhookSignature(secret, ts, body, sig, { nowSec })).toBe(ok);
+  });
+
+  it('the Node.js snippet in docs/ALERTS.md accepts our signatures and rejects altered ones', async () => {
+    const doc = readFileSync(new URL('../../docs/ALERTS.md', import.meta.url), 'utf8');
+    const snippet = /```js\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(snippet).toContain('export function verifyFbtk');
+    const dir = mkdtempSync(join(tmpdir(), 'fbtk-doc-'));
+    try {
+      const file = join(dir, 'verify.mjs');
+      writeFileSync(file, snippet!);
+      const { verifyFbtk } = (await import(pathToFileURL(file).href)) as {
+        verifyFbtk: (secret: string, headers: Record<string, string>, raw: string) => boolean;
+      };
+      const ts = String(Math.floor(Date.now() / 1000));
+      const headers = { 'x-fbtk-timestamp': ts, 'x-fbtk-signature': signWebhook(SECRET, ts, BODY) };
+      expect(verifyFbtk(SECRET, headers, BODY)).toBe(true);
+      expect(verifyFbtk(SECRET, headers, `${BODY} `)).toBe(false);
+      expect(verifyFbtk('whsec-another-secret-value', headers, BODY)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('honours a custom tolerance', () => {
