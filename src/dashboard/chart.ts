@@ -16,7 +16,7 @@
  */
 import { DAY, HOUR } from '../clock.js';
 import type { HistoryItem, PageStatus } from '../lifecycle/types.js';
-import { EVENT_LABEL, eventTone, formatDate, formatDay, STATE_LABEL } from './format.js';
+import { EVENT_LABEL, eventTone, formatDate, formatDay, readableTimes, STATE_LABEL } from './format.js';
 import { type Html, html } from './html.js';
 
 const W = 720;
@@ -135,8 +135,11 @@ export function timelineChart(input: ChartInput): Html {
   const past = Math.max(now - first, HOUR);
   let end = Math.max(now + past * 0.25, first + 2 * DAY);
   const current = iso(status.expires_at);
-  if (typeof current === 'number' && current > now && current - now < 120 * DAY) {
-    end = Math.max(end, current + (current - first) * 0.04);
+  // Show the coming expiry when it is near enough to read; for a young page, also when self-healing
+  // (the source token) ends, since there is little past to show yet.
+  const ahead = [current, past < 14 * DAY ? iso(status.source_expires_at) : undefined];
+  for (const t of ahead) {
+    if (typeof t === 'number' && t > now && t - now < 120 * DAY) end = Math.max(end, t + (t - first) * 0.04);
   }
   const start = first - (end - first) * 0.02;
   const x = (t: number) => LEFT + ((t - start) / (end - start)) * (W - LEFT - RIGHT);
@@ -215,8 +218,10 @@ export function timelineChart(input: ChartInput): Html {
       step < DAY
         ? `${new Date(t).toISOString().slice(11, 16)}${new Date(t).getUTCHours() === 0 ? ` ${formatDay(t)}` : ''}`
         : formatDay(t, withYear);
+    // Labels near the edges are anchored inwards so they are not cut off.
+    const anchor = x(t) > W - RIGHT - 30 ? 'end' : x(t) < LEFT + 20 ? 'start' : 'middle';
     xTicks.push(
-      html`<line class="c-grid" x1="${r(x(t))}" x2="${r(x(t))}" y1="${TOP - 6}" y2="${BASE}"/><text class="c-tick" x="${r(x(t))}" y="${BASE + 15}" text-anchor="middle">${label}</text>`,
+      html`<line class="c-grid" x1="${r(x(t))}" x2="${r(x(t))}" y1="${TOP - 6}" y2="${BASE}"/><text class="c-tick" x="${r(x(t))}" y="${BASE + 15}" text-anchor="${anchor}">${label}</text>`,
     );
   }
   const yTicks: Html[] = [];
@@ -235,7 +240,7 @@ export function timelineChart(input: ChartInput): Html {
       e.state_from !== null && e.state_to !== null && e.state_from !== e.state_to
         ? ` (${e.state_from} → ${e.state_to})`
         : '';
-    return html`<a href="#event-${e.id}"><circle class="c-ev c-ev-${eventTone(e)}" cx="${r(x(t))}" cy="${LANE}" r="5"/><title>${formatDate(t)}: ${label}${change}${e.message ? ` – ${e.message}` : ''}</title></a>`;
+    return html`<a href="#event-${e.id}"><circle class="c-ev c-ev-${eventTone(e)}" cx="${r(x(t))}" cy="${LANE}" r="5"/><title>${formatDate(t)}: ${label}${change}${e.message ? ` – ${readableTimes(e.message)}` : ''}</title></a>`;
   });
 
   const nowX = r(x(now));
@@ -257,7 +262,7 @@ ${shades}
 ${yTicks}
 ${xTicks}
 <line class="c-axis" x1="${LEFT}" x2="${W - RIGHT}" y1="${BASE}" y2="${BASE}"/>
-${hasFinite && threshold > 0 && threshold <= yMax ? html`<line class="c-thr" x1="${LEFT}" x2="${W - RIGHT}" y1="${r(y(threshold))}" y2="${r(y(threshold))}"/><text class="c-note" x="${W - RIGHT - 4}" y="${r(y(threshold) - 5)}" text-anchor="end">renewal starts at ${threshold} days left</text>` : null}
+${hasFinite && threshold > 0 && threshold <= yMax ? html`<line class="c-thr" x1="${LEFT}" x2="${W - RIGHT}" y1="${r(y(threshold))}" y2="${r(y(threshold))}"/><text class="c-note" x="${LEFT + 4}" y="${r(y(threshold) + 13)}">renewal starts at ${threshold} days left</text>` : null}
 ${source.length > 0 ? html`<path class="c-src" d="${linePath(source, start, now)}"/><path class="c-src c-proj" d="${linePath(source, now, end)}"/>` : null}
 <path class="c-line" d="${linePath(posting, start, now)}"/>
 <path class="c-line c-proj" d="${linePath(posting, now, end)}"/>

@@ -63,6 +63,14 @@ export function formatDate(ms: number): string {
   return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()] ?? ''} ${d.getUTCFullYear()}, ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
 }
 
+/** The core's messages carry ISO 8601 times (`2027-01-27T08:09:22.000Z`); people read `27 Jan 2027, 08:09 UTC`. */
+export function readableTimes(text: string): string {
+  return text.replace(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z\b/g, (iso) => {
+    const ms = Date.parse(iso);
+    return Number.isFinite(ms) ? formatDate(ms) : iso;
+  });
+}
+
 /** `12 Mar` (or `12 Mar 2027` when `withYear`). */
 export function formatDay(ms: number, withYear = false): string {
   const d = new Date(ms);

@@ -10,6 +10,7 @@ import {
   eventTone,
   explainState,
   formatDate,
+  readableTimes,
   relative,
   STATE_LABEL,
   STATE_TONE,
@@ -47,7 +48,7 @@ ${
 }
 </header>
 <main>
-${o.flash ? html`<div class="flash flash-${o.flash.kind}" role="${o.flash.kind === 'error' ? 'alert' : 'status'}">${o.flash.text}</div>` : null}
+${o.flash ? html`<div class="flash flash-${o.flash.kind}" role="${o.flash.kind === 'error' ? 'alert' : 'status'}">${readableTimes(o.flash.text)}</div>` : null}
 ${body}
 </main>
 <footer><a href="/docs">API docs</a> · <a href="/healthz">health</a></footer>
@@ -68,6 +69,13 @@ function when(iso: string | null, now: number, never = 'never'): Html {
   if (iso === null) return html`<span class="muted">${never}</span>`;
   const ms = Date.parse(iso);
   return html`<time datetime="${iso}" title="${formatDate(ms)}">${relative(ms, now)}</time>`;
+}
+
+/** The next check: a time to come, or "due now" once it has passed (the scheduler picks it up). */
+function nextCheck(s: PageStatus, now: number): Html {
+  if (!s.auto_renew) return html`<span class="muted">paused</span>`;
+  if (s.next_check_at === null || Date.parse(s.next_check_at) <= now) return html`due now`;
+  return when(s.next_check_at, now);
 }
 
 // --- sign in ------------------------------------------------------------------------------------
@@ -113,10 +121,10 @@ export function pagesPage(pages: PageStatus[], now: number): Html {
 ${pages.map(
   (p) => html`<tr data-page-id="${p.page_id}">
 <td data-label="Page"><a class="page-link" href="/pages/${p.page_id}">${p.page_name ?? 'Unnamed page'}</a><div class="muted small">${p.page_id}</div></td>
-<td data-label="State">${badge(p.state)}<div class="small explain">${explainState(p, now)}</div>${p.state_message && STATE_TONE[p.state] === 'bad' ? html`<div class="small bad-text">${p.state_message}</div>` : null}</td>
-<td data-label="Token"><span class="${p.expires_at === null ? 'good-text' : ''}">${daysLeftText(p, now)}</span>${p.expires_at ? html`<div class="muted small">${formatDate(Date.parse(p.expires_at))}</div>` : null}</td>
+<td data-label="State">${badge(p.state)}<div class="small explain">${explainState(p, now)}</div>${p.state_message && STATE_TONE[p.state] === 'bad' ? html`<div class="small bad-text">${readableTimes(p.state_message)}</div>` : null}</td>
+<td data-label="Token"><span class="nowrap${p.expires_at === null && p.token_valid ? ' good-text' : ''}">${daysLeftText(p, now)}</span>${p.expires_at ? html`<div class="muted small">${formatDate(Date.parse(p.expires_at))}</div>` : null}</td>
 <td data-label="Last check">${when(p.last_checked_at, now)}</td>
-<td data-label="Next check">${p.auto_renew ? when(p.next_check_at, now, 'soon') : html`<span class="muted">paused</span>`}</td>
+<td data-label="Next check">${nextCheck(p, now)}</td>
 <td data-label="Last renewal">${when(p.last_renewed_at, now)}</td>
 </tr>`,
 )}
@@ -154,7 +162,7 @@ export function pageView(v: PageView): Html {
 <div class="headline"><h1>${s.page_name ?? 'Unnamed page'}</h1>${badge(s.state)}</div>
 <p class="muted small">Page ${s.page_id} · app ${s.app_id} · Graph API ${s.graph_api_version}</p>
 <p class="explain">${explainState(s, v.now)}</p>
-${s.state_message ? html`<p class="state-message ${STATE_TONE[s.state]}-text" id="state-message">${s.state_message}</p>` : null}
+${s.state_message ? html`<p class="state-message ${STATE_TONE[s.state]}-text" id="state-message">${readableTimes(s.state_message)}</p>` : null}
 <div class="actions">
 ${action('check', 'Check now')}
 ${action('renew', 'Renew now')}
@@ -167,18 +175,18 @@ ${s.auto_renew ? action('pause', 'Pause auto-renew') : action('resume', 'Resume 
 <h2>Token</h2>
 <dl class="facts">
 <dt>Posting token</dt><dd>${s.token_type === 'PAGE' ? 'Page token' : s.token_type}, ${s.token_valid ? html`<span class="good-text">valid</span>` : html`<strong class="bad-text">not valid</strong>`}</dd>
-<dt>Expires</dt><dd>${s.expires_at === null ? html`<span class="good-text">never expires</span>` : html`${formatDate(Date.parse(s.expires_at))} (${daysLeftText(s, v.now)})`}</dd>
+<dt>Expires</dt><dd>${s.expires_at === null ? html`<span class="${s.token_valid ? 'good-text' : ''}">never expires</span>` : html`${formatDate(Date.parse(s.expires_at))} (${daysLeftText(s, v.now)})`}</dd>
 <dt>Data access until</dt><dd>${s.data_access_expires_at === null ? 'no limit reported' : formatDate(Date.parse(s.data_access_expires_at))}</dd>
 <dt>Source token</dt><dd>${src}</dd>
 ${s.self_healing_until ? html`<dt>Self-healing</dt><dd>available until ${formatDate(Date.parse(s.self_healing_until))}</dd>` : null}
 <dt>Permissions</dt><dd>${s.scopes.length ? s.scopes.join(', ') : 'none'}${s.missing_scopes.length ? html` <strong class="bad-text">missing: ${s.missing_scopes.join(', ')}</strong>` : null}</dd>
 <dt>Auto-renew</dt><dd>${s.auto_renew ? `on: renews at ${s.renewal_threshold_days} days left` : html`<strong>paused</strong>`}</dd>
 <dt>Last check</dt><dd>${when(s.last_checked_at, v.now)}</dd>
-<dt>Next check</dt><dd>${s.auto_renew ? when(s.next_check_at, v.now, 'soon') : 'paused'}</dd>
+<dt>Next check</dt><dd>${nextCheck(s, v.now)}</dd>
 <dt>Last renewal</dt><dd>${when(s.last_renewed_at, v.now)}</dd>
 ${
   s.last_error
-    ? html`<dt>Last error</dt><dd class="bad-text">${s.last_error.message} <span class="muted small">(${s.last_error.code}${s.last_error.fb_code !== null ? `, Facebook code ${s.last_error.fb_code}${s.last_error.fb_subcode !== null ? `/${s.last_error.fb_subcode}` : ''}` : ''}${s.last_error.fbtrace_id ? `, fbtrace ${s.last_error.fbtrace_id}` : ''}, ${formatDate(Date.parse(s.last_error.at))})</span></dd>`
+    ? html`<dt>Last error</dt><dd class="bad-text">${readableTimes(s.last_error.message)} <span class="muted small">(${s.last_error.code}${s.last_error.fb_code !== null ? `, Facebook code ${s.last_error.fb_code}${s.last_error.fb_subcode !== null ? `/${s.last_error.fb_subcode}` : ''}` : ''}${s.last_error.fbtrace_id ? `, fbtrace ${s.last_error.fbtrace_id}` : ''}, ${formatDate(Date.parse(s.last_error.at))})</span></dd>`
     : null
 }
 </dl>
@@ -209,7 +217,7 @@ ${v.tableHistory.map(
 <td data-label="When"><time datetime="${e.at}">${formatDate(Date.parse(e.at))}</time></td>
 <td data-label="Event">${EVENT_LABEL[e.type] ?? e.type}${e.reason ? html`<div class="muted small">${e.reason}</div>` : null}</td>
 <td data-label="State">${e.state_to !== null ? html`${e.state_from !== null && e.state_from !== e.state_to ? html`${STATE_LABEL[e.state_from]} → ` : null}${STATE_LABEL[e.state_to]}` : html`<span class="muted">–</span>`}</td>
-<td data-label="What happened">${e.message ?? ''}</td>
+<td data-label="What happened">${readableTimes(e.message ?? '')}</td>
 </tr>`,
 )}
 </tbody>
