@@ -261,10 +261,12 @@ export async function runFakeGraphCli(
     },
   };
   io.stdout.write(`${JSON.stringify(seeded, null, 2)}\n`);
-  const stop = () => {
+  const close = g.close.bind(g);
+  const stop = () => void g.close();
+  g.close = async () => {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    void g.close();
+    await close();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
