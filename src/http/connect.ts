@@ -207,6 +207,7 @@ function cookie(config: Config, name: string, value: string, maxAgeSec: number):
 function createNonceLedger(maxEntries = 10_000) {
   const used = new Map<string, number>();
   return {
+    has: (nonce: string) => used.has(nonce),
     /** false when the nonce was already used. */
     use(nonce: string, expiresAt: number, now: number): boolean {
       if (used.has(nonce)) return false;
@@ -266,6 +267,23 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     const cookieName = COOKIE_PREFIX + state.nonce.slice(0, 8);
     void reply.header('set-cookie', cookie(config, cookieName, '', 0));
 
+    const replayed = () => {
+      logger.warn(
+        { event: 'reconnect', pageId: state.pageId, outcome: 'replayed' },
+        'reconnect callback replayed',
+      );
+      return send(reply, {
+        status: 400,
+        tone: 'error',
+        title: 'This reconnect was already used',
+        lines: [
+          'This answer from Facebook was already handled once (for example the page was reloaded or the back button was used), so it was not accepted again. Nothing was changed by this request.',
+        ],
+        steps: [`Check the Page's status on the dashboard; if it still needs a reconnect, start again.`],
+        action: retry,
+      });
+    };
+    if (nonces.has(state.nonce)) return replayed();
     if (state.expiresAt <= now) {
       return send(reply, {
         status: 400,
@@ -297,22 +315,8 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         action: retry,
       });
     }
-    if (!nonces.use(state.nonce, state.expiresAt, now)) {
-      logger.warn(
-        { event: 'reconnect', pageId: state.pageId, outcome: 'replayed' },
-        'reconnect callback replayed',
-      );
-      return send(reply, {
-        status: 400,
-        tone: 'error',
-        title: 'This reconnect was already used',
-        lines: [
-          'This answer from Facebook was already handled once (for example the page was reloaded or the back button was used), so it was not accepted again. Nothing was changed by this request.',
-        ],
-        steps: [`Check the Page's status on the dashboard; if it still needs a reconnect, start again.`],
-        action: retry,
-      });
-    }
+    // Two requests racing with the same state: only one gets past here.
+    if (!nonces.use(state.nonce, state.expiresAt, now)) return replayed();
     if (!page) {
       return send(reply, {
         status: 404,
