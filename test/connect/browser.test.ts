@@ -43,7 +43,9 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  }
   graph = await startFakeGraph({ clock });
   hook = await startWebhookReceiver({ secret: SECRET, nowSec: () => Math.floor(clock.now() / 1000) });
   dir = mkdtempSync(join(tmpdir(), 'fbtk-connect-browser-'));
@@ -62,7 +64,13 @@ beforeAll(async () => {
     RECONNECT_LINK_TTL_HOURS: '24',
   });
   // Manual timers: the scheduler and the dispatcher loop only run when the test says so.
-  service = await createService({ config, clock, timers: createManualTimers(clock), logger: silentLogger, random: () => 0.5 });
+  service = await createService({
+    config,
+    clock,
+    timers: createManualTimers(clock),
+    logger: silentLogger,
+    random: () => 0.5,
+  });
   await service.start();
   fbApp = graph.createApp({ name: 'Kitten Poster' });
   browser = await chromium.launch({
@@ -93,7 +101,12 @@ async function brokenPage(name: string): Promise<{ pageId: string; userId: strin
   const fbPage = graph.createPage({ name });
   graph.grantRole(user.id, fbPage.id);
   const token = graph.issueUserToken({ appId: fbApp.appId, userId: user.id, lifetime: 'long' });
-  await service.keeper.setup({ pageId: fbPage.id, accessToken: token, appId: fbApp.appId, appSecret: fbApp.appSecret });
+  await service.keeper.setup({
+    pageId: fbPage.id,
+    accessToken: token,
+    appId: fbApp.appId,
+    appSecret: fbApp.appSecret,
+  });
   // The person who will follow the link is logged in to Facebook as this admin.
   graph.setDialogUser(user.id);
   graph.changePassword(user.id);
