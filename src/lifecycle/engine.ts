@@ -296,7 +296,7 @@ export function createEngine(deps: EngineDeps) {
     // 1. Inspect both tokens (in parallel: one round trip of latency per page).
     let inspected: ManagedPage;
     try {
-      const [posting, source] = await Promise.all([
+      const [posting, source] = await allOrWorstError([
         debug(secrets.postingToken, before, secrets),
         secrets.sourceToken ? debug(secrets.sourceToken, before, secrets) : Promise.resolve(null),
       ]);
@@ -481,6 +481,20 @@ export async function pool<T>(items: T[], concurrency: number, fn: (item: T) => 
     }
   });
   await Promise.all(workers);
+}
+
+/**
+ * Like Promise.all, but waits for every call and, when several fail, throws the one that matters
+ * most: a throttled answer must never be hidden behind a transient error from the parallel call,
+ * or the keeper would go on calling Facebook while it is being throttled.
+ */
+export async function allOrWorstError<T extends readonly unknown[]>(calls: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(calls);
+  const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (errors.length > 0) {
+    throw errors.find((e) => e instanceof GraphError && e.kind === 'throttled') ?? errors.find((e) => e instanceof GraphError && e.kind === 'needs_reauth') ?? errors[0];
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Log-safe view of an error: code and message only (messages never carry secrets by contract). */
