@@ -16,7 +16,9 @@ const integer = (name: string, min: number, max: number) =>
     .min(min, `${name} must be at least ${min}`)
     .max(max, `${name} must be at most ${max}`);
 const url = (name: string) =>
-  z.url({ error: `${name} must be a URL such as https://example.com` }).transform((s) => s.replace(/\/+$/, ''));
+  z
+    .url({ error: `${name} must be a URL such as https://example.com` })
+    .transform((s) => s.replace(/\/+$/, ''));
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 const urlList = (name: string) =>
@@ -70,7 +72,10 @@ const schema = z.object({
         .filter(Boolean)
         .map(Number);
       if (days.some((d) => !Number.isFinite(d) || d <= 0)) {
-        ctx.addIssue({ code: 'custom', message: 'ALERT_DAYS_BEFORE must be a comma-separated list of positive numbers, e.g. 14,7,3,1' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'ALERT_DAYS_BEFORE must be a comma-separated list of positive numbers, e.g. 14,7,3,1',
+        });
       }
       return [...new Set(days)].sort((a, b) => b - a);
     }),
@@ -78,14 +83,20 @@ const schema = z.object({
   WEBHOOK_SECRET: optional(z.string().min(16, 'WEBHOOK_SECRET must be at least 16 characters')),
   SLACK_WEBHOOK_URL: optional(url('SLACK_WEBHOOK_URL')),
   SMTP_URL: optional(
-    z.string().refine((s) => /^smtps?:\/\//.test(s), { error: 'SMTP_URL must look like smtp://user:pass@host:587' }),
+    z
+      .string()
+      .refine((s) => /^smtps?:\/\//.test(s), { error: 'SMTP_URL must look like smtp://user:pass@host:587' }),
   ),
   ALERT_EMAIL_TO: optional(z.string().min(3)),
   ALERT_EMAIL_FROM: z.string().default('fb-token-keeper <fb-token-keeper@localhost>'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-    error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-  }).default('info'),
-  LOG_FORMAT: z.enum(['json', 'pretty', 'auto'], { error: 'LOG_FORMAT must be json, pretty or auto' }).default('auto'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  LOG_FORMAT: z
+    .enum(['json', 'pretty', 'auto'], { error: 'LOG_FORMAT must be json, pretty or auto' })
+    .default('auto'),
   INSTANCE_ID: optional(z.string().min(1)),
   CHECK_CONCURRENCY: integer('CHECK_CONCURRENCY', 1, 1000).default(8),
   RECONNECT_LINK_TTL_HOURS: positiveNumber('RECONNECT_LINK_TTL_HOURS').default(24 * 7),
@@ -134,7 +145,10 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
   }
   const e = result.data;
   if (e.SMTP_URL && !e.ALERT_EMAIL_TO) {
-    throw new AppError('config_invalid', 'invalid configuration: ALERT_EMAIL_TO is required when SMTP_URL is set');
+    throw new AppError(
+      'config_invalid',
+      'invalid configuration: ALERT_EMAIL_TO is required when SMTP_URL is set',
+    );
   }
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,

@@ -41,7 +41,9 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const pretty = options.format === 'pretty' || (options.format === 'auto' && process.stdout.isTTY && !options.destination);
+  const pretty =
+    options.format === 'pretty' ||
+    (options.format === 'auto' && process.stdout.isTTY && !options.destination);
   const base = {
     level: options.level,
     base: { service: 'fb-token-keeper' },
@@ -49,7 +51,10 @@ export function createLogger(options: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } } });
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } },
+    });
   }
   return options.destination ? pino(base, options.destination) : pino(base);
 }

@@ -47,11 +47,19 @@ export async function createService(options: ServiceOptions = {}) {
       await store.ping();
       checks.database = { ok: true };
       const m = await store.migrationStatus();
-      checks.migrations = m.pending.length === 0 && m.unknown.length === 0 ? { ok: true } : { ok: false, message: `pending: ${m.pending.join(',') || '-'}; unknown: ${m.unknown.join(',') || '-'}` };
+      checks.migrations =
+        m.pending.length === 0 && m.unknown.length === 0
+          ? { ok: true }
+          : {
+              ok: false,
+              message: `pending: ${m.pending.join(',') || '-'}; unknown: ${m.unknown.join(',') || '-'}`,
+            };
     } catch (err) {
       checks.database = { ok: false, message: safeError(err).message };
     }
-    checks.scheduler = scheduler.isAlive() ? { ok: true } : { ok: false, message: scheduler.isRunning() ? 'no round finished recently' : 'not running' };
+    checks.scheduler = scheduler.isAlive()
+      ? { ok: true }
+      : { ok: false, message: scheduler.isRunning() ? 'no round finished recently' : 'not running' };
     return { ok: Object.values(checks).every((c) => c.ok), checks };
   }
 
@@ -104,10 +112,19 @@ export async function runServe(config: Config, io: { stdout: NodeJS.WritableStre
   const key = await ensureBootstrapKey(service.keeper.store, service.keeper.clock);
   if (key) {
     // Printed once, on stdout, never into the log.
-    io.stdout.write(`\nNo API key existed, so an admin key was created. It is shown only this once:\n\n  ${key}\n\nUse it as "Authorization: Bearer <key>" and to sign in to the dashboard.\n\n`);
+    io.stdout.write(
+      `\nNo API key existed, so an admin key was created. It is shown only this once:\n\n  ${key}\n\nUse it as "Authorization: Bearer <key>" and to sign in to the dashboard.\n\n`,
+    );
   }
   const address = await service.start();
-  logger.info({ address, database: config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'postgres', graphApiVersion: config.graphApiVersion }, 'fb-token-keeper is running');
+  logger.info(
+    {
+      address,
+      database: config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'postgres',
+      graphApiVersion: config.graphApiVersion,
+    },
+    'fb-token-keeper is running',
+  );
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down');
@@ -127,12 +144,22 @@ export async function runServe(config: Config, io: { stdout: NodeJS.WritableStre
 }
 
 export async function openStoreForConfig(config: Config): Promise<Store> {
-  const key = resolveEncryptionKey({ encryptionKey: config.encryptionKey, keyFile: config.encryptionKeyFile });
+  const key = resolveEncryptionKey({
+    encryptionKey: config.encryptionKey,
+    keyFile: config.encryptionKeyFile,
+  });
   return openStore({ databaseUrl: config.databaseUrl, secretBox: createSecretBox({ current: key }) });
 }
 
 /** A one-shot `check` (cron) delivers its alerts, or leaves them durably queued, before it exits. */
 export async function deliverAlertsBeforeExit(keeper: KeeperInternals): Promise<void> {
-  const dispatcher = createAlertDispatcher({ store: keeper.store, config: keeper.config, clock: keeper.clock, logger: keeper.logger, events: keeper.events, timers: systemTimers });
+  const dispatcher = createAlertDispatcher({
+    store: keeper.store,
+    config: keeper.config,
+    clock: keeper.clock,
+    logger: keeper.logger,
+    events: keeper.events,
+    timers: systemTimers,
+  });
   await dispatcher.drain({ maxWaitMs: 20_000 });
 }

@@ -27,7 +27,11 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
     const cfg = getConfig();
     const { createLogger } = await import('../logger.js');
     // CLI commands log to stderr, quietly, so stdout stays clean for tables and --json.
-    const logger = createLogger({ level: io.env.LOG_LEVEL ?? 'warn', format: 'json', destination: process.stderr });
+    const logger = createLogger({
+      level: io.env.LOG_LEVEL ?? 'warn',
+      format: 'json',
+      destination: process.stderr,
+    });
     const keeper = await createTokenKeeper({ config: cfg, logger });
     try {
       return await fn(keeper);
@@ -38,7 +42,9 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
 
   const program = new Command()
     .name('fb-token-keeper')
-    .description('Keeps a Facebook Page token alive: stores it encrypted, checks, renews, self-heals and alerts.')
+    .description(
+      'Keeps a Facebook Page token alive: stores it encrypted, checks, renews, self-heals and alerts.',
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError()
@@ -86,37 +92,57 @@ Examples:
 
   program
     .command('add')
-    .description("set up a page non-interactively, in the seed's migration-script order ('-' reads a value from stdin)")
+    .description(
+      "set up a page non-interactively, in the seed's migration-script order ('-' reads a value from stdin)",
+    )
     .argument('<PAGE_ID>')
     .argument('[ACCESS_TOKEN]', 'or env FB_ACCESS_TOKEN, or - for stdin')
     .argument('<APP_ID>')
     .argument('[APP_SECRET]', 'or env FB_APP_SECRET, or - for stdin')
     .option('--json', 'print JSON')
-    .action(async (pageId: string, token: string | undefined, appId: string, secret: string | undefined, o: { json?: boolean }) => {
-      const [accessToken = '', appSecret = ''] = await readSecretArgs(
-        [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
-        ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
-        io.stdin,
-      );
-      await withKeeper(async (k) => {
-        const r = await k.setup({ pageId, accessToken, appId, appSecret });
-        if (o.json) json(r);
-        else out(`${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
-      });
-    });
+    .action(
+      async (
+        pageId: string,
+        token: string | undefined,
+        appId: string,
+        secret: string | undefined,
+        o: { json?: boolean },
+      ) => {
+        const [accessToken = '', appSecret = ''] = await readSecretArgs(
+          [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
+          ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
+          io.stdin,
+        );
+        await withKeeper(async (k) => {
+          const r = await k.setup({ pageId, accessToken, appId, appSecret });
+          if (o.json) json(r);
+          else out(`${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
+        });
+      },
+    );
 
   program
     .command('setup')
-    .description('guided set-up (asks for the ids, the secret and the token); with flags it runs without questions')
+    .description(
+      'guided set-up (asks for the ids, the secret and the token); with flags it runs without questions',
+    )
     .option('--page-id <id>')
     .option('--app-id <id>')
     .option('--app-secret <secret>', "or env FB_APP_SECRET, or '-' for stdin")
     .option('--access-token <token>', "or env FB_ACCESS_TOKEN, or '-' for stdin")
     .option('--json', 'print JSON')
-    .action(async (o: { pageId?: string; appId?: string; appSecret?: string; accessToken?: string; json?: boolean }) => {
-      const { runSetup } = await import('./setup-command.js');
-      await runSetup(o, io, withKeeper);
-    });
+    .action(
+      async (o: {
+        pageId?: string;
+        appId?: string;
+        appSecret?: string;
+        accessToken?: string;
+        json?: boolean;
+      }) => {
+        const { runSetup } = await import('./setup-command.js');
+        await runSetup(o, io, withKeeper);
+      },
+    );
 
   program
     .command('status')
@@ -146,14 +172,19 @@ Examples:
     .option('--json', 'print JSON')
     .action(async (o: { dryRun?: boolean; all?: boolean; pageId?: string; json?: boolean }) => {
       await withKeeper(async (k) => {
-        const r = await k.check({ ...(o.pageId ? { pageId: o.pageId } : {}), dryRun: o.dryRun === true, all: o.all === true });
+        const r = await k.check({
+          ...(o.pageId ? { pageId: o.pageId } : {}),
+          dryRun: o.dryRun === true,
+          all: o.all === true,
+        });
         if (!o.dryRun) {
           const { deliverAlertsBeforeExit } = await import('../service.js');
           await deliverAlertsBeforeExit(k);
         }
         if (o.json) json(r);
         else out(checkText(r));
-        if (r.results.some((x) => x.state_after === 'needs_reauth' || x.state_after === 'expired')) process.exitCode = EXIT_FAILURE;
+        if (r.results.some((x) => x.state_after === 'needs_reauth' || x.state_after === 'expired'))
+          process.exitCode = EXIT_FAILURE;
       });
     });
 
@@ -180,20 +211,30 @@ Examples:
     .option('--app-id <id>')
     .option('--app-secret <secret>', "or env FB_APP_SECRET, or '-' for stdin")
     .option('--json', 'print JSON')
-    .action(async (token: string | undefined, o: { pageId?: string; appId?: string; appSecret?: string; json?: boolean }) => {
-      const [accessToken, appSecret] = await readSecretArgs([token, o.appSecret ?? (o.appId ? io.env.FB_APP_SECRET : undefined)], ['TOKEN', 'APP_SECRET'], io.stdin, { optional: true });
-      await withKeeper(async (k) => {
-        const v = await k.validate({
-          ...(accessToken ? { accessToken } : {}),
-          ...(o.pageId ? { pageId: o.pageId } : {}),
-          ...(o.appId ? { appId: o.appId } : {}),
-          ...(appSecret ? { appSecret } : {}),
+    .action(
+      async (
+        token: string | undefined,
+        o: { pageId?: string; appId?: string; appSecret?: string; json?: boolean },
+      ) => {
+        const [accessToken, appSecret] = await readSecretArgs(
+          [token, o.appSecret ?? (o.appId ? io.env.FB_APP_SECRET : undefined)],
+          ['TOKEN', 'APP_SECRET'],
+          io.stdin,
+          { optional: true },
+        );
+        await withKeeper(async (k) => {
+          const v = await k.validate({
+            ...(accessToken ? { accessToken } : {}),
+            ...(o.pageId ? { pageId: o.pageId } : {}),
+            ...(o.appId ? { appId: o.appId } : {}),
+            ...(appSecret ? { appSecret } : {}),
+          });
+          if (o.json) json(v);
+          else out(validateText(v));
+          if (!v.valid) process.exitCode = EXIT_FAILURE;
         });
-        if (o.json) json(v);
-        else out(validateText(v));
-        if (!v.valid) process.exitCode = EXIT_FAILURE;
-      });
-    });
+      },
+    );
 
   program
     .command('history')
@@ -205,7 +246,9 @@ Examples:
       await withKeeper(async (k) => {
         const items = await k.history(o.pageId, { limit: Number(o.limit) });
         if (o.json) json({ success: true, history: items });
-        else for (const h of items) out(`${h.at}  ${h.type.padEnd(16)} ${(h.reason ?? '').padEnd(20)} ${h.message ?? ''}`);
+        else
+          for (const h of items)
+            out(`${h.at}  ${h.type.padEnd(16)} ${(h.reason ?? '').padEnd(20)} ${h.message ?? ''}`);
       });
     });
 
@@ -214,12 +257,18 @@ Examples:
     .command('create')
     .description('create a key; it is shown once')
     .option('--name <name>', 'a label', 'cli')
-    .addOption(new Option('--scope <scope...>', 'admin and/or token:read').choices(['admin', 'token:read']).default(['admin']))
+    .addOption(
+      new Option('--scope <scope...>', 'admin and/or token:read')
+        .choices(['admin', 'token:read'])
+        .default(['admin']),
+    )
     .action(async (o: { name: string; scope: ('admin' | 'token:read')[] }) => {
       const { createApiKey } = await import('../http/auth.js');
       await withKeeper(async (k) => {
         const created = await createApiKey(k.store, { name: o.name, scopes: o.scope, clock: k.clock });
-        out(`${created.key}\n\nThis is the only time the key is shown. Use it as: Authorization: Bearer <key>`);
+        out(
+          `${created.key}\n\nThis is the only time the key is shown. Use it as: Authorization: Bearer <key>`,
+        );
       });
     });
   apiKey
@@ -234,7 +283,14 @@ Examples:
           out(
             table([
               ['ID', 'NAME', 'SCOPES', 'CREATED', 'LAST USED', 'REVOKED'],
-              ...keys.map((x) => [x.id, x.name, x.scopes.join(','), iso(x.createdAt), iso(x.lastUsedAt), iso(x.revokedAt)]),
+              ...keys.map((x) => [
+                x.id,
+                x.name,
+                x.scopes.join(','),
+                iso(x.createdAt),
+                iso(x.lastUsedAt),
+                iso(x.revokedAt),
+              ]),
             ]),
           );
         }
@@ -263,7 +319,11 @@ Examples:
     .command('simulate')
     .description('run the real engine against the emulator on a virtual clock and print a summary')
     .option('--days <n>', 'how many days', '365')
-    .option('--scenario <name>', 'default | password-change | source-expiring | faults | throttling | page-token', 'default')
+    .option(
+      '--scenario <name>',
+      'default | password-change | source-expiring | faults | throttling | page-token',
+      'default',
+    )
     .option('--pages <n>', 'how many pages', '3')
     .option('--json', 'print JSON')
     .action(async (o: { days: string; scenario: string; pages: string; json?: boolean }) => {
@@ -290,7 +350,9 @@ Examples:
       return err.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (err instanceof AppError) {
-      io.stderr.write(`error: ${err.message}${err.code === 'validation_failed' || err.code === 'page_id_required' ? '' : ` (${err.code})`}\n`);
+      io.stderr.write(
+        `error: ${err.message}${err.code === 'validation_failed' || err.code === 'page_id_required' ? '' : ` (${err.code})`}\n`,
+      );
       return err.code === 'validation_failed' || err.code === 'page_id_required' ? EXIT_USAGE : EXIT_FAILURE;
     }
     io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -4,15 +4,25 @@ import type { CheckReport, PageStatus, RenewResult, ValidateResult } from '../li
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function expiryText(s: Pick<PageStatus, 'expires_at' | 'days_until_expiry'>): string {
-  return s.expires_at === null ? 'never expires' : `${s.expires_at.slice(0, 16).replace('T', ' ')} (${s.days_until_expiry} d)`;
+  return s.expires_at === null
+    ? 'never expires'
+    : `${s.expires_at.slice(0, 16).replace('T', ' ')} (${s.days_until_expiry} d)`;
 }
 
 export function statusTable(pages: PageStatus[]): string {
-  if (pages.length === 0) return 'No pages are managed yet. Add one with `fb-token-keeper setup` or `fb-token-keeper add`.';
+  if (pages.length === 0)
+    return 'No pages are managed yet. Add one with `fb-token-keeper setup` or `fb-token-keeper add`.';
   return table([
     ['PAGE', 'NAME', 'STATE', 'EXPIRES', 'AUTO', 'LAST CHECK', 'NEXT CHECK'],
     ...pages.map((p) => [
@@ -40,7 +50,13 @@ export function statusDetail(s: PageStatus): string {
     s.reconnect_url ? `  reconnect:    ${s.reconnect_url}` : '',
   ].filter(Boolean);
   if (s.history.length > 0) {
-    lines.push('', table([['WHEN', 'EVENT', 'REASON', 'MESSAGE'], ...s.history.map((h) => [short(h.at), h.type, h.reason ?? '', h.message ?? ''])]));
+    lines.push(
+      '',
+      table([
+        ['WHEN', 'EVENT', 'REASON', 'MESSAGE'],
+        ...s.history.map((h) => [short(h.at), h.type, h.reason ?? '', h.message ?? '']),
+      ]),
+    );
   }
   return lines.join('\n');
 }
@@ -50,7 +66,12 @@ export function checkText(r: CheckReport): string {
   if (r.results.length === 0) return head;
   return `${head}\n${table([
     ['PAGE', 'ACTION', 'REASON', 'STATE'],
-    ...r.results.map((x) => [x.page_id, x.action, x.reason, x.state_before === x.state_after ? x.state_after : `${x.state_before} → ${x.state_after}`]),
+    ...r.results.map((x) => [
+      x.page_id,
+      x.action,
+      x.reason,
+      x.state_before === x.state_after ? x.state_after : `${x.state_before} → ${x.state_after}`,
+    ]),
   ])}`;
 }
 
@@ -68,7 +89,10 @@ export function validateText(v: ValidateResult): string {
     `  expires: ${v.expires_at ?? 'never'}; data access until: ${v.data_access_expires_at ?? '-'}`,
     `  scopes:  ${v.scopes.join(', ') || '-'}${v.missing_scopes.length ? ` (missing: ${v.missing_scopes.join(', ')})` : ''}`,
   ];
-  if (v.error) lines.push(`  error:   ${v.error.message} (code ${v.error.code}${v.error.subcode ? `/${v.error.subcode}` : ''}, ${v.error.reason})`);
+  if (v.error)
+    lines.push(
+      `  error:   ${v.error.message} (code ${v.error.code}${v.error.subcode ? `/${v.error.subcode}` : ''}, ${v.error.reason})`,
+    );
   return lines.join('\n');
 }
 

@@ -10,7 +10,10 @@ import { createSecretBox } from '../crypto/secret-box.js';
 import { openStore } from '../store/database.js';
 
 export async function rotateKey(config: Config): Promise<string> {
-  const oldKey = resolveEncryptionKey({ encryptionKey: config.encryptionKey, keyFile: config.encryptionKeyFile });
+  const oldKey = resolveEncryptionKey({
+    encryptionKey: config.encryptionKey,
+    keyFile: config.encryptionKeyFile,
+  });
   const newKey = generateKey();
   const fromEnv = config.encryptionKey !== undefined;
   const pendingFile = `${config.encryptionKeyFile}.new`;
@@ -18,7 +21,10 @@ export async function rotateKey(config: Config): Promise<string> {
     writeFileSync(pendingFile, `${newKey.toString('base64')}\n`, { mode: 0o600 });
     chmodSync(pendingFile, 0o600);
   }
-  const store = await openStore({ databaseUrl: config.databaseUrl, secretBox: createSecretBox({ current: newKey, previous: [oldKey] }) });
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    secretBox: createSecretBox({ current: newKey, previous: [oldKey] }),
+  });
   let resealed: number;
   try {
     await store.migrate();

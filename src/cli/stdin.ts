@@ -4,7 +4,10 @@ import { AppError } from '../errors.js';
 export async function readStdinLines(stdin: NodeJS.ReadableStream): Promise<string[]> {
   let data = '';
   for await (const chunk of stdin) data += String(chunk);
-  return data.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return data
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -22,7 +25,8 @@ export async function readSecretArgs(
   return values.map((v, i) => {
     if (v === '-') {
       const line = lines[next++];
-      if (line === undefined) throw new AppError('validation_failed', `${names[i]}: expected a value on stdin`);
+      if (line === undefined)
+        throw new AppError('validation_failed', `${names[i]}: expected a value on stdin`);
       return line;
     }
     if (v === undefined || v === '') {

@@ -15,14 +15,30 @@ import { readFileSync } from 'node:fs';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { TokenKeeper } from '../lifecycle/types.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
-import { createAuthHooks, createFailureLimiter, DEFAULT_FAILURE_LIMIT, type FailureLimitOptions } from './auth.js';
-import { createErrorHandler, createNotFoundHandler, createRouteTable, scrub, toErrorResponse } from './error-handler.js';
+import {
+  createAuthHooks,
+  createFailureLimiter,
+  DEFAULT_FAILURE_LIMIT,
+  type FailureLimitOptions,
+} from './auth.js';
+import {
+  createErrorHandler,
+  createNotFoundHandler,
+  createRouteTable,
+  scrub,
+  toErrorResponse,
+} from './error-handler.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { markOptionalBodies } from './openapi.js';
 import { installBoundedClose } from './server.js';
@@ -51,7 +67,9 @@ export interface AppDeps {
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
     return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
   } catch {
     return '0.0.0';
@@ -70,7 +88,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     frameworkErrors: (err, _request, reply) => {
       const r = toErrorResponse(err);
-      void (reply as FastifyReply).code(r.status).type('application/json; charset=utf-8').send(JSON.stringify(r.body));
+      void (reply as FastifyReply)
+        .code(r.status)
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify(r.body));
     },
   });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -83,14 +104,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // --- parsers: JSON only; an empty JSON body is no body ----------------------------------------
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
-    }
-    void parseJson(request, text, done);
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: BODY_LIMIT },
+    (request, body, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      if (text.trim() === '') {
+        done(null, undefined);
+        return;
+      }
+      void parseJson(request, text, done);
+    },
+  );
 
   // --- plugins ---------------------------------------------------------------------------------
   await app.register(fastifySwagger, {
@@ -109,15 +134,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: `ftk_<id>_<secret>` (fb-token-keeper api-key create)' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key: `ftk_<id>_<secret>` (fb-token-keeper api-key create)',
+          },
         },
       },
     },
     transform: jsonSchemaTransform,
-    transformObject: (doc) => markOptionalBodies('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
+    transformObject: (doc) =>
+      markOptionalBodies('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
   });
   // Served from the package's own files: no CDN, no external validator.
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null }, staticCSP: true });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { validatorUrl: null },
+    staticCSP: true,
+  });
 
   // --- hooks -----------------------------------------------------------------------------------
   const metrics = deps.metrics ?? createMetrics(keeper, store, clock);
@@ -137,7 +171,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const ms = reply.elapsedTime;
     metrics.observeRequest({ method: request.method, route, status: reply.statusCode, durationMs: ms });
     const quiet = route === '/healthz' || route === '/readyz' || route === '/metrics';
-    const path = request.routeOptions.url === undefined ? scrub((request.url.split('?')[0] ?? '').slice(0, 200)) : undefined;
+    const path =
+      request.routeOptions.url === undefined
+        ? scrub((request.url.split('?')[0] ?? '').slice(0, 200))
+        : undefined;
     request.log[quiet && reply.statusCode < 400 ? 'debug' : 'info'](
       {
         method: request.method,

@@ -69,16 +69,26 @@ export async function createApiKey(
 ): Promise<{ id: string; key: string; apiKey: ApiKey }> {
   const name = options.name.trim();
   if (name.length === 0 || name.length > 100) {
-    throw new AppError('validation_failed', 'an API key name must be 1 to 100 characters', { details: { fields: [{ field: 'name', message: '1 to 100 characters' }] } });
+    throw new AppError('validation_failed', 'an API key name must be 1 to 100 characters', {
+      details: { fields: [{ field: 'name', message: '1 to 100 characters' }] },
+    });
   }
   const scopes = [...new Set(options.scopes)];
   const unknown = scopes.filter((s) => !API_KEY_SCOPES.includes(s));
   if (scopes.length === 0 || unknown.length > 0) {
-    throw new AppError('validation_failed', `scopes must be one or more of ${API_KEY_SCOPES.join(', ')}`, { details: { fields: [{ field: 'scopes', message: `one or more of ${API_KEY_SCOPES.join(', ')}` }] } });
+    throw new AppError('validation_failed', `scopes must be one or more of ${API_KEY_SCOPES.join(', ')}`, {
+      details: { fields: [{ field: 'scopes', message: `one or more of ${API_KEY_SCOPES.join(', ')}` }] },
+    });
   }
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
-  const apiKey = await store.createApiKey({ id, name, keyHash: hashSecret(secret), scopes, createdAt: options.clock.now() });
+  const apiKey = await store.createApiKey({
+    id,
+    name,
+    keyHash: hashSecret(secret),
+    scopes,
+    createdAt: options.clock.now(),
+  });
   return { id, key: `ftk_${id}_${secret}`, apiKey };
 }
 
@@ -113,7 +123,14 @@ export async function verifyApiKey(store: Store, presented: string): Promise<Api
   }
   const ok = sameHash(stored.keyHash, parts.secret);
   if (!ok || stored.revokedAt !== null) return null;
-  return { id: stored.id, name: stored.name, scopes: stored.scopes, createdAt: stored.createdAt, lastUsedAt: stored.lastUsedAt, revokedAt: stored.revokedAt };
+  return {
+    id: stored.id,
+    name: stored.name,
+    scopes: stored.scopes,
+    createdAt: stored.createdAt,
+    lastUsedAt: stored.lastUsedAt,
+    revokedAt: stored.revokedAt,
+  };
 }
 
 // --- failure limiter ------------------------------------------------------------------------
@@ -128,7 +145,12 @@ export interface FailureLimitOptions {
   maxEntries: number;
 }
 
-export const DEFAULT_FAILURE_LIMIT: FailureLimitOptions = { max: 10, windowMs: 5 * MINUTE, lockMs: 5 * MINUTE, maxEntries: 10_000 };
+export const DEFAULT_FAILURE_LIMIT: FailureLimitOptions = {
+  max: 10,
+  windowMs: 5 * MINUTE,
+  lockMs: 5 * MINUTE,
+  maxEntries: 10_000,
+};
 
 export interface FailureLimiter {
   /** Milliseconds until `address` may try again; 0 when it is not locked out. */
@@ -136,7 +158,10 @@ export interface FailureLimiter {
   fail(address: string): void;
 }
 
-export function createFailureLimiter(clock: Clock, options: FailureLimitOptions = DEFAULT_FAILURE_LIMIT): FailureLimiter {
+export function createFailureLimiter(
+  clock: Clock,
+  options: FailureLimitOptions = DEFAULT_FAILURE_LIMIT,
+): FailureLimiter {
   const entries = new Map<string, { count: number; firstAt: number; lockedUntil: number }>();
   return {
     lockedFor(address) {
@@ -200,7 +225,10 @@ export function createAuthHooks(deps: AuthDeps) {
     if (!key) {
       limiter.fail(request.ip);
       void reply.header('www-authenticate', 'Bearer error="invalid_token"');
-      throw new AppError('unauthorized', m ? 'the API key is invalid or revoked' : 'the Authorization header must be "Bearer <api key>"');
+      throw new AppError(
+        'unauthorized',
+        m ? 'the API key is invalid or revoked' : 'the Authorization header must be "Bearer <api key>"',
+      );
     }
     request.apiKey = key;
     if (!key.scopes.some((s) => scopes.includes(s))) {
@@ -219,7 +247,10 @@ export function createAuthHooks(deps: AuthDeps) {
     try {
       await store.touchApiKey(key.id, now);
     } catch (err) {
-      logger.warn({ keyId: key.id, err: err instanceof AppError ? err.code : 'error' }, 'could not record API key use');
+      logger.warn(
+        { keyId: key.id, err: err instanceof AppError ? err.code : 'error' },
+        'could not record API key use',
+      );
     }
     return payload;
   }

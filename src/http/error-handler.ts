@@ -40,7 +40,11 @@ export interface ErrorResponse {
   headers?: Record<string, string>;
 }
 
-export function envelope(code: string, message: string, extra: Partial<ErrorEnvelope['error']> = {}): ErrorEnvelope {
+export function envelope(
+  code: string,
+  message: string,
+  extra: Partial<ErrorEnvelope['error']> = {},
+): ErrorEnvelope {
   return { success: false, error: { code, message, ...extra } };
 }
 
@@ -58,7 +62,9 @@ export function loggableError(err: unknown): Record<string, unknown> {
   return {
     name: err.name,
     ...(typeof code === 'string' ? { code } : {}),
-    ...(Array.isArray(issues) ? { issues: issues.map((i) => `${(i.path ?? []).join('.')}: ${i.message ?? ''}`) } : {}),
+    ...(Array.isArray(issues)
+      ? { issues: issues.map((i) => `${(i.path ?? []).join('.')}: ${i.message ?? ''}`) }
+      : {}),
     message: scrub(err.message),
     ...(err.stack ? { stack: scrub(err.stack) } : {}),
   };
@@ -80,7 +86,12 @@ function validationProblems(err: FastifyError & { validation: unknown[] }): Fiel
   const where = LOCATION[err.validationContext ?? 'body'] ?? 'body';
   const problems: FieldProblem[] = [];
   for (const raw of err.validation) {
-    const v = raw as { keyword?: string; instancePath?: string; message?: string; params?: Record<string, unknown> };
+    const v = raw as {
+      keyword?: string;
+      instancePath?: string;
+      message?: string;
+      params?: Record<string, unknown>;
+    };
     const path = (v.instancePath ?? '').replace(/^\//, '').split('/').filter(Boolean).join('.');
     if (v.keyword === 'unrecognized_keys' && Array.isArray(v.params?.keys)) {
       for (const key of v.params.keys) {
@@ -93,7 +104,8 @@ function validationProblems(err: FastifyError & { validation: unknown[] }): Fiel
       problems.push({
         field: where,
         in: where,
-        message: where === 'body' ? 'the body must be a JSON object' : `the ${where} parameters are malformed`,
+        message:
+          where === 'body' ? 'the body must be a JSON object' : `the ${where} parameters are malformed`,
       });
       continue;
     }
@@ -129,7 +141,9 @@ function retryAfterHeader(err: AppError): Record<string, string> | undefined {
   const ms = props.retryAfterMs ?? err.details?.retry_after_ms;
   const seconds = props.retryAfterSeconds ?? err.details?.retry_after_seconds;
   const value = typeof seconds === 'number' ? seconds : typeof ms === 'number' ? ms / 1000 : undefined;
-  return value !== undefined && Number.isFinite(value) && value > 0 ? { 'retry-after': String(Math.ceil(value)) } : undefined;
+  return value !== undefined && Number.isFinite(value) && value > 0
+    ? { 'retry-after': String(Math.ceil(value)) }
+    : undefined;
 }
 
 const GRAPH_DETAIL_KEYS = new Set(['fb_code', 'fb_subcode', 'fbtrace_id']);
@@ -137,7 +151,9 @@ const GRAPH_DETAIL_KEYS = new Set(['fb_code', 'fb_subcode', 'fbtrace_id']);
 function fromAppError(err: AppError): ErrorResponse {
   const status = Number.isInteger(err.status) && err.status >= 400 && err.status <= 599 ? err.status : 500;
   // The fb_* fields move up into the error object; the rest of the details stay.
-  const details = Object.fromEntries(Object.entries(err.details ?? {}).filter(([k]) => !GRAPH_DETAIL_KEYS.has(k)));
+  const details = Object.fromEntries(
+    Object.entries(err.details ?? {}).filter(([k]) => !GRAPH_DETAIL_KEYS.has(k)),
+  );
   const body = envelope(err.code, err.message, {
     ...graphFields(err),
     ...(Object.keys(details).length > 0 ? { details } : {}),
@@ -149,10 +165,25 @@ function fromAppError(err: AppError): ErrorResponse {
 /** Fastify's own request errors, by code, with fixed messages. */
 const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: string; field?: 'body' | 'path' }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'payload_too_large', message: 'the request body is too large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', message: 'unsupported Content-Type: send JSON with Content-Type: application/json' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'validation_failed', message: 'Content-Length does not match the body', field: 'body' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'validation_failed', message: 'the body is empty but Content-Type says JSON', field: 'body' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'validation_failed', message: 'the request body is not valid JSON', field: 'body' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'unsupported_media_type',
+    message: 'unsupported Content-Type: send JSON with Content-Type: application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: 'validation_failed',
+    message: 'Content-Length does not match the body',
+    field: 'body',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: 'validation_failed',
+    message: 'the body is empty but Content-Type says JSON',
+    field: 'body',
+  },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    code: 'validation_failed',
+    message: 'the request body is not valid JSON',
+    field: 'body',
+  },
   FST_ERR_BAD_URL: { code: 'validation_failed', message: 'the URL is malformed', field: 'path' },
 };
 
@@ -160,7 +191,11 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: string; field?:
 export function toErrorResponse(err: unknown): ErrorResponse & { fault: boolean } {
   if (hasZodFastifySchemaValidationErrors(err)) {
     const fields = validationProblems(err);
-    return { status: 400, body: envelope('validation_failed', summary(fields), { details: { fields } }), fault: false };
+    return {
+      status: 400,
+      body: envelope('validation_failed', summary(fields), { details: { fields } }),
+      fault: false,
+    };
   }
   if (err instanceof AppError) {
     const r = fromAppError(err);
@@ -170,19 +205,51 @@ export function toErrorResponse(err: unknown): ErrorResponse & { fault: boolean 
     const known = FASTIFY_ERRORS[err.code ?? ''];
     if (known) {
       const field = known.field;
-      const body = envelope(known.code, known.message, field ? { details: { fields: [{ field, in: field, message: known.message }] } } : {});
+      const body = envelope(
+        known.code,
+        known.message,
+        field ? { details: { fields: [{ field, in: field, message: known.message }] } } : {},
+      );
       return { status: httpStatusOf(known.code), body, fault: false };
     }
     if (err instanceof SyntaxError || /JSON|prototype/i.test(err.message)) {
       // The JSON parser's own message quotes the body: never pass it on.
       const message = 'the request body is not valid JSON';
-      return { status: 400, body: envelope('validation_failed', message, { details: { fields: [{ field: 'body', in: 'body', message }] } }), fault: false };
+      return {
+        status: 400,
+        body: envelope('validation_failed', message, {
+          details: { fields: [{ field: 'body', in: 'body', message }] },
+        }),
+        fault: false,
+      };
     }
     const status = err.statusCode ?? 400;
-    const code: ErrorCode = status === 404 ? 'not_found' : status === 405 ? 'method_not_allowed' : status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status === 429 ? 'rate_limited' : 'validation_failed';
-    return { status: httpStatusOf(code), body: envelope(code, 'the request could not be read'), fault: false };
+    const code: ErrorCode =
+      status === 404
+        ? 'not_found'
+        : status === 405
+          ? 'method_not_allowed'
+          : status === 413
+            ? 'payload_too_large'
+            : status === 415
+              ? 'unsupported_media_type'
+              : status === 429
+                ? 'rate_limited'
+                : 'validation_failed';
+    return {
+      status: httpStatusOf(code),
+      body: envelope(code, 'the request could not be read'),
+      fault: false,
+    };
   }
-  return { status: 500, body: envelope('internal_error', 'internal error: the request could not be completed; see the server log'), fault: true };
+  return {
+    status: 500,
+    body: envelope(
+      'internal_error',
+      'internal error: the request could not be completed; see the server log',
+    ),
+    fault: true,
+  };
 }
 
 /** An error Fastify raised about the request itself (4xx), as opposed to a fault of ours. */
@@ -205,7 +272,12 @@ export function createErrorHandler(logger: Logger) {
     request.errorCode = r.body.error.code;
     if (r.fault || r.status >= 500) {
       logger.error(
-        { method: request.method, route: request.routeOptions.url ?? null, status: r.status, fault: loggableError(err) },
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? null,
+          status: r.status,
+          fault: loggableError(err),
+        },
         'request failed',
       );
     }
@@ -229,13 +301,28 @@ export function createNotFoundHandler(routes: RouteTable) {
         .code(405)
         .header('allow', allowed.join(', '))
         .type('application/json; charset=utf-8')
-        .send(JSON.stringify(envelope('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}`, { details: { allow: allowed } })));
+        .send(
+          JSON.stringify(
+            envelope(
+              'method_not_allowed',
+              `${request.method} is not allowed here; use ${allowed.join(', ')}`,
+              { details: { allow: allowed } },
+            ),
+          ),
+        );
     }
     request.errorCode = 'not_found';
     return reply
       .code(404)
       .type('application/json; charset=utf-8')
-      .send(JSON.stringify(envelope('not_found', `no route ${request.method} ${path.length > 200 ? `${path.slice(0, 200)}...` : path}`)));
+      .send(
+        JSON.stringify(
+          envelope(
+            'not_found',
+            `no route ${request.method} ${path.length > 200 ? `${path.slice(0, 200)}...` : path}`,
+          ),
+        ),
+      );
   };
 }
 
@@ -253,7 +340,9 @@ export function createRouteTable(): RouteTable {
       if (!entry) {
         const source = url
           .split('/')
-          .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+          .map((seg) =>
+            seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+          )
           .join('/');
         entry = { pattern: new RegExp(`^${source}/?$`), methods: new Set() };
         byUrl.set(url, entry);

@@ -44,9 +44,24 @@ export function createMetrics(keeper: Pick<TokenKeeper, 'events'>, store: Store,
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const r = [registry];
 
-  const checks = new Counter({ name: `${PREFIX}checks_total`, help: 'Pages processed by checks and renewals, by outcome.', labelNames: ['outcome'], registers: r });
-  const renewals = new Counter({ name: `${PREFIX}renewals_total`, help: 'Renewal attempts by outcome.', labelNames: ['outcome'], registers: r });
-  const failures = new Counter({ name: `${PREFIX}failures_total`, help: 'Failed page checks and renewals by error code.', labelNames: ['code'], registers: r });
+  const checks = new Counter({
+    name: `${PREFIX}checks_total`,
+    help: 'Pages processed by checks and renewals, by outcome.',
+    labelNames: ['outcome'],
+    registers: r,
+  });
+  const renewals = new Counter({
+    name: `${PREFIX}renewals_total`,
+    help: 'Renewal attempts by outcome.',
+    labelNames: ['outcome'],
+    registers: r,
+  });
+  const failures = new Counter({
+    name: `${PREFIX}failures_total`,
+    help: 'Failed page checks and renewals by error code.',
+    labelNames: ['code'],
+    registers: r,
+  });
   const graphLatency = new Histogram({
     name: `${PREFIX}graph_call_duration_seconds`,
     help: 'Graph API call latency by endpoint.',
@@ -54,16 +69,59 @@ export function createMetrics(keeper: Pick<TokenKeeper, 'events'>, store: Store,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: r,
   });
-  const graphErrors = new Counter({ name: `${PREFIX}graph_errors_total`, help: 'Failed Graph API calls by endpoint and Facebook error code (or error kind).', labelNames: ['endpoint', 'code'], registers: r });
-  const alerts = new Counter({ name: `${PREFIX}alert_deliveries_total`, help: 'Alert deliveries by channel and outcome.', labelNames: ['channel', 'outcome'], registers: r });
-  const lastRound = new Gauge({ name: `${PREFIX}last_check_round_timestamp_seconds`, help: 'When the last check round finished (unix seconds).', registers: r });
-  const lastGoodRound = new Gauge({ name: `${PREFIX}last_successful_check_round_timestamp_seconds`, help: 'When the last check round with no failed page finished (unix seconds).', registers: r });
+  const graphErrors = new Counter({
+    name: `${PREFIX}graph_errors_total`,
+    help: 'Failed Graph API calls by endpoint and Facebook error code (or error kind).',
+    labelNames: ['endpoint', 'code'],
+    registers: r,
+  });
+  const alerts = new Counter({
+    name: `${PREFIX}alert_deliveries_total`,
+    help: 'Alert deliveries by channel and outcome.',
+    labelNames: ['channel', 'outcome'],
+    registers: r,
+  });
+  const lastRound = new Gauge({
+    name: `${PREFIX}last_check_round_timestamp_seconds`,
+    help: 'When the last check round finished (unix seconds).',
+    registers: r,
+  });
+  const lastGoodRound = new Gauge({
+    name: `${PREFIX}last_successful_check_round_timestamp_seconds`,
+    help: 'When the last check round with no failed page finished (unix seconds).',
+    registers: r,
+  });
   const pages = new Gauge({ name: `${PREFIX}pages`, help: 'Managed pages.', registers: r });
-  const expiry = new Gauge({ name: `${PREFIX}page_token_expiry_timestamp_seconds`, help: 'Posting token expiry (unix seconds); absent when it never expires.', labelNames: ['page_id'], registers: r });
-  const daysLeft = new Gauge({ name: `${PREFIX}page_token_days_left`, help: 'Days until the posting token expires; absent when it never expires.', labelNames: ['page_id'], registers: r });
-  const sourceExpiry = new Gauge({ name: `${PREFIX}page_source_token_expiry_timestamp_seconds`, help: 'Source token expiry (unix seconds); absent when there is none or it never expires.', labelNames: ['page_id'], registers: r });
-  const state = new Gauge({ name: `${PREFIX}page_state`, help: 'The page state, one-hot: 1 for the current state.', labelNames: ['page_id', 'state'], registers: r });
-  const httpRequests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests by method, route and status.', labelNames: ['method', 'route', 'status'], registers: r });
+  const expiry = new Gauge({
+    name: `${PREFIX}page_token_expiry_timestamp_seconds`,
+    help: 'Posting token expiry (unix seconds); absent when it never expires.',
+    labelNames: ['page_id'],
+    registers: r,
+  });
+  const daysLeft = new Gauge({
+    name: `${PREFIX}page_token_days_left`,
+    help: 'Days until the posting token expires; absent when it never expires.',
+    labelNames: ['page_id'],
+    registers: r,
+  });
+  const sourceExpiry = new Gauge({
+    name: `${PREFIX}page_source_token_expiry_timestamp_seconds`,
+    help: 'Source token expiry (unix seconds); absent when there is none or it never expires.',
+    labelNames: ['page_id'],
+    registers: r,
+  });
+  const state = new Gauge({
+    name: `${PREFIX}page_state`,
+    help: 'The page state, one-hot: 1 for the current state.',
+    labelNames: ['page_id', 'state'],
+    registers: r,
+  });
+  const httpRequests = new Counter({
+    name: `${PREFIX}http_requests_total`,
+    help: 'HTTP requests by method, route and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers: r,
+  });
   const httpLatency = new Histogram({
     name: `${PREFIX}http_request_duration_seconds`,
     help: 'HTTP request duration by method and route.',
@@ -89,7 +147,11 @@ export function createMetrics(keeper: Pick<TokenKeeper, 'events'>, store: Store,
   const onRenewal = (e: Args<'renewal'>) => renewals.inc({ outcome: e.outcome });
   const onGraphCall = (e: Args<'graph_call'>) => {
     graphLatency.observe({ endpoint: e.endpoint }, e.durationMs / 1000);
-    if (!e.ok) graphErrors.inc({ endpoint: e.endpoint, code: e.fbCode !== null ? String(e.fbCode) : (e.kind ?? 'unknown') });
+    if (!e.ok)
+      graphErrors.inc({
+        endpoint: e.endpoint,
+        code: e.fbCode !== null ? String(e.fbCode) : (e.kind ?? 'unknown'),
+      });
   };
   const onRound = (e: Args<'check_round'>) => {
     lastRound.set(e.finishedAt / 1000);

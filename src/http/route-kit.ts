@@ -21,5 +21,7 @@ const DESCRIPTIONS: Record<number, string> = {
 
 /** Error responses for the OpenAPI document (the error handler sends them; they are not serialised here). */
 export function errorResponses<S extends number>(...statuses: S[]): Record<S, typeof errorBody> {
-  return Object.fromEntries(statuses.map((s) => [s, errorBody.describe(DESCRIPTIONS[s] ?? 'Error')])) as Record<S, typeof errorBody>;
+  return Object.fromEntries(
+    statuses.map((s) => [s, errorBody.describe(DESCRIPTIONS[s] ?? 'Error')]),
+  ) as Record<S, typeof errorBody>;
 }

@@ -25,13 +25,20 @@ import { PAGE_STATES } from '../types.js';
  */
 export const facebookId = (what: string) =>
   z
-    .string({ error: (iss) => (iss.input === undefined ? `${what} is required` : `${what} must be a string of digits (put it in quotes)`) })
-      .regex(/^[0-9]{1,32}$/, `${what} must be a string of 1 to 32 digits`);
+    .string({
+      error: (iss) =>
+        iss.input === undefined
+          ? `${what} is required`
+          : `${what} must be a string of digits (put it in quotes)`,
+    })
+    .regex(/^[0-9]{1,32}$/, `${what} must be a string of 1 to 32 digits`);
 
 /** A token or secret: one line of printable characters, no spaces. Never echoed in messages. */
 const secretString = (what: string, max: number) =>
   z
-    .string({ error: (iss) => (iss.input === undefined ? `${what} is required` : `${what} must be a string`) })
+    .string({
+      error: (iss) => (iss.input === undefined ? `${what} is required` : `${what} must be a string`),
+    })
     .min(1, `${what} must not be empty`)
     .max(max, `${what} must be at most ${max} characters`)
     .regex(/^[\x21-\x7e]+$/, `${what} must not contain spaces or control characters`);
@@ -82,9 +89,15 @@ export const setupBody = z.strictObject({
 
 export const validateBody = z
   .strictObject({
-    access_token: secretString('access_token', 4096).optional().describe('Left out: the stored posting token of page_id.'),
-    page_id: facebookId('page_id').optional().describe('Whose app inspects the token; may be left out while one page is managed.'),
-    app_id: facebookId('app_id').optional().describe('Inspect with this app instead of a managed page’s (give app_secret too).'),
+    access_token: secretString('access_token', 4096)
+      .optional()
+      .describe('Left out: the stored posting token of page_id.'),
+    page_id: facebookId('page_id')
+      .optional()
+      .describe('Whose app inspects the token; may be left out while one page is managed.'),
+    app_id: facebookId('app_id')
+      .optional()
+      .describe('Inspect with this app instead of a managed page’s (give app_secret too).'),
     app_secret: secretString('app_secret', 256).optional(),
   })
   .refine((b) => (b.app_id === undefined) === (b.app_secret === undefined), {
@@ -117,7 +130,9 @@ const intParam = (what: string, min: number, max: number) =>
 
 export const historyQuery = z.strictObject({
   limit: intParam('limit', 1, 500).optional().describe('How many events (default 50, newest first).'),
-  before_id: intParam('before_id', 1, Number.MAX_SAFE_INTEGER).optional().describe('Only events older than this id (paging).'),
+  before_id: intParam('before_id', 1, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('Only events older than this id (paging).'),
 });
 
 // --- responses --------------------------------------------------------------------------------
@@ -224,22 +239,34 @@ export const validateResult = z.object({
   data_access_expires_at: isoOrNever,
   scopes: z.array(z.string()),
   missing_scopes: z.array(z.string()),
-  error: z.object({ code: z.number(), subcode: z.number().nullable(), message: z.string(), reason: z.string() }).nullable(),
+  error: z
+    .object({ code: z.number(), subcode: z.number().nullable(), message: z.string(), reason: z.string() })
+    .nullable(),
 });
 
 export const historyList = z.object({
   success: z.literal(true),
   page_id: z.string(),
   history: z.array(historyItem),
-  next_before_id: z.number().int().nullable().describe('Pass as before_id for the next page; null = no more.'),
+  next_before_id: z
+    .number()
+    .int()
+    .nullable()
+    .describe('Pass as before_id for the next page; null = no more.'),
 });
 
-export const deleteResult = z.object({ success: z.literal(true), page_id: z.string(), deleted: z.literal(true) });
+export const deleteResult = z.object({
+  success: z.literal(true),
+  page_id: z.string(),
+  deleted: z.literal(true),
+});
 
 export const tokenResponse = z.object({
   success: z.literal(true),
   page_id: z.string(),
-  access_token: z.string().describe('The decrypted posting token (a Page token). Fetch it again after `token_rotated`.'),
+  access_token: z
+    .string()
+    .describe('The decrypted posting token (a Page token). Fetch it again after `token_rotated`.'),
   token_type: tokenType,
   token_valid: z.boolean(),
   expires_at: isoOrNever,

@@ -54,7 +54,10 @@ export function canMintFromSource(page: ManagedPage, now: number): boolean {
 /** Is the page due for a scheduled check? (Manual checks and renewals skip this gate, not the throttle.) */
 export function isDue(page: ManagedPage, now: number): Decision {
   if (page.retryAt !== null && page.retryAt > now) {
-    return { action: 'none', reason: page.lastError?.code === 'graph_rate_limited' ? 'throttled' : 'backoff' };
+    return {
+      action: 'none',
+      reason: page.lastError?.code === 'graph_rate_limited' ? 'throttled' : 'backoff',
+    };
   }
   if (page.nextCheckAt !== null && page.nextCheckAt > now) return { action: 'none', reason: 'not_due' };
   return { action: 'none', reason: 'due' };
@@ -64,7 +67,12 @@ export function isDue(page: ManagedPage, now: number): Decision {
  * After inspecting the tokens: what to do now. `force` is a person's "renew now": it renews even
  * when not due and retries a path that was found not to extend.
  */
-export function decide(page: ManagedPage, now: number, policy: Policy, options: { force?: boolean } = {}): Decision {
+export function decide(
+  page: ManagedPage,
+  now: number,
+  policy: Policy,
+  options: { force?: boolean } = {},
+): Decision {
   const force = options.force === true;
   const days = thresholdDays(page, policy);
   const postingUsable = isUsable(page.posting, now);
@@ -72,7 +80,9 @@ export function decide(page: ManagedPage, now: number, policy: Policy, options: 
 
   if (!postingUsable) {
     if (!page.autoRenew && !force) return { action: 'none', reason: 'paused' };
-    return sourceUsable ? { action: 'heal', reason: 'posting_token_invalid' } : { action: 'none', reason: 'cannot_heal' };
+    return sourceUsable
+      ? { action: 'heal', reason: 'posting_token_invalid' }
+      : { action: 'none', reason: 'cannot_heal' };
   }
   if (!page.autoRenew && !force) return { action: 'none', reason: 'paused' };
 
@@ -80,7 +90,8 @@ export function decide(page: ManagedPage, now: number, policy: Policy, options: 
     if (!sourceUsable) return { action: 'none', reason: 'not_extendable' };
     if (force) return { action: 'renew', reason: 'forced' };
     if (page.extensionBlockedUntil !== null) return { action: 'none', reason: 'not_extendable' };
-    if (withinThreshold(page.posting.expiresAt, now, days)) return { action: 'renew', reason: 'expires_soon' };
+    if (withinThreshold(page.posting.expiresAt, now, days))
+      return { action: 'renew', reason: 'expires_soon' };
     return { action: 'none', reason: 'fresh' };
   }
 
@@ -147,7 +158,11 @@ export function deriveState(page: ManagedPage, now: number, policy: Policy): Der
       };
     }
     if (withinThreshold(p.expiresAt, now, thresholdDays(page, policy))) {
-      return { state: 'renewal_due', reason: 'expires_soon', message: `The posting token expires at ${until}; renewal is due.` };
+      return {
+        state: 'renewal_due',
+        reason: 'expires_soon',
+        message: `The posting token expires at ${until}; renewal is due.`,
+      };
     }
     return { state: 'healthy', reason: 'fresh', message: `The posting token is valid until ${until}.` };
   }
@@ -168,24 +183,44 @@ function healthyNeverMessage(page: ManagedPage, now: number): string {
 export function reauthReason(subcode: number | null): { reason: string; message: string } {
   switch (subcode) {
     case 458:
-      return { reason: 'app_removed', message: 'The Facebook user removed this app: reconnect to authorise it again.' };
+      return {
+        reason: 'app_removed',
+        message: 'The Facebook user removed this app: reconnect to authorise it again.',
+      };
     case 459:
       return {
         reason: 'checkpoint',
-        message: 'Facebook locked the account behind a security checkpoint: log in at facebook.com, then reconnect.',
+        message:
+          'Facebook locked the account behind a security checkpoint: log in at facebook.com, then reconnect.',
       };
     case 460:
-      return { reason: 'password_changed', message: 'The admin changed their Facebook password: reconnect the Page.' };
+      return {
+        reason: 'password_changed',
+        message: 'The admin changed their Facebook password: reconnect the Page.',
+      };
     case 463:
       return { reason: 'expired', message: 'The token has expired: reconnect the Page.' };
     case 464:
-      return { reason: 'unconfirmed_user', message: 'The Facebook account is not confirmed: confirm it at facebook.com, then reconnect.' };
+      return {
+        reason: 'unconfirmed_user',
+        message: 'The Facebook account is not confirmed: confirm it at facebook.com, then reconnect.',
+      };
     case 467:
-      return { reason: 'logged_out', message: 'The Facebook user logged out or the session was invalidated: reconnect the Page.' };
+      return {
+        reason: 'logged_out',
+        message: 'The Facebook user logged out or the session was invalidated: reconnect the Page.',
+      };
     case 492:
-      return { reason: 'no_page_role', message: 'The Facebook user is no longer an admin of the Page: reconnect as someone with a role on it.' };
+      return {
+        reason: 'no_page_role',
+        message:
+          'The Facebook user is no longer an admin of the Page: reconnect as someone with a role on it.',
+      };
     default:
-      return { reason: 'token_invalid', message: 'Facebook no longer accepts this token: reconnect the Page.' };
+      return {
+        reason: 'token_invalid',
+        message: 'Facebook no longer accepts this token: reconnect the Page.',
+      };
   }
 }
 
@@ -202,7 +237,12 @@ export function backoffMs(failureCount: number, random: () => number): number {
  * Next scheduled check: the interval ±10 %, so many pages (and instances) spread out — but never
  * later than the moment the posting token expires, so its state changes when it does.
  */
-export function nextCheckAt(now: number, policy: Policy, random: () => number, expiresAt: number | null = null): number {
+export function nextCheckAt(
+  now: number,
+  policy: Policy,
+  random: () => number,
+  expiresAt: number | null = null,
+): number {
   const regular = now + Math.round(policy.checkIntervalMs * (0.9 + random() * 0.2));
   return expiresAt !== null && expiresAt > now ? Math.min(regular, expiresAt) : regular;
 }

@@ -85,7 +85,10 @@ export function createEngine(deps: EngineDeps) {
   /** In-process de-duplication: one piece of work per page at a time. */
   const inFlight = new Map<string, Promise<ProcessOutcome>>();
 
-  const app = (page: ManagedPage, secrets: PageSecrets) => ({ appId: page.appId, appSecret: secrets.appSecret });
+  const app = (page: ManagedPage, secrets: PageSecrets) => ({
+    appId: page.appId,
+    appSecret: secrets.appSecret,
+  });
 
   async function debug(token: string, page: ManagedPage, secrets: PageSecrets): Promise<TokenInfo> {
     const d: DebugTokenInfo = await graph.debugToken(token, app(page, secrets));
@@ -122,7 +125,12 @@ export function createEngine(deps: EngineDeps) {
   async function mint(page: ManagedPage, secrets: PageSecrets, refresh: boolean): Promise<Minted> {
     const src = refresh
       ? await refreshSource(page, secrets)
-      : { sourceToken: secrets.sourceToken, source: page.source, blockedUntil: page.sourceExtensionBlockedUntil, events: [] };
+      : {
+          sourceToken: secrets.sourceToken,
+          source: page.source,
+          blockedUntil: page.sourceExtensionBlockedUntil,
+          events: [],
+        };
     if (!src.sourceToken) throw new AppError('token_invalid', 'no source token to mint a Page token from');
     const minted = await graph.getPageToken(page.pageId, src.sourceToken, app(page, secrets));
     const posting = await debug(minted.accessToken, page, secrets);
@@ -138,7 +146,12 @@ export function createEngine(deps: EngineDeps) {
     };
   }
 
-  function event(page: ManagedPage, type: NewEvent['type'], reason: string | null, extra: Partial<NewEvent> = {}): NewEvent {
+  function event(
+    page: ManagedPage,
+    type: NewEvent['type'],
+    reason: string | null,
+    extra: Partial<NewEvent> = {},
+  ): NewEvent {
     return {
       pageId: page.pageId,
       at: clock.now(),
@@ -185,12 +198,19 @@ export function createEngine(deps: EngineDeps) {
   }
 
   function infoChanged(before: ManagedPage, after: ManagedPage): boolean {
-    return JSON.stringify([tokenFacts(before.posting), tokenFacts(before.source)]) !==
-      JSON.stringify([tokenFacts(after.posting), tokenFacts(after.source)]);
+    return (
+      JSON.stringify([tokenFacts(before.posting), tokenFacts(before.source)]) !==
+      JSON.stringify([tokenFacts(after.posting), tokenFacts(after.source)])
+    );
   }
 
   /** Map a failure to stored state: backoff, throttling, or a person needed. */
-  function failurePatch(page: ManagedPage, err: unknown, now: number, phase: string): { page: ManagedPage; events: NewEvent[] } {
+  function failurePatch(
+    page: ManagedPage,
+    err: unknown,
+    now: number,
+    phase: string,
+  ): { page: ManagedPage; events: NewEvent[] } {
     const lastError: LastError = {
       code: err instanceof AppError ? err.code : 'internal_error',
       message: err instanceof Error ? err.message : 'unknown error',
@@ -211,10 +231,22 @@ export function createEngine(deps: EngineDeps) {
       const retryAt = now + backoffMs(failureCount, deps.random);
       next = { ...next, failureCount, retryAt, nextCheckAt: retryAt };
       reason = 'transient_error';
-    } else if (err instanceof GraphError && err.kind === 'needs_reauth' && phase === PHASE_RENEW && page.source) {
+    } else if (
+      err instanceof GraphError &&
+      err.kind === 'needs_reauth' &&
+      phase === PHASE_RENEW &&
+      page.source
+    ) {
       // The source token was refused while minting/exchanging: self-healing is gone.
       const r = reauthReason(err.fbSubcode);
-      next = { ...next, source: { ...page.source, isValid: false, error: { code: err.fbCode ?? 190, subcode: err.fbSubcode, message: r.message } } };
+      next = {
+        ...next,
+        source: {
+          ...page.source,
+          isValid: false,
+          error: { code: err.fbCode ?? 190, subcode: err.fbSubcode, message: r.message },
+        },
+      };
       reason = r.reason;
     } else {
       // Permanent for this attempt (permission, bad request, a minted token that fails verification):
@@ -254,9 +286,15 @@ export function createEngine(deps: EngineDeps) {
     });
 
     const throttled = appThrottledUntil.get(before.appId) ?? 0;
-    if (throttled > now || (before.retryAt !== null && before.retryAt > now && before.lastError?.code === 'graph_rate_limited')) {
+    if (
+      throttled > now ||
+      (before.retryAt !== null && before.retryAt > now && before.lastError?.code === 'graph_rate_limited')
+    ) {
       if (options.mode !== 'scheduled') {
-        throw new AppError('graph_rate_limited', `Facebook is throttling this app; calls resume at ${iso(Math.max(throttled, before.retryAt ?? 0))}.`);
+        throw new AppError(
+          'graph_rate_limited',
+          `Facebook is throttling this app; calls resume at ${iso(Math.max(throttled, before.retryAt ?? 0))}.`,
+        );
       }
       return skip('throttled');
     }
@@ -266,23 +304,36 @@ export function createEngine(deps: EngineDeps) {
     }
     if (!dryRun && !(await store.claimPage(pageId, owner, now, deps.leaseTtlMs))) {
       if (options.mode === 'scheduled') return skip('leased');
-      throw new AppError('renewal_in_progress', `page ${pageId} is being worked on by another process; try again shortly`);
+      throw new AppError(
+        'renewal_in_progress',
+        `page ${pageId} is being worked on by another process; try again shortly`,
+      );
     }
     try {
       return await workUnderLease(before, options, dryRun);
     } finally {
-      if (!dryRun) await store.releasePage(pageId, owner).catch((e: unknown) => logger.warn({ err: e, pageId }, 'lease release failed'));
+      if (!dryRun)
+        await store
+          .releasePage(pageId, owner)
+          .catch((e: unknown) => logger.warn({ err: e, pageId }, 'lease release failed'));
     }
   }
 
-  async function workUnderLease(initial: ManagedPage, options: ProcessOptions, dryRun: boolean): Promise<ProcessOutcome> {
+  async function workUnderLease(
+    initial: ManagedPage,
+    options: ProcessOptions,
+    dryRun: boolean,
+  ): Promise<ProcessOutcome> {
     const pageId = initial.pageId;
     // Re-read under the lease: someone may have renewed it since we listed it.
     const before = (await store.getPage(pageId)) ?? initial;
     const secrets = await store.getSecrets(pageId);
     if (!secrets) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
     const now = clock.now();
-    const save = async (after: ManagedPage, extra: { secrets?: Partial<PageSecrets>; events: NewEvent[] }) => {
+    const save = async (
+      after: ManagedPage,
+      extra: { secrets?: Partial<PageSecrets>; events: NewEvent[] },
+    ) => {
       const patch: PagePatch = stripKeys(after);
       const stored = await store.updatePage(pageId, patch, {
         leaseOwner: owner,
@@ -305,14 +356,35 @@ export function createEngine(deps: EngineDeps) {
       if (!(err instanceof GraphError) || dryRun) throw err;
       const failed = failurePatch(before, err, now, PHASE_INSPECT);
       const after = await save(failed.page, { events: failed.events });
-      emitProcessed(before, after, { action: 'none', reason: failed.page.lastError?.code ?? 'failed' }, 'failed');
-      return { pageId, before, after, decision: { action: 'none', reason: 'check_failed' }, outcome: 'failed', tokenChanged: false, message: err.message };
+      emitProcessed(
+        before,
+        after,
+        { action: 'none', reason: failed.page.lastError?.code ?? 'failed' },
+        'failed',
+      );
+      return {
+        pageId,
+        before,
+        after,
+        decision: { action: 'none', reason: 'check_failed' },
+        outcome: 'failed',
+        tokenChanged: false,
+        message: err.message,
+      };
     }
 
     const decision = decide(inspected, now, policy, options.force === true ? { force: true } : {});
     if (dryRun) {
       const after = withState(inspected, now);
-      return { pageId, before, after, decision, outcome: 'skipped', tokenChanged: false, message: after.stateMessage };
+      return {
+        pageId,
+        before,
+        after,
+        decision,
+        outcome: 'skipped',
+        tokenChanged: false,
+        message: after.stateMessage,
+      };
     }
 
     // A successful inspection clears transient failure state.
@@ -327,11 +399,23 @@ export function createEngine(deps: EngineDeps) {
     if (decision.action === 'none') {
       const after = withState(base, now);
       const events = infoChanged(before, after)
-        ? [event(after, 'check', decision.reason, { details: { posting: tokenFacts(after.posting), source: tokenFacts(after.source) } })]
+        ? [
+            event(after, 'check', decision.reason, {
+              details: { posting: tokenFacts(after.posting), source: tokenFacts(after.source) },
+            }),
+          ]
         : [];
       const stored = await save(after, { events });
       emitProcessed(before, stored, decision, 'ok');
-      return { pageId, before, after: stored, decision, outcome: 'checked', tokenChanged: false, message: stored.stateMessage };
+      return {
+        pageId,
+        before,
+        after: stored,
+        decision,
+        outcome: 'checked',
+        tokenChanged: false,
+        message: stored.stateMessage,
+      };
     }
 
     // 2. Renew, heal or refresh the source, under the lease. Show `renewing` while we do.
@@ -346,12 +430,35 @@ export function createEngine(deps: EngineDeps) {
         const changed = src.sourceToken !== secrets.sourceToken;
         const events = [...src.events];
         if (changed) {
-          events.push(event(after, 'renewed', decision.reason, { message: 'The source token was extended.', details: { source_expires_at: iso(src.source?.expiresAt ?? null), previous_source_expires_at: iso(base.source?.expiresAt ?? null) } }));
+          events.push(
+            event(after, 'renewed', decision.reason, {
+              message: 'The source token was extended.',
+              details: {
+                source_expires_at: iso(src.source?.expiresAt ?? null),
+                previous_source_expires_at: iso(base.source?.expiresAt ?? null),
+              },
+            }),
+          );
         }
-        const stored = await save(after, changed ? { secrets: { sourceToken: src.sourceToken }, events } : { events });
-        deps.events.emit('renewal', { pageId, outcome: changed ? 'renewed' : 'not_extendable', reason: decision.reason });
+        const stored = await save(
+          after,
+          changed ? { secrets: { sourceToken: src.sourceToken }, events } : { events },
+        );
+        deps.events.emit('renewal', {
+          pageId,
+          outcome: changed ? 'renewed' : 'not_extendable',
+          reason: decision.reason,
+        });
         emitProcessed(before, stored, decision, 'ok');
-        return { pageId, before, after: stored, decision, outcome: changed ? 'renewed' : 'checked', tokenChanged: false, message: stored.stateMessage };
+        return {
+          pageId,
+          before,
+          after: stored,
+          decision,
+          outcome: changed ? 'renewed' : 'checked',
+          tokenChanged: false,
+          message: stored.stateMessage,
+        };
       }
 
       const heal = decision.action === 'heal';
@@ -375,38 +482,68 @@ export function createEngine(deps: EngineDeps) {
       const outcome = heal ? 'healed' : extended ? 'renewed' : 'not_extendable';
       const events = [
         ...m.events,
-        event(after, heal ? 'healed' : 'renewed', heal ? decision.reason : extended ? decision.reason : 'not_extendable', {
-          message: heal
-            ? 'The posting token was invalid; a new Page token was minted from the stored source token.'
-            : extended
-              ? 'The posting token was renewed.'
-              : `Facebook did not extend the token; it expires at ${iso(m.posting.expiresAt)}.`,
-          details: {
-            previous_expires_at: iso(previousExpiry),
-            expires_at: iso(m.posting.expiresAt),
-            previous_token_hash: before.posting.hash,
-            token_hash: m.posting.hash,
+        event(
+          after,
+          heal ? 'healed' : 'renewed',
+          heal ? decision.reason : extended ? decision.reason : 'not_extendable',
+          {
+            message: heal
+              ? 'The posting token was invalid; a new Page token was minted from the stored source token.'
+              : extended
+                ? 'The posting token was renewed.'
+                : `Facebook did not extend the token; it expires at ${iso(m.posting.expiresAt)}.`,
+            details: {
+              previous_expires_at: iso(previousExpiry),
+              expires_at: iso(m.posting.expiresAt),
+              previous_token_hash: before.posting.hash,
+              token_hash: m.posting.hash,
+            },
           },
-        }),
+        ),
       ];
       const newSecrets: Partial<PageSecrets> = { postingToken: m.postingToken };
       if (m.sourceToken !== secrets.sourceToken) newSecrets.sourceToken = m.sourceToken;
       const stored = await save(after, { secrets: newSecrets, events });
       deps.events.emit('renewal', { pageId, outcome, reason: decision.reason });
       emitProcessed(before, stored, decision, 'ok');
-      return { pageId, before, after: stored, decision, outcome: heal ? 'healed' : 'renewed', tokenChanged: true, message: stored.stateMessage };
+      return {
+        pageId,
+        before,
+        after: stored,
+        decision,
+        outcome: heal ? 'healed' : 'renewed',
+        tokenChanged: true,
+        message: stored.stateMessage,
+      };
     } catch (err) {
       if (err instanceof LeaseLostError) throw err;
       if (!(err instanceof AppError)) throw err;
       const failed = failurePatch(base, err, now, PHASE_RENEW);
       const stored = await save(failed.page, { events: failed.events });
-      deps.events.emit('renewal', { pageId, outcome: 'failed', reason: failed.page.lastError?.code ?? 'failed' });
+      deps.events.emit('renewal', {
+        pageId,
+        outcome: 'failed',
+        reason: failed.page.lastError?.code ?? 'failed',
+      });
       emitProcessed(before, stored, decision, 'failed');
-      return { pageId, before, after: stored, decision, outcome: 'failed', tokenChanged: false, message: err.message };
+      return {
+        pageId,
+        before,
+        after: stored,
+        decision,
+        outcome: 'failed',
+        tokenChanged: false,
+        message: err.message,
+      };
     }
   }
 
-  function emitProcessed(before: ManagedPage, after: ManagedPage, decision: Decision, outcome: 'ok' | 'failed' | 'skipped') {
+  function emitProcessed(
+    before: ManagedPage,
+    after: ManagedPage,
+    decision: Decision,
+    outcome: 'ok' | 'failed' | 'skipped',
+  ) {
     deps.events.emit('page_processed', {
       pageId: after.pageId,
       action: decision.action,
@@ -437,7 +574,11 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** Check every due page, C at a time, until none is due. */
-  async function runRound(options: { dryRun?: boolean; all?: boolean; concurrency: number }): Promise<ProcessOutcome[]> {
+  async function runRound(options: {
+    dryRun?: boolean;
+    all?: boolean;
+    concurrency: number;
+  }): Promise<ProcessOutcome[]> {
     const startedAt = clock.now();
     const results: ProcessOutcome[] = [];
     const seen = new Set<string>();
@@ -472,7 +613,11 @@ export function createEngine(deps: EngineDeps) {
 export type Engine = ReturnType<typeof createEngine>;
 
 /** Run `fn` over items with at most `concurrency` at once. */
-export async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function pool<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
     while (next < items.length) {
@@ -488,11 +633,17 @@ export async function pool<T>(items: T[], concurrency: number, fn: (item: T) => 
  * most: a throttled answer must never be hidden behind a transient error from the parallel call,
  * or the keeper would go on calling Facebook while it is being throttled.
  */
-export async function allOrWorstError<T extends readonly unknown[]>(calls: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+export async function allOrWorstError<T extends readonly unknown[]>(
+  calls: { [K in keyof T]: Promise<T[K]> },
+): Promise<T> {
   const settled = await Promise.allSettled(calls);
   const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (errors.length > 0) {
-    throw errors.find((e) => e instanceof GraphError && e.kind === 'throttled') ?? errors.find((e) => e instanceof GraphError && e.kind === 'needs_reauth') ?? errors[0];
+    throw (
+      errors.find((e) => e instanceof GraphError && e.kind === 'throttled') ??
+      errors.find((e) => e instanceof GraphError && e.kind === 'needs_reauth') ??
+      errors[0]
+    );
   }
   return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

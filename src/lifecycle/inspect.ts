@@ -34,7 +34,11 @@ export function assertValidForApp(info: TokenInfo, appId: string): void {
   if (!info.isValid) {
     const r = reauthReason(info.error?.subcode ?? null);
     throw new AppError('token_invalid', `Facebook says this token is not valid: ${r.message}`, {
-      details: { reason: r.reason, fb_code: info.error?.code ?? null, fb_subcode: info.error?.subcode ?? null },
+      details: {
+        reason: r.reason,
+        fb_code: info.error?.code ?? null,
+        fb_subcode: info.error?.subcode ?? null,
+      },
     });
   }
   if (info.appId !== null && info.appId !== appId) {
@@ -58,8 +62,12 @@ export function assertPostingToken(info: TokenInfo, expected: { appId: string; p
   }
   const missing = missingScopes(info);
   if (missing.length > 0) {
-    throw new AppError('missing_permission', `The token lacks the permission(s) ${missing.join(', ')}, needed to post.`, {
-      details: { missing_scopes: missing, scopes: info.scopes },
-    });
+    throw new AppError(
+      'missing_permission',
+      `The token lacks the permission(s) ${missing.join(', ')}, needed to post.`,
+      {
+        details: { missing_scopes: missing, scopes: info.scopes },
+      },
+    );
   }
 }

@@ -22,7 +22,15 @@ import { prepareSetup, setupEvent } from './setup.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
 import { toTokenInfo } from './inspect.js';
-import type { CheckReport, KeeperEventMap, PageStatus, RenewResult, SetupInput, TokenKeeper, ValidateResult } from './types.js';
+import type {
+  CheckReport,
+  KeeperEventMap,
+  PageStatus,
+  RenewResult,
+  SetupInput,
+  TokenKeeper,
+  ValidateResult,
+} from './types.js';
 
 export interface KeeperOptions {
   /** A parsed config; when absent, `env` (or process.env) is parsed. */
@@ -58,10 +66,21 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const random = options.random ?? Math.random;
-  const key = resolveEncryptionKey({ encryptionKey: config.encryptionKey, keyFile: config.encryptionKeyFile });
-  const linkSecret = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'fb-token-keeper reconnect links', 32));
+  const key = resolveEncryptionKey({
+    encryptionKey: config.encryptionKey,
+    keyFile: config.encryptionKeyFile,
+  });
+  const linkSecret = Buffer.from(
+    hkdfSync('sha256', key, Buffer.alloc(0), 'fb-token-keeper reconnect links', 32),
+  );
   const events = new EventEmitter<KeeperEventMap>();
-  const store = options.store ?? (await openStore({ databaseUrl: config.databaseUrl, secretBox: createSecretBox({ current: key }), clock }));
+  const store =
+    options.store ??
+    (await openStore({
+      databaseUrl: config.databaseUrl,
+      secretBox: createSecretBox({ current: key }),
+      clock,
+    }));
   if (options.migrate !== false && !options.store) await store.migrate();
   const graph =
     options.graph ??
@@ -72,7 +91,10 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       clock,
       onCall: (info) => events.emit('graph_call', info),
     });
-  const policy: Policy = { renewalThresholdDays: config.renewalThresholdDays, checkIntervalMs: config.checkIntervalHours * HOUR };
+  const policy: Policy = {
+    renewalThresholdDays: config.renewalThresholdDays,
+    checkIntervalMs: config.checkIntervalHours * HOUR,
+  };
   const targets = targetsFromConfig(config);
   const linkFor = (pageId: string) => reconnectUrl(config, pageId, clock.now(), linkSecret);
 
@@ -90,7 +112,16 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         const queued = await store.enqueueAlert(alert, targets);
         if (queued) {
           await store.addEvents([
-            { pageId: after.pageId, at: clock.now(), type: 'alert_queued', reason: alert.kind, stateFrom: null, stateTo: null, message: null, details: { dedupe_key: alert.dedupeKey, targets: targets.length } },
+            {
+              pageId: after.pageId,
+              at: clock.now(),
+              type: 'alert_queued',
+              reason: alert.kind,
+              stateFrom: null,
+              stateTo: null,
+              message: null,
+              details: { dedupe_key: alert.dedupeKey, targets: targets.length },
+            },
           ]);
         }
       }
@@ -119,25 +150,32 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     if (pages.length === 1) return pages[0]!.pageId;
     throw new AppError(
       'page_id_required',
-      pages.length === 0 ? 'no page is managed yet: set one up first' : `${pages.length} pages are managed: say which one with page_id`,
+      pages.length === 0
+        ? 'no page is managed yet: set one up first'
+        : `${pages.length} pages are managed: say which one with page_id`,
       { details: { pages: pages.map((p) => p.pageId) } },
     );
   }
 
   async function mustGetPage(pageId: string): Promise<ManagedPage> {
     const page = await store.getPage(pageId);
-    if (!page) throw new AppError('page_not_found', `page ${pageId} is not managed here`, { details: { page_id: pageId } });
+    if (!page)
+      throw new AppError('page_not_found', `page ${pageId} is not managed here`, {
+        details: { page_id: pageId },
+      });
     return page;
   }
 
   async function status(pageId?: string, opts: { historyLimit?: number } = {}): Promise<PageStatus> {
     const page = await mustGetPage(await resolvePageId(pageId));
-    const history = opts.historyLimit === 0 ? [] : await store.listEvents(page.pageId, { limit: opts.historyLimit ?? 20 });
+    const history =
+      opts.historyLimit === 0 ? [] : await store.listEvents(page.pageId, { limit: opts.historyLimit ?? 20 });
     return view(page, history);
   }
 
   function view(page: ManagedPage, history: Awaited<ReturnType<Store['listEvents']>>): PageStatus {
-    const needsPerson = page.state === 'needs_reauth' || page.state === 'expired' || page.state === 'expiring';
+    const needsPerson =
+      page.state === 'needs_reauth' || page.state === 'expired' || page.state === 'expiring';
     return toStatus(page, {
       now: clock.now(),
       policy,
@@ -153,15 +191,35 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     let page = engine.withState(prepared.page, clock.now());
     if (previous) {
       // Setting up again keeps the person's settings; everything about the tokens is replaced.
-      page = engine.withState({ ...page, autoRenew: previous.autoRenew, renewalThresholdDays: previous.renewalThresholdDays, createdAt: previous.createdAt }, clock.now());
+      page = engine.withState(
+        {
+          ...page,
+          autoRenew: previous.autoRenew,
+          renewalThresholdDays: previous.renewalThresholdDays,
+          createdAt: previous.createdAt,
+        },
+        clock.now(),
+      );
     }
     const events = [setupEvent(page, type, prepared.notes, previous)];
     if (previous && previous.posting.hash !== page.posting.hash) {
-      events.push({ pageId: page.pageId, at: clock.now(), type: 'token_rotated', reason: type, stateFrom: null, stateTo: null, message: 'The posting token changed: apps that cache it should fetch it again.', details: { previous_token_hash: previous.posting.hash, token_hash: page.posting.hash } });
+      events.push({
+        pageId: page.pageId,
+        at: clock.now(),
+        type: 'token_rotated',
+        reason: type,
+        stateFrom: null,
+        stateTo: null,
+        message: 'The posting token changed: apps that cache it should fetch it again.',
+        details: { previous_token_hash: previous.posting.hash, token_hash: page.posting.hash },
+      });
     }
     const stored = await store.savePage(newPageFrom(page), prepared.secrets, events);
     await onPageChanged(previous, stored);
-    logger.info({ pageId: stored.pageId, state: stored.state, tokenType: prepared.inputType, event: type }, 'page set up');
+    logger.info(
+      { pageId: stored.pageId, state: stored.state, tokenType: prepared.inputType, event: type },
+      'page set up',
+    );
     return { prepared, stored };
   }
 
@@ -195,7 +253,10 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
     async getPageToken(pageId) {
       const secrets = await store.getSecrets(pageId);
-      if (!secrets) throw new AppError('page_not_found', `page ${pageId} is not managed here`, { details: { page_id: pageId } });
+      if (!secrets)
+        throw new AppError('page_not_found', `page ${pageId} is not managed here`, {
+          details: { page_id: pageId },
+        });
       return secrets.postingToken;
     },
 
@@ -206,7 +267,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         await mustGetPage(opts.pageId);
         outcomes = [await engine.processPage(opts.pageId, { mode: 'check', dryRun })];
       } else {
-        outcomes = await engine.runRound({ dryRun, all: opts.all === true, concurrency: config.checkConcurrency });
+        outcomes = await engine.runRound({
+          dryRun,
+          all: opts.all === true,
+          concurrency: config.checkConcurrency,
+        });
       }
       const results = outcomes.map((o) => ({
         page_id: o.pageId,
@@ -234,7 +299,9 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
             fb_subcode: e.fbSubcode,
             fbtrace_id: e.fbtraceId,
             state: o.after.state,
-            ...(o.after.retryAt !== null ? { retry_after_seconds: Math.max(1, Math.ceil((o.after.retryAt - clock.now()) / 1000)) } : {}),
+            ...(o.after.retryAt !== null
+              ? { retry_after_seconds: Math.max(1, Math.ceil((o.after.retryAt - clock.now()) / 1000)) }
+              : {}),
           },
         });
       }
@@ -242,8 +309,20 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         success: true,
         page_id: id,
         renewed,
-        reason: dryRun ? (o.decision.action === 'none' ? o.decision.reason : `would_${o.decision.action}`) : renewed ? (o.outcome === 'healed' ? 'healed' : 'renewed') : o.decision.reason,
-        message: renewed ? (o.outcome === 'healed' ? 'A new Page token was minted from the stored source token.' : 'The token was renewed.') : (o.after.stateMessage ?? ''),
+        reason: dryRun
+          ? o.decision.action === 'none'
+            ? o.decision.reason
+            : `would_${o.decision.action}`
+          : renewed
+            ? o.outcome === 'healed'
+              ? 'healed'
+              : 'renewed'
+            : o.decision.reason,
+        message: renewed
+          ? o.outcome === 'healed'
+            ? 'A new Page token was minted from the stored source token.'
+            : 'The token was renewed.'
+          : (o.after.stateMessage ?? ''),
         dry_run: dryRun,
         state: o.after.state,
         expires_at: toIso(o.after.posting.expiresAt),
@@ -264,7 +343,10 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         appSecret = secrets!.appSecret;
         token ??= secrets!.postingToken;
       }
-      if (token === undefined) throw new AppError('validation_failed', 'give access_token or page_id', { details: { fields: [{ field: 'access_token', message: 'required when page_id is absent' }] } });
+      if (token === undefined)
+        throw new AppError('validation_failed', 'give access_token or page_id', {
+          details: { fields: [{ field: 'access_token', message: 'required when page_id is absent' }] },
+        });
       const d = await graph.debugToken(token, { appId, appSecret });
       const info = toTokenInfo(token, d, clock.now());
       return {
@@ -287,34 +369,45 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       let after: ManagedPage = {
         ...before,
         ...(patch.autoRenew !== undefined ? { autoRenew: patch.autoRenew } : {}),
-        ...(patch.renewalThresholdDays !== undefined ? { renewalThresholdDays: patch.renewalThresholdDays } : {}),
+        ...(patch.renewalThresholdDays !== undefined
+          ? { renewalThresholdDays: patch.renewalThresholdDays }
+          : {}),
         ...(patch.pageName !== undefined ? { pageName: patch.pageName } : {}),
       };
       // A person changing settings also clears a blocked path, so a resumed page is tried again.
-      after = engine.withState(patch.autoRenew === true ? { ...after, extensionBlockedUntil: null, nextCheckAt: clock.now() } : after, clock.now());
-      const stored = await store.updatePage(pageId, {
-        autoRenew: after.autoRenew,
-        renewalThresholdDays: after.renewalThresholdDays,
-        pageName: after.pageName,
-        state: after.state,
-        stateReason: after.stateReason,
-        stateMessage: after.stateMessage,
-        extensionBlockedUntil: after.extensionBlockedUntil,
-        nextCheckAt: after.nextCheckAt,
-      }, {
-        events: [
-          {
-            pageId,
-            at: clock.now(),
-            type: 'settings_changed',
-            reason: patch.autoRenew === false ? 'paused' : patch.autoRenew === true ? 'resumed' : 'updated',
-            stateFrom: before.state,
-            stateTo: after.state,
-            message: null,
-            details: { auto_renew: after.autoRenew, renewal_threshold_days: after.renewalThresholdDays },
-          },
-        ],
-      });
+      after = engine.withState(
+        patch.autoRenew === true
+          ? { ...after, extensionBlockedUntil: null, nextCheckAt: clock.now() }
+          : after,
+        clock.now(),
+      );
+      const stored = await store.updatePage(
+        pageId,
+        {
+          autoRenew: after.autoRenew,
+          renewalThresholdDays: after.renewalThresholdDays,
+          pageName: after.pageName,
+          state: after.state,
+          stateReason: after.stateReason,
+          stateMessage: after.stateMessage,
+          extensionBlockedUntil: after.extensionBlockedUntil,
+          nextCheckAt: after.nextCheckAt,
+        },
+        {
+          events: [
+            {
+              pageId,
+              at: clock.now(),
+              type: 'settings_changed',
+              reason: patch.autoRenew === false ? 'paused' : patch.autoRenew === true ? 'resumed' : 'updated',
+              stateFrom: before.state,
+              stateTo: after.state,
+              message: null,
+              details: { auto_renew: after.autoRenew, renewal_threshold_days: after.renewalThresholdDays },
+            },
+          ],
+        },
+      );
       await onPageChanged(before, stored);
       return view(stored, await store.listEvents(pageId, { limit: 20 }));
     },
@@ -337,8 +430,14 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     async reconnect(pageId, code, redirectUri) {
       const page = await mustGetPage(pageId);
       const secrets = await store.getSecrets(pageId);
-      const { accessToken } = await graph.exchangeCode(code, redirectUri, { appId: page.appId, appSecret: secrets!.appSecret });
-      const { stored } = await storeSetup({ pageId, accessToken, appId: page.appId, appSecret: secrets!.appSecret }, 'reconnected');
+      const { accessToken } = await graph.exchangeCode(code, redirectUri, {
+        appId: page.appId,
+        appSecret: secrets!.appSecret,
+      });
+      const { stored } = await storeSetup(
+        { pageId, accessToken, appId: page.appId, appSecret: secrets!.appSecret },
+        'reconnected',
+      );
       return view(stored, await store.listEvents(pageId, { limit: 20 }));
     },
 

@@ -25,14 +25,21 @@ const ID = /^\d{1,32}$/;
 
 export function checkSetupInput(input: SetupInput): void {
   const problems: { field: string; message: string }[] = [];
-  if (!ID.test(input.pageId)) problems.push({ field: 'page_id', message: 'must be a numeric Facebook Page id' });
+  if (!ID.test(input.pageId))
+    problems.push({ field: 'page_id', message: 'must be a numeric Facebook Page id' });
   if (!ID.test(input.appId)) problems.push({ field: 'app_id', message: 'must be a numeric Facebook App id' });
-  if (!/^\S{8,4096}$/.test(input.accessToken)) problems.push({ field: 'access_token', message: 'must be a Facebook access token' });
-  if (!/^\S{8,512}$/.test(input.appSecret)) problems.push({ field: 'app_secret', message: 'must be the app secret from the App Dashboard' });
+  if (!/^\S{8,4096}$/.test(input.accessToken))
+    problems.push({ field: 'access_token', message: 'must be a Facebook access token' });
+  if (!/^\S{8,512}$/.test(input.appSecret))
+    problems.push({ field: 'app_secret', message: 'must be the app secret from the App Dashboard' });
   if (problems.length > 0) {
-    throw new AppError('validation_failed', `invalid setup input: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, {
-      details: { fields: problems },
-    });
+    throw new AppError(
+      'validation_failed',
+      `invalid setup input: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`,
+      {
+        details: { fields: problems },
+      },
+    );
   }
 }
 
@@ -44,7 +51,8 @@ export async function prepareSetup(
 ): Promise<PreparedSetup> {
   checkSetupInput(input);
   const app = { appId: input.appId, appSecret: input.appSecret };
-  const inspect = async (token: string): Promise<TokenInfo> => toTokenInfo(token, await graph.debugToken(token, app), ctx.now());
+  const inspect = async (token: string): Promise<TokenInfo> =>
+    toTokenInfo(token, await graph.debugToken(token, app), ctx.now());
   const notes: string[] = [];
 
   const given = await inspect(input.accessToken);
@@ -64,11 +72,15 @@ export async function prepareSetup(
     if (given.type === 'USER' && lifetime === 'short') {
       userToken = (await graph.exchangeToken(input.accessToken, app)).accessToken;
       source = await inspect(userToken);
-      notes.push(`This was a short-lived user token; I exchanged it for a long-lived one (valid until ${toIso(source.expiresAt) ?? 'never'}).`);
+      notes.push(
+        `This was a short-lived user token; I exchanged it for a long-lived one (valid until ${toIso(source.expiresAt) ?? 'never'}).`,
+      );
     } else if (given.type === 'USER') {
       notes.push(`This is a long-lived user token, valid until ${toIso(given.expiresAt) ?? 'never'}.`);
     } else {
-      notes.push(`This is a system-user token${given.expiresAt === null ? ' that does not expire' : `, valid until ${toIso(given.expiresAt)}`}.`);
+      notes.push(
+        `This is a system-user token${given.expiresAt === null ? ' that does not expire' : `, valid until ${toIso(given.expiresAt)}`}.`,
+      );
     }
     sourceToken = userToken;
     const minted = await mintForPage(graph, input.pageId, userToken, app);
@@ -77,9 +89,13 @@ export async function prepareSetup(
   } else if (given.type === 'PAGE') {
     postingToken = input.accessToken;
   } else {
-    throw new AppError('token_invalid', `A ${given.type} token cannot post to a Page: give a user, system-user or Page token.`, {
-      details: { token_type: given.type },
-    });
+    throw new AppError(
+      'token_invalid',
+      `A ${given.type} token cannot post to a Page: give a user, system-user or Page token.`,
+      {
+        details: { token_type: given.type },
+      },
+    );
   }
 
   const posting = postingToken === input.accessToken ? given : await inspect(postingToken);
@@ -135,11 +151,17 @@ export async function prepareSetup(
  * `/{page-id}?fields=access_token` first; when the user cannot reach the Page that way, look for it
  * in `/me/accounts` so the refusal can say clearly that the user has no role on the Page.
  */
-async function mintForPage(graph: GraphClient, pageId: string, userToken: string, app: { appId: string; appSecret: string }) {
+async function mintForPage(
+  graph: GraphClient,
+  pageId: string,
+  userToken: string,
+  app: { appId: string; appSecret: string },
+) {
   try {
     return await graph.getPageToken(pageId, userToken, app);
   } catch (err) {
-    if (!(err instanceof GraphError) || (err.kind !== 'invalid_request' && err.kind !== 'permission')) throw err;
+    if (!(err instanceof GraphError) || (err.kind !== 'invalid_request' && err.kind !== 'permission'))
+      throw err;
     const accounts = await graph.listPageAccounts(userToken, app);
     const found = accounts.find((a) => a.id === pageId);
     if (found) return { id: found.id, name: found.name, accessToken: found.accessToken };
@@ -151,7 +173,12 @@ async function mintForPage(graph: GraphClient, pageId: string, userToken: string
   }
 }
 
-export function setupEvent(page: ManagedPage, type: 'setup' | 'reconnected', notes: string[], previous: ManagedPage | null): NewEvent {
+export function setupEvent(
+  page: ManagedPage,
+  type: 'setup' | 'reconnected',
+  notes: string[],
+  previous: ManagedPage | null,
+): NewEvent {
   return {
     pageId: page.pageId,
     at: page.updatedAt,

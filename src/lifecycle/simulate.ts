@@ -14,7 +14,14 @@ import type { PageState } from '../types.js';
 import { createTokenKeeper } from './keeper.js';
 import { createScheduler } from './scheduler.js';
 
-export const SCENARIOS = ['default', 'password-change', 'faults', 'throttling', 'page-token', 'role-removed'] as const;
+export const SCENARIOS = [
+  'default',
+  'password-change',
+  'faults',
+  'throttling',
+  'page-token',
+  'role-removed',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface SimulationOptions {
@@ -60,8 +67,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!(SCENARIOS as readonly string[]).includes(options.scenario)) {
     throw new Error(`unknown scenario "${options.scenario}"; choose one of ${SCENARIOS.join(', ')}`);
   }
-  if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650) throw new Error('--days must be a whole number from 1 to 3650');
-  if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > 1000) throw new Error('--pages must be a whole number from 1 to 1000');
+  if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650)
+    throw new Error('--days must be a whole number from 1 to 3650');
+  if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > 1000)
+    throw new Error('--pages must be a whole number from 1 to 1000');
   const scenario = options.scenario as Scenario;
   const step = (options.stepMinutes ?? 30) * MINUTE;
   const random = prng(options.seed ?? 42);
@@ -116,14 +125,24 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         const su = graph.createSystemUser({ appId: app.appId, pages: [page.id] });
         token = graph.issueSystemUserToken({ appId: app.appId, systemUserId: su.id, expiring: i % 2 === 0 });
       } else {
-        token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: i % 3 === 0 ? 'short' : 'long' });
+        token = graph.issueUserToken({
+          appId: app.appId,
+          userId: user.id,
+          lifetime: i % 3 === 0 ? 'short' : 'long',
+        });
       }
       await keeper.setup({ pageId: page.id, accessToken: token, appId: app.appId, appSecret: app.appSecret });
       ids.push(page.id);
       users.push(user.id);
     }
 
-    const scheduler = createScheduler({ clock, timers, logger: silentLogger, pollMs: step, runRound: () => keeper.runRound() });
+    const scheduler = createScheduler({
+      clock,
+      timers,
+      logger: silentLogger,
+      pollMs: step,
+      runRound: () => keeper.runRound(),
+    });
     const eventDay = Math.min(100, Math.max(1, Math.floor(options.days / 2)));
     const eventAt = start + eventDay * DAY;
     let eventDone = false;
@@ -132,7 +151,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const detected: Record<string, number | null> = watched ? { [ids[0]!]: null } : {};
     const tokens = new Map<string, string>();
 
-    if (scenario === 'faults') graph.injectFault({ kind: 'transient_code_2', probability: 0.3, times: Number.POSITIVE_INFINITY });
+    if (scenario === 'faults')
+      graph.injectFault({ kind: 'transient_code_2', probability: 0.3, times: Number.POSITIVE_INFINITY });
     scheduler.start();
     await scheduler.trigger();
     const end = start + options.days * DAY;
@@ -145,7 +165,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (scenario === 'throttling') {
         // A throttling burst of two hours every ten days.
         const day = Math.floor((clock.now() - start) / DAY);
-        if (day % 10 === 5 && (clock.now() - start) % DAY < step) graph.injectFault({ kind: 'throttle_app', times: 20 });
+        if (day % 10 === 5 && (clock.now() - start) % DAY < step)
+          graph.injectFault({ kind: 'throttle_app', times: 20 });
       }
       timers.advance(step);
       await scheduler.trigger();
@@ -200,11 +221,12 @@ export function simulationText(r: SimulationReport): string {
     '  PAGE                 FINAL STATE     REASON               MINUTES WITHOUT A VALID TOKEN',
   ];
   for (const [id, state] of Object.entries(r.final_states)) {
-    lines.push(`  ${id.padEnd(20)} ${state.padEnd(15)} ${(r.reasons[id] ?? '-').padEnd(20)} ${r.minutes_without_valid_token[id] ?? 0}`);
+    lines.push(
+      `  ${id.padEnd(20)} ${state.padEnd(15)} ${(r.reasons[id] ?? '-').padEnd(20)} ${r.minutes_without_valid_token[id] ?? 0}`,
+    );
   }
   for (const [id, m] of Object.entries(r.detection_minutes)) {
     lines.push(`  page ${id} showed the invalidation after ${m === null ? 'never' : `${m} minutes`}`);
   }
   return lines.join('\n');
 }
-

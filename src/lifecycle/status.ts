@@ -19,7 +19,13 @@ export function toHistoryItem(e: HistoryEvent): HistoryItem {
 
 export function toStatus(
   page: ManagedPage,
-  options: { now: number; policy: Policy; graphApiVersion: string; history: HistoryEvent[]; reconnectUrl: string | null },
+  options: {
+    now: number;
+    policy: Policy;
+    graphApiVersion: string;
+    history: HistoryEvent[];
+    reconnectUrl: string | null;
+  },
 ): PageStatus {
   const { now, policy } = options;
   const decision = decide(page, now, policy);

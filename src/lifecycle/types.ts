@@ -47,7 +47,14 @@ export interface PageStatus {
   renewal_reason: string;
   renewal_threshold_days: number;
   graph_api_version: string;
-  last_error: { code: string; message: string; fb_code: number | null; fb_subcode: number | null; fbtrace_id: string | null; at: string } | null;
+  last_error: {
+    code: string;
+    message: string;
+    fb_code: number | null;
+    fb_subcode: number | null;
+    fbtrace_id: string | null;
+    at: string;
+  } | null;
   reconnect_url: string | null;
   history: HistoryItem[];
 }
@@ -121,8 +128,19 @@ export interface PageSettingsPatch {
 
 /** What the core tells observers (metrics, logs, tests). Never carries a token. */
 export interface KeeperEventMap {
-  graph_call: [{ endpoint: string; durationMs: number; ok: boolean; fbCode: number | null; kind: string | null }];
-  page_processed: [{ pageId: string; action: string; reason: string; outcome: 'ok' | 'failed' | 'skipped'; stateBefore: PageState; stateAfter: PageState }];
+  graph_call: [
+    { endpoint: string; durationMs: number; ok: boolean; fbCode: number | null; kind: string | null },
+  ];
+  page_processed: [
+    {
+      pageId: string;
+      action: string;
+      reason: string;
+      outcome: 'ok' | 'failed' | 'skipped';
+      stateBefore: PageState;
+      stateAfter: PageState;
+    },
+  ];
   renewal: [{ pageId: string; outcome: 'renewed' | 'healed' | 'not_extendable' | 'failed'; reason: string }];
   check_round: [{ startedAt: number; finishedAt: number; checked: number; failed: number }];
   alert_delivery: [{ channel: string; outcome: 'delivered' | 'failed' | 'gave_up' }];
@@ -139,7 +157,12 @@ export interface TokenKeeper {
   /** Check every due page (or one page, or all with `all`), exactly like the scheduler does. */
   check(options?: { pageId?: string; dryRun?: boolean; all?: boolean }): Promise<CheckReport>;
   renew(pageId?: string, options?: { force?: boolean; dryRun?: boolean }): Promise<RenewResult>;
-  validate(input: { accessToken?: string; pageId?: string; appId?: string; appSecret?: string }): Promise<ValidateResult>;
+  validate(input: {
+    accessToken?: string;
+    pageId?: string;
+    appId?: string;
+    appSecret?: string;
+  }): Promise<ValidateResult>;
   updatePage(pageId: string, patch: PageSettingsPatch): Promise<PageStatus>;
   deletePage(pageId: string): Promise<void>;
   history(pageId: string, options?: { limit?: number; beforeId?: number }): Promise<HistoryItem[]>;

@@ -10,7 +10,12 @@ import type { AlertDeliveryRow } from './schema.js';
 
 type AlertMethods = Pick<
   Store,
-  'enqueueAlert' | 'dueAlertDeliveries' | 'claimDelivery' | 'markDelivered' | 'markDeliveryFailed' | 'alertCounts'
+  | 'enqueueAlert'
+  | 'dueAlertDeliveries'
+  | 'claimDelivery'
+  | 'markDelivered'
+  | 'markDeliveryFailed'
+  | 'alertCounts'
 >;
 
 /** Keeps a failing endpoint's error page from bloating the row. */

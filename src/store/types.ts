@@ -1,17 +1,12 @@
-import type {
-  ApiKey,
-  ApiKeyScope,
-  HistoryEvent,
-  ManagedPage,
-  NewEvent,
-  PageSecrets,
-} from '../types.js';
+import type { ApiKey, ApiKeyScope, HistoryEvent, ManagedPage, NewEvent, PageSecrets } from '../types.js';
 
 /** A page as stored for the first time (or replaced by a new setup). */
 export type NewPage = Omit<ManagedPage, 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt'>;
 
 /** Fields an update may change. Lease fields change only through claim/release. */
-export type PagePatch = Partial<Omit<ManagedPage, 'pageId' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt'>>;
+export type PagePatch = Partial<
+  Omit<ManagedPage, 'pageId' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt'>
+>;
 
 export interface UpdateOptions {
   /** New secrets to seal and store in the same transaction (only the given ones change). */
@@ -101,7 +96,13 @@ export interface Store {
   listEvents(pageId: string, options?: { limit?: number; beforeId?: number }): Promise<HistoryEvent[]>;
 
   // --- API keys -------------------------------------------------------------------------------
-  createApiKey(key: { id: string; name: string; keyHash: string; scopes: ApiKeyScope[]; createdAt: number }): Promise<ApiKey>;
+  createApiKey(key: {
+    id: string;
+    name: string;
+    keyHash: string;
+    scopes: ApiKeyScope[];
+    createdAt: number;
+  }): Promise<ApiKey>;
   getApiKey(id: string): Promise<StoredApiKey | null>;
   listApiKeys(): Promise<ApiKey[]>;
   revokeApiKey(id: string, at: number): Promise<boolean>;

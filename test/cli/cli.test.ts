@@ -59,7 +59,12 @@ describe('CLI', () => {
     const status = await cli(['status', '--json']);
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout);
-    expect(parsed.pages[0]).toMatchObject({ page_id: page.id, state: 'healthy', token_type: 'PAGE', expires_at: null });
+    expect(parsed.pages[0]).toMatchObject({
+      page_id: page.id,
+      state: 'healthy',
+      token_type: 'PAGE',
+      expires_at: null,
+    });
 
     const table = await cli(['status']);
     expect(table.stdout).toMatch(/CLI Page\s+healthy\s+never expires/);

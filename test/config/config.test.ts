@@ -77,7 +77,25 @@ describe('config', () => {
   });
 
   it('lists every variable of DESIGN §3', () => {
-    for (const v of ['DATABASE_URL', 'TOKEN_ENCRYPTION_KEY', 'GRAPH_API_URL', 'GRAPH_API_VERSION', 'FACEBOOK_DIALOG_URL', 'PUBLIC_URL', 'HOST', 'PORT', 'CHECK_INTERVAL_HOURS', 'RENEWAL_THRESHOLD_DAYS', 'ALERT_DAYS_BEFORE', 'WEBHOOK_URLS', 'WEBHOOK_SECRET', 'SLACK_WEBHOOK_URL', 'SMTP_URL', 'ALERT_EMAIL_TO', 'LOG_LEVEL']) {
+    for (const v of [
+      'DATABASE_URL',
+      'TOKEN_ENCRYPTION_KEY',
+      'GRAPH_API_URL',
+      'GRAPH_API_VERSION',
+      'FACEBOOK_DIALOG_URL',
+      'PUBLIC_URL',
+      'HOST',
+      'PORT',
+      'CHECK_INTERVAL_HOURS',
+      'RENEWAL_THRESHOLD_DAYS',
+      'ALERT_DAYS_BEFORE',
+      'WEBHOOK_URLS',
+      'WEBHOOK_SECRET',
+      'SLACK_WEBHOOK_URL',
+      'SMTP_URL',
+      'ALERT_EMAIL_TO',
+      'LOG_LEVEL',
+    ]) {
       expect(CONFIG_VARIABLES).toContain(v);
     }
   });

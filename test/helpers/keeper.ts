@@ -46,7 +46,13 @@ export async function withKeeper(
     await withStore(backend, async (store) => {
       const env = testEnv(graph.url, options.env);
       const make = () =>
-        createTokenKeeper({ config: loadConfig(env), store, clock, logger: silentLogger, random: options.random ?? (() => 0.5) });
+        createTokenKeeper({
+          config: loadConfig(env),
+          store,
+          clock,
+          logger: silentLogger,
+          random: options.random ?? (() => 0.5),
+        });
       const keeper = await make();
       const app = graph.createApp({ name: 'Test app' });
       await fn({

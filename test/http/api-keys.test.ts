@@ -2,18 +2,36 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.js';
-import { createApiKey, ensureBootstrapKey, listApiKeys, parseApiKey, revokeApiKey, verifyApiKey } from '../../src/http/auth.js';
+import {
+  createApiKey,
+  ensureBootstrapKey,
+  listApiKeys,
+  parseApiKey,
+  revokeApiKey,
+  verifyApiKey,
+} from '../../src/http/auth.js';
 import { testBackends, withStore } from '../helpers/backends.js';
 
 describe.each(testBackends())('API keys on %s', (backend) => {
   it('a key is ftk_<id>_<secret>, shown once; only sha256 of the secret is stored', async () => {
     await withStore(backend, async (store, db) => {
       const clock = createManualClock('2027-01-01T00:00:00Z');
-      const { id, key, apiKey } = await createApiKey(store, { name: 'poster', scopes: ['token:read'], clock });
+      const { id, key, apiKey } = await createApiKey(store, {
+        name: 'poster',
+        scopes: ['token:read'],
+        clock,
+      });
       expect(key).toMatch(/^ftk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
       const parts = parseApiKey(key)!;
       expect(parts.id).toBe(id);
-      expect(apiKey).toEqual({ id, name: 'poster', scopes: ['token:read'], createdAt: clock.now(), lastUsedAt: null, revokedAt: null });
+      expect(apiKey).toEqual({
+        id,
+        name: 'poster',
+        scopes: ['token:read'],
+        createdAt: clock.now(),
+        lastUsedAt: null,
+        revokedAt: null,
+      });
       const rows = await db.query('select * from api_keys');
       const text = JSON.stringify(rows);
       expect(text).not.toContain(parts.secret);
@@ -25,7 +43,12 @@ describe.each(testBackends())('API keys on %s', (backend) => {
 
       expect(await verifyApiKey(store, key)).toMatchObject({ id, scopes: ['token:read'] });
       expect(await verifyApiKey(store, `${key}x`)).toBeNull();
-      expect(await verifyApiKey(store, key.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')))).toBeNull();
+      expect(
+        await verifyApiKey(
+          store,
+          key.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')),
+        ),
+      ).toBeNull();
       expect(await verifyApiKey(store, `ftk_${'0'.repeat(16)}_${parts.secret}`)).toBeNull();
 
       // Revoke by id or by the whole key; the second time there is nothing to revoke.
@@ -38,9 +61,15 @@ describe.each(testBackends())('API keys on %s', (backend) => {
   it('bad names and scopes are refused', async () => {
     await withStore(backend, async (store) => {
       const clock = createManualClock(0);
-      await expect(createApiKey(store, { name: ' ', scopes: ['admin'], clock })).rejects.toMatchObject({ code: 'validation_failed' });
-      await expect(createApiKey(store, { name: 'x', scopes: [], clock })).rejects.toMatchObject({ code: 'validation_failed' });
-      await expect(createApiKey(store, { name: 'x', scopes: ['root' as 'admin'], clock })).rejects.toMatchObject({ code: 'validation_failed' });
+      await expect(createApiKey(store, { name: ' ', scopes: ['admin'], clock })).rejects.toMatchObject({
+        code: 'validation_failed',
+      });
+      await expect(createApiKey(store, { name: 'x', scopes: [], clock })).rejects.toMatchObject({
+        code: 'validation_failed',
+      });
+      await expect(
+        createApiKey(store, { name: 'x', scopes: ['root' as 'admin'], clock }),
+      ).rejects.toMatchObject({ code: 'validation_failed' });
       expect(await listApiKeys(store)).toEqual([]);
     });
   });
@@ -58,5 +87,4 @@ describe.each(testBackends())('API keys on %s', (backend) => {
       expect(again).not.toBe(key);
     });
   });
-
 });

@@ -10,12 +10,17 @@ describe.each(testBackends())('authentication on %s', (backend) => {
     await withApi(backend, async (w) => {
       const { pageId } = await w.setupPage();
       expect((await w.call('GET', `/api/pages/${pageId}/token`, { key: w.keys.admin })).statusCode).toBe(403);
-      expect((await w.call('GET', `/api/pages/${pageId}/token`, { key: w.keys.reader })).statusCode).toBe(200);
+      expect((await w.call('GET', `/api/pages/${pageId}/token`, { key: w.keys.reader })).statusCode).toBe(
+        200,
+      );
       expect((await w.call('GET', `/api/pages/${pageId}`, { key: w.keys.reader })).statusCode).toBe(403);
       expect((await w.call('GET', '/api/token/status', { key: w.keys.reader })).statusCode).toBe(403);
       expect((await w.call('GET', `/api/pages/${pageId}`, { key: w.keys.admin })).statusCode).toBe(200);
       // Scheme name is case-insensitive; extra spaces are fine.
-      const lower = await w.call('GET', '/api/pages', { key: null, headers: { authorization: `bearer   ${w.keys.admin}` } });
+      const lower = await w.call('GET', '/api/pages', {
+        key: null,
+        headers: { authorization: `bearer   ${w.keys.admin}` },
+      });
       expect(lower.statusCode).toBe(200);
     });
   });
@@ -45,10 +50,16 @@ describe.each(testBackends())('authentication on %s', (backend) => {
       backend,
       async (w) => {
         const from = (remoteAddress: string, key: string | null) =>
-          w.app.inject({ method: 'GET', url: '/api/pages', remoteAddress, headers: key ? { authorization: `Bearer ${key}` } : {} });
+          w.app.inject({
+            method: 'GET',
+            url: '/api/pages',
+            remoteAddress,
+            headers: key ? { authorization: `Bearer ${key}` } : {},
+          });
         // No key at all is not a guess: it never locks an address out.
         for (let i = 0; i < 10; i++) expect((await from('10.0.0.1', null)).statusCode).toBe(401);
-        for (let i = 0; i < 4; i++) expect((await from('10.0.0.1', `ftk_${'a'.repeat(16)}_${'b'.repeat(43)}`)).statusCode).toBe(401);
+        for (let i = 0; i < 4; i++)
+          expect((await from('10.0.0.1', `ftk_${'a'.repeat(16)}_${'b'.repeat(43)}`)).statusCode).toBe(401);
         // The 6th invalid key is still answered 401; from then on the address is locked out.
         expect((await from('10.0.0.1', 'garbage')).statusCode).toBe(401);
         expect((await from('10.0.0.1', 'garbage')).statusCode).toBe(401);

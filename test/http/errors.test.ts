@@ -25,13 +25,19 @@ function faultyRoutes(app: FastifyInstance) {
     throw new AppError('renewal_in_progress', 'another renewal of this page is running');
   });
   app.get('/test/graph-error', () => {
-    const err = new AppError('graph_rate_limited', 'Facebook is throttling this app', { details: { retry_after_seconds: 120 } });
+    const err = new AppError('graph_rate_limited', 'Facebook is throttling this app', {
+      details: { retry_after_seconds: 120 },
+    });
     Object.assign(err, { fbCode: 4, fbSubcode: null, fbtraceId: 'AbCdEf' });
     throw err;
   });
 }
 
-function expectEnvelope(r: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number, code: string) {
+function expectEnvelope(
+  r: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+  status: number,
+  code: string,
+) {
   expect(r.statusCode).toBe(status);
   expect(String(r.headers['content-type'])).toMatch(/^application\/json/);
   const body = r.json() as { success: boolean; error: { code: string; message: string } };
@@ -57,19 +63,36 @@ describe.each(testBackends())('HTTP errors on %s', (backend) => {
   it('bodies: only JSON (415), at most BODY_LIMIT bytes (413), broken JSON is a 400 that does not quote the body', async () => {
     await withApi(backend, async (w) => {
       const before = await w.dump();
-      const text = await w.call('POST', '/api/token/setup', { payload: 'page_id=1', headers: { 'content-type': 'text/plain' } });
+      const text = await w.call('POST', '/api/token/setup', {
+        payload: 'page_id=1',
+        headers: { 'content-type': 'text/plain' },
+      });
       expectEnvelope(text, 415, 'unsupported_media_type');
       // What `curl -d '{…}'` sends when the Content-Type header is forgotten.
-      const form = await w.call('POST', '/api/token/setup', { payload: '{"page_id":"1"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const form = await w.call('POST', '/api/token/setup', {
+        payload: '{"page_id":"1"}',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(expectEnvelope(form, 415, 'unsupported_media_type').error.message).toMatch(/application\/json/);
-      const big = await w.call('POST', '/api/token/setup', { body: { page_id: '1', access_token: 'E'.repeat(BODY_LIMIT), app_id: '1', app_secret: 's' } });
+      const big = await w.call('POST', '/api/token/setup', {
+        body: { page_id: '1', access_token: 'E'.repeat(BODY_LIMIT), app_id: '1', app_secret: 's' },
+      });
       expectEnvelope(big, 413, 'payload_too_large');
-      const broken = await w.call('POST', '/api/token/setup', { payload: `{"access_token": "${SECRET_LOOKING}`, headers: { 'content-type': 'application/json' } });
+      const broken = await w.call('POST', '/api/token/setup', {
+        payload: `{"access_token": "${SECRET_LOOKING}`,
+        headers: { 'content-type': 'application/json' },
+      });
       expectEnvelope(broken, 400, 'validation_failed');
       expect(broken.body).not.toContain(SECRET_LOOKING);
-      const poisoned = await w.call('POST', '/api/token/renew', { payload: '{"__proto__": {"force": true}}', headers: { 'content-type': 'application/json' } });
+      const poisoned = await w.call('POST', '/api/token/renew', {
+        payload: '{"__proto__": {"force": true}}',
+        headers: { 'content-type': 'application/json' },
+      });
       expectEnvelope(poisoned, 400, 'validation_failed');
-      const charset = await w.call('POST', '/api/token/renew', { payload: '{"dry_run": true}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+      const charset = await w.call('POST', '/api/token/renew', {
+        payload: '{"dry_run": true}',
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      });
       expectEnvelope(charset, 400, 'page_id_required');
       const badUrl = await w.call('GET', '/api/pages/%E0%A4%A');
       expectEnvelope(badUrl, 400, 'validation_failed');
@@ -113,13 +136,17 @@ describe.each(testBackends())('HTTP errors on %s', (backend) => {
       const r = await w.call('GET', '/api/pages');
       expect(r.headers['x-content-type-options']).toBe('nosniff');
       expect(r.headers['cache-control']).toBe('no-store');
-      expect((await w.call('GET', '/healthz', { key: null })).headers['x-content-type-options']).toBe('nosniff');
+      expect((await w.call('GET', '/healthz', { key: null })).headers['x-content-type-options']).toBe(
+        'nosniff',
+      );
     });
   });
 
   it('the access log has method, route, status and key id, never a header, body or query', async () => {
     await withApi(backend, async (w) => {
-      await w.call('GET', '/api/token/status?page_id=98765432101234', { headers: { cookie: 'session=abc123cookie' } });
+      await w.call('GET', '/api/token/status?page_id=98765432101234', {
+        headers: { cookie: 'session=abc123cookie' },
+      });
       await w.call('POST', '/api/token/validate', { body: { access_token: SECRET_LOOKING } });
       const lines = w
         .logs()
@@ -127,11 +154,23 @@ describe.each(testBackends())('HTTP errors on %s', (backend) => {
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .filter((l) => l.msg === 'request');
-      expect(lines[0]).toMatchObject({ method: 'GET', route: '/api/token/status', status: 404, error: 'page_not_found' });
+      expect(lines[0]).toMatchObject({
+        method: 'GET',
+        route: '/api/token/status',
+        status: 404,
+        error: 'page_not_found',
+      });
       expect(lines[0]!.keyId).toMatch(/^[0-9a-f]{16}$/);
       expect(lines[1]).toMatchObject({ method: 'POST', route: '/api/token/validate' });
       const text = w.logs();
-      for (const s of ['98765432101234', 'abc123cookie', SECRET_LOOKING, w.keys.admin, w.keys.admin.split('_')[2]!]) expect(text).not.toContain(s);
+      for (const s of [
+        '98765432101234',
+        'abc123cookie',
+        SECRET_LOOKING,
+        w.keys.admin,
+        w.keys.admin.split('_')[2]!,
+      ])
+        expect(text).not.toContain(s);
     });
   });
 });

@@ -30,7 +30,11 @@ const FAULTS: [FaultKind, Expectation][] = [
   ['wrong_shape', { status: 502, code: 'graph_bad_response', fbCode: null }],
 ];
 
-function expectGraphError(r: { statusCode: number; headers: Record<string, unknown>; body: string; json(): unknown }, e: Expectation, retryAfter: boolean) {
+function expectGraphError(
+  r: { statusCode: number; headers: Record<string, unknown>; body: string; json(): unknown },
+  e: Expectation,
+  retryAfter: boolean,
+) {
   expect(r.statusCode, r.body).toBe(e.status);
   const body = r.json() as { success: boolean; error: Record<string, unknown> };
   expect(body.success).toBe(false);
@@ -59,7 +63,12 @@ describe.each(testBackends())('Graph failures over HTTP on %s', (backend) => {
         const before = await w.dump();
         w.graph.injectFault({ kind, times: 50 });
         const setup = await w.call('POST', '/api/token/setup', {
-          body: { page_id: pageId, access_token: w.userToken(userId), app_id: w.fbApp.appId, app_secret: w.fbApp.appSecret },
+          body: {
+            page_id: pageId,
+            access_token: w.userToken(userId),
+            app_id: w.fbApp.appId,
+            app_secret: w.fbApp.appSecret,
+          },
         });
         expectGraphError(setup, e, true);
         // A refused setup stores nothing.
@@ -87,7 +96,9 @@ describe.each(testBackends())('Graph failures over HTTP on %s', (backend) => {
     await withApi(backend, async (w) => {
       const before = await w.dump();
       const setup = (pageId: string, token: string, appSecret = w.fbApp.appSecret) =>
-        w.call('POST', '/api/token/setup', { body: { page_id: pageId, access_token: token, app_id: w.fbApp.appId, app_secret: appSecret } });
+        w.call('POST', '/api/token/setup', {
+          body: { page_id: pageId, access_token: token, app_id: w.fbApp.appId, app_secret: appSecret },
+        });
 
       const a = w.newPage();
       const dead = w.userToken(a.userId);
@@ -104,10 +115,18 @@ describe.each(testBackends())('Graph failures over HTTP on %s', (backend) => {
       expect(noRole.json().error.code).toBe('token_wrong_page');
 
       const c = w.newPage();
-      const narrow = w.graph.issueUserToken({ appId: w.fbApp.appId, userId: c.userId, lifetime: 'long', scopes: ['pages_show_list'] });
+      const narrow = w.graph.issueUserToken({
+        appId: w.fbApp.appId,
+        userId: c.userId,
+        lifetime: 'long',
+        scopes: ['pages_show_list'],
+      });
       const missing = await setup(c.pageId, narrow);
       expect(missing.statusCode).toBe(422);
-      expect(missing.json().error).toMatchObject({ code: 'missing_permission', details: { missing_scopes: ['pages_manage_posts'] } });
+      expect(missing.json().error).toMatchObject({
+        code: 'missing_permission',
+        details: { missing_scopes: ['pages_manage_posts'] },
+      });
 
       const d = w.newPage();
       const wrongSecret = await setup(d.pageId, w.userToken(d.userId), 'f'.repeat(32));
@@ -116,7 +135,10 @@ describe.each(testBackends())('Graph failures over HTTP on %s', (backend) => {
       expect(wrongSecret.json().error.fbtrace_id).toMatch(/^A/);
 
       const other = w.graph.createApp({ name: 'Other app' });
-      const foreign = await setup(d.pageId, w.graph.issueUserToken({ appId: other.appId, userId: d.userId, lifetime: 'long' }));
+      const foreign = await setup(
+        d.pageId,
+        w.graph.issueUserToken({ appId: other.appId, userId: d.userId, lifetime: 'long' }),
+      );
       expect(foreign.statusCode).toBe(422);
       expect(String(foreign.json().error.code)).toMatch(/^(token_wrong_app|graph_invalid_request)$/);
 
@@ -133,10 +155,17 @@ describe.each(testBackends())('Graph failures over HTTP on %s', (backend) => {
       expect(renew.json()).toMatchObject({ renewed: false, state: 'needs_reauth' });
       expect(renew.json().message).toMatch(/password/);
       const status = (await w.call('GET', '/api/token/status')).json();
-      expect(status).toMatchObject({ state: 'needs_reauth', state_reason: 'password_changed', token_valid: false });
+      expect(status).toMatchObject({
+        state: 'needs_reauth',
+        state_reason: 'password_changed',
+        token_valid: false,
+      });
       expect(status.reconnect_url).toMatch(/\/connect\//);
       const validate = (await w.call('POST', '/api/token/validate')).json();
-      expect(validate).toMatchObject({ valid: false, error: { code: 190, subcode: 460, reason: 'password_changed' } });
+      expect(validate).toMatchObject({
+        valid: false,
+        error: { code: 190, subcode: 460, reason: 'password_changed' },
+      });
     });
   });
 });

@@ -49,7 +49,9 @@ describe.each(testBackends())('secrets on %s', (backend) => {
       secrets.set('long-lived user token', other);
       await w.call('POST', '/api/token/validate', { body: { access_token: other } });
       await w.call('POST', '/api/token/validate', { body: { page_id: pageId } });
-      await w.call('POST', '/api/token/validate', { body: { access_token: other, app_id: w.fbApp.appId, app_secret: w.fbApp.appSecret } });
+      await w.call('POST', '/api/token/validate', {
+        body: { access_token: other, app_id: w.fbApp.appId, app_secret: w.fbApp.appSecret },
+      });
       await w.call('PATCH', `/api/pages/${pageId}`, { body: { renewal_threshold_days: 30 } });
       await w.call('POST', `/api/pages/${pageId}/check`);
       await w.call('GET', `/api/pages/${pageId}/history?limit=500`);
@@ -62,9 +64,21 @@ describe.each(testBackends())('secrets on %s', (backend) => {
       w.graph.injectFault({ kind: 'malformed_json', times: 3 });
       await w.call('POST', '/api/token/validate', { body: { access_token: other } });
       w.graph.clearFaults();
-      await w.call('POST', '/api/token/setup', { payload: `{"access_token": "${other}", "app_secret": "${w.fbApp.appSecret}"`, headers: { 'content-type': 'application/json' } });
-      await w.call('POST', '/api/token/setup', { body: { page_id: pageId, access_token: `${other} x`, app_id: w.fbApp.appId, app_secret: w.fbApp.appSecret } });
-      await w.call('POST', '/api/token/setup', { body: { page_id: pageId, access_token: other, app_id: w.fbApp.appId, app_secret: 'f'.repeat(32) } });
+      await w.call('POST', '/api/token/setup', {
+        payload: `{"access_token": "${other}", "app_secret": "${w.fbApp.appSecret}"`,
+        headers: { 'content-type': 'application/json' },
+      });
+      await w.call('POST', '/api/token/setup', {
+        body: {
+          page_id: pageId,
+          access_token: `${other} x`,
+          app_id: w.fbApp.appId,
+          app_secret: w.fbApp.appSecret,
+        },
+      });
+      await w.call('POST', '/api/token/setup', {
+        body: { page_id: pageId, access_token: other, app_id: w.fbApp.appId, app_secret: 'f'.repeat(32) },
+      });
       await w.call('GET', `/api/token/status?access_token=${other}`);
       await w.call('GET', `/api/pages/${other}`);
       await w.call('GET', '/api/pages', { key: `${w.keys.admin}x` });
@@ -81,7 +95,18 @@ describe.each(testBackends())('secrets on %s', (backend) => {
       // Manual recovery: a new token through setup again.
       const recovery = w.userToken(userId);
       secrets.set('recovery token', recovery);
-      expect((await w.call('POST', '/api/token/setup', { body: { page_id: pageId, access_token: recovery, app_id: w.fbApp.appId, app_secret: w.fbApp.appSecret } })).statusCode).toBe(201);
+      expect(
+        (
+          await w.call('POST', '/api/token/setup', {
+            body: {
+              page_id: pageId,
+              access_token: recovery,
+              app_id: w.fbApp.appId,
+              app_secret: w.fbApp.appSecret,
+            },
+          })
+        ).statusCode,
+      ).toBe(201);
       await remember(pageId);
       await w.call('GET', '/metrics', { key: null });
       await w.call('GET', '/openapi.json', { key: null });
@@ -99,8 +124,13 @@ describe.each(testBackends())('secrets on %s', (backend) => {
       for (const [name, secret] of secrets) {
         expect(secret.length, name).toBeGreaterThan(10);
         expect(logs.includes(secret), `${name} in the log`).toBe(false);
-        for (const r of others) expect(r.text.includes(secret), `${name} in the response to ${r.method} ${r.url.slice(0, 60)}`).toBe(false);
-        if (secret !== current) expect(tokenResponse.body.includes(secret), `${name} in the token response`).toBe(false);
+        for (const r of others)
+          expect(
+            r.text.includes(secret),
+            `${name} in the response to ${r.method} ${r.url.slice(0, 60)}`,
+          ).toBe(false);
+        if (secret !== current)
+          expect(tokenResponse.body.includes(secret), `${name} in the token response`).toBe(false);
       }
       expect(secrets.size).toBeGreaterThanOrEqual(12);
     });

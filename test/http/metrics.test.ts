@@ -28,7 +28,11 @@ function histogramCount(name: string, labels: string): number {
   return line === undefined ? Number.NaN : Number(line.split(' ').at(-1));
 }
 
-function value(families: Map<string, PromFamily>, name: string, labels: Record<string, string> = {}): number | undefined {
+function value(
+  families: Map<string, PromFamily>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const family = families.get(name);
   const sample = family?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
   return sample?.value === undefined ? undefined : Number(sample.value);
@@ -55,7 +59,9 @@ describe.each(testBackends())('/metrics on %s', (backend) => {
       expect(seriesFor(m, 'fbtk_page_token_days_left', never.pageId)).toEqual([]);
       const status = (await w.call('GET', `/api/pages/${finite.pageId}`)).json();
       expect(status.expires_at).not.toBeNull();
-      expect(value(m, 'fbtk_page_token_expiry_timestamp_seconds', { page_id: finite.pageId })).toBe(Date.parse(status.expires_at) / 1000);
+      expect(value(m, 'fbtk_page_token_expiry_timestamp_seconds', { page_id: finite.pageId })).toBe(
+        Date.parse(status.expires_at) / 1000,
+      );
       const daysLeft = value(m, 'fbtk_page_token_days_left', { page_id: finite.pageId })!;
       expect(daysLeft).toBeCloseTo((Date.parse(status.expires_at) - w.clock.now()) / DAY, 2);
       expect(daysLeft).toBeGreaterThan(50);
@@ -70,7 +76,9 @@ describe.each(testBackends())('/metrics on %s', (backend) => {
       expect(histogramCount('fbtk_graph_call_duration_seconds', 'endpoint="debug_token"')).toBeGreaterThan(0);
 
       // A renewal, a failed check (throttled by Facebook) and a scheduler round.
-      expect((await w.call('POST', `/api/pages/${never.pageId}/renew`, { body: { force: true } })).statusCode).toBe(200);
+      expect(
+        (await w.call('POST', `/api/pages/${never.pageId}/renew`, { body: { force: true } })).statusCode,
+      ).toBe(200);
       w.graph.injectFault({ kind: 'throttle_app', times: 5 });
       expect((await w.call('POST', `/api/pages/${finite.pageId}/check`)).statusCode).toBe(200);
       w.graph.clearFaults();
@@ -83,10 +91,18 @@ describe.each(testBackends())('/metrics on %s', (backend) => {
       expect(value(m, 'fbtk_checks_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(2);
       expect(value(m, 'fbtk_failures_total', { code: 'graph_rate_limited' })).toBe(1);
       // One or two throttled calls (the posting and source tokens may be inspected side by side).
-      expect(value(m, 'fbtk_graph_errors_total', { endpoint: 'debug_token', code: '4' })).toBeGreaterThanOrEqual(1);
+      expect(
+        value(m, 'fbtk_graph_errors_total', { endpoint: 'debug_token', code: '4' }),
+      ).toBeGreaterThanOrEqual(1);
       expect(value(m, 'fbtk_last_check_round_timestamp_seconds')).toBe(w.clock.now() / 1000);
       expect(value(m, 'fbtk_last_successful_check_round_timestamp_seconds')).toBe(w.clock.now() / 1000);
-      expect(value(m, 'fbtk_http_requests_total', { method: 'POST', route: '/api/pages/:page_id/renew', status: '200' })).toBe(1);
+      expect(
+        value(m, 'fbtk_http_requests_total', {
+          method: 'POST',
+          route: '/api/pages/:page_id/renew',
+          status: '200',
+        }),
+      ).toBe(1);
       expect(m.get('fbtk_process_cpu_user_seconds_total')).toBeDefined();
 
       // A deleted page's series disappear.
@@ -104,17 +120,29 @@ describe.each(testBackends())('/metrics on %s', (backend) => {
       backend,
       async (w) => {
         expect((await w.call('GET', '/healthz', { key: null })).json()).toEqual({ ok: true });
-        expect((await w.call('GET', '/readyz', { key: null })).json()).toEqual({ ok: true, checks: { database: { ok: true }, scheduler: { ok: true } } });
+        expect((await w.call('GET', '/readyz', { key: null })).json()).toEqual({
+          ok: true,
+          checks: { database: { ok: true }, scheduler: { ok: true } },
+        });
         ok = false;
         const r = await w.call('GET', '/readyz', { key: null });
         expect(r.statusCode).toBe(503);
-        expect(r.json()).toEqual({ ok: false, checks: { database: { ok: true }, scheduler: { ok: false, message: 'no round finished recently' } } });
+        expect(r.json()).toEqual({
+          ok: false,
+          checks: { database: { ok: true }, scheduler: { ok: false, message: 'no round finished recently' } },
+        });
       },
       {
         app: {
           ready: async () => {
             await Promise.resolve();
-            return { ok, checks: { database: { ok: true }, scheduler: ok ? { ok: true } : { ok: false, message: 'no round finished recently' } } };
+            return {
+              ok,
+              checks: {
+                database: { ok: true },
+                scheduler: ok ? { ok: true } : { ok: false, message: 'no round finished recently' },
+              },
+            };
           },
         },
       },
@@ -123,7 +151,10 @@ describe.each(testBackends())('/metrics on %s', (backend) => {
 
   it('the default readiness checks the database and its migrations', async () => {
     await withApi(backend, async (w) => {
-      expect((await w.call('GET', '/readyz', { key: null })).json()).toEqual({ ok: true, checks: { database: { ok: true }, migrations: { ok: true } } });
+      expect((await w.call('GET', '/readyz', { key: null })).json()).toEqual({
+        ok: true,
+        checks: { database: { ok: true }, migrations: { ok: true } },
+      });
       await w.store.close();
       const r = await w.call('GET', '/readyz', { key: null });
       expect(r.statusCode).toBe(503);

@@ -40,15 +40,26 @@ describe('OpenAPI', () => {
         expect(doc.paths[path].get.security).toBeUndefined();
       }
       // Only our routes: the docs' own routes and /openapi.json are hidden.
-      expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs') || p === '/openapi.json')).toEqual([]);
+      expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs') || p === '/openapi.json')).toEqual(
+        [],
+      );
 
       const setup = doc.paths['/api/token/setup'].post;
       expect(setup.requestBody.required).toBe(true);
-      expect(setup.requestBody.content['application/json'].schema.required).toEqual(['page_id', 'access_token', 'app_id', 'app_secret']);
-      expect(setup.responses['201'].content['application/json'].schema.properties.state.enum).toContain('needs_reauth');
+      expect(setup.requestBody.content['application/json'].schema.required).toEqual([
+        'page_id',
+        'access_token',
+        'app_id',
+        'app_secret',
+      ]);
+      expect(setup.responses['201'].content['application/json'].schema.properties.state.enum).toContain(
+        'needs_reauth',
+      );
       // The seed's renew takes no body at all.
       expect(doc.paths['/api/token/renew'].post.requestBody.required).toBe(false);
-      const history = doc.paths['/api/pages/{page_id}/history'].get.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`);
+      const history = doc.paths['/api/pages/{page_id}/history'].get.parameters.map(
+        (p: { name: string; in: string }) => `${p.in}:${p.name}`,
+      );
       expect(history.sort()).toEqual(['path:page_id', 'query:before_id', 'query:limit']);
       const token = doc.paths['/api/pages/{page_id}/token'].get;
       expect(token.description).toMatch(/token:read/);

@@ -25,42 +25,127 @@ const TEMPLATES = [
   '/openapi.json',
 ];
 
-const FIELDS = ['page_id', 'access_token', 'app_id', 'app_secret', 'force', 'dry_run', 'auto_renew', 'renewal_threshold_days', 'limit', 'before_id'];
+const FIELDS = [
+  'page_id',
+  'access_token',
+  'app_id',
+  'app_secret',
+  'force',
+  'dry_run',
+  'auto_renew',
+  'renewal_threshold_days',
+  'limit',
+  'before_id',
+];
 
-const nasty = fc.constantFrom('', ' ', '0', '-1', '1e3', '1.5', '0x1f', 'null', 'true', '[]', '{}', '%00', '..', 'é', '9'.repeat(40), '1'.repeat(300), '__proto__', 'constructor');
-const scalar = fc.oneof(fc.string({ maxLength: 30 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), nasty, fc.stringMatching(/^[0-9]{1,20}$/));
-const fieldValue = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), scalar, { maxKeys: 3 }));
+const nasty = fc.constantFrom(
+  '',
+  ' ',
+  '0',
+  '-1',
+  '1e3',
+  '1.5',
+  '0x1f',
+  'null',
+  'true',
+  '[]',
+  '{}',
+  '%00',
+  '..',
+  'é',
+  '9'.repeat(40),
+  '1'.repeat(300),
+  '__proto__',
+  'constructor',
+);
+const scalar = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  nasty,
+  fc.stringMatching(/^[0-9]{1,20}$/),
+);
+const fieldValue = fc.oneof(
+  scalar,
+  fc.array(scalar, { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), scalar, { maxKeys: 3 }),
+);
 
 function requestArb(pageId: string) {
-  const id = fc.oneof(fc.constant(pageId), fc.stringMatching(/^[0-9]{1,20}$/), fc.string({ maxLength: 20 }).map(encodeURIComponent), nasty.map(encodeURIComponent), fc.constantFrom('%zz', '%E0%A4%A', 'a/b', '%2F'));
+  const id = fc.oneof(
+    fc.constant(pageId),
+    fc.stringMatching(/^[0-9]{1,20}$/),
+    fc.string({ maxLength: 20 }).map(encodeURIComponent),
+    nasty.map(encodeURIComponent),
+    fc.constantFrom('%zz', '%E0%A4%A', 'a/b', '%2F'),
+  );
   const path = fc.oneof(
-    { weight: 5, arbitrary: fc.tuple(fc.constantFrom(...TEMPLATES), id).map(([t, i]) => t.replace('{id}', i)) },
+    {
+      weight: 5,
+      arbitrary: fc.tuple(fc.constantFrom(...TEMPLATES), id).map(([t, i]) => t.replace('{id}', i)),
+    },
     { weight: 1, arbitrary: fc.webPath({ size: 'small' }).map((p) => (p.startsWith('/') ? p : `/${p}`)) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...TEMPLATES), fc.constantFrom('/', '//', '/x', '.json', '%20')).map(([t, s]) => t.replace('{id}', pageId) + s) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...TEMPLATES), fc.constantFrom('/', '//', '/x', '.json', '%20'))
+        .map(([t, s]) => t.replace('{id}', pageId) + s),
+    },
   );
   const query = fc.oneof(
     fc.constant(''),
-    fc.dictionary(fc.oneof(fc.constantFrom(...FIELDS), fc.string({ maxLength: 8 })), fc.oneof(fc.string({ maxLength: 20 }), nasty), { maxKeys: 3 }).map((d) => new URLSearchParams(d).toString()),
+    fc
+      .dictionary(
+        fc.oneof(fc.constantFrom(...FIELDS), fc.string({ maxLength: 8 })),
+        fc.oneof(fc.string({ maxLength: 20 }), nasty),
+        { maxKeys: 3 },
+      )
+      .map((d) => new URLSearchParams(d).toString()),
     fc.string({ maxLength: 30 }).map((s) => encodeURI(s)),
     fc.constantFrom('page_id=1&page_id=2', 'limit=5&limit=6', 'page_id', '=', '&&', 'limit=1e2'),
   );
   const jsonBody = fc.oneof(
     fc.dictionary(fc.constantFrom(...FIELDS), fieldValue, { maxKeys: 5 }),
-    fc.record({ page_id: fc.constant(pageId), force: fc.boolean(), dry_run: fc.constant(true) }, { requiredKeys: [] }),
+    fc.record(
+      { page_id: fc.constant(pageId), force: fc.boolean(), dry_run: fc.constant(true) },
+      { requiredKeys: [] },
+    ),
     fc.jsonValue({ maxDepth: 3 }),
   );
   const body = fc.oneof(
     fc.constant<undefined>(undefined),
     jsonBody.map((b) => JSON.stringify(b)),
     fc.string({ maxLength: 60 }),
-    fc.constantFrom('{', '{"a":', '[', 'null', '""', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '\u0000', 'x'.repeat(20_000)),
+    fc.constantFrom(
+      '{',
+      '{"a":',
+      '[',
+      'null',
+      '""',
+      '{"__proto__":{"x":1}}',
+      '{"constructor":{"prototype":{}}}',
+      '\u0000',
+      'x'.repeat(20_000),
+    ),
   );
   return fc.record({
     method: fc.constantFrom('GET', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS', 'HEAD'),
     path,
     query,
     body,
-    contentType: fc.constantFrom(undefined, 'application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx', ''),
+    contentType: fc.constantFrom(
+      undefined,
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      'application/jsonx',
+      '',
+    ),
     key: fc.constantFrom('admin', 'reader', 'both', 'none', 'bad', 'malformed'),
   });
 }
@@ -89,10 +174,14 @@ describe.each(testBackends())('random requests on %s', (backend) => {
             if (req.contentType !== undefined) headers['content-type'] = req.contentType;
             const url = req.query ? `${req.path}?${req.query}` : req.path;
             const inject: InjectOptions = { method: req.method, url, headers };
-            if (req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') inject.payload = req.body;
+            if (req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD')
+              inject.payload = req.body;
             const before = await w.dump();
             const r = await w.app.inject(inject);
-            expect(r.statusCode, `${req.method} ${url} → ${r.statusCode} ${r.body.slice(0, 300)}`).toBeLessThan(500);
+            expect(
+              r.statusCode,
+              `${req.method} ${url} → ${r.statusCode} ${r.body.slice(0, 300)}`,
+            ).toBeLessThan(500);
             if (r.statusCode >= 400) {
               rejected++;
               if (req.method !== 'HEAD') {

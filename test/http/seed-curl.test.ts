@@ -29,7 +29,10 @@ async function freePort(): Promise<number> {
  * the emulator that `serve` calls lives in this process and must keep answering meanwhile.
  */
 async function sh(command: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await promisify(execFile)('bash', ['-c', `${command} -s -w '\\n%{http_code}'`], { encoding: 'utf8', timeout: 20_000 });
+  const r = await promisify(execFile)('bash', ['-c', `${command} -s -w '\\n%{http_code}'`], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   const lines = r.stdout.trimEnd().split('\n');
   const status = Number(lines.pop());
   return { status, json: JSON.parse(lines.join('\n')) as Record<string, unknown> };
@@ -71,9 +74,13 @@ describe('the seed document’s curl commands against `serve`', () => {
     child.stderr!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${stdout}`);
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`serve did not start:\n${stdout}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     key = /ftk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(stdout)?.[0] ?? '';
@@ -108,12 +115,22 @@ describe('the seed document’s curl commands against `serve`', () => {
        "app_secret": "${appSecret}"
      }'`);
     expect(setup.status).toBe(201);
-    expect(setup.json).toMatchObject({ success: true, page_id: PAGE_ID, state: 'healthy', token_type: 'PAGE' });
+    expect(setup.json).toMatchObject({
+      success: true,
+      page_id: PAGE_ID,
+      state: 'healthy',
+      token_type: 'PAGE',
+    });
 
     // "Check Token Status"
     const status = await sh(`curl http://localhost:${port}/api/token/status ${auth}`);
     expect(status.status).toBe(200);
-    expect(status.json).toMatchObject({ success: true, page_id: PAGE_ID, token_valid: true, auto_renew: true });
+    expect(status.json).toMatchObject({
+      success: true,
+      page_id: PAGE_ID,
+      token_valid: true,
+      auto_renew: true,
+    });
     expect(Array.isArray(status.json.history)).toBe(true);
 
     // "Manual Token Renewal": POST with no body.

@@ -26,7 +26,9 @@ describe('server', () => {
         expect(address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
         const health = await fetch(`${address}/healthz`);
         expect(await health.json()).toEqual({ ok: true });
-        const pages = await fetch(`${address}/api/pages`, { headers: { authorization: `Bearer ${w.keys.admin}` } });
+        const pages = await fetch(`${address}/api/pages`, {
+          headers: { authorization: `Bearer ${w.keys.admin}` },
+        });
         expect(pages.status).toBe(200);
 
         const started = new Promise<void>((resolve) => {

@@ -53,7 +53,11 @@ export interface WorldOptions {
   logLevel?: string;
 }
 
-export async function withApi(backend: Backend, fn: (w: ApiWorld) => Promise<void>, options: WorldOptions = {}): Promise<void> {
+export async function withApi(
+  backend: Backend,
+  fn: (w: ApiWorld) => Promise<void>,
+  options: WorldOptions = {},
+): Promise<void> {
   const clock = createManualClock(REFERENCE_TIME);
   const graph = await startFakeGraph({ clock });
   const sink = new PassThrough();
@@ -61,7 +65,11 @@ export async function withApi(backend: Backend, fn: (w: ApiWorld) => Promise<voi
   sink.on('data', (chunk: Buffer) => {
     logText += chunk.toString('utf8');
   });
-  const logger: Logger = createLogger({ level: options.logLevel ?? 'trace', format: 'json', destination: sink });
+  const logger: Logger = createLogger({
+    level: options.logLevel ?? 'trace',
+    format: 'json',
+    destination: sink,
+  });
   try {
     await withStore(backend, async (store, db) => {
       const config = loadConfig({
@@ -110,13 +118,21 @@ export async function withApi(backend: Backend, fn: (w: ApiWorld) => Promise<voi
         },
         async call(method, url, opts = {}) {
           const key = opts.key === undefined ? admin : opts.key;
-          const headers: Record<string, string> = { ...(key !== null ? { authorization: `Bearer ${key}` } : {}), ...opts.headers };
+          const headers: Record<string, string> = {
+            ...(key !== null ? { authorization: `Bearer ${key}` } : {}),
+            ...opts.headers,
+          };
           const inject: InjectOptions = { url, headers };
           if (method !== undefined) inject.method = method;
           if (opts.body !== undefined) inject.payload = opts.body as NonNullable<InjectOptions['payload']>;
           if (opts.payload !== undefined) inject.payload = opts.payload;
           const r = await app.inject(inject);
-          responses.push({ method: String(method), url, status: r.statusCode, text: `${r.statusCode}\n${JSON.stringify(r.headers)}\n${r.body}` });
+          responses.push({
+            method: String(method),
+            url,
+            status: r.statusCode,
+            text: `${r.statusCode}\n${JSON.stringify(r.headers)}\n${r.body}`,
+          });
           return r;
         },
       };

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, HOUR, MINUTE } from '../../src/clock.js';
-import { backoffMs, decide, deriveState, isDue, movedForward, type Policy, reauthReason } from '../../src/lifecycle/decide.js';
+import {
+  backoffMs,
+  decide,
+  deriveState,
+  isDue,
+  movedForward,
+  type Policy,
+  reauthReason,
+} from '../../src/lifecycle/decide.js';
 import type { ManagedPage, TokenInfo } from '../../src/types.js';
 
 const NOW = Date.parse('2027-03-01T00:00:00Z');
@@ -54,25 +62,136 @@ function page(over: Partial<ManagedPage> = {}): ManagedPage {
 
 describe('decide', () => {
   const cases: [string, ManagedPage, { force?: boolean }, string, string][] = [
-    ['never-expiring Page token (expires_at 0 = never, not unknown): validate only', page({ source: null }), {}, 'none', 'never_expires'],
+    [
+      'never-expiring Page token (expires_at 0 = never, not unknown): validate only',
+      page({ source: null }),
+      {},
+      'none',
+      'never_expires',
+    ],
     ['never-expiring posting, source far from threshold', page(), {}, 'none', 'never_expires'],
-    ['never-expiring posting, source within 50 days → refresh the source', page({ source: token({ type: 'USER', expiresAt: NOW + 50 * DAY }) }), {}, 'renew_source', 'source_expires_soon'],
-    ['source already found not extendable → no loop', page({ source: token({ type: 'USER', expiresAt: NOW + 40 * DAY }), sourceExtensionBlockedUntil: NOW + 40 * DAY }), {}, 'none', 'never_expires'],
-    ['finite posting with 51 days left → fresh', page({ posting: token({ expiresAt: NOW + 51 * DAY }) }), {}, 'none', 'fresh'],
-    ['finite posting with exactly 50 days left → the seed rule renews', page({ posting: token({ expiresAt: NOW + 50 * DAY }) }), {}, 'renew', 'expires_soon'],
-    ['per-page threshold override', page({ posting: token({ expiresAt: NOW + 20 * DAY }), renewalThresholdDays: 10 }), {}, 'none', 'fresh'],
-    ['finite posting and no source → cannot extend a Page token', page({ posting: token({ expiresAt: NOW + 5 * DAY }), source: null }), {}, 'none', 'not_extendable'],
-    ['renewal did not move expiry → blocked, no loop', page({ posting: token({ expiresAt: NOW + 5 * DAY }), extensionBlockedUntil: NOW + 5 * DAY }), {}, 'none', 'not_extendable'],
-    ['forced renewal retries a blocked path', page({ posting: token({ expiresAt: NOW + 5 * DAY }), extensionBlockedUntil: NOW + 5 * DAY }), { force: true }, 'renew', 'forced'],
-    ['invalid posting, valid source → heal', page({ posting: token({ isValid: false, error: { code: 190, subcode: 460, message: 'x' } }) }), {}, 'heal', 'posting_token_invalid'],
-    ['invalid posting, no source → cannot heal', page({ posting: token({ isValid: false }), source: null }), {}, 'none', 'cannot_heal'],
-    ['invalid posting, invalid source → cannot heal', page({ posting: token({ isValid: false }), source: token({ type: 'USER', isValid: false }) }), {}, 'none', 'cannot_heal'],
-    ['posting past its expiry counts as invalid', page({ posting: token({ expiresAt: NOW - MINUTE }) }), {}, 'heal', 'posting_token_invalid'],
-    ['a PAGE-typed source is never exchanged', page({ posting: token({ isValid: false }), source: token({ type: 'PAGE' }) }), {}, 'none', 'cannot_heal'],
-    ['paused', page({ autoRenew: false, posting: token({ expiresAt: NOW + 5 * DAY }) }), {}, 'none', 'paused'],
-    ['paused but forced', page({ autoRenew: false, posting: token({ expiresAt: NOW + 5 * DAY }) }), { force: true }, 'renew', 'forced'],
-    ['system-user source that never expires is not exchanged', page({ source: token({ type: 'SYSTEM_USER', expiresAt: null }) }), {}, 'none', 'never_expires'],
-    ['60-day system-user source within threshold', page({ source: token({ type: 'SYSTEM_USER', expiresAt: NOW + 30 * DAY }) }), {}, 'renew_source', 'source_expires_soon'],
+    [
+      'never-expiring posting, source within 50 days → refresh the source',
+      page({ source: token({ type: 'USER', expiresAt: NOW + 50 * DAY }) }),
+      {},
+      'renew_source',
+      'source_expires_soon',
+    ],
+    [
+      'source already found not extendable → no loop',
+      page({
+        source: token({ type: 'USER', expiresAt: NOW + 40 * DAY }),
+        sourceExtensionBlockedUntil: NOW + 40 * DAY,
+      }),
+      {},
+      'none',
+      'never_expires',
+    ],
+    [
+      'finite posting with 51 days left → fresh',
+      page({ posting: token({ expiresAt: NOW + 51 * DAY }) }),
+      {},
+      'none',
+      'fresh',
+    ],
+    [
+      'finite posting with exactly 50 days left → the seed rule renews',
+      page({ posting: token({ expiresAt: NOW + 50 * DAY }) }),
+      {},
+      'renew',
+      'expires_soon',
+    ],
+    [
+      'per-page threshold override',
+      page({ posting: token({ expiresAt: NOW + 20 * DAY }), renewalThresholdDays: 10 }),
+      {},
+      'none',
+      'fresh',
+    ],
+    [
+      'finite posting and no source → cannot extend a Page token',
+      page({ posting: token({ expiresAt: NOW + 5 * DAY }), source: null }),
+      {},
+      'none',
+      'not_extendable',
+    ],
+    [
+      'renewal did not move expiry → blocked, no loop',
+      page({ posting: token({ expiresAt: NOW + 5 * DAY }), extensionBlockedUntil: NOW + 5 * DAY }),
+      {},
+      'none',
+      'not_extendable',
+    ],
+    [
+      'forced renewal retries a blocked path',
+      page({ posting: token({ expiresAt: NOW + 5 * DAY }), extensionBlockedUntil: NOW + 5 * DAY }),
+      { force: true },
+      'renew',
+      'forced',
+    ],
+    [
+      'invalid posting, valid source → heal',
+      page({ posting: token({ isValid: false, error: { code: 190, subcode: 460, message: 'x' } }) }),
+      {},
+      'heal',
+      'posting_token_invalid',
+    ],
+    [
+      'invalid posting, no source → cannot heal',
+      page({ posting: token({ isValid: false }), source: null }),
+      {},
+      'none',
+      'cannot_heal',
+    ],
+    [
+      'invalid posting, invalid source → cannot heal',
+      page({ posting: token({ isValid: false }), source: token({ type: 'USER', isValid: false }) }),
+      {},
+      'none',
+      'cannot_heal',
+    ],
+    [
+      'posting past its expiry counts as invalid',
+      page({ posting: token({ expiresAt: NOW - MINUTE }) }),
+      {},
+      'heal',
+      'posting_token_invalid',
+    ],
+    [
+      'a PAGE-typed source is never exchanged',
+      page({ posting: token({ isValid: false }), source: token({ type: 'PAGE' }) }),
+      {},
+      'none',
+      'cannot_heal',
+    ],
+    [
+      'paused',
+      page({ autoRenew: false, posting: token({ expiresAt: NOW + 5 * DAY }) }),
+      {},
+      'none',
+      'paused',
+    ],
+    [
+      'paused but forced',
+      page({ autoRenew: false, posting: token({ expiresAt: NOW + 5 * DAY }) }),
+      { force: true },
+      'renew',
+      'forced',
+    ],
+    [
+      'system-user source that never expires is not exchanged',
+      page({ source: token({ type: 'SYSTEM_USER', expiresAt: null }) }),
+      {},
+      'none',
+      'never_expires',
+    ],
+    [
+      '60-day system-user source within threshold',
+      page({ source: token({ type: 'SYSTEM_USER', expiresAt: NOW + 30 * DAY }) }),
+      {},
+      'renew_source',
+      'source_expires_soon',
+    ],
   ];
   it.each(cases)('%s', (_name, p, options, action, reason) => {
     expect(decide(p, NOW, policy, options)).toEqual({ action, reason });
@@ -84,13 +203,48 @@ describe('deriveState', () => {
     ['healthy never-expiring', page(), 'healthy', 'never_expires'],
     ['healthy finite', page({ posting: token({ expiresAt: NOW + 55 * DAY }) }), 'healthy', 'fresh'],
     ['renewal due', page({ posting: token({ expiresAt: NOW + 30 * DAY }) }), 'renewal_due', 'expires_soon'],
-    ['expiring: cannot be extended', page({ posting: token({ expiresAt: NOW + 30 * DAY }), source: null }), 'expiring', 'not_extendable'],
-    ['password changed', page({ posting: token({ isValid: false, error: { code: 190, subcode: 460, message: 'x' } }) }), 'needs_reauth', 'password_changed'],
-    ['role removed', page({ posting: token({ isValid: false, error: { code: 190, subcode: 492, message: 'x' } }) }), 'needs_reauth', 'no_page_role'],
+    [
+      'expiring: cannot be extended',
+      page({ posting: token({ expiresAt: NOW + 30 * DAY }), source: null }),
+      'expiring',
+      'not_extendable',
+    ],
+    [
+      'password changed',
+      page({ posting: token({ isValid: false, error: { code: 190, subcode: 460, message: 'x' } }) }),
+      'needs_reauth',
+      'password_changed',
+    ],
+    [
+      'role removed',
+      page({ posting: token({ isValid: false, error: { code: 190, subcode: 492, message: 'x' } }) }),
+      'needs_reauth',
+      'no_page_role',
+    ],
     ['expired', page({ posting: token({ expiresAt: NOW - 1 }) }), 'expired', 'expired'],
-    ['missing permission', page({ posting: token({ scopes: ['pages_show_list'] }) }), 'needs_reauth', 'missing_permission'],
+    [
+      'missing permission',
+      page({ posting: token({ scopes: ['pages_show_list'] }) }),
+      'needs_reauth',
+      'missing_permission',
+    ],
     ['paused', page({ autoRenew: false }), 'paused', 'paused'],
-    ['failing', page({ failureCount: 2, lastError: { code: 'graph_unavailable', message: 'x', fbCode: 2, fbSubcode: null, fbtraceId: null, at: NOW } }), 'failing', 'graph_unavailable'],
+    [
+      'failing',
+      page({
+        failureCount: 2,
+        lastError: {
+          code: 'graph_unavailable',
+          message: 'x',
+          fbCode: 2,
+          fbSubcode: null,
+          fbtraceId: null,
+          at: NOW,
+        },
+      }),
+      'failing',
+      'graph_unavailable',
+    ],
   ];
   it.each(cases)('%s', (_name, p, state, reason) => {
     const s = deriveState(p, NOW, policy);
@@ -109,7 +263,20 @@ describe('helpers', () => {
     expect(isDue(page({ nextCheckAt: NOW + 1 }), NOW).reason).toBe('not_due');
     expect(isDue(page({ retryAt: NOW + 1 }), NOW).reason).toBe('backoff');
     expect(
-      isDue(page({ retryAt: NOW + 1, lastError: { code: 'graph_rate_limited', message: '', fbCode: 4, fbSubcode: null, fbtraceId: null, at: NOW } }), NOW).reason,
+      isDue(
+        page({
+          retryAt: NOW + 1,
+          lastError: {
+            code: 'graph_rate_limited',
+            message: '',
+            fbCode: 4,
+            fbSubcode: null,
+            fbtraceId: null,
+            at: NOW,
+          },
+        }),
+        NOW,
+      ).reason,
     ).toBe('throttled');
   });
 

@@ -26,10 +26,21 @@ describe.each(testBackends())('engine on %s', (backend) => {
     await withKeeper(backend, async (w) => {
       const { userId, pageId } = w.newPage('Bakery');
       const short = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'short' });
-      const r = await w.keeper.setup({ pageId, accessToken: short, appId: w.app.appId, appSecret: w.app.appSecret });
+      const r = await w.keeper.setup({
+        pageId,
+        accessToken: short,
+        appId: w.app.appId,
+        appSecret: w.app.appSecret,
+      });
       expect(r.input_token_type).toBe('USER');
       expect(r.input_token_lifetime).toBe('short');
-      expect(r.status).toMatchObject({ state: 'healthy', token_type: 'PAGE', expires_at: null, source_token_type: 'USER', page_name: 'Bakery' });
+      expect(r.status).toMatchObject({
+        state: 'healthy',
+        token_type: 'PAGE',
+        expires_at: null,
+        source_token_type: 'USER',
+        page_name: 'Bakery',
+      });
       expect(r.notes.join(' ')).toMatch(/exchanged it for a long-lived/);
       expect(w.graph.countCalls('/oauth/access_token')).toBe(1);
 
@@ -50,7 +61,12 @@ describe.each(testBackends())('engine on %s', (backend) => {
       w.graph.setExchangeExtends(true);
       const { userId, pageId } = w.newPage();
       const long = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long' });
-      const r = await w.keeper.setup({ pageId, accessToken: long, appId: w.app.appId, appSecret: w.app.appSecret });
+      const r = await w.keeper.setup({
+        pageId,
+        accessToken: long,
+        appId: w.app.appId,
+        appSecret: w.app.appSecret,
+      });
       expect(r.input_token_lifetime).toBe('long');
       const firstSourceExpiry = Date.parse(r.status.source_expires_at!);
       expect(w.graph.countCalls('/oauth/access_token')).toBe(0);
@@ -74,18 +90,38 @@ describe.each(testBackends())('engine on %s', (backend) => {
       const p1 = w.graph.createPage({ name: 'SU never' });
       const p2 = w.graph.createPage({ name: 'SU 60d' });
       const su = w.graph.createSystemUser({ appId: w.app.appId, pages: [p1.id, p2.id] });
-      const never = w.graph.issueSystemUserToken({ appId: w.app.appId, systemUserId: su.id, expiring: false });
+      const never = w.graph.issueSystemUserToken({
+        appId: w.app.appId,
+        systemUserId: su.id,
+        expiring: false,
+      });
       const sixty = w.graph.issueSystemUserToken({ appId: w.app.appId, systemUserId: su.id, expiring: true });
-      const a = await w.keeper.setup({ pageId: p1.id, accessToken: never, appId: w.app.appId, appSecret: w.app.appSecret });
-      const b = await w.keeper.setup({ pageId: p2.id, accessToken: sixty, appId: w.app.appId, appSecret: w.app.appSecret });
-      expect(a.status).toMatchObject({ source_token_type: 'SYSTEM_USER', source_expires_at: null, expires_at: null, state: 'healthy' });
+      const a = await w.keeper.setup({
+        pageId: p1.id,
+        accessToken: never,
+        appId: w.app.appId,
+        appSecret: w.app.appSecret,
+      });
+      const b = await w.keeper.setup({
+        pageId: p2.id,
+        accessToken: sixty,
+        appId: w.app.appId,
+        appSecret: w.app.appSecret,
+      });
+      expect(a.status).toMatchObject({
+        source_token_type: 'SYSTEM_USER',
+        source_expires_at: null,
+        expires_at: null,
+        state: 'healthy',
+      });
       expect(b.status.source_expires_at).not.toBeNull();
       await runFor(w, 20 * DAY, 6 * HOUR);
       // Only the 60-day token's page exchanged (once it had ≤ 50 days left).
       const exchanges = w.graph.countCalls('/oauth/access_token');
       expect(exchanges).toBeGreaterThanOrEqual(1);
       expect(await eventTypes(w, p1.id)).not.toContain('renewed');
-      for (const id of [p1.id, p2.id]) expect(w.graph.tokenStatus(await w.keeper.getPageToken(id)).valid).toBe(true);
+      for (const id of [p1.id, p2.id])
+        expect(w.graph.tokenStatus(await w.keeper.getPageToken(id)).valid).toBe(true);
     });
   });
 
@@ -94,7 +130,12 @@ describe.each(testBackends())('engine on %s', (backend) => {
       const { userId, pageId } = w.newPage();
       const short = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'short' });
       const pageToken = (await w.keeper.graph.getPageToken(pageId, short, w.app)).accessToken;
-      const r = await w.keeper.setup({ pageId, accessToken: pageToken, appId: w.app.appId, appSecret: w.app.appSecret });
+      const r = await w.keeper.setup({
+        pageId,
+        accessToken: pageToken,
+        appId: w.app.appId,
+        appSecret: w.app.appSecret,
+      });
       expect(r.input_token_type).toBe('PAGE');
       expect(r.status.state).toBe('expiring');
       expect(r.status.source_token_type).toBeNull();
@@ -111,22 +152,53 @@ describe.each(testBackends())('engine on %s', (backend) => {
       const { userId, pageId } = w.newPage();
       const other = w.graph.createPage({ name: 'Not mine' });
       const good = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long' });
-      const noPost = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long', scopes: ['pages_show_list', 'public_profile'] });
+      const noPost = w.graph.issueUserToken({
+        appId: w.app.appId,
+        userId,
+        lifetime: 'long',
+        scopes: ['pages_show_list', 'public_profile'],
+      });
       const otherApp = w.graph.createApp({ name: 'Other app' });
       const foreign = w.graph.issueUserToken({ appId: otherApp.appId, userId, lifetime: 'long' });
       const dead = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long' });
       const cases: [string, () => Promise<unknown>][] = [
-        ['token_wrong_page', () => w.keeper.setup({ pageId: other.id, accessToken: good, appId: w.app.appId, appSecret: w.app.appSecret })],
-        ['missing_permission', () => w.keeper.setup({ pageId, accessToken: noPost, appId: w.app.appId, appSecret: w.app.appSecret })],
-        ['validation_failed', () => w.keeper.setup({ pageId: 'abc', accessToken: good, appId: w.app.appId, appSecret: w.app.appSecret })],
+        [
+          'token_wrong_page',
+          () =>
+            w.keeper.setup({
+              pageId: other.id,
+              accessToken: good,
+              appId: w.app.appId,
+              appSecret: w.app.appSecret,
+            }),
+        ],
+        [
+          'missing_permission',
+          () =>
+            w.keeper.setup({ pageId, accessToken: noPost, appId: w.app.appId, appSecret: w.app.appSecret }),
+        ],
+        [
+          'validation_failed',
+          () =>
+            w.keeper.setup({
+              pageId: 'abc',
+              accessToken: good,
+              appId: w.app.appId,
+              appSecret: w.app.appSecret,
+            }),
+        ],
       ];
       for (const [code, fn] of cases) {
         await expect(fn()).rejects.toSatisfy((e: unknown) => e instanceof AppError && e.code === code);
       }
       // A token of another app is refused (debug_token with our app token cannot inspect it).
-      await expect(w.keeper.setup({ pageId, accessToken: foreign, appId: w.app.appId, appSecret: w.app.appSecret })).rejects.toBeInstanceOf(AppError);
+      await expect(
+        w.keeper.setup({ pageId, accessToken: foreign, appId: w.app.appId, appSecret: w.app.appSecret }),
+      ).rejects.toBeInstanceOf(AppError);
       w.graph.logout(userId);
-      await expect(w.keeper.setup({ pageId, accessToken: dead, appId: w.app.appId, appSecret: w.app.appSecret })).rejects.toSatisfy(
+      await expect(
+        w.keeper.setup({ pageId, accessToken: dead, appId: w.app.appId, appSecret: w.app.appSecret }),
+      ).rejects.toSatisfy(
         (e: unknown) => e instanceof AppError && e.code === 'token_invalid' && /logged out/.test(e.message),
       );
       expect(await w.store.countPages()).toBe(0);
@@ -195,7 +267,9 @@ describe.each(testBackends())('engine on %s', (backend) => {
       const calls = w.graph.countCalls('/debug_token');
       await runFor(w, 30 * MINUTE, 5 * MINUTE);
       expect(w.graph.countCalls('/debug_token')).toBe(calls);
-      await expect(w.keeper.renew(pageId, { force: true })).rejects.toSatisfy((e: unknown) => e instanceof AppError && e.code === 'graph_rate_limited');
+      await expect(w.keeper.renew(pageId, { force: true })).rejects.toSatisfy(
+        (e: unknown) => e instanceof AppError && e.code === 'graph_rate_limited',
+      );
     });
   });
 

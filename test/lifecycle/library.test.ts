@@ -29,14 +29,25 @@ describe('library', () => {
         },
       });
       const userToken = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
-      await keeper.setup({ pageId: page.id, accessToken: userToken, appId: app.appId, appSecret: app.appSecret });
+      await keeper.setup({
+        pageId: page.id,
+        accessToken: userToken,
+        appId: app.appId,
+        appSecret: app.appSecret,
+      });
 
       const token = await keeper.getPageToken(page.id);
       const posted = await keeper.graph.postToFeed(page.id, token, 'Hello from the library test', app);
       expect(posted.id).toMatch(new RegExp(`^${page.id}_`));
 
       const status = await keeper.status();
-      expect(status).toMatchObject({ success: true, page_id: page.id, state: 'healthy', token_valid: true, expires_at: null });
+      expect(status).toMatchObject({
+        success: true,
+        page_id: page.id,
+        state: 'healthy',
+        token_valid: true,
+        expires_at: null,
+      });
       expect((await keeper.check({ all: true })).checked).toBe(1);
       expect((await keeper.renew(page.id)).renewed).toBe(false);
       await keeper.close();

@@ -23,7 +23,10 @@ export function defaultReady(store: Store): ReadyCheck {
       checks.migrations =
         m.pending.length === 0 && m.unknown.length === 0
           ? { ok: true }
-          : { ok: false, message: `pending: ${m.pending.join(',') || '-'}; unknown: ${m.unknown.join(',') || '-'}` };
+          : {
+              ok: false,
+              message: `pending: ${m.pending.join(',') || '-'}; unknown: ${m.unknown.join(',') || '-'}`,
+            };
     } catch {
       checks.database = { ok: false, message: 'the database cannot be reached' };
     }
@@ -31,7 +34,11 @@ export function defaultReady(store: Store): ReadyCheck {
   };
 }
 
-export const opsRoutes: FastifyPluginCallbackZod<{ ready: ReadyCheck; metrics: Metrics }> = (app, { ready, metrics }, done) => {
+export const opsRoutes: FastifyPluginCallbackZod<{ ready: ReadyCheck; metrics: Metrics }> = (
+  app,
+  { ready, metrics },
+  done,
+) => {
   app.get(
     '/healthz',
     { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: healthBody } } },
@@ -63,7 +70,13 @@ export const opsRoutes: FastifyPluginCallbackZod<{ ready: ReadyCheck; metrics: M
 
   app.get(
     '/metrics',
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)', produces: ['text/plain'] } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text exposition format)',
+        produces: ['text/plain'],
+      },
+    },
     async (_request, reply) => {
       const text = await metrics.render();
       return reply.header('cache-control', 'no-store').type(metrics.contentType).send(text);

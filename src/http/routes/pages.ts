@@ -121,7 +121,8 @@ export const pageRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (ap
         response: { 200: checkReport, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429) },
       },
     },
-    async (request) => keeper.check({ pageId: request.params.page_id, dryRun: request.body?.dry_run === true }),
+    async (request) =>
+      keeper.check({ pageId: request.params.page_id, dryRun: request.body?.dry_run === true }),
   );
 
   app.get(
@@ -140,7 +141,10 @@ export const pageRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (ap
     async (request) => {
       const limit = request.query.limit ?? DEFAULT_HISTORY_LIMIT;
       const beforeId = request.query.before_id;
-      const history = await keeper.history(request.params.page_id, beforeId === undefined ? { limit } : { limit, beforeId });
+      const history = await keeper.history(
+        request.params.page_id,
+        beforeId === undefined ? { limit } : { limit, beforeId },
+      );
       const last = history.at(-1);
       return {
         success: true as const,

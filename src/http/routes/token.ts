@@ -5,7 +5,16 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import type { TokenKeeper } from '../../lifecycle/types.js';
 import { ADMIN, errorResponses, SECURITY } from '../route-kit.js';
-import { pageStatus, renewBody, renewResult, setupBody, setupResponse, statusQuery, validateBody, validateResult } from '../schemas.js';
+import {
+  pageStatus,
+  renewBody,
+  renewResult,
+  setupBody,
+  setupResponse,
+  statusQuery,
+  validateBody,
+  validateResult,
+} from '../schemas.js';
 
 export const tokenRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (app, { keeper }, done) => {
   app.get(
@@ -15,7 +24,8 @@ export const tokenRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (a
       schema: {
         tags: ['seed'],
         summary: 'Token status, expiry, renewal need and recent history',
-        description: '`page_id` may be left out while exactly one page is managed (else 400 `page_id_required`).',
+        description:
+          '`page_id` may be left out while exactly one page is managed (else 400 `page_id_required`).',
         security: SECURITY,
         querystring: statusQuery,
         response: { 200: pageStatus, ...errorResponses(400, 401, 403, 404, 429) },
@@ -60,9 +70,19 @@ export const tokenRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (a
     },
     async (request, reply) => {
       const b = request.body;
-      const r = await keeper.setup({ pageId: b.page_id, accessToken: b.access_token, appId: b.app_id, appSecret: b.app_secret });
+      const r = await keeper.setup({
+        pageId: b.page_id,
+        accessToken: b.access_token,
+        appId: b.app_id,
+        appSecret: b.app_secret,
+      });
       void reply.code(201);
-      return { ...r.status, notes: r.notes, input_token_type: r.input_token_type, input_token_lifetime: r.input_token_lifetime };
+      return {
+        ...r.status,
+        notes: r.notes,
+        input_token_type: r.input_token_type,
+        input_token_lifetime: r.input_token_lifetime,
+      };
     },
   );
 
