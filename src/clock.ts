@@ -76,8 +76,9 @@ export function createManualTimers(clock: ManualClock): ManualTimers {
       const end = clock.now() + ms;
       for (;;) {
         let next: [number, { at: number; fn: () => void }] | undefined;
-        for (const entry of timers)
+        for (const entry of timers) {
           if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
+        }
         if (!next) break;
         timers.delete(next[0]);
         clock.set(Math.max(clock.now(), next[1].at));

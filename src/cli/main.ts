@@ -183,8 +183,9 @@ Examples:
         }
         if (o.json) json(r);
         else out(checkText(r));
-        if (r.results.some((x) => x.state_after === 'needs_reauth' || x.state_after === 'expired'))
+        if (r.results.some((x) => x.state_after === 'needs_reauth' || x.state_after === 'expired')) {
           process.exitCode = EXIT_FAILURE;
+        }
       });
     });
 
@@ -246,9 +247,11 @@ Examples:
       await withKeeper(async (k) => {
         const items = await k.history(o.pageId, { limit: Number(o.limit) });
         if (o.json) json({ success: true, history: items });
-        else
-          for (const h of items)
+        else {
+          for (const h of items) {
             out(`${h.at}  ${h.type.padEnd(16)} ${(h.reason ?? '').padEnd(20)} ${h.message ?? ''}`);
+          }
+        }
       });
     });
 

@@ -21,8 +21,9 @@ export function expiryText(s: Pick<PageStatus, 'expires_at' | 'days_until_expiry
 }
 
 export function statusTable(pages: PageStatus[]): string {
-  if (pages.length === 0)
+  if (pages.length === 0) {
     return 'No pages are managed yet. Add one with `fb-token-keeper setup` or `fb-token-keeper add`.';
+  }
   return table([
     ['PAGE', 'NAME', 'STATE', 'EXPIRES', 'AUTO', 'LAST CHECK', 'NEXT CHECK'],
     ...pages.map((p) => [
@@ -89,10 +90,11 @@ export function validateText(v: ValidateResult): string {
     `  expires: ${v.expires_at ?? 'never'}; data access until: ${v.data_access_expires_at ?? '-'}`,
     `  scopes:  ${v.scopes.join(', ') || '-'}${v.missing_scopes.length ? ` (missing: ${v.missing_scopes.join(', ')})` : ''}`,
   ];
-  if (v.error)
+  if (v.error) {
     lines.push(
       `  error:   ${v.error.message} (code ${v.error.code}${v.error.subcode ? `/${v.error.subcode}` : ''}, ${v.error.reason})`,
     );
+  }
   return lines.join('\n');
 }
 

@@ -25,8 +25,9 @@ export async function readSecretArgs(
   return values.map((v, i) => {
     if (v === '-') {
       const line = lines[next++];
-      if (line === undefined)
+      if (line === undefined) {
         throw new AppError('validation_failed', `${names[i]}: expected a value on stdin`);
+      }
       return line;
     }
     if (v === undefined || v === '') {

@@ -147,11 +147,12 @@ export function createMetrics(keeper: Pick<TokenKeeper, 'events'>, store: Store,
   const onRenewal = (e: Args<'renewal'>) => renewals.inc({ outcome: e.outcome });
   const onGraphCall = (e: Args<'graph_call'>) => {
     graphLatency.observe({ endpoint: e.endpoint }, e.durationMs / 1000);
-    if (!e.ok)
+    if (!e.ok) {
       graphErrors.inc({
         endpoint: e.endpoint,
         code: e.fbCode !== null ? String(e.fbCode) : (e.kind ?? 'unknown'),
       });
+    }
   };
   const onRound = (e: Args<'check_round'>) => {
     lastRound.set(e.finishedAt / 1000);

@@ -90,8 +90,9 @@ export function decide(
     if (!sourceUsable) return { action: 'none', reason: 'not_extendable' };
     if (force) return { action: 'renew', reason: 'forced' };
     if (page.extensionBlockedUntil !== null) return { action: 'none', reason: 'not_extendable' };
-    if (withinThreshold(page.posting.expiresAt, now, days))
+    if (withinThreshold(page.posting.expiresAt, now, days)) {
       return { action: 'renew', reason: 'expires_soon' };
+    }
     return { action: 'none', reason: 'fresh' };
   }
 

@@ -312,10 +312,11 @@ export function createEngine(deps: EngineDeps) {
     try {
       return await workUnderLease(before, options, dryRun);
     } finally {
-      if (!dryRun)
+      if (!dryRun) {
         await store
           .releasePage(pageId, owner)
           .catch((e: unknown) => logger.warn({ err: e, pageId }, 'lease release failed'));
+      }
     }
   }
 

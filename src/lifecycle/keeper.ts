@@ -159,10 +159,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
   async function mustGetPage(pageId: string): Promise<ManagedPage> {
     const page = await store.getPage(pageId);
-    if (!page)
+    if (!page) {
       throw new AppError('page_not_found', `page ${pageId} is not managed here`, {
         details: { page_id: pageId },
       });
+    }
     return page;
   }
 
@@ -253,10 +254,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
     async getPageToken(pageId) {
       const secrets = await store.getSecrets(pageId);
-      if (!secrets)
+      if (!secrets) {
         throw new AppError('page_not_found', `page ${pageId} is not managed here`, {
           details: { page_id: pageId },
         });
+      }
       return secrets.postingToken;
     },
 
@@ -343,10 +345,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         appSecret = secrets!.appSecret;
         token ??= secrets!.postingToken;
       }
-      if (token === undefined)
+      if (token === undefined) {
         throw new AppError('validation_failed', 'give access_token or page_id', {
           details: { fields: [{ field: 'access_token', message: 'required when page_id is absent' }] },
         });
+      }
       const d = await graph.debugToken(token, { appId, appSecret });
       const info = toTokenInfo(token, d, clock.now());
       return {

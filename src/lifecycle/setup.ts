@@ -25,13 +25,16 @@ const ID = /^\d{1,32}$/;
 
 export function checkSetupInput(input: SetupInput): void {
   const problems: { field: string; message: string }[] = [];
-  if (!ID.test(input.pageId))
+  if (!ID.test(input.pageId)) {
     problems.push({ field: 'page_id', message: 'must be a numeric Facebook Page id' });
+  }
   if (!ID.test(input.appId)) problems.push({ field: 'app_id', message: 'must be a numeric Facebook App id' });
-  if (!/^\S{8,4096}$/.test(input.accessToken))
+  if (!/^\S{8,4096}$/.test(input.accessToken)) {
     problems.push({ field: 'access_token', message: 'must be a Facebook access token' });
-  if (!/^\S{8,512}$/.test(input.appSecret))
+  }
+  if (!/^\S{8,512}$/.test(input.appSecret)) {
     problems.push({ field: 'app_secret', message: 'must be the app secret from the App Dashboard' });
+  }
   if (problems.length > 0) {
     throw new AppError(
       'validation_failed',
@@ -160,8 +163,9 @@ async function mintForPage(
   try {
     return await graph.getPageToken(pageId, userToken, app);
   } catch (err) {
-    if (!(err instanceof GraphError) || (err.kind !== 'invalid_request' && err.kind !== 'permission'))
+    if (!(err instanceof GraphError) || (err.kind !== 'invalid_request' && err.kind !== 'permission')) {
       throw err;
+    }
     const accounts = await graph.listPageAccounts(userToken, app);
     const found = accounts.find((a) => a.id === pageId);
     if (found) return { id: found.id, name: found.name, accessToken: found.accessToken };

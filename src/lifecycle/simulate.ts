@@ -67,10 +67,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!(SCENARIOS as readonly string[]).includes(options.scenario)) {
     throw new Error(`unknown scenario "${options.scenario}"; choose one of ${SCENARIOS.join(', ')}`);
   }
-  if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650)
+  if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650) {
     throw new Error('--days must be a whole number from 1 to 3650');
-  if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > 1000)
+  }
+  if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > 1000) {
     throw new Error('--pages must be a whole number from 1 to 1000');
+  }
   const scenario = options.scenario as Scenario;
   const step = (options.stepMinutes ?? 30) * MINUTE;
   const random = prng(options.seed ?? 42);
@@ -151,8 +153,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const detected: Record<string, number | null> = watched ? { [ids[0]!]: null } : {};
     const tokens = new Map<string, string>();
 
-    if (scenario === 'faults')
+    if (scenario === 'faults') {
       graph.injectFault({ kind: 'transient_code_2', probability: 0.3, times: Number.POSITIVE_INFINITY });
+    }
     scheduler.start();
     await scheduler.trigger();
     const end = start + options.days * DAY;
@@ -165,8 +168,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (scenario === 'throttling') {
         // A throttling burst of two hours every ten days.
         const day = Math.floor((clock.now() - start) / DAY);
-        if (day % 10 === 5 && (clock.now() - start) % DAY < step)
+        if (day % 10 === 5 && (clock.now() - start) % DAY < step) {
           graph.injectFault({ kind: 'throttle_app', times: 20 });
+        }
       }
       timers.advance(step);
       await scheduler.trigger();

@@ -9,6 +9,7 @@ export default function setup(): void {
   const r = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
     encoding: 'utf8',
   });
-  if (r.status !== 0)
+  if (r.status !== 0) {
     process.stderr.write(`tsc build reported problems (tests that spawn the CLI may fail):\n${r.stdout}`);
+  }
 }

@@ -58,8 +58,9 @@ describe.each(testBackends())('authentication on %s', (backend) => {
           });
         // No key at all is not a guess: it never locks an address out.
         for (let i = 0; i < 10; i++) expect((await from('10.0.0.1', null)).statusCode).toBe(401);
-        for (let i = 0; i < 4; i++)
+        for (let i = 0; i < 4; i++) {
           expect((await from('10.0.0.1', `ftk_${'a'.repeat(16)}_${'b'.repeat(43)}`)).statusCode).toBe(401);
+        }
         // The 6th invalid key is still answered 401; from then on the address is locked out.
         expect((await from('10.0.0.1', 'garbage')).statusCode).toBe(401);
         expect((await from('10.0.0.1', 'garbage')).statusCode).toBe(401);

@@ -169,8 +169,9 @@ describe.each(testBackends())('HTTP errors on %s', (backend) => {
         SECRET_LOOKING,
         w.keys.admin,
         w.keys.admin.split('_')[2]!,
-      ])
+      ]) {
         expect(text).not.toContain(s);
+      }
     });
   });
 });

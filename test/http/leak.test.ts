@@ -124,13 +124,15 @@ describe.each(testBackends())('secrets on %s', (backend) => {
       for (const [name, secret] of secrets) {
         expect(secret.length, name).toBeGreaterThan(10);
         expect(logs.includes(secret), `${name} in the log`).toBe(false);
-        for (const r of others)
+        for (const r of others) {
           expect(
             r.text.includes(secret),
             `${name} in the response to ${r.method} ${r.url.slice(0, 60)}`,
           ).toBe(false);
-        if (secret !== current)
+        }
+        if (secret !== current) {
           expect(tokenResponse.body.includes(secret), `${name} in the token response`).toBe(false);
+        }
       }
       expect(secrets.size).toBeGreaterThanOrEqual(12);
     });

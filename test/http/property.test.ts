@@ -174,8 +174,9 @@ describe.each(testBackends())('random requests on %s', (backend) => {
             if (req.contentType !== undefined) headers['content-type'] = req.contentType;
             const url = req.query ? `${req.path}?${req.query}` : req.path;
             const inject: InjectOptions = { method: req.method, url, headers };
-            if (req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD')
+            if (req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
               inject.payload = req.body;
+            }
             const before = await w.dump();
             const r = await w.app.inject(inject);
             expect(

@@ -79,8 +79,9 @@ describe('the seed document’s curl commands against `serve`', () => {
         () => false,
       );
       if (ok) break;
-      if (Date.now() > deadline || child.exitCode !== null)
+      if (Date.now() > deadline || child.exitCode !== null) {
         throw new Error(`serve did not start:\n${stdout}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     key = /ftk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(stdout)?.[0] ?? '';

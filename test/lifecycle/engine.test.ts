@@ -120,8 +120,9 @@ describe.each(testBackends())('engine on %s', (backend) => {
       const exchanges = w.graph.countCalls('/oauth/access_token');
       expect(exchanges).toBeGreaterThanOrEqual(1);
       expect(await eventTypes(w, p1.id)).not.toContain('renewed');
-      for (const id of [p1.id, p2.id])
+      for (const id of [p1.id, p2.id]) {
         expect(w.graph.tokenStatus(await w.keeper.getPageToken(id)).valid).toBe(true);
+      }
     });
   });
 
