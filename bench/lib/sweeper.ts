@@ -1,0 +1,146 @@
+/**
+ * One check round in a process of its own, measured: the keeper as `serve` runs it (real store,
+ * real Graph client over HTTP to the emulator), with every Store call counted and timed, Graph
+ * calls counted, CPU time, event-loop utilisation and peak RSS. Run by `runSweeper()` (sweep.ts).
+ *
+ * Input: JSON in BENCH_SWEEP. Output: one JSON object over IPC.
+ */
+import { performance } from 'node:perf_hooks';
+import { Agent, setGlobalDispatcher } from 'undici';
+import { loadConfig } from '../../src/config.js';
+import { createSecretBox } from '../../src/crypto/secret-box.js';
+import { parseEncryptionKey } from '../../src/crypto/keys.js';
+import { createTokenKeeper } from '../../src/lifecycle/keeper.js';
+import { silentLogger } from '../../src/logger.js';
+import { openStore } from '../../src/store/database.js';
+import type { Store } from '../../src/store/types.js';
+
+export interface SweepInput {
+  databaseUrl: string;
+  schema: string | undefined;
+  key: string;
+  graphUrl: string;
+  concurrency: number;
+  /** Sample RSS this often (ms). */
+  sampleMs?: number;
+}
+
+export interface SweepOutput {
+  wallMs: number;
+  pagesProcessed: number;
+  outcomes: Record<string, number>;
+  graphCalls: number;
+  graphCallsByEndpoint: Record<string, number>;
+  storeCalls: Record<string, { n: number; ms: number }>;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  eventLoopUtilization: number;
+  rssBeforeMb: number;
+  peakRssMb: number;
+  maxRssMb: number;
+  heapUsedAfterMb: number;
+}
+
+/** Count and time every Store method (async wall time, so under concurrency it includes queueing). */
+function instrument(store: Store, calls: SweepOutput['storeCalls'], recording: () => boolean): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      return (...args: unknown[]) => {
+        const started = performance.now();
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise) || !recording()) return result;
+        return result.finally(() => {
+          const c = (calls[prop] ??= { n: 0, ms: 0 });
+          c.n++;
+          c.ms += performance.now() - started;
+        });
+      };
+    },
+  });
+}
+
+/**
+ * The emulator answers `Keep-Alive: timeout=2`; undici subtracts a 2 s safety margin from that
+ * hint, which leaves 0, so it would open a new connection for every Graph call. Facebook sends no
+ * such short hint, so production reuses connections: a 1 s margin does here too.
+ */
+export function reuseEmulatorConnections(): void {
+  setGlobalDispatcher(new Agent({ keepAliveTimeoutThreshold: 1000 }));
+}
+
+async function main(): Promise<void> {
+  if (process.env.BENCH_NEW_CONNECTIONS !== '1') reuseEmulatorConnections();
+  const input = JSON.parse(process.env.BENCH_SWEEP ?? '{}') as SweepInput;
+  const storeCalls: SweepOutput['storeCalls'] = {};
+  const raw = await openStore({
+    databaseUrl: input.databaseUrl,
+    schema: input.schema,
+    secretBox: createSecretBox({ current: parseEncryptionKey(input.key) }),
+  });
+  let recording = false;
+  const store = instrument(raw, storeCalls, () => recording);
+  const config = loadConfig({
+    DATABASE_URL: input.databaseUrl,
+    TOKEN_ENCRYPTION_KEY: input.key,
+    GRAPH_API_URL: input.graphUrl,
+    CHECK_CONCURRENCY: String(input.concurrency),
+    LOG_LEVEL: 'silent',
+    INSTANCE_ID: `bench:${process.pid}`,
+  });
+  const keeper = await createTokenKeeper({ config, store, logger: silentLogger });
+  const byEndpoint: Record<string, number> = {};
+  let graphCalls = 0;
+  keeper.events.on('graph_call', (c) => {
+    graphCalls++;
+    byEndpoint[c.endpoint] = (byEndpoint[c.endpoint] ?? 0) + 1;
+  });
+  const outcomes: Record<string, number> = {};
+  let processed = 0;
+  keeper.events.on('page_processed', (p) => {
+    processed++;
+    const k = `${p.action}:${p.outcome}`;
+    outcomes[k] = (outcomes[k] ?? 0) + 1;
+  });
+
+  global.gc?.();
+  const rssBefore = process.memoryUsage.rss();
+  let peak = rssBefore;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, input.sampleMs ?? 20);
+  // Only the round's store calls count, not those made while opening.
+  recording = true;
+
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  await keeper.runRound();
+  const wallMs = performance.now() - t0;
+  const elu = performance.eventLoopUtilization(elu0);
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
+  const out: SweepOutput = {
+    wallMs,
+    pagesProcessed: processed,
+    outcomes,
+    graphCalls,
+    graphCallsByEndpoint: byEndpoint,
+    storeCalls,
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    eventLoopUtilization: elu.utilization,
+    rssBeforeMb: mb(rssBefore),
+    peakRssMb: mb(peak),
+    maxRssMb: mb(process.resourceUsage().maxRSS * 1024),
+    heapUsedAfterMb: mb(process.memoryUsage().heapUsed),
+  };
+  await keeper.close();
+  await raw.close();
+  process.send?.(out);
+}
+
+await main();
