@@ -1,0 +1,126 @@
+/**
+ * Sweep: N managed Pages checked in one round against the emulator with added latency L and
+ * concurrency C. The engine inspects a Page's posting and source tokens in parallel, so one check
+ * costs about one round trip of latency, and the ideal round takes N·L/C.
+ *
+ *   npx tsx bench/sweep.ts [--pages 10000] [--latency 50] [--concurrency 50] [--backend sqlite|postgres|both]
+ *
+ * --latency and --concurrency take comma-separated lists; every combination is run. A row with
+ * L = 0 is added: it is the keeper's own cost per page (CPU + database), the floor under any L/C.
+ */
+import { join } from 'node:path';
+import { spawnEmulator } from './lib/emulator.js';
+import { backends, machine, numberList, parseArgs, table } from './lib/report.js';
+import { runSweeper } from './lib/run-sweeper.js';
+import { createBenchDatabase, seedStore } from './lib/seed.js';
+
+const { values } = parseArgs({
+  options: {
+    pages: { type: 'string', default: '10000' },
+    latency: { type: 'string', default: '50' },
+    concurrency: { type: 'string', default: '50' },
+    backend: { type: 'string', default: 'sqlite' },
+  },
+});
+const N = Number(values.pages);
+const latencies = [...new Set([0, ...numberList(values.latency)])];
+const concurrencies = numberList(values.concurrency);
+
+console.log(`sweep: ${N} pages; ${machine()}`);
+const emulator = await spawnEmulator();
+const rows: (string | number)[][] = [];
+try {
+  const t = performance.now();
+  const tmp = await createBenchDatabase('sqlite');
+  const seeded = await emulator.seed(N, join(tmp.dir, 'pages.jsonl'));
+  console.log(`emulator: ${N} pages with minted tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  for (const backend of backends(values.backend)) {
+    const db = await createBenchDatabase(backend);
+    try {
+      const store = await db.open();
+      await store.migrate();
+      const s0 = performance.now();
+      await seedStore(store, seeded, () => null);
+      await store.close();
+      console.log(
+        `${backend}: seeded ${N} pages through Store.savePage in ${((performance.now() - s0) / 1000).toFixed(1)} s`,
+      );
+
+      for (const C of concurrencies) {
+        for (const L of latencies) {
+          await db.exec('update pages set next_check_at = null, lease_owner = null, lease_expires_at = null');
+          await emulator.control.setLatency(L);
+          const r = await runSweeper({
+            databaseUrl: db.databaseUrl,
+            schema: db.schema,
+            key: db.key,
+            graphUrl: emulator.url,
+            concurrency: C,
+          });
+          const ideal = (N * L) / C;
+          const storeN = Object.values(r.storeCalls).reduce((a, c) => a + c.n, 0);
+          const storeMs = Object.values(r.storeCalls).reduce((a, c) => a + c.ms, 0);
+          rows.push([
+            backend,
+            L,
+            C,
+            ideal / 1000,
+            r.wallMs / 1000,
+            L === 0 ? '-' : `${(r.wallMs / ideal).toFixed(3)}×`,
+            r.pagesProcessed,
+            r.graphCalls / N,
+            storeN / N,
+            storeMs / N,
+            (r.cpuUserMs + r.cpuSystemMs) / N,
+            r.eventLoopUtilization * 100,
+            r.peakRssMb,
+          ]);
+          if (r.pagesProcessed !== N) {
+            console.log(
+              `  warning: ${r.pagesProcessed} of ${N} pages processed: ${JSON.stringify(r.outcomes)}`,
+            );
+          }
+          console.log(
+            `  ${backend} L=${L} C=${C}: ${(r.wallMs / 1000).toFixed(2)} s; outcomes ${JSON.stringify(r.outcomes)}; store ${Object.entries(
+              r.storeCalls,
+            )
+              .map(([k, v]) => `${k} ${v.n}/${(v.ms / v.n).toFixed(2)}ms`)
+              .join(', ')}`,
+          );
+        }
+      }
+    } finally {
+      await db.drop();
+    }
+  }
+  await tmp.drop();
+} finally {
+  await emulator.close();
+}
+
+console.log('');
+console.log(
+  table(
+    [
+      'backend',
+      'L ms',
+      'C',
+      'ideal s',
+      'wall s',
+      'wall/ideal',
+      'pages',
+      'graph calls/page',
+      'db calls/page',
+      'db ms/page*',
+      'cpu ms/page',
+      'event loop %',
+      'peak RSS MB',
+    ],
+    rows,
+  ),
+);
+console.log(
+  '\n* db ms/page: summed wall time of Store calls per page; under concurrency it includes waiting for the event loop.',
+);
+console.log('target: wall/ideal ≤ 1.15×');
