@@ -39,6 +39,8 @@ export interface SweepOutput {
   peakRssMb: number;
   maxRssMb: number;
   heapUsedAfterMb: number;
+  /** With BENCH_LIVE_HEAP=1 (and --expose-gc): the largest heap left after a full GC during the round. */
+  liveHeapMb?: number;
 }
 
 /** Count and time every Store method (async wall time, so under concurrency it includes queueing). */
@@ -110,6 +112,15 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage.rss());
   }, input.sampleMs ?? 20);
+  // What the round keeps alive (as opposed to garbage not yet collected): force a GC now and then.
+  let live = 0;
+  const liveSampler =
+    process.env.BENCH_LIVE_HEAP === '1' && global.gc
+      ? setInterval(() => {
+          global.gc?.();
+          live = Math.max(live, process.memoryUsage().heapUsed);
+        }, 1000)
+      : undefined;
   // Only the round's store calls count, not those made while opening.
   recording = true;
 
@@ -121,6 +132,7 @@ async function main(): Promise<void> {
   const elu = performance.eventLoopUtilization(elu0);
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
+  if (liveSampler) clearInterval(liveSampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
   const out: SweepOutput = {
@@ -137,6 +149,7 @@ async function main(): Promise<void> {
     peakRssMb: mb(peak),
     maxRssMb: mb(process.resourceUsage().maxRSS * 1024),
     heapUsedAfterMb: mb(process.memoryUsage().heapUsed),
+    ...(liveSampler ? { liveHeapMb: mb(live) } : {}),
   };
   await keeper.close();
   await raw.close();

@@ -270,9 +270,15 @@ export function createEngine(deps: EngineDeps) {
     return { page: next, events };
   }
 
-  async function work(pageId: string, options: ProcessOptions): Promise<ProcessOutcome> {
+  async function work(
+    pageId: string,
+    options: ProcessOptions,
+    listed?: ManagedPage,
+  ): Promise<ProcessOutcome> {
     const dryRun = options.dryRun === true;
-    const before = await store.getPage(pageId);
+    // A scheduled round already has the row from listing the due pages: deciding whether to claim
+    // it needs no fresh read, because the row is read again under the lease (workUnderLease).
+    const before = listed ?? (await store.getPage(pageId));
     if (!before) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
     const now = clock.now();
     const skip = (reason: string): ProcessOutcome => ({
@@ -328,9 +334,24 @@ export function createEngine(deps: EngineDeps) {
     const pageId = initial.pageId;
     // Re-read under the lease: someone may have renewed it since we listed it.
     const before = (await store.getPage(pageId)) ?? initial;
+    const now = clock.now();
+    if (options.mode === 'scheduled') {
+      // Another instance (or this one) checked it between the listing and our claim: nothing to do.
+      const due = isDue(before, now);
+      if (due.reason !== 'due') {
+        return {
+          pageId,
+          before,
+          after: before,
+          decision: { action: 'none', reason: due.reason },
+          outcome: 'skipped',
+          tokenChanged: false,
+          message: null,
+        };
+      }
+    }
     const secrets = await store.getSecrets(pageId);
     if (!secrets) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
-    const now = clock.now();
     const save = async (
       after: ManagedPage,
       extra: { secrets?: Partial<PageSecrets>; events: NewEvent[] },
@@ -556,7 +577,11 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** One piece of work per page per process; a second caller waits for the first. */
-  async function processPage(pageId: string, options: ProcessOptions): Promise<ProcessOutcome> {
+  async function processPage(
+    pageId: string,
+    options: ProcessOptions,
+    listed?: ManagedPage,
+  ): Promise<ProcessOutcome> {
     const running = inFlight.get(pageId);
     if (running) {
       if (options.mode === 'scheduled') {
@@ -565,7 +590,7 @@ export function createEngine(deps: EngineDeps) {
       }
       await running.catch(() => undefined);
     }
-    const p = work(pageId, options);
+    const p = work(pageId, options, listed);
     inFlight.set(pageId, p);
     try {
       return await p;
@@ -574,37 +599,84 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
-  /** Check every due page, C at a time, until none is due. */
+  /**
+   * Check every due page, C at a time, until none is due. The due pages are streamed: when the
+   * queue runs dry the next batch is listed while the other workers are still busy, so there is no
+   * barrier every 500 pages where C-1 workers wait for the slowest page of the batch.
+   * `collect: false` keeps no outcomes (a scheduled round over 100,000 pages would otherwise hold
+   * two page snapshots per page until the round ends).
+   */
   async function runRound(options: {
     dryRun?: boolean;
     all?: boolean;
     concurrency: number;
+    collect?: boolean;
   }): Promise<ProcessOutcome[]> {
     const startedAt = clock.now();
+    const collect = options.collect !== false;
     const results: ProcessOutcome[] = [];
+    let checked = 0;
+    let failed = 0;
     const seen = new Set<string>();
     const mode: Mode = options.all ? 'check' : 'scheduled';
-    for (;;) {
-      const batch = options.all ? await store.listPages() : await store.listDuePages(clock.now(), 500);
-      const todo = batch.map((p) => p.pageId).filter((id) => !seen.has(id));
-      if (todo.length === 0) break;
-      for (const id of todo) seen.add(id);
-      await pool(todo, options.concurrency, async (id) => {
+    const once = options.all === true || options.dryRun === true;
+    const queue: ManagedPage[] = [];
+    let exhausted = false;
+    let listing: Promise<void> | null = null;
+
+    /** List the next due pages into the queue; `exhausted` when nothing new is due. */
+    const refill = (): Promise<void> =>
+      (listing ??= (async () => {
         try {
-          results.push(await processPage(id, { mode, dryRun: options.dryRun === true }));
+          const batch = options.all ? await store.listPages() : await store.listDuePages(clock.now(), 500);
+          let added = 0;
+          for (const page of batch) {
+            if (seen.has(page.pageId)) continue;
+            seen.add(page.pageId);
+            queue.push(page);
+            added++;
+          }
+          if (added === 0 || once) exhausted = true;
+        } finally {
+          listing = null;
+        }
+      })());
+
+    const worker = async () => {
+      for (;;) {
+        if (queue.length === 0) {
+          if (exhausted) return;
+          await refill();
+          continue;
+        }
+        const page = queue.shift()!;
+        // Keep the next batch coming before the queue is empty, so workers never wait for it.
+        if (queue.length < options.concurrency && !exhausted && listing === null) {
+          void refill().catch(() => undefined);
+        }
+        try {
+          const outcome = await processPage(
+            page.pageId,
+            { mode, dryRun: options.dryRun === true },
+            mode === 'scheduled' ? page : undefined,
+          );
+          if (outcome.outcome !== 'skipped') checked++;
+          if (outcome.outcome === 'failed') failed++;
+          if (collect) results.push(outcome);
         } catch (err) {
           // One page's failure (lease lost, a throttled app, a deleted page) never stops the round.
-          logger.warn({ pageId: id, err: safeError(err) }, 'page check failed');
+          logger.warn({ pageId: page.pageId, err: safeError(err) }, 'page check failed');
         }
-      });
-      if (options.all || options.dryRun) break;
-    }
-    deps.events.emit('check_round', {
-      startedAt,
-      finishedAt: clock.now(),
-      checked: results.filter((r) => r.outcome !== 'skipped').length,
-      failed: results.filter((r) => r.outcome === 'failed').length,
-    });
+      }
+    };
+    await refill();
+    // Every worker finishes its page before the round ends, even when listing failed for one of them.
+    const settled = await Promise.allSettled(
+      Array.from({ length: Math.max(1, options.concurrency) }, worker),
+    );
+    const broken = settled.find((r) => r.status === 'rejected');
+    if (broken) throw broken.reason;
+    deps.events.emit('check_round', { startedAt, finishedAt: clock.now(), checked, failed });
     return results;
   }
 
