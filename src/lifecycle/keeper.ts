@@ -445,7 +445,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     },
 
     async runRound() {
-      await engine.runRound({ concurrency: config.checkConcurrency });
+      await engine.runRound({ concurrency: config.checkConcurrency, collect: false });
     },
 
     async close() {

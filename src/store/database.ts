@@ -182,6 +182,10 @@ async function openPostgres(connectionString: string, schema: string | undefined
   // An idle client that loses its server emits 'error' on the pool; unhandled, that would kill the
   // process. The next query reports the failure instead (and ping() maps it to database_unavailable).
   pool.on('error', () => undefined);
+  // pg-pool takes its own 'error' listener off a client while it is checked out, so a connection
+  // that dies mid-query (failover, server restart, network cut) would emit 'error' on a Client
+  // nobody listens to and take the process down. The query in flight still rejects with the error.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
 
   if (schema !== undefined) {

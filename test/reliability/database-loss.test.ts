@@ -171,16 +171,12 @@ describe.skipIf(!PG_URL)('database loss on postgres', () => {
   });
 
   /*
-   * KNOWN BUG (reported; the fix belongs in src/store/database.ts): pg-pool removes its 'error'
-   * listener from a client while the client is checked out, so when a connection in use dies (a
-   * failover, a server restart, a network cut), pg emits 'error' on a Client nobody listens to and
-   * the whole process exits with "Connection terminated unexpectedly". One line fixes it:
-   * `pool.on('connect', (client) => client.on('error', () => undefined))` (the query in flight still
-   * rejects with the error). This test reproduces it deterministically — a keeper query waits on a
-   * lock when a TCP proxy cuts its connection — and is marked `fails` until that fix lands; vitest
-   * then reports "Expect test to fail" and the marker must go.
+   * pg-pool takes its 'error' listener off a client while the client is checked out; without a
+   * listener of our own (src/store/database.ts), a connection dying under a query in flight killed
+   * the whole process with "Connection terminated unexpectedly". Reproduced deterministically: a
+   * keeper query waits on a lock when a TCP proxy cuts its connection.
    */
-  it.fails('a connection cut while a query is in flight does not kill the process', {
+  it('a connection cut while a query is in flight does not kill the process', {
     timeout: 60_000,
   }, async () => {
     const db = await pgRole();
