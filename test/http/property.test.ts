@@ -196,7 +196,7 @@ describe.each(testBackends())('random requests on %s', (backend) => {
               accepted++;
             }
           }),
-          { numRuns: 400 },
+          { numRuns: 200 },
         );
         // The generator reaches both sides.
         expect(rejected).toBeGreaterThan(50);
