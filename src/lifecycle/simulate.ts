@@ -12,6 +12,7 @@ import { startFakeGraph } from '../fake-graph/index.js';
 import { silentLogger } from '../logger.js';
 import type { PageState } from '../types.js';
 import { createTokenKeeper } from './keeper.js';
+import { mulberry32 } from '../random.js';
 import { createScheduler } from './scheduler.js';
 
 export const SCENARIOS = [
@@ -51,18 +52,6 @@ export interface SimulationReport {
   reasons: Record<string, string | null>;
 }
 
-/** Small deterministic PRNG (mulberry32), so a simulation can be repeated exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
   if (!(SCENARIOS as readonly string[]).includes(options.scenario)) {
     throw new Error(`unknown scenario "${options.scenario}"; choose one of ${SCENARIOS.join(', ')}`);
@@ -75,7 +64,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   const scenario = options.scenario as Scenario;
   const step = (options.stepMinutes ?? 30) * MINUTE;
-  const random = prng(options.seed ?? 42);
+  const random = mulberry32(options.seed ?? 42);
   const clock = createManualClock('2027-01-01T00:00:00Z');
   const timers = createManualTimers(clock);
   const graph = await startFakeGraph({ clock });

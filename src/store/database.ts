@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, sql } from 'kysely';
 import pg from 'pg';
 import { type Clock, systemClock } from '../clock.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -95,6 +95,29 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 
 // --- SQLite -----------------------------------------------------------------------------------
 
+/**
+ * Kysely's SQLite driver prepares every statement afresh, and preparing costs about as much as
+ * running the small indexed queries a check makes (bench/sweep.ts: a quarter of the keeper's CPU
+ * per page). The store issues a few dozen distinct SQL texts, so keep their prepared statements;
+ * the cap only bounds texts that vary (IN-lists). Nothing streams rows, so no statement is ever
+ * busy when it is used again.
+ */
+function keepStatements(raw: BetterSqlite3.Database, max = 200): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => raw.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (statement === undefined) {
+        statement = raw.prepare(text);
+        if (statements.size >= max) statements.delete(statements.keys().next().value!);
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 const BUSY_TIMEOUT_MS = 5000;
 
 function openSqlite(path: string): Database {
@@ -115,7 +138,7 @@ function openSqlite(path: string): Database {
     throw unavailableError(e, []);
   }
   const connection = raw;
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: keepStatements(connection) }) });
 
   const writeTransaction = <T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T> =>
     db.connection().execute(async (conn) => {

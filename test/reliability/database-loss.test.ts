@@ -17,15 +17,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.js';
-import { loadConfig } from '../../src/config.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { startFakeGraph } from '../../src/fake-graph/index.js';
-import { createApiKey } from '../../src/http/auth.js';
-import { createTokenKeeper } from '../../src/lifecycle/keeper.js';
-import { silentLogger } from '../../src/logger.js';
 import { openStore } from '../../src/store/database.js';
-import { PG_URL, pgAdmin, pollUntil, scale, startServe, storedTokens, tcpProxy } from './helpers.js';
+import {
+  PG_URL,
+  pgAdmin,
+  pollUntil,
+  scale,
+  seedPages,
+  startServe,
+  storedTokens,
+  tcpProxy,
+} from './helpers.js';
 
 const OUTAGE_MS = scale(3000, 20_000);
 
@@ -35,33 +39,6 @@ async function readyz(url: string): Promise<{
 }> {
   const r = await fetch(`${url}/readyz`);
   return { status: r.status, body: (await r.json()) as never };
-}
-
-/** Set up `n` pages through the library (as `add` would) and an admin key; returns the key. */
-async function seedPages(
-  env: Record<string, string>,
-  graph: Awaited<ReturnType<typeof startFakeGraph>>,
-  n: number,
-): Promise<string> {
-  const keeper = await createTokenKeeper({
-    config: loadConfig(env),
-    logger: silentLogger,
-    clock: systemClock,
-  });
-  try {
-    const app = graph.createApp({ name: 'Loss app' });
-    for (let i = 0; i < n; i++) {
-      const user = graph.createUser({ name: `Admin ${i}` });
-      const page = graph.createPage({ name: `Page ${i}` });
-      graph.grantRole(user.id, page.id);
-      const token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
-      await keeper.setup({ pageId: page.id, accessToken: token, appId: app.appId, appSecret: app.appSecret });
-    }
-    return (await createApiKey(keeper.store, { name: 'loss test', scopes: ['admin'], clock: systemClock }))
-      .key;
-  } finally {
-    await keeper.close();
-  }
 }
 
 /** A role of its own owning a schema of its own, so the test can lock it out and cut it off. */
@@ -105,7 +82,7 @@ describe.skipIf(!PG_URL)('database loss on postgres', () => {
     };
     let serve: Awaited<ReturnType<typeof startServe>> | undefined;
     try {
-      const key = await seedPages(env, graph, 3);
+      const key = (await seedPages(env, graph, 3)).keys.admin!;
       serve = await startServe(env);
       await serve.waitReady();
       const url = serve.url;
@@ -192,7 +169,7 @@ describe.skipIf(!PG_URL)('database loss on postgres', () => {
     let serve: Awaited<ReturnType<typeof startServe>> | undefined;
     const admin = new pg.Client({ connectionString: PG_URL });
     try {
-      const key = await seedPages(env, graph, 1);
+      const key = (await seedPages(env, graph, 1)).keys.admin!;
       serve = await startServe(env);
       await serve.waitReady();
       await admin.connect();
@@ -263,7 +240,7 @@ describe('database loss on sqlite', () => {
     };
     let serve: Awaited<ReturnType<typeof startServe>> | undefined;
     try {
-      const key = await seedPages(env, graph, 3);
+      const key = (await seedPages(env, graph, 3)).keys.admin!;
       serve = await startServe(env);
       await serve.waitReady();
       const url = serve.url;

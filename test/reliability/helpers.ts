@@ -10,7 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import pg from 'pg';
+import { systemClock } from '../../src/clock.js';
+import { loadConfig } from '../../src/config.js';
+import type { FakeGraph } from '../../src/fake-graph/index.js';
+import { createApiKey } from '../../src/http/auth.js';
+import { createTokenKeeper } from '../../src/lifecycle/keeper.js';
+import { silentLogger } from '../../src/logger.js';
 import { tokenHash } from '../../src/lifecycle/inspect.js';
+import { mulberry32 } from '../../src/random.js';
 import type { Store } from '../../src/store/types.js';
 import type { HistoryEvent } from '../../src/types.js';
 
@@ -24,17 +31,8 @@ export function scale<T>(bounded: T, large: T): T {
 /** Seed for every random choice in the suite; printed by each test so a failure can be replayed. */
 export const SEED = Number(process.env.RELIABILITY_SEED ?? Date.now() % 2 ** 31);
 
-/** mulberry32: small, fast, good enough to pick kill points and fault rolls reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Kill points and fault rolls come from one seeded source, so a failing run can be replayed. */
+export const prng = mulberry32;
 
 /** Poll `fn` until it returns a value other than undefined/false, or fail after `timeoutMs`. */
 export async function pollUntil<T>(
@@ -143,6 +141,42 @@ export async function startServe(env: Record<string, string>): Promise<ServeProc
       await exited;
     },
   };
+}
+
+/**
+ * Set up `n` Pages through the library (as `add` would, one admin and one long-lived user token
+ * each, all for one app) before any `serve` runs, and create one API key per requested scope set.
+ */
+export async function seedPages(
+  env: Record<string, string>,
+  graph: FakeGraph,
+  n: number,
+  keys: Record<string, ('admin' | 'token:read')[]> = { admin: ['admin'] },
+): Promise<{ pageIds: string[]; keys: Record<string, string> }> {
+  const keeper = await createTokenKeeper({
+    config: loadConfig(env),
+    logger: silentLogger,
+    clock: systemClock,
+  });
+  try {
+    const app = graph.createApp({ name: 'Reliability app' });
+    const pageIds: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const user = graph.createUser({ name: `Admin ${i}` });
+      const page = graph.createPage({ name: `Page ${i}` });
+      graph.grantRole(user.id, page.id);
+      const token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+      await keeper.setup({ pageId: page.id, accessToken: token, appId: app.appId, appSecret: app.appSecret });
+      pageIds.push(page.id);
+    }
+    const made: Record<string, string> = {};
+    for (const [name, scopes] of Object.entries(keys)) {
+      made[name] = (await createApiKey(keeper.store, { name, scopes, clock: systemClock })).key;
+    }
+    return { pageIds, keys: made };
+  } finally {
+    await keeper.close();
+  }
 }
 
 // --- PostgreSQL -------------------------------------------------------------------------------

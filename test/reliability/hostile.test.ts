@@ -17,13 +17,8 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.js';
-import { loadConfig } from '../../src/config.js';
 import { startFakeGraph } from '../../src/fake-graph/index.js';
-import { createApiKey } from '../../src/http/auth.js';
-import { createTokenKeeper } from '../../src/lifecycle/keeper.js';
-import { silentLogger } from '../../src/logger.js';
-import { prng, scale, SEED, startServe } from './helpers.js';
+import { prng, SEED, scale, seedPages, startServe } from './helpers.js';
 
 const REQUESTS = scale(3000, 30_000);
 const CONCURRENCY = 16;
@@ -276,33 +271,10 @@ describe('hostile input at a live server (sqlite)', () => {
     });
     try {
       // Two managed pages (so page_id is required) and two keys, set up through the library.
-      const keeper = await createTokenKeeper({
-        config: loadConfig(env),
-        logger: silentLogger,
-        clock: systemClock,
-      });
-      const app = graph.createApp({ name: 'Hostile app' });
-      const pages: string[] = [];
-      for (let i = 0; i < 2; i++) {
-        const user = graph.createUser({ name: `Admin ${i}` });
-        const page = graph.createPage({ name: `Page ${i}` });
-        graph.grantRole(user.id, page.id);
-        const token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
-        await keeper.setup({
-          pageId: page.id,
-          accessToken: token,
-          appId: app.appId,
-          appSecret: app.appSecret,
-        });
-        pages.push(page.id);
-      }
-      const admin = (
-        await createApiKey(keeper.store, { name: 'admin', scopes: ['admin'], clock: systemClock })
-      ).key;
-      const reader = (
-        await createApiKey(keeper.store, { name: 'reader', scopes: ['token:read'], clock: systemClock })
-      ).key;
-      await keeper.close();
+      const seeded = await seedPages(env, graph, 2, { admin: ['admin'], reader: ['token:read'] });
+      const pages = seeded.pageIds;
+      const admin = seeded.keys.admin!;
+      const reader = seeded.keys.reader!;
 
       serve = await startServe(env);
       await serve.waitReady();

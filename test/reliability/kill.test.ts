@@ -16,16 +16,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createManualClock, MINUTE, systemClock } from '../../src/clock.js';
-import { loadConfig } from '../../src/config.js';
+import { createManualClock, MINUTE } from '../../src/clock.js';
 import { startFakeGraph } from '../../src/fake-graph/index.js';
-import { createApiKey } from '../../src/http/auth.js';
-import { createTokenKeeper } from '../../src/lifecycle/keeper.js';
-import { silentLogger } from '../../src/logger.js';
 import { openStore } from '../../src/store/database.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { testBackends } from '../helpers/backends.js';
-import { checkRotationChain, pgSchema, prng, scale, SEED, startServe, storedTokens } from './helpers.js';
+import {
+  checkRotationChain,
+  pgSchema,
+  prng,
+  SEED,
+  scale,
+  seedPages,
+  startServe,
+  storedTokens,
+} from './helpers.js';
 
 const PAGES = scale(24, 60);
 const KILLS = scale(6, 40);
@@ -60,31 +65,8 @@ describe.each(testBackends())('kill test on %s', (backend) => {
     const ticker = setInterval(() => emulatorClock.advance(10 * MINUTE), 100);
     try {
       // --- Pages set up through the library, as `add` would, before the first serve. -----------
-      const keeper = await createTokenKeeper({
-        config: loadConfig(env),
-        logger: silentLogger,
-        clock: systemClock,
-      });
-      const app = graph.createApp({ name: 'Kill test app' });
-      for (let i = 0; i < PAGES; i++) {
-        const user = graph.createUser({ name: `Admin ${i}` });
-        const page = graph.createPage({ name: `Page ${i}` });
-        graph.grantRole(user.id, page.id);
-        const token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
-        await keeper.setup({
-          pageId: page.id,
-          accessToken: token,
-          appId: app.appId,
-          appSecret: app.appSecret,
-        });
-      }
-      const { key } = await createApiKey(keeper.store, {
-        name: 'kill test',
-        scopes: ['admin'],
-        clock: systemClock,
-      });
-      const pageIds = (await keeper.store.listPages()).map((p) => p.pageId);
-      await keeper.close();
+      const { pageIds, keys } = await seedPages(env, graph, PAGES);
+      const key = keys.admin!;
       graph.injectFault({
         path: '/debug_token',
         kind: 'transient_code_2',
