@@ -15,6 +15,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode, httpStatusOf } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isDatabaseUnavailable } from '../store/database.js';
 
 export interface FieldProblem {
   field: string;
@@ -239,6 +240,16 @@ export function toErrorResponse(err: unknown): ErrorResponse & { fault: boolean 
     return {
       status: httpStatusOf(code),
       body: envelope(code, 'the request could not be read'),
+      fault: false,
+    };
+  }
+  if (isDatabaseUnavailable(err)) {
+    // The database is down or failing, not our code: say so, and when to try again. The driver's
+    // message may name hosts or roles, so it goes to the log only.
+    return {
+      status: 503,
+      body: envelope('database_unavailable', 'the database is unavailable; try again shortly'),
+      headers: { 'retry-after': '5' },
       fault: false,
     };
   }

@@ -10,7 +10,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, sql } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDatabase,
+  type SqliteStatement,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import { type Clock, systemClock } from '../clock.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -46,6 +53,12 @@ export interface Database {
   tableExists(db: Kysely<Tables>, name: string): Promise<boolean>;
   /** Maps a connection failure to AppError('database_unavailable') without the connection string. */
   unavailable(error: unknown): AppError;
+  /**
+   * Why the last write failed for a reason of the storage (disk full, I/O error, read-only file),
+   * or null once a write succeeds again. `select 1` still answers on a full disk, so a ping alone
+   * would call such a database ready while no check can be saved.
+   */
+  writeFault(): AppError | null;
   close(): Promise<void>;
 }
 
@@ -101,15 +114,45 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
  * per page). The store issues a few dozen distinct SQL texts, so keep their prepared statements;
  * the cap only bounds texts that vary (IN-lists). Nothing streams rows, so no statement is ever
  * busy when it is used again.
+ *
+ * Every write goes through here too, which makes this the place to notice a storage fault (disk
+ * full, I/O error): `onWrite` hears of each failed write and of each one that reached the file.
  */
-function keepStatements(raw: BetterSqlite3.Database, max = 200): SqliteDatabase {
-  const statements = new Map<string, BetterSqlite3.Statement>();
+function keepStatements(
+  raw: BetterSqlite3.Database,
+  onWrite: (error: unknown) => void,
+  max = 200,
+): SqliteDatabase {
+  const statements = new Map<string, SqliteStatement>();
+  const watch = (text: string, statement: BetterSqlite3.Statement): SqliteStatement => {
+    if (statement.readonly) return statement;
+    // Only a write that has reached the database file proves the storage works again: a commit, or
+    // a statement outside any transaction. Not BEGIN, not a statement inside a transaction, not ROLLBACK.
+    const rollback = /^\s*rollback/i.test(text);
+    const tracked = <R>(fn: () => R): R => {
+      try {
+        const result = fn();
+        if (!raw.inTransaction && !rollback) onWrite(null);
+        return result;
+      } catch (e) {
+        onWrite(e);
+        throw e;
+      }
+    };
+    return {
+      // UPDATE … RETURNING is a `reader`: Kysely runs it with all().
+      reader: statement.reader,
+      all: (parameters) => tracked(() => statement.all(...parameters)),
+      iterate: (parameters) => statement.iterate(...parameters),
+      run: (parameters) => tracked(() => statement.run(...parameters)),
+    };
+  };
   return {
     close: () => raw.close(),
     prepare(text: string) {
       let statement = statements.get(text);
       if (statement === undefined) {
-        statement = raw.prepare(text);
+        statement = watch(text, raw.prepare(text));
         if (statements.size >= max) statements.delete(statements.keys().next().value!);
         statements.set(text, statement);
       }
@@ -138,7 +181,14 @@ function openSqlite(path: string): Database {
     throw unavailableError(e, []);
   }
   const connection = raw;
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: keepStatements(connection) }) });
+  let fault: AppError | null = null;
+  const onWrite = (error: unknown) => {
+    if (error === null) fault = null;
+    else if (isStorageFault(error)) fault = unavailableError(error, []);
+  };
+  const db = new Kysely<Tables>({
+    dialect: new SqliteDialect({ database: keepStatements(connection, onWrite) }),
+  });
 
   const writeTransaction = <T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T> =>
     db.connection().execute(async (conn) => {
@@ -167,8 +217,38 @@ function openSqlite(path: string): Database {
       return rows.length > 0;
     },
     unavailable: (e) => unavailableError(e, []),
+    writeFault: () => fault,
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Whether an error from a query means the database itself is unreachable or failing (connection
+ * lost or refused, server shutting down, login refused, disk full, I/O error, locked for too long)
+ * rather than a fault in our code. Callers answer such errors with 503 `database_unavailable` and
+ * try again later, instead of reporting an internal error.
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (e instanceof AppError) return e.code === 'database_unavailable';
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    // PostgreSQL SQLSTATE classes 08 (connection), 53 (resources), 57P (shutdown), 58 (system),
+    // 28 (login refused), 3D000 (no such database).
+    if (/^(08|53|57P|58|28)[0-9A-Z]{2,3}$/.test(code) || code === '3D000') return true;
+    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN)$/.test(code)) return true;
+    if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
+    if (isStorageFault(e)) return true;
+  }
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|database connection is not open|driver has already been destroyed/i.test(
+    e.message,
+  );
+}
+
+/** SQLite result codes that mean the storage, not the statement, is at fault. */
+function isStorageFault(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PERM)/.test(code);
 }
 
 // --- PostgreSQL -------------------------------------------------------------------------------
@@ -223,8 +303,19 @@ async function openPostgres(connectionString: string, schema: string | undefined
     }
   }
 
-  const writeTransaction = <T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T> =>
-    db.transaction().execute(fn);
+  let fault: AppError | null = null;
+  const writeTransaction = async <T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T> => {
+    try {
+      const result = await db.transaction().execute(fn);
+      fault = null;
+      return result;
+    } catch (e) {
+      // Class 53 (insufficient resources: disk full, out of memory) and 58 (system error: I/O).
+      const code = (e as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && /^5[38]/.test(code)) fault = unavailableError(e, secrets);
+      throw e;
+    }
+  };
 
   return {
     db,
@@ -247,6 +338,7 @@ async function openPostgres(connectionString: string, schema: string | undefined
       return rows[0]?.t != null;
     },
     unavailable: (e) => unavailableError(e, secrets),
+    writeFault: () => fault,
     close: () => db.destroy(),
   };
 }

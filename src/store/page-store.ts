@@ -94,6 +94,15 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
       } catch (e) {
         throw database.unavailable(e);
       }
+      if (database.writeFault()) {
+        // Nothing may have written since the failure (no page due, no API call): try a write that
+        // changes nothing. If it reaches the file, the fault is cleared and the database is ready.
+        await database
+          .writeTransaction((trx) => sql`update schema_migrations set applied_at = applied_at`.execute(trx))
+          .catch(() => undefined);
+      }
+      const fault = database.writeFault();
+      if (fault) throw new AppError('database_unavailable', `writes are failing: ${fault.message}`);
     },
 
     // --- pages ----------------------------------------------------------------------------------

@@ -66,7 +66,11 @@ export interface Store {
   // --- schema ---------------------------------------------------------------------------------
   migrate(): Promise<{ applied: string[] }>;
   migrationStatus(): Promise<MigrationStatus>;
-  /** Cheap round trip; throws AppError('database_unavailable') when the database cannot be reached. */
+  /**
+   * Cheap round trip; throws AppError('database_unavailable') when the database cannot be reached,
+   * or when the last write failed for a reason of the storage (disk full, I/O error) and no write
+   * has succeeded since.
+   */
   ping(): Promise<void>;
 
   // --- pages ----------------------------------------------------------------------------------

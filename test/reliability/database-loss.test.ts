@@ -6,9 +6,9 @@
  *   naming the database, the process must not crash, and once the role may log in again `/readyz`
  *   is 200 and scheduled checks resume.
  * - SQLite: the disk fills up under the database (a small tmpfs; skipped where mounting is not
- *   allowed). Writes fail; the process must not crash, every stored token must stay readable and
- *   valid, and checks resume once space is freed. What `/readyz` says meanwhile is recorded (see
- *   docs/RELIABILITY.md: a full disk is not visible to `select 1`).
+ *   allowed). Writes fail and `/readyz` says so (a full disk is invisible to `select 1`, so the
+ *   store remembers the failing write until one succeeds); the process must not crash, every
+ *   stored token must stay readable and valid, and checks resume once space is freed.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -106,13 +106,17 @@ describe.skipIf(!PG_URL)('database loss on postgres', () => {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const api = await fetch(`${url}/api/pages`, { headers: { authorization: `Bearer ${key}` } });
       const apiBody = (await api.json()) as { error?: { code?: string } };
-      expect(api.status, JSON.stringify(apiBody)).toBeGreaterThanOrEqual(500);
+      // 503 database_unavailable with a Retry-After, never a 500: the fault is the database's.
+      expect(api.status, JSON.stringify(apiBody)).toBe(503);
+      expect(apiBody.error?.code).toBe('database_unavailable');
+      expect(api.headers.get('retry-after')).toBe('5');
+      expect(JSON.stringify(apiBody)).not.toContain(db.role);
       // The scheduler's rounds fail meanwhile (trigger one on demand too); the process survives.
       const check = await fetch(`${url}/api/pages/${firstPage}/check`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}` },
       });
-      await check.arrayBuffer();
+      expect(check.status, await check.text()).toBe(503);
       await new Promise((r) => setTimeout(r, OUTAGE_MS));
       expect(serve.alive(), serve.output().slice(-2000)).toBe(true);
       expect((await readyz(url)).status).toBe(503);
@@ -260,6 +264,10 @@ describe('database loss on sqlite', () => {
       }
       expect(serve.alive(), serve.output().slice(-2000)).toBe(true);
       const failedWrites = /SQLITE_FULL|database or disk is full/i.test(serve.output());
+      // `select 1` still answers on a full disk; readiness reports the failing writes.
+      expect(failedWrites, serve.output().slice(-2000)).toBe(true);
+      expect(during).toContain(503);
+      expect((await readyz(url)).body.checks.database?.message).toMatch(/writes are failing.*full/i);
       const api = await fetch(`${url}/api/pages`, { headers: { authorization: `Bearer ${key}` } });
 
       // --- space is freed ------------------------------------------------------------------------
@@ -267,6 +275,10 @@ describe('database loss on sqlite', () => {
       const freedAt = Date.now();
       await pollUntil('/readyz to be 200', async () => (await readyz(url)).status === 200, {
         timeoutMs: 30_000,
+      }).catch(async (e: unknown) => {
+        throw new Error(
+          `${String(e)}; last /readyz ${JSON.stringify((await readyz(url)).body)}\n${serve?.output().slice(-3000) ?? ''}`,
+        );
       });
       const store = await openStore({
         databaseUrl: env.DATABASE_URL,

@@ -4,7 +4,12 @@ import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { openDatabase, openStore, parseDatabaseUrl } from '../../src/store/database.js';
+import {
+  isDatabaseUnavailable,
+  openDatabase,
+  openStore,
+  parseDatabaseUrl,
+} from '../../src/store/database.js';
 import { testBackends, testBox, withTestDatabase } from '../helpers/backends.js';
 import { newPage, secretsFor } from './fixtures/pages.js';
 
@@ -112,5 +117,33 @@ describe.each(testBackends())('database on %s', (backend) => {
       expect(await store.countPages()).toBe(1);
       expect(await store.alertCounts()).toEqual({ pending: 0, delivered: 0, failed: 0 });
     });
+  });
+});
+
+describe('isDatabaseUnavailable: what the API answers with 503 instead of 500', () => {
+  const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+  it.each([
+    ['PostgreSQL login refused', withCode('role "x" is not permitted to log in', '28000'), true],
+    [
+      'PostgreSQL shutting down',
+      withCode('terminating connection due to administrator command', '57P01'),
+      true,
+    ],
+    ['PostgreSQL connection failure', withCode('connection failure', '08006'), true],
+    ['PostgreSQL disk full', withCode('could not extend file', '53100'), true],
+    ['server unreachable', withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'), true],
+    ['connection cut under a query', new Error('Connection terminated unexpectedly'), true],
+    ['SQLite disk full', withCode('database or disk is full', 'SQLITE_FULL'), true],
+    ['SQLite locked past busy_timeout', withCode('database is locked', 'SQLITE_BUSY'), true],
+    ['SQLite I/O error', withCode('disk I/O error', 'SQLITE_IOERR_WRITE'), true],
+    ['our AppError for it', new AppError('database_unavailable', 'down'), true],
+    ['a unique violation (our bug, or a race)', withCode('duplicate key value', '23505'), false],
+    ['a syntax error (our bug)', withCode('syntax error at or near', '42601'), false],
+    ['SQLite constraint (our bug)', withCode('UNIQUE constraint failed', 'SQLITE_CONSTRAINT_UNIQUE'), false],
+    ['a TypeError', new TypeError("Cannot read properties of undefined (reading 'x')"), false],
+    ['another AppError', new AppError('page_not_found', 'no'), false],
+    ['not an error', 'Connection terminated', false],
+  ])('%s → %s', (_name, error, expected) => {
+    expect(isDatabaseUnavailable(error)).toBe(expected);
   });
 });
