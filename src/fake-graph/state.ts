@@ -194,6 +194,12 @@ export class FakeGraphState {
   readonly systemUsers = new Map<string, SystemUserRecord>();
   readonly tokens = new Map<string, TokenRecord>();
   private readonly invalidations: Invalidation[] = [];
+  /**
+   * Pages each user has a role on, kept beside `page.roles` so that listing a user's Pages (every
+   * debug_token of a user token, every Page-token mint) does not scan every Page: with 100,000
+   * Pages in a benchmark, that scan made the emulator, not the keeper, the bottleneck.
+   */
+  private readonly pagesByUser = new Map<string, Set<string>>();
   private readonly codes = new Map<string, LoginCode>();
   private seq = 0;
   /** §2b: false = re-exchanging a long-lived user token keeps its expiry (field reports); true = extends. */
@@ -242,11 +248,15 @@ export class FakeGraphState {
   grantRole(userId: string, pageId: string, tasks: readonly string[] = DEFAULT_TASKS): void {
     this.user(userId);
     this.page(pageId).roles.set(userId, [...tasks]);
+    let pages = this.pagesByUser.get(userId);
+    if (!pages) this.pagesByUser.set(userId, (pages = new Set()));
+    pages.add(pageId);
   }
 
   /** §1.7: losing the Page role invalidates that user's Page tokens for the Page (190/492). */
   removeRole(userId: string, pageId: string): void {
     this.page(pageId).roles.delete(userId);
+    this.pagesByUser.get(userId)?.delete(pageId);
     this.invalidations.push({ seq: ++this.seq, userId, subcode: 492, pageId });
   }
 
@@ -549,12 +559,27 @@ export class FakeGraphState {
 
   /** Pages a user or system-user token can act on. */
   reachablePages(rec: TokenRecord): PageRecord[] {
-    if (rec.kind === 'SYSTEM_USER') {
-      const su = this.systemUsers.get(rec.systemUserId ?? '');
-      return [...this.pages.values()].filter((p) => su?.pages.has(p.id));
+    const ids =
+      rec.kind === 'SYSTEM_USER'
+        ? this.systemUsers.get(rec.systemUserId ?? '')?.pages
+        : rec.kind === 'USER'
+          ? this.pagesByUser.get(rec.userId ?? '')
+          : undefined;
+    const pages: PageRecord[] = [];
+    for (const id of ids ?? []) {
+      const page = this.pages.get(id);
+      if (page) pages.push(page);
     }
-    if (rec.kind === 'USER') return [...this.pages.values()].filter((p) => p.roles.has(rec.userId ?? ''));
-    return [];
+    return pages;
+  }
+
+  /** Whether a user or system-user token can act on this Page (without listing every Page). */
+  private canReach(rec: TokenRecord, page: PageRecord): boolean {
+    if (rec.kind === 'SYSTEM_USER') {
+      return this.systemUsers.get(rec.systemUserId ?? '')?.pages.has(page.id) ?? false;
+    }
+    if (rec.kind === 'USER') return page.roles.has(rec.userId ?? '');
+    return false;
   }
 
   /**
@@ -564,7 +589,7 @@ export class FakeGraphState {
    */
   mintPageToken(rec: TokenRecord, pageId: string): TokenRecord {
     const page = this.pages.get(pageId);
-    if (!page || !this.reachablePages(rec).includes(page)) throw noSuchObject(pageId, 'get');
+    if (!page || !this.canReach(rec, page)) throw noSuchObject(pageId, 'get');
     const never = rec.kind === 'SYSTEM_USER' || (rec.lifetime !== 'short' && !this.pageTokensInheritExpiry);
     return this.issue({
       kind: 'PAGE',
