@@ -3,7 +3,8 @@
  * all due. The keeper runs as production does (plain node on dist/), in its own process; the
  * emulator and the seeding run in other processes, so only the keeper is measured.
  *
- *   npx tsx bench/memory.ts [--pages 100000] [--concurrency 50] [--latency 0] [--backend sqlite|postgres|both]
+ *   npm run bench:memory -- [--pages 100000] [--concurrency 50] [--latency 0] [--backend sqlite|postgres|both]
+ *                           [--flags '|--max-semi-space-size=2']   (Node flag sets to compare, '|'-separated)
  */
 import { join } from 'node:path';
 import { spawnEmulator } from './lib/emulator.js';
@@ -16,12 +17,15 @@ const { values } = parseArgs({
     pages: { type: 'string', default: '100000' },
     concurrency: { type: 'string', default: '50' },
     latency: { type: 'string', default: '0' },
+    // Node flags to compare, '|'-separated; '' is Node's defaults.
+    flags: { type: 'string', default: '|--max-semi-space-size=2' },
     backend: { type: 'string', default: 'sqlite' },
   },
 });
 const N = Number(values.pages);
 const C = Number(values.concurrency);
 const L = Number(values.latency);
+const variants = values.flags.split('|').map((f) => f.trim());
 
 console.log(`memory: ${N} pages, C=${C}, L=${L} ms; ${machine()}`);
 const emulator = await spawnEmulator();
@@ -44,28 +48,36 @@ try {
         (n) => process.stdout.write(`  seeded ${n}\r`),
       );
       await store.close();
-      const r = await runSweeper({
-        databaseUrl: db.databaseUrl,
-        schema: db.schema,
-        key: db.key,
-        graphUrl: emulator.url,
-        concurrency: C,
-        sampleMs: 10,
-      });
-      if (r.pagesProcessed !== N) {
-        console.log(`  warning: ${r.pagesProcessed} of ${N} processed: ${JSON.stringify(r.outcomes)}`);
+      for (const flags of variants) {
+        await db.exec('update pages set next_check_at = null, lease_owner = null, lease_expires_at = null');
+        const r = await runSweeper(
+          {
+            databaseUrl: db.databaseUrl,
+            schema: db.schema,
+            key: db.key,
+            graphUrl: emulator.url,
+            concurrency: C,
+            sampleMs: 10,
+          },
+          { execArgv: flags ? flags.split(/\s+/) : [] },
+        );
+        if (r.pagesProcessed !== N) {
+          console.log(`  warning: ${r.pagesProcessed} of ${N} processed: ${JSON.stringify(r.outcomes)}`);
+        }
+        rows.push([
+          backend,
+          flags || '(defaults)',
+          r.pagesProcessed,
+          r.wallMs / 1000,
+          (r.cpuUserMs + r.cpuSystemMs) / r.pagesProcessed,
+          r.rssBeforeMb,
+          r.peakRssMb,
+          r.maxRssMb,
+          r.peakRssMb - r.rssBeforeMb,
+          r.heapUsedAfterMb,
+          r.peakRssMb < 150 ? 'met' : 'missed',
+        ]);
       }
-      rows.push([
-        backend,
-        r.pagesProcessed,
-        r.wallMs / 1000,
-        r.rssBeforeMb,
-        r.peakRssMb,
-        r.maxRssMb,
-        r.peakRssMb - r.rssBeforeMb,
-        r.heapUsedAfterMb,
-        r.peakRssMb < 150 ? 'met' : 'missed',
-      ]);
     } finally {
       await db.drop();
     }
@@ -79,8 +91,10 @@ console.log(
   table(
     [
       'backend',
+      'node flags',
       'pages swept',
       'round s',
+      'cpu ms/page',
       'RSS before MB',
       'peak RSS MB (sampled)',
       'maxRSS MB (kernel)',
