@@ -7,55 +7,29 @@ import { type AlertPayload, planAlerts, thresholdCrossed } from '../../src/alert
 import { DAY, HOUR } from '../../src/clock.js';
 import type { NewAlert } from '../../src/store/types.js';
 import type { ManagedPage, TokenInfo } from '../../src/types.js';
+import { managedPage, tokenInfo } from '../helpers/pages.js';
 
 const NOW = Date.parse('2027-03-01T12:00:00Z');
 const DAYS = [14, 7, 3, 1];
 const LINK = 'http://localhost:5000/connect/123?exp=1&sig=abc';
 
 function token(o: Partial<TokenInfo> = {}): TokenInfo {
-  return {
-    type: 'PAGE',
-    isValid: true,
-    expiresAt: null,
-    dataAccessExpiresAt: null,
-    scopes: ['pages_manage_posts', 'pages_read_engagement', 'pages_show_list'],
-    userId: '9',
-    profileId: '123',
-    appId: '1',
-    checkedAt: NOW,
-    hash: 'aaaaaaaaaaaa',
-    error: null,
-    ...o,
-  };
+  return tokenInfo(NOW, { userId: '9', profileId: '123', appId: '1', hash: 'aaaaaaaaaaaa', ...o });
 }
 
 function page(o: Partial<ManagedPage> = {}): ManagedPage {
-  return {
+  return managedPage(NOW, {
     pageId: '123',
-    platform: 'facebook_page',
     pageName: 'Kitten Page',
     appId: '1',
-    state: 'healthy',
     stateReason: 'never_expires',
     stateMessage: 'The posting token does not expire.',
     posting: token(),
-    source: null,
-    autoRenew: true,
-    renewalThresholdDays: null,
     lastCheckedAt: NOW,
     nextCheckAt: NOW + 6 * HOUR,
-    lastRenewedAt: null,
-    failureCount: 0,
-    retryAt: null,
-    extensionBlockedUntil: null,
-    sourceExtensionBlockedUntil: null,
-    lastError: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
     createdAt: NOW - 30 * DAY,
-    updatedAt: NOW,
     ...o,
-  };
+  });
 }
 
 const plan = (

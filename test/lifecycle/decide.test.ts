@@ -10,54 +10,25 @@ import {
   reauthReason,
 } from '../../src/lifecycle/decide.js';
 import type { ManagedPage, TokenInfo } from '../../src/types.js';
+import { managedPage, tokenInfo } from '../helpers/pages.js';
 
 const NOW = Date.parse('2027-03-01T00:00:00Z');
 const policy: Policy = { renewalThresholdDays: 50, checkIntervalMs: 6 * HOUR };
 
 function token(over: Partial<TokenInfo> = {}): TokenInfo {
-  return {
-    type: 'PAGE',
-    isValid: true,
-    expiresAt: null,
+  return tokenInfo(NOW, {
     dataAccessExpiresAt: NOW + 80 * DAY,
     scopes: ['pages_manage_posts', 'pages_show_list'],
-    userId: '1',
-    profileId: '100',
-    appId: '200',
-    checkedAt: NOW,
-    hash: 'abc',
-    error: null,
     ...over,
-  };
+  });
 }
 
 function page(over: Partial<ManagedPage> = {}): ManagedPage {
-  return {
-    pageId: '100',
-    platform: 'facebook_page',
-    pageName: 'P',
-    appId: '200',
-    state: 'healthy',
-    stateReason: null,
-    stateMessage: null,
+  return managedPage(NOW, {
     posting: token(),
     source: token({ type: 'USER', expiresAt: NOW + 55 * DAY, profileId: null }),
-    autoRenew: true,
-    renewalThresholdDays: null,
-    lastCheckedAt: null,
-    nextCheckAt: null,
-    lastRenewedAt: null,
-    failureCount: 0,
-    retryAt: null,
-    extensionBlockedUntil: null,
-    sourceExtensionBlockedUntil: null,
-    lastError: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    createdAt: NOW,
-    updatedAt: NOW,
     ...over,
-  };
+  });
 }
 
 describe('decide', () => {
