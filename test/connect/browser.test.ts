@@ -7,11 +7,12 @@
  * expired link each end on a page that explains what happened, and change nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock, createManualTimers, HOUR, MINUTE } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
@@ -20,7 +21,6 @@ import { silentLogger } from '../../src/logger.js';
 import { createService, type Service } from '../../src/service.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../alerts/receivers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SECRET = 'browser-test-webhook-secret';
 const clock = createManualClock(Date.parse('2027-02-01T09:00:00Z'));
 
@@ -43,9 +43,6 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  }
   graph = await startFakeGraph({ clock });
   hook = await startWebhookReceiver({ secret: SECRET, nowSec: () => Math.floor(clock.now() / 1000) });
   dir = mkdtempSync(join(tmpdir(), 'fbtk-connect-browser-'));
@@ -73,18 +70,7 @@ beforeAll(async () => {
   });
   await service.start();
   fbApp = graph.createApp({ name: 'Kitten Poster' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
