@@ -59,6 +59,8 @@ export interface KeeperInternals extends TokenKeeper {
   reconnectUrl(pageId: string): string;
 }
 
+/** How many page ids a page_id_required error lists. */
+const MAX_LISTED_IDS = 100;
 const LEASE_TTL_MS = 2 * MINUTE;
 
 export async function createTokenKeeper(options: KeeperOptions = {}): Promise<KeeperInternals> {
@@ -146,14 +148,16 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
   async function resolvePageId(pageId: string | undefined): Promise<string> {
     if (pageId !== undefined) return pageId;
-    const pages = await store.listPages();
-    if (pages.length === 1) return pages[0]!.pageId;
+    // Only the ids, and only enough of them: this runs on every status call without page_id.
+    const ids = await store.listPageIds(MAX_LISTED_IDS + 1);
+    if (ids.length === 1) return ids[0]!;
+    const count = ids.length > MAX_LISTED_IDS ? await store.countPages() : ids.length;
     throw new AppError(
       'page_id_required',
-      pages.length === 0
+      count === 0
         ? 'no page is managed yet: set one up first'
-        : `${pages.length} pages are managed: say which one with page_id`,
-      { details: { pages: pages.map((p) => p.pageId) } },
+        : `${count} pages are managed: say which one with page_id`,
+      { details: { pages: ids.slice(0, MAX_LISTED_IDS), count } },
     );
   }
 

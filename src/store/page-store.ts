@@ -117,6 +117,17 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
       return rows.map(rowToPage);
     },
 
+    async listPageIds(limit) {
+      const rows = await db
+        .selectFrom('pages')
+        .select('page_id')
+        .orderBy('created_at')
+        .orderBy('page_id')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => r.page_id);
+    },
+
     async countPages() {
       const row = await db
         .selectFrom('pages')

@@ -75,6 +75,8 @@ export interface Store {
 
   // --- pages ----------------------------------------------------------------------------------
   listPages(): Promise<ManagedPage[]>;
+  /** The first `limit` page ids, oldest first: enough to tell "the one page" from "which one?". */
+  listPageIds(limit: number): Promise<string[]>;
   countPages(): Promise<number>;
   getPage(pageId: string): Promise<ManagedPage | null>;
   getSecrets(pageId: string): Promise<PageSecrets | null>;

@@ -131,6 +131,16 @@ describe.each(testBackends())('store contract on %s', (backend) => {
       });
     });
 
+    it('lists page ids oldest first, only as many as asked for', async () => {
+      await withStore(backend, async (store) => {
+        expect(await store.listPageIds(2)).toEqual([]);
+        for (const id of ['p3', 'p1', 'p2']) await store.savePage(newPage(id), secretsFor(id), []);
+        const all = (await store.listPages()).map((p) => p.pageId);
+        expect(await store.listPageIds(10)).toEqual(all);
+        expect(await store.listPageIds(2)).toEqual(all.slice(0, 2));
+      });
+    });
+
     it('lists due pages: never-checked first, then by next_check_at; not future, not leased; limited', async () => {
       await withStore(backend, async (store) => {
         const now = T0 + 10 * DAY;
