@@ -39,6 +39,8 @@ export interface SweepOutput {
   peakRssMb: number;
   maxRssMb: number;
   heapUsedAfterMb: number;
+  /** process.memoryUsage() when RSS peaked: V8's heap (total, used) and memory outside it. */
+  atPeakMb: { heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
   /** With BENCH_LIVE_HEAP=1 (and --expose-gc): the largest heap left after a full GC during the round. */
   liveHeapMb?: number;
 }
@@ -109,8 +111,14 @@ async function main(): Promise<void> {
   global.gc?.();
   const rssBefore = process.memoryUsage.rss();
   let peak = rssBefore;
+  // At the peak of RSS, how much of it was V8's heap and how much memory outside it (buffers, native).
+  let atPeak = process.memoryUsage();
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
+    const m = process.memoryUsage();
+    if (m.rss > peak) {
+      peak = m.rss;
+      atPeak = m;
+    }
   }, input.sampleMs ?? 20);
   // What the round keeps alive (as opposed to garbage not yet collected): force a GC now and then.
   let live = 0;
@@ -149,6 +157,12 @@ async function main(): Promise<void> {
     peakRssMb: mb(peak),
     maxRssMb: mb(process.resourceUsage().maxRSS * 1024),
     heapUsedAfterMb: mb(process.memoryUsage().heapUsed),
+    atPeakMb: {
+      heapTotal: mb(atPeak.heapTotal),
+      heapUsed: mb(atPeak.heapUsed),
+      external: mb(atPeak.external),
+      arrayBuffers: mb(atPeak.arrayBuffers),
+    },
     ...(liveSampler ? { liveHeapMb: mb(live) } : {}),
   };
   await keeper.close();
