@@ -10,8 +10,7 @@
  * `X-FBTK-Signature: sha256=<hex HMAC-SHA256(WEBHOOK_SECRET, "<timestamp>.<raw body>")>`.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import nodemailer from 'nodemailer';
-import SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../config.js';
 import type { AlertChannel } from '../store/types.js';
 import type { AlertPayload } from './plan.js';
@@ -231,7 +230,7 @@ async function postJson(
 export function createChannels(config: Config, options: ChannelOptions): Channels {
   const webhooks = new Map(config.webhookUrls.map((url) => [webhookTargetId(url), url]));
   const slackUrl = config.slackWebhookUrl;
-  let mailer: nodemailer.Transporter | null = null;
+  let mailer: Transporter | null = null;
 
   const webhook =
     (url: string): Sender =>
@@ -254,14 +253,21 @@ export function createChannels(config: Config, options: ChannelOptions): Channel
     };
 
   const email: Sender = async (payload, signal) => {
-    mailer ??= nodemailer.createTransport(
-      new SMTPTransport({
-        url: config.smtpUrl!,
-        connectionTimeout: options.timeoutMs,
-        greetingTimeout: options.timeoutMs,
-        socketTimeout: options.timeoutMs,
-      }),
-    );
+    // Loaded on the first e-mail, not at start-up: most installs never send one (docs/BENCHMARKS.md).
+    if (!mailer) {
+      const [{ default: nodemailer }, { default: SMTPTransport }] = await Promise.all([
+        import('nodemailer'),
+        import('nodemailer/lib/smtp-transport/index.js'),
+      ]);
+      mailer = nodemailer.createTransport(
+        new SMTPTransport({
+          url: config.smtpUrl!,
+          connectionTimeout: options.timeoutMs,
+          greetingTimeout: options.timeoutMs,
+          socketTimeout: options.timeoutMs,
+        }),
+      );
+    }
     const m = renderEmail(payload);
     const sending = mailer.sendMail({
       from: config.alertEmailFrom,
