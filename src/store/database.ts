@@ -236,7 +236,9 @@ export function isDatabaseUnavailable(e: unknown): boolean {
     // PostgreSQL SQLSTATE classes 08 (connection), 53 (resources), 57P (shutdown), 58 (system),
     // 28 (login refused), 3D000 (no such database).
     if (/^(08|53|57P|58|28)[0-9A-Z]{2,3}$/.test(code) || code === '3D000') return true;
-    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN)$/.test(code)) return true;
+    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN)$/.test(code)) {
+      return true;
+    }
     if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
     if (isStorageFault(e)) return true;
   }

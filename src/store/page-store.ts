@@ -3,7 +3,7 @@
  * rotation here; API keys and the alert outbox in their own files. Secrets are sealed and opened
  * here and nowhere else, each bound to its row and field by the AAD `page:<pageId>:<field>`.
  */
-import { type Insertable, type Kysely, sql } from 'kysely';
+import { type ExpressionBuilder, type Insertable, type Kysely, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
@@ -219,17 +219,13 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
     },
 
     async listDuePages(now, limit) {
-      // Both OR branches are answered by the next_check_at index; only due pages are read and sorted.
-      const rows = await db
-        .selectFrom('pages')
-        .selectAll()
-        .where((eb) => eb.or([eb('next_check_at', 'is', null), eb('next_check_at', '<=', now)]))
-        .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<=', now)]))
-        .orderBy('next_check_at', (ob) => ob.asc().nullsFirst())
-        .orderBy('page_id')
-        .limit(limit)
-        .execute();
-      return rows.map(rowToPage);
+      // Never-checked pages first, then the due ones by next_check_at. Two queries, because one
+      // with `next_check_at is null or next_check_at <= now` is not a range: it walks the whole
+      // index when nothing is due (docs/BENCHMARKS.md, growth). Each of these is an index search.
+      const [never, due] = dueQueries(db, now);
+      const first = await never.limit(limit).execute();
+      const rest = first.length < limit ? await due.limit(limit - first.length).execute() : [];
+      return [...first, ...rest].map(rowToPage);
     },
 
     // --- leases ---------------------------------------------------------------------------------
@@ -330,4 +326,27 @@ function rowToEvent(row: EventRow): HistoryEvent {
     message: row.message,
     details: parseJson(row.details) as Record<string, unknown>,
   };
+}
+
+/**
+ * The scheduler's two "which pages are due?" queries: pages never checked, and pages whose check
+ * is due, both free of a live lease. Exported for the growth benchmark's query plans.
+ */
+export function dueQueries(db: Kysely<Tables>, now: number) {
+  const free = (eb: ExpressionBuilder<Tables, 'pages'>) =>
+    eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<=', now)]);
+  const never = db
+    .selectFrom('pages')
+    .selectAll()
+    .where('next_check_at', 'is', null)
+    .where(free)
+    .orderBy('page_id');
+  const due = db
+    .selectFrom('pages')
+    .selectAll()
+    .where('next_check_at', '<=', now)
+    .where(free)
+    .orderBy('next_check_at')
+    .orderBy('page_id');
+  return [never, due] as const;
 }
