@@ -12,6 +12,7 @@ import pg from 'pg';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { deriveState, type Policy } from '../../src/lifecycle/decide.js';
 import { tokenHash } from '../../src/lifecycle/inspect.js';
+import { NOTHING_YET } from '../../src/lifecycle/setup.js';
 import { openStore } from '../../src/store/database.js';
 import type { NewPage, Store } from '../../src/store/types.js';
 import type { SeededPage } from './emulator-child.js';
@@ -134,12 +135,7 @@ export function pageFor(s: SeededPage, now: number, nextCheckAt: number | null):
     renewalThresholdDays: null,
     lastCheckedAt: now,
     nextCheckAt,
-    lastRenewedAt: null,
-    failureCount: 0,
-    retryAt: null,
-    extensionBlockedUntil: null,
-    sourceExtensionBlockedUntil: null,
-    lastError: null,
+    ...NOTHING_YET,
   };
   const d = deriveState(
     { ...page, createdAt: now, updatedAt: now, leaseOwner: null, leaseExpiresAt: null },

@@ -47,6 +47,16 @@ export function checkSetupInput(input: SetupInput): void {
 }
 
 /** Inspect, exchange and mint as needed, and verify; returns what to store. Stores nothing. */
+/** A page just set up has not been renewed, has not failed, and is not blocked or waiting. */
+export const NOTHING_YET = {
+  lastRenewedAt: null,
+  failureCount: 0,
+  retryAt: null,
+  extensionBlockedUntil: null,
+  sourceExtensionBlockedUntil: null,
+  lastError: null,
+} as const satisfies Partial<ManagedPage>;
+
 export async function prepareSetup(
   graph: GraphClient,
   input: SetupInput,
@@ -130,12 +140,7 @@ export async function prepareSetup(
     renewalThresholdDays: null,
     lastCheckedAt: now,
     nextCheckAt: nextCheckAt(now, ctx.policy, ctx.random, posting.expiresAt),
-    lastRenewedAt: null,
-    failureCount: 0,
-    retryAt: null,
-    extensionBlockedUntil: null,
-    sourceExtensionBlockedUntil: null,
-    lastError: null,
+    ...NOTHING_YET,
     leaseOwner: null,
     leaseExpiresAt: null,
     createdAt: now,

@@ -3,6 +3,7 @@
  * every field set, so a test states only what matters to it. Store tests have their own builders
  * of what the store takes (test/store/fixtures/pages.ts).
  */
+import { NOTHING_YET } from '../../src/lifecycle/setup.js';
 import type { ManagedPage, TokenInfo } from '../../src/types.js';
 
 /** A valid, never-expiring Page token as debug_token describes it at `now`. */
@@ -39,12 +40,7 @@ export function managedPage(now: number, overrides: Partial<ManagedPage> = {}): 
     renewalThresholdDays: null,
     lastCheckedAt: null,
     nextCheckAt: null,
-    lastRenewedAt: null,
-    failureCount: 0,
-    retryAt: null,
-    extensionBlockedUntil: null,
-    sourceExtensionBlockedUntil: null,
-    lastError: null,
+    ...NOTHING_YET,
     leaseOwner: null,
     leaseExpiresAt: null,
     createdAt: now,
