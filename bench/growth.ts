@@ -7,12 +7,11 @@
  *
  * No added latency: this measures the keeper's own work per round.
  */
-import { join } from 'node:path';
 import { spawnEmulator } from './lib/emulator.js';
 import { dueQueryPlan } from './lib/plan.js';
 import { backends, machine, numberList, parseArgs, table } from './lib/report.js';
 import { runSweeper } from './lib/run-sweeper.js';
-import { createBenchDatabase, seedStore } from './lib/seed.js';
+import { mintPages, seededDatabase } from './lib/seed.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,28 +30,10 @@ console.log(`growth: ${N} pages, C=${C}; ${machine()}`);
 const emulator = await spawnEmulator();
 const rows: (string | number)[][] = [];
 try {
-  const t = performance.now();
-  const tmp = await createBenchDatabase('sqlite');
-  const seeded = await emulator.seed(N, join(tmp.dir, 'pages.jsonl'));
-  console.log(`emulator: ${N} pages with minted tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-
+  const { seeded, drop } = await mintPages(emulator, N);
   for (const backend of backends(values.backend)) {
-    const db = await createBenchDatabase(backend);
+    const db = await seededDatabase(backend, seeded, () => FUTURE);
     try {
-      const store = await db.open();
-      await store.migrate();
-      const s0 = performance.now();
-      await seedStore(
-        store,
-        seeded,
-        () => FUTURE,
-        (n) => process.stdout.write(`  seeded ${n}\r`),
-      );
-      await store.close();
-      console.log(
-        `${backend}: seeded ${N} pages through Store.savePage in ${((performance.now() - s0) / 1000).toFixed(1)} s`,
-      );
-
       let base: number | undefined;
       for (const f of fractions) {
         const due = Math.round(N * f);
@@ -107,7 +88,7 @@ try {
       await db.drop();
     }
   }
-  await tmp.drop();
+  await drop();
 } finally {
   await emulator.close();
 }

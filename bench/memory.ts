@@ -6,11 +6,10 @@
  *   npm run bench:memory -- [--pages 100000] [--concurrency 50] [--latency 0] [--backend sqlite|postgres|both]
  *                           [--flags '|--max-semi-space-size=2']   (Node flag sets to compare, '|'-separated)
  */
-import { join } from 'node:path';
 import { spawnEmulator } from './lib/emulator.js';
 import { backends, machine, parseArgs, table } from './lib/report.js';
 import { runSweeper } from './lib/run-sweeper.js';
-import { createBenchDatabase, seedStore } from './lib/seed.js';
+import { mintPages, seededDatabase } from './lib/seed.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,23 +30,11 @@ console.log(`memory: ${N} pages, C=${C}, L=${L} ms; ${machine()}`);
 const emulator = await spawnEmulator();
 const rows: (string | number)[][] = [];
 try {
-  const tmp = await createBenchDatabase('sqlite');
-  const t = performance.now();
-  const seeded = await emulator.seed(N, join(tmp.dir, 'pages.jsonl'));
-  console.log(`emulator: ${N} pages with minted tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const { seeded, drop } = await mintPages(emulator, N);
   await emulator.control.setLatency(L);
   for (const backend of backends(values.backend)) {
-    const db = await createBenchDatabase(backend);
+    const db = await seededDatabase(backend, seeded, () => null);
     try {
-      const store = await db.open();
-      await store.migrate();
-      await seedStore(
-        store,
-        seeded,
-        () => null,
-        (n) => process.stdout.write(`  seeded ${n}\r`),
-      );
-      await store.close();
       for (const flags of variants) {
         await db.exec('update pages set next_check_at = null, lease_owner = null, lease_expires_at = null');
         const r = await runSweeper(
@@ -82,7 +69,7 @@ try {
       await db.drop();
     }
   }
-  await tmp.drop();
+  await drop();
 } finally {
   await emulator.close();
 }

@@ -11,11 +11,10 @@
  * emulator's CPU on the same cores), the floor under any L/C: a round can never take less than
  * N × that cost, so the target holds where L/C is well above it.
  */
-import { join } from 'node:path';
 import { spawnEmulator } from './lib/emulator.js';
 import { backends, machine, numberList, parseArgs, table } from './lib/report.js';
 import { runSweeper } from './lib/run-sweeper.js';
-import { createBenchDatabase, seedStore } from './lib/seed.js';
+import { mintPages, seededDatabase } from './lib/seed.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,23 +32,10 @@ console.log(`sweep: ${N} pages; ${machine()}`);
 const emulator = await spawnEmulator();
 const rows: (string | number)[][] = [];
 try {
-  const t = performance.now();
-  const tmp = await createBenchDatabase('sqlite');
-  const seeded = await emulator.seed(N, join(tmp.dir, 'pages.jsonl'));
-  console.log(`emulator: ${N} pages with minted tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-
+  const { seeded, drop } = await mintPages(emulator, N);
   for (const backend of backends(values.backend)) {
-    const db = await createBenchDatabase(backend);
+    const db = await seededDatabase(backend, seeded, () => null);
     try {
-      const store = await db.open();
-      await store.migrate();
-      const s0 = performance.now();
-      await seedStore(store, seeded, () => null);
-      await store.close();
-      console.log(
-        `${backend}: seeded ${N} pages through Store.savePage in ${((performance.now() - s0) / 1000).toFixed(1)} s`,
-      );
-
       for (const C of concurrencies) {
         for (const L of C === Math.max(...concurrencies) ? [0, ...latencies] : latencies) {
           await db.exec('update pages set next_check_at = null, lease_owner = null, lease_expires_at = null');
@@ -97,7 +83,7 @@ try {
       await db.drop();
     }
   }
-  await tmp.drop();
+  await drop();
 } finally {
   await emulator.close();
 }

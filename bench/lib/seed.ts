@@ -16,6 +16,7 @@ import { NOTHING_YET } from '../../src/lifecycle/setup.js';
 import { openStore } from '../../src/store/database.js';
 import type { NewPage, Store } from '../../src/store/types.js';
 import type { SeededPage } from './emulator-child.js';
+import type { RemoteEmulator } from './emulator.js';
 
 export type Backend = 'sqlite' | 'postgres';
 
@@ -169,4 +170,39 @@ export async function seedStore(
     }
   };
   await Promise.all(Array.from({ length: store.dialect === 'postgres' ? 10 : 1 }, worker));
+}
+
+/** N Pages minted in the emulator (listed in a temporary file, removed by `drop`); prints the time. */
+export async function mintPages(
+  emulator: RemoteEmulator,
+  n: number,
+): Promise<{ seeded: SeededPage[]; drop: () => Promise<void> }> {
+  const t = performance.now();
+  const tmp = await createBenchDatabase('sqlite');
+  const seeded = await emulator.seed(n, join(tmp.dir, 'pages.jsonl'));
+  console.log(`emulator: ${n} pages with minted tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  return { seeded, drop: () => tmp.drop() };
+}
+
+/** A fresh, migrated `backend` database holding `seeded`, saved through Store.savePage; prints the time. */
+export async function seededDatabase(
+  backend: Backend,
+  seeded: SeededPage[],
+  nextCheckAt: (i: number) => number | null,
+): Promise<BenchDatabase> {
+  const db = await createBenchDatabase(backend);
+  try {
+    const store = await db.open();
+    await store.migrate();
+    const t = performance.now();
+    await seedStore(store, seeded, nextCheckAt, (n) => process.stdout.write(`  seeded ${n}\r`));
+    await store.close();
+    console.log(
+      `${backend}: seeded ${seeded.length} pages through Store.savePage in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
+    return db;
+  } catch (e) {
+    await db.drop();
+    throw e;
+  }
 }
