@@ -261,6 +261,27 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     if (first === 'oauth' && second === 'access_token' && segments.length === 2) {
       const app = state.clientApp(q.get('client_id') ?? undefined, q.get('client_secret') ?? undefined);
       ctx.app = app;
+      // Authenticated by client_id + client_secret: the documented requests (code redemption and
+      // the exchange) send no `access_token` and so no proof
+      // (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived).
+      // A proof is an HMAC over the call's `access_token`
+      // (https://developers.facebook.com/docs/facebook-login/security/#appsecret): one that does
+      // not match the `access_token` parameter, or comes without one (e.g. computed over
+      // `fb_exchange_token`), is refused; Meta does not document that case, this is the strict
+      // reading, so a keeper that passes here sends only what Meta documents.
+      const sentToken = q.get('access_token');
+      const sentProof = q.get('appsecret_proof');
+      if (sentToken !== null) checkProof(sentToken, app, sentProof, ctx, false);
+      else if (sentProof !== null) {
+        ctx.proof = 'invalid';
+        throw new GraphFailure(
+          400,
+          100,
+          'Invalid appsecret_proof provided in the API argument',
+          null,
+          'GraphMethodException',
+        );
+      }
       const code = q.get('code');
       if (code !== null) return json(200, state.redeemCode(app, code, q.get('redirect_uri') ?? undefined));
       const grant = q.get('grant_type');
@@ -271,8 +292,6 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
         throw new GraphFailure(400, 100, `Unsupported grant_type "${grant ?? ''}"`);
       }
       const token = q.get('fb_exchange_token') ?? '';
-      // Authenticated by the client secret; a proof over the exchanged token is checked when sent.
-      checkProof(token, app, q.get('appsecret_proof'), ctx, false);
       return json(200, state.exchange(app, token, q.get('set_token_expires_in_60_days') === 'true'));
     }
 

@@ -137,9 +137,11 @@ interface CallSpec<T> {
   method?: 'GET' | 'POST';
   path: string;
   params: Record<string, string>;
-  /** The token the proof is computed over; sent as `access_token` unless `sendAccessToken` is false. */
+  /**
+   * Sent as `access_token`, with an `appsecret_proof` computed over it; null for calls that
+   * authenticate with the client secret alone (no token, so no proof).
+   */
   accessToken: string | null;
-  sendAccessToken?: boolean;
   app: AppCredentials;
   schema: z.ZodType<T>;
   /** Accept the pre-v2.3 URL-encoded `access_token=…&expires=…` body (§2a). */
@@ -162,7 +164,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     ];
     if (spec.accessToken !== null) {
       const proof = appsecretProof(spec.accessToken, spec.app.appSecret);
-      if (spec.sendAccessToken !== false) params.access_token = spec.accessToken;
+      params.access_token = spec.accessToken;
       params.appsecret_proof = proof;
       secrets.push(spec.accessToken, proof);
     }
@@ -316,13 +318,16 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         fb_exchange_token: token,
       };
       if (opts.systemUser60Days) params.set_token_expires_in_60_days = 'true';
-      // The call's token is the one being exchanged: the proof is computed over it.
+      // Meta documents the exchange with client_id + client_secret and no `access_token`, so no
+      // `appsecret_proof` either: a proof is an HMAC over the `access_token` a call sends
+      // (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived,
+      // https://developers.facebook.com/docs/facebook-login/security/#appsecret). The official SDKs
+      // do the same: php-graph-sdk's OAuth2Client signs only the `access_token` it sends.
       const r = await call({
         endpoint: 'oauth/access_token',
         path: '/oauth/access_token',
         params,
-        accessToken: token,
-        sendAccessToken: false,
+        accessToken: null,
         app,
         schema: accessTokenSchema,
         allowFormEncoded: true,

@@ -121,7 +121,7 @@ describe('fake-graph control API over HTTP', () => {
     expect((await client.exchangeToken(token, app)).expiresAt).toBe(clock.now() + 60 * DAY);
     expect(await remote.countCalls('/me')).toBe(4);
     const calls = await remote.calls();
-    expect(calls.at(-1)).toMatchObject({ path: '/v26.0/oauth/access_token', status: 200, proof: 'valid' });
+    expect(calls.at(-1)).toMatchObject({ path: '/v26.0/oauth/access_token', status: 200, proof: 'none' });
     await remote.resetCalls();
     expect(await remote.countCalls()).toBe(0);
 

@@ -218,6 +218,42 @@ describe('fake-graph: documented shapes (GRAPH_API.md §2, §9)', () => {
     }
   });
 
+  it('appsecret_proof on /oauth/access_token: none is the documented request; a proof must match the access_token sent', async () => {
+    const { user } = world();
+    const exchange = (extra: Record<string, string>) => {
+      const short = g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'short' });
+      const q = new URLSearchParams({
+        grant_type: 'fb_exchange_token',
+        client_id: app.appId,
+        client_secret: app.appSecret,
+        fb_exchange_token: short,
+        ...extra,
+      });
+      for (const [k, v] of Object.entries(extra)) if (v === 'PROOF_OF_EXCHANGED') q.set(k, proof(short));
+      return fetch(`${g.url}/v26.0/oauth/access_token?${q.toString()}`);
+    };
+    // The documented request: client_id + client_secret, no access_token, no proof.
+    expect((await exchange({})).status).toBe(200);
+    expect(g.calls.at(-1)?.proof).toBe('none');
+    // A proof over fb_exchange_token (no access_token sent): refused.
+    const overExchanged = await exchange({ appsecret_proof: 'PROOF_OF_EXCHANGED' });
+    expect(overExchanged.status).toBe(400);
+    expect((await overExchanged.json()).error).toMatchObject({
+      code: 100,
+      type: 'GraphMethodException',
+      message: 'Invalid appsecret_proof provided in the API argument',
+    });
+    // A proof over the access_token actually sent (what the official SDKs do): accepted.
+    const caller = g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+    expect((await exchange({ access_token: caller, appsecret_proof: proof(caller) })).status).toBe(200);
+    expect(g.calls.at(-1)?.proof).toBe('valid');
+    // …and one that does not match it: refused.
+    const mismatch = await exchange({ access_token: caller, appsecret_proof: proof('something else') });
+    expect((await mismatch.json()).error.message).toBe(
+      'Invalid appsecret_proof provided in the API argument',
+    );
+  });
+
   it('appsecret_proof: required by default, refused when wrong, optional when turned off', async () => {
     const { long } = world();
     const missing = await fetch(`${g.url}/v26.0/me?access_token=${long}`);

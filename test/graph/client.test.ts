@@ -570,7 +570,7 @@ describe('graph client: needs_reauth per subcode from invalidation events', () =
 });
 
 describe('graph client: appsecret_proof, version, permissions', () => {
-  it('every call carries a valid appsecret_proof over its access token (the emulator verifies)', async () => {
+  it('every call with an access_token carries a valid appsecret_proof over it; the exchange sends neither (the emulator verifies)', async () => {
     await withGraph(async ({ graph, client, app, newPage }) => {
       const { userId, pageId } = newPage();
       const short = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'short' });
@@ -581,7 +581,9 @@ describe('graph client: appsecret_proof, version, permissions', () => {
       await client.me(page.accessToken, app);
       await client.postToFeed(pageId, page.accessToken, 'proof', app);
       expect(graph.calls.map((c) => `${c.path.replace(/\d{6,}/g, '{id}')} ${c.proof}`)).toEqual([
-        '/v26.0/oauth/access_token valid',
+        // The exchange sends no access_token, so no proof: the documented request
+        // (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived).
+        '/v26.0/oauth/access_token none',
         '/v26.0/{id} valid',
         '/v26.0/debug_token valid',
         '/v26.0/me/accounts valid',
