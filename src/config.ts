@@ -3,6 +3,7 @@
  * object; a bad value fails at start with a message naming the variable and what is wrong.
  */
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { AppError } from './errors.js';
@@ -35,6 +36,88 @@ const urlList = (name: string) =>
       }
       return items;
     });
+
+/** proxy-addr's names for address ranges, accepted in TRUST_PROXY beside addresses and CIDRs. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `addr` or `addr/prefix` with a prefix that fits the address family. */
+function isAddressOrCidr(item: string): boolean {
+  const [addr = '', prefix, ...rest] = item.split('/');
+  const family = isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY, as Fastify's `trustProxy` takes it: off (the default: forwarded headers are
+ * ignored), `true` (trust every hop: only when nothing but the proxy can reach the port), a hop
+ * count, or the proxies' addresses (IPs, CIDR ranges, `loopback`, `linklocal`, `uniquelocal`).
+ */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((raw, ctx): TrustProxy => {
+    const s = (raw ?? '').trim();
+    if (s === '' || s === 'false') return false;
+    if (s === 'true') return true;
+    if (/^\d+$/.test(s)) return Number(s) === 0 ? false : Number(s);
+    const items = s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+    for (const item of items) {
+      if (!PROXY_RANGE_NAMES.includes(item) && !isAddressOrCidr(item)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TRUST_PROXY: "${item.slice(0, 60)}" is not an IP address, a CIDR range (such as 10.0.0.0/8) or one of ${PROXY_RANGE_NAMES.join(', ')}; TRUST_PROXY takes true, false, a hop count, or a comma-separated list of those`,
+        });
+      }
+    }
+    return items;
+  });
+
+/**
+ * ALLOWED_HOSTS: more names this server answers to (beyond PUBLIC_URL's host, HOST, localhost and
+ * IP addresses): `name`, `.example.com` (that domain and every subdomain) or `*` (no Host check).
+ */
+const hostList = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const items = (raw ?? '')
+      .split(',')
+      .map((x) => x.trim().toLowerCase().replace(/\.$/, ''))
+      .filter(Boolean);
+    for (const item of items) {
+      if (
+        item !== '*' &&
+        !/^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(item)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `ALLOWED_HOSTS: "${item.slice(0, 60)}" is not a host name (use names such as keeper.example.com or .example.com, without scheme or port, or * to allow every host)`,
+        });
+      }
+    }
+    return items;
+  });
+
+/** METRICS_PAGE_SERIES: per-Page series on /metrics for every Page, none, or at most N Pages. */
+const pageSeries = z
+  .string()
+  .default('all')
+  .transform((raw, ctx): number | 'all' => {
+    const s = raw.trim().toLowerCase();
+    if (s === 'all' || s === '') return 'all';
+    if (s === 'none') return 0;
+    if (/^\d{1,7}$/.test(s)) return Number(s);
+    ctx.addIssue({
+      code: 'custom',
+      message: 'METRICS_PAGE_SERIES must be all, none, or a whole number of Pages (such as 100)',
+    });
+    return 'all';
+  });
 
 /** Variable name → schema. The README's configuration table documents the same list. */
 const schema = z.object({
@@ -100,7 +183,14 @@ const schema = z.object({
   INSTANCE_ID: optional(z.string().min(1)),
   CHECK_CONCURRENCY: integer('CHECK_CONCURRENCY', 1, 1000).default(8),
   RECONNECT_LINK_TTL_HOURS: positiveNumber('RECONNECT_LINK_TTL_HOURS').default(24 * 7),
+  TRUST_PROXY: trustProxy,
+  ALLOWED_HOSTS: hostList,
+  METRICS_TOKEN: optional(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters')),
+  METRICS_PAGE_SERIES: pageSeries,
 });
+
+/** Fastify's `trustProxy` option: see TRUST_PROXY above. */
+export type TrustProxy = boolean | number | string[];
 
 export type Env = z.input<typeof schema>;
 
@@ -129,6 +219,14 @@ export interface Config {
   instanceId: string;
   checkConcurrency: number;
   reconnectLinkTtlHours: number;
+  /** Whom to believe about X-Forwarded-For/-Proto/-Host (Fastify's `trustProxy`). */
+  trustProxy: TrustProxy;
+  /** Host names answered besides PUBLIC_URL's, HOST, localhost and IP addresses (see http/hosts.ts). */
+  allowedHosts: string[];
+  /** When set, /metrics needs `Authorization: Bearer <this>`. */
+  metricsToken: string | undefined;
+  /** Per-Page series on /metrics: for every Page, or for at most this many (0 = aggregates only). */
+  metricsPageSeries: number | 'all';
 }
 
 /** Parse an environment (default: process.env plus an optional ./.env) into a frozen Config. */
@@ -175,6 +273,10 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     instanceId: e.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
     checkConcurrency: e.CHECK_CONCURRENCY,
     reconnectLinkTtlHours: e.RECONNECT_LINK_TTL_HOURS,
+    trustProxy: Array.isArray(e.TRUST_PROXY) ? (Object.freeze(e.TRUST_PROXY) as string[]) : e.TRUST_PROXY,
+    allowedHosts: Object.freeze(e.ALLOWED_HOSTS) as string[],
+    metricsToken: e.METRICS_TOKEN,
+    metricsPageSeries: e.METRICS_PAGE_SERIES,
   });
 }
 

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'schema_too_new'
   | 'payload_too_large'
   | 'rate_limited'
+  | 'host_not_allowed'
   | 'unsupported_media_type'
   | 'method_not_allowed'
   | 'reconnect_link_invalid'
@@ -59,6 +60,8 @@ const STATUS: Record<ErrorCode, number> = {
   schema_too_new: 500,
   payload_too_large: 413,
   rate_limited: 429,
+  // 421 Misdirected Request: this server does not answer for that authority (RFC 9110 §15.5.20).
+  host_not_allowed: 421,
   unsupported_media_type: 415,
   method_not_allowed: 405,
   reconnect_link_invalid: 400,

@@ -39,7 +39,7 @@ export async function createService(options: ServiceOptions = {}) {
     pollMs: options.pollMs ?? Math.min(MINUTE, keeper.policy.checkIntervalMs),
     runRound: () => keeper.runRound(),
   });
-  const metrics = createMetrics(keeper, store, clock);
+  const metrics = createMetrics(keeper, store, clock, { pageSeries: config.metricsPageSeries });
 
   async function ready() {
     const checks: Record<string, { ok: boolean; message?: string }> = {};

@@ -21,7 +21,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Clock, MINUTE } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { createFailureLimiter, type FailureLimitOptions, verifyApiKey } from '../http/auth.js';
+import { createFailureLimiter, type FailureLimitOptions, failureCount, verifyApiKey } from '../http/auth.js';
 import { loggableError, toErrorResponse } from '../http/error-handler.js';
 import type { KeeperInternals } from '../lifecycle/keeper.js';
 import type { TokenKeeper } from '../lifecycle/types.js';
@@ -111,7 +111,6 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
     ...deps.signInLimit,
   });
   const version = assetVersion();
-  const publicHost = new URL(config.publicUrl);
 
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
@@ -138,10 +137,13 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
 
   // --- helpers -----------------------------------------------------------------------------------
 
-  /** Secure cookies when the browser reached us over HTTPS (directly, or at the HTTPS PUBLIC_URL). */
-  const isSecure = (request: FastifyRequest) =>
-    request.protocol === 'https' ||
-    (publicHost.protocol === 'https:' && request.headers.host === publicHost.host);
+  /**
+   * Secure cookies whenever PUBLIC_URL is https, whatever Host the request carries (nginx's default
+   * `proxy_pass` sends the upstream's 127.0.0.1:PORT), and when the request itself came over HTTPS
+   * (directly, or per X-Forwarded-Proto from a proxy TRUST_PROXY names).
+   */
+  const publicIsHttps = new URL(config.publicUrl).protocol === 'https:';
+  const isSecure = (request: FastifyRequest) => publicIsHttps || request.protocol === 'https';
   const cookieOptions = (request: FastifyRequest, maxAgeSeconds?: number) => ({
     path: '/',
     httpOnly: true,
@@ -282,14 +284,6 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
 
   app.post('/sign-in', async (request, reply) => {
     const next = field(request.body, 'next');
-    const waitMs = limiter.lockedFor(request.ip);
-    if (waitMs > 0) {
-      void reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
-      return signIn(request, reply, 429, {
-        error: `Too many failed sign-ins from your address. Try again in ${Math.ceil(waitMs / MINUTE)} minutes.`,
-        next,
-      });
-    }
     if (!keys.checkSigninCsrf(request.cookies[SIGNIN_COOKIE], field(request.body, '_csrf'))) {
       return forbidden(
         reply,
@@ -300,7 +294,18 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
     const presented = (field(request.body, 'api_key') ?? '').trim();
     const key = presented === '' ? null : await verifyApiKey(store, presented);
     if (!key) {
-      limiter.fail(request.ip);
+      // A valid key always signs in (above); only the wrong ones are counted and paused, per
+      // client and key id, so a guesser behind the same proxy does not lock the owner out.
+      const failure = await failureCount(store, request.ip, presented === '' ? undefined : presented);
+      const waitMs = limiter.lockedFor(failure.count);
+      if (waitMs > 0) {
+        void reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
+        return signIn(request, reply, 429, {
+          error: `Too many failed sign-ins from your address. Try again in ${Math.ceil(waitMs / MINUTE)} minutes.`,
+          next,
+        });
+      }
+      limiter.fail(failure.count);
       logger.info({ ip: request.ip }, 'dashboard sign-in refused');
       return signIn(request, reply, 401, { error: 'That API key is not valid, or it was revoked.', next });
     }

@@ -6,6 +6,8 @@
  * - only JSON bodies (`application/json`), at most `BODY_LIMIT` bytes; an empty JSON body counts as
  *   no body (so `curl -X POST -H 'Content-Type: application/json' …/renew` works);
  * - every body, query and path parameter is validated by a zod schema (`schemas.ts`);
+ * - every route but `/healthz` answers only for this server's host names (`hosts.ts`, against DNS
+ *   rebinding); forwarded headers count only from proxies TRUST_PROXY names;
  * - `/api` routes need an API key with the route's scope (`auth.ts`);
  * - errors leave through `error-handler.ts` as `{ success: false, error: { code, message, … } }`;
  * - the access log has method, route pattern, status, duration and key id: never a header, a body
@@ -22,9 +24,10 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { Config, TrustProxy } from '../config.js';
 import type { TokenKeeper } from '../lifecycle/types.js';
 import type { Logger } from '../logger.js';
+import { AppError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import {
   createAuthHooks,
@@ -39,6 +42,7 @@ import {
   scrub,
   toErrorResponse,
 } from './error-handler.js';
+import { hostPolicy, isAllowedHost } from './hosts.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { markOptionalBodies } from './openapi.js';
 import { installBoundedClose } from './server.js';
@@ -76,10 +80,21 @@ function packageVersion(): string {
   }
 }
 
+/**
+ * Off by default: X-Forwarded-For/-Proto/-Host are then ignored, so a client can neither pick its
+ * own address (for the failure counts) nor claim HTTPS. Fastify 5 itself no longer takes a hop
+ * count (it cannot tell a proxy from a direct client), so a count becomes proxy-addr's classic
+ * rule, "trust the nearest n hops": right only when nothing but that proxy chain reaches the port.
+ */
+function trustProxyOption(t: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof t === 'number' ? (_address, hop) => hop < t : t;
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { keeper, store, clock, logger } = deps;
   const fastify = Fastify({
     loggerInstance: logger,
+    trustProxy: trustProxyOption(deps.config.trustProxy),
     // Fastify's own request lines log the URL with its query string; ours (below) do not.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
@@ -154,12 +169,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // --- hooks -----------------------------------------------------------------------------------
-  const metrics = deps.metrics ?? createMetrics(keeper, store, clock);
+  const metrics =
+    deps.metrics ?? createMetrics(keeper, store, clock, { pageSeries: deps.config.metricsPageSeries });
   if (!deps.metrics) app.addHook('onClose', () => metrics.close());
   installBoundedClose(fastify as unknown as FastifyInstance);
 
   const limiter = createFailureLimiter(clock, { ...DEFAULT_FAILURE_LIMIT, ...deps.authFailureLimit });
   const auth = createAuthHooks({ store, clock, logger, limiter });
+  const hosts = hostPolicy(deps.config);
+  app.addHook('onRequest', (request, _reply, done) => {
+    // /healthz stays open to any Host: container and load-balancer probes send all sorts.
+    if (request.routeOptions.url === '/healthz' || isAllowedHost(hosts, request.hostname)) {
+      done();
+      return;
+    }
+    done(
+      new AppError(
+        'host_not_allowed',
+        `this server does not answer for the host "${request.hostname.slice(0, 100)}"; use the address in PUBLIC_URL, or add the name to ALLOWED_HOSTS`,
+      ),
+    );
+  });
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-content-type-options', 'nosniff');
     if (request.url.startsWith('/api/')) void reply.header('cache-control', 'no-store');
@@ -190,7 +220,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // --- routes (queued: they load at ready(), after the handlers below are set) ----------------
-  void app.register(opsRoutes, { ready: deps.ready ?? defaultReady(store), metrics });
+  void app.register(opsRoutes, {
+    ready: deps.ready ?? defaultReady(store),
+    metrics,
+    metricsToken: deps.config.metricsToken,
+    limiter,
+    logger,
+  });
   void app.register(tokenRoutes, { keeper });
   void app.register(pageRoutes, { keeper });
   const extra = deps.extraRoutes;

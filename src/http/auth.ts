@@ -12,9 +12,12 @@
  *   dashboard/admin key cannot be used to read posting tokens (give a key both scopes if it must).
  * - 401 `unauthorized` without a key or with an invalid/revoked one (and `WWW-Authenticate: Bearer`),
  *   403 `forbidden` for a valid key without the route's scope.
- * - Repeated invalid keys from one address lock that address out for a while: 429 `rate_limited`
- *   with `Retry-After`, for every `/api` request from it, valid key or not (otherwise a correct
- *   guess during the lockout would still be recognisable).
+ * - A valid key always passes. Invalid keys are counted per client and key id when the id is one
+ *   of ours (someone guessing that key's secret), else per client; after too many in a while that
+ *   count is answered 429 `rate_limited` with `Retry-After` instead of 401. So a guesser behind the
+ *   same proxy as a posting app slows down only itself. Guessing cannot succeed anyway (a secret is
+ *   256 random bits); the pause costs a misbehaving client its retries and leaves one log line.
+ *   The client is `request.ip`: the socket's address, or X-Forwarded-For through TRUST_PROXY.
  * - `last_used_at` is updated only for a successful (< 400) response, at most once a minute, so
  *   a rejected request changes nothing in the database.
  */
@@ -136,12 +139,12 @@ export async function verifyApiKey(store: Store, presented: string): Promise<Api
 // --- failure limiter ------------------------------------------------------------------------
 
 export interface FailureLimitOptions {
-  /** Invalid keys allowed from one address within `windowMs` before it is locked out. */
+  /** Failures allowed in one count within `windowMs` before it is answered 429. */
   max: number;
   windowMs: number;
-  /** How long a locked-out address gets 429. */
+  /** How long a count that reached `max` is answered 429. */
   lockMs: number;
-  /** Addresses remembered at most (oldest forgotten first), so memory stays bounded. */
+  /** Counts remembered at most (oldest forgotten first), so memory stays bounded. */
   maxEntries: number;
 }
 
@@ -152,10 +155,15 @@ export const DEFAULT_FAILURE_LIMIT: FailureLimitOptions = {
   maxEntries: 10_000,
 };
 
+/**
+ * Failure counts by name (`failureCount` below names them). It never decides whether a credential
+ * is good: callers check the credential first and consult the limiter only for a bad one.
+ */
 export interface FailureLimiter {
-  /** Milliseconds until `address` may try again; 0 when it is not locked out. */
-  lockedFor(address: string): number;
-  fail(address: string): void;
+  /** Milliseconds until `count` is answered 401 again; 0 when it is not paused. */
+  lockedFor(count: string): number;
+  /** Record one failure; true when this one started a pause (log that once, not every failure). */
+  fail(count: string): boolean;
 }
 
 export function createFailureLimiter(
@@ -164,21 +172,21 @@ export function createFailureLimiter(
 ): FailureLimiter {
   const entries = new Map<string, { count: number; firstAt: number; lockedUntil: number }>();
   return {
-    lockedFor(address) {
-      const e = entries.get(address);
+    lockedFor(name) {
+      const e = entries.get(name);
       if (!e) return 0;
       const now = clock.now();
       if (e.lockedUntil > now) return e.lockedUntil - now;
-      if (e.lockedUntil > 0 || now - e.firstAt > options.windowMs) entries.delete(address);
+      if (e.lockedUntil > 0 || now - e.firstAt > options.windowMs) entries.delete(name);
       return 0;
     },
-    fail(address) {
+    fail(name) {
       const now = clock.now();
-      let e = entries.get(address);
+      let e = entries.get(name);
       if (!e || now - e.firstAt > options.windowMs) {
-        entries.delete(address);
+        entries.delete(name);
         e = { count: 0, firstAt: now, lockedUntil: 0 };
-        entries.set(address, e);
+        entries.set(name, e);
         while (entries.size > options.maxEntries) {
           const oldest = entries.keys().next().value;
           if (oldest === undefined) break;
@@ -186,12 +194,54 @@ export function createFailureLimiter(
         }
       }
       e.count += 1;
-      if (e.count >= options.max) e.lockedUntil = now + options.lockMs;
+      if (e.count < options.max || e.lockedUntil > now) return false;
+      e.lockedUntil = now + options.lockMs;
+      return true;
     },
   };
 }
 
+/**
+ * Which count a rejected key goes to: `client keyId` when the id is one of ours (the secret was
+ * wrong, or the key is revoked), else `client`. Unknown ids share the client's count so that a
+ * flood of made-up ids cannot fill the table. Key ids are not secret (logs and `api-key list` show
+ * them), so telling a known id from an unknown one by its count gives nothing away.
+ */
+export async function failureCount(
+  store: Store,
+  client: string,
+  presented: string | undefined,
+): Promise<{ count: string; keyId: string | undefined }> {
+  const id = presented === undefined ? undefined : parseApiKey(presented)?.id;
+  if (id === undefined || !(await store.getApiKey(id))) return { count: client, keyId: undefined };
+  return { count: `${client} ${id}`, keyId: id };
+}
+
 // --- the hook -------------------------------------------------------------------------------
+
+/**
+ * For a rejected credential: 429 `rate_limited` when its count is paused, else count it (and log
+ * the start of a pause once). Returns normally when the caller should answer 401.
+ */
+export function refuseRepeated(
+  limiter: FailureLimiter,
+  logger: Logger,
+  failure: { count: string; keyId: string | undefined },
+  client: string,
+): void {
+  const waitMs = limiter.lockedFor(failure.count);
+  if (waitMs > 0) {
+    throw new AppError('rate_limited', 'too many invalid API keys from this client; try again later', {
+      details: { retry_after_seconds: Math.ceil(waitMs / 1000) },
+    });
+  }
+  if (limiter.fail(failure.count)) {
+    logger.warn(
+      { ip: client, ...(failure.keyId !== undefined ? { keyId: failure.keyId } : {}) },
+      'repeated invalid API keys: this client gets 429 for a while (valid keys still pass)',
+    );
+  }
+}
 
 const TOUCH_EVERY_MS = MINUTE;
 
@@ -209,12 +259,6 @@ export function createAuthHooks(deps: AuthDeps) {
   async function onRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const scopes = request.routeOptions.config.scopes;
     if (!scopes) return;
-    const waitMs = limiter.lockedFor(request.ip);
-    if (waitMs > 0) {
-      throw new AppError('rate_limited', 'too many invalid API keys from this address; try again later', {
-        details: { retry_after_seconds: Math.ceil(waitMs / 1000) },
-      });
-    }
     const header = request.headers.authorization;
     if (header === undefined || header.trim() === '') {
       void reply.header('www-authenticate', 'Bearer');
@@ -223,7 +267,7 @@ export function createAuthHooks(deps: AuthDeps) {
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     const key = m ? await verifyApiKey(store, m[1]!) : null;
     if (!key) {
-      limiter.fail(request.ip);
+      refuseRepeated(limiter, logger, await failureCount(store, request.ip, m?.[1]), request.ip);
       void reply.header('www-authenticate', 'Bearer error="invalid_token"');
       throw new AppError(
         'unauthorized',

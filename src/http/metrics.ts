@@ -1,8 +1,13 @@
 /**
- * Prometheus metrics. Counters and histograms follow the core's events (`keeper.events`); per-page
- * gauges are computed from the store at scrape time, so they are right on every instance even when
- * another instance did the work. A private registry per keeper: several apps in one process (tests)
- * never share counters.
+ * Prometheus metrics. Counters and histograms follow the core's events (`keeper.events`); the Page
+ * gauges are computed from the store, so they are right on every instance even when another
+ * instance did the work. A private registry per keeper: several apps in one process (tests) never
+ * share counters.
+ *
+ * What a scrape costs must not grow with the number of scrapers: the Page gauges (one read of every
+ * Page, and with 10,000 Pages several MB of text) are computed at most once per `maxAgeMs`
+ * (default 5 s), by one refresh that concurrent scrapes share, and kept as rendered text. Counters
+ * are rendered fresh on every scrape (a few dozen series).
  *
  * Names (all prefixed `fbtk_`):
  * - `checks_total{outcome}`                       pages processed (ok | failed | skipped)
@@ -13,7 +18,14 @@
  * - `alert_deliveries_total{channel,outcome}`     delivered | failed | gave_up
  * - `last_check_round_timestamp_seconds`          end of the last scheduler round
  * - `last_successful_check_round_timestamp_seconds` end of the last round with no failed page
+ * - `metrics_page_refreshes_total`                how often the Page gauges were read from the store
+ * Aggregates, always exported:
  * - `pages`                                       managed pages
+ * - `pages_by_state{state}`                       managed pages in each state (0 included)
+ * - `soonest_page_token_expiry_timestamp_seconds` the soonest posting-token expiry (absent = none expires)
+ * - `soonest_source_token_expiry_timestamp_seconds` the soonest source-token expiry (absent = none)
+ * - `metrics_pages_with_series`                   Pages that have per-Page series (METRICS_PAGE_SERIES)
+ * Per Page (all Pages, none, or the N that need attention first, per METRICS_PAGE_SERIES):
  * - `page_token_expiry_timestamp_seconds{page_id}` posting token expiry (absent = never expires)
  * - `page_token_days_left{page_id}`               days until that expiry (absent = never expires)
  * - `page_source_token_expiry_timestamp_seconds{page_id}` source token expiry (absent = none/never)
@@ -25,13 +37,13 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { type Clock, DAY } from '../clock.js';
 import type { KeeperEventMap, TokenKeeper } from '../lifecycle/types.js';
 import type { Store } from '../store/types.js';
-import { PAGE_STATES } from '../types.js';
+import { type ManagedPage, PAGE_STATES } from '../types.js';
 
 export interface Metrics {
   readonly registry: Registry;
   readonly contentType: string;
-  /** The exposition text, with the per-page gauges freshly read from the store. */
-  render(): Promise<string>;
+  /** The exposition text (UTF-8); the Page gauges are at most `maxAgeMs` old. */
+  render(): Promise<Buffer>;
   observeRequest(info: { method: string; route: string; status: number; durationMs: number }): void;
   /** Stop listening to the keeper's events. */
   close(): void;
@@ -39,7 +51,51 @@ export interface Metrics {
 
 const PREFIX = 'fbtk_';
 
-export function createMetrics(keeper: Pick<TokenKeeper, 'events'>, store: Store, clock: Clock): Metrics {
+export const PAGE_GAUGES_MAX_AGE_MS = 5_000;
+
+/** One gauge family in the text exposition format (HELP, TYPE, then its samples). */
+function family(name: string, help: string, samples: readonly string[]): string {
+  const head = `# HELP ${PREFIX}${name} ${help}\n# TYPE ${PREFIX}${name} gauge\n`;
+  return samples.length === 0 ? head : `${head}${samples.join('\n')}\n`;
+}
+
+/** A label value as the exposition format needs it (backslash, double quote and newline escaped). */
+function labelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+export interface MetricsOptions {
+  /** Per-Page series for every Page, or for at most this many (0: aggregates only). */
+  pageSeries?: number | 'all';
+  /** The Page gauges are recomputed at most this often, however many scrapers ask. */
+  maxAgeMs?: number;
+}
+
+/**
+ * The Pages that get per-Page series when only `limit` may: those that need a person or a
+ * renewal first (not healthy), then the soonest posting-token expiry, then by id (stable).
+ */
+export function pagesForSeries(list: readonly ManagedPage[], limit: number | 'all'): ManagedPage[] {
+  if (limit === 'all' || list.length <= limit) return [...list];
+  const expiry = (p: ManagedPage) => p.posting.expiresAt ?? Number.POSITIVE_INFINITY;
+  return [...list]
+    .sort(
+      (a, b) =>
+        Number(a.state === 'healthy') - Number(b.state === 'healthy') ||
+        expiry(a) - expiry(b) ||
+        a.pageId.localeCompare(b.pageId),
+    )
+    .slice(0, limit);
+}
+
+export function createMetrics(
+  keeper: Pick<TokenKeeper, 'events'>,
+  store: Store,
+  clock: Clock,
+  options: MetricsOptions = {},
+): Metrics {
+  const pageSeries = options.pageSeries ?? 'all';
+  const maxAgeMs = options.maxAgeMs ?? PAGE_GAUGES_MAX_AGE_MS;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const r = [registry];
@@ -91,29 +147,9 @@ export function createMetrics(keeper: Pick<TokenKeeper, 'events'>, store: Store,
     help: 'When the last check round with no failed page finished (unix seconds).',
     registers: r,
   });
-  const pages = new Gauge({ name: `${PREFIX}pages`, help: 'Managed pages.', registers: r });
-  const expiry = new Gauge({
-    name: `${PREFIX}page_token_expiry_timestamp_seconds`,
-    help: 'Posting token expiry (unix seconds); absent when it never expires.',
-    labelNames: ['page_id'],
-    registers: r,
-  });
-  const daysLeft = new Gauge({
-    name: `${PREFIX}page_token_days_left`,
-    help: 'Days until the posting token expires; absent when it never expires.',
-    labelNames: ['page_id'],
-    registers: r,
-  });
-  const sourceExpiry = new Gauge({
-    name: `${PREFIX}page_source_token_expiry_timestamp_seconds`,
-    help: 'Source token expiry (unix seconds); absent when there is none or it never expires.',
-    labelNames: ['page_id'],
-    registers: r,
-  });
-  const state = new Gauge({
-    name: `${PREFIX}page_state`,
-    help: 'The page state, one-hot: 1 for the current state.',
-    labelNames: ['page_id', 'state'],
+  const pageRefreshes = new Counter({
+    name: `${PREFIX}metrics_page_refreshes_total`,
+    help: 'How often the Page gauges were read from the store (at most once per few seconds).',
     registers: r,
   });
   const httpRequests = new Counter({
@@ -166,22 +202,113 @@ export function createMetrics(keeper: Pick<TokenKeeper, 'events'>, store: Store,
   events.on('check_round', onRound);
   events.on('alert_delivery', onAlert);
 
-  async function refreshPages(): Promise<void> {
+  /**
+   * The Page gauges as exposition text, written directly rather than through prom-client gauges:
+   * with 10,000 Pages that is 90,000 series, which prom-client's label bookkeeping turns into
+   * seconds of blocked event loop. Yields every few hundred Pages so requests keep being served.
+   */
+  async function renderPages(): Promise<string> {
     const list = await store.listPages();
     const now = clock.now();
-    for (const g of [expiry, daysLeft, sourceExpiry, state]) g.reset();
-    pages.set(list.length);
+    pageRefreshes.inc();
+    const counts = new Map<string, number>(PAGE_STATES.map((st) => [st, 0]));
+    let soonest = Number.POSITIVE_INFINITY;
+    let soonestSource = Number.POSITIVE_INFINITY;
     for (const page of list) {
-      const labels = { page_id: page.pageId };
-      if (page.posting.expiresAt !== null) {
-        expiry.set(labels, page.posting.expiresAt / 1000);
-        daysLeft.set(labels, Math.round(((page.posting.expiresAt - now) / DAY) * 1000) / 1000);
-      }
-      if (page.source?.expiresAt !== null && page.source?.expiresAt !== undefined) {
-        sourceExpiry.set(labels, page.source.expiresAt / 1000);
-      }
-      for (const s of PAGE_STATES) state.set({ page_id: page.pageId, state: s }, s === page.state ? 1 : 0);
+      counts.set(page.state, (counts.get(page.state) ?? 0) + 1);
+      if (page.posting.expiresAt !== null) soonest = Math.min(soonest, page.posting.expiresAt);
+      const se = page.source?.expiresAt;
+      if (se !== null && se !== undefined) soonestSource = Math.min(soonestSource, se);
     }
+    const selected = pagesForSeries(list, pageSeries);
+    const out: string[] = [
+      family('pages', 'Managed pages.', [`${PREFIX}pages ${list.length}`]),
+      family(
+        'pages_by_state',
+        'Managed pages in each state.',
+        [...counts].map(([st, n]) => `${PREFIX}pages_by_state{state="${st}"} ${n}`),
+      ),
+      family(
+        'soonest_page_token_expiry_timestamp_seconds',
+        'The soonest posting-token expiry of any Page (unix seconds); absent when none expires.',
+        Number.isFinite(soonest)
+          ? [`${PREFIX}soonest_page_token_expiry_timestamp_seconds ${soonest / 1000}`]
+          : [],
+      ),
+      family(
+        'soonest_source_token_expiry_timestamp_seconds',
+        'The soonest source-token expiry of any Page (unix seconds); absent when none expires.',
+        Number.isFinite(soonestSource)
+          ? [`${PREFIX}soonest_source_token_expiry_timestamp_seconds ${soonestSource / 1000}`]
+          : [],
+      ),
+      family('metrics_pages_with_series', 'Pages that have per-Page series here (METRICS_PAGE_SERIES).', [
+        `${PREFIX}metrics_pages_with_series ${selected.length}`,
+      ]),
+    ];
+    const expiry: string[] = [];
+    const daysLeft: string[] = [];
+    const sourceExpiry: string[] = [];
+    const state: string[] = [];
+    for (let i = 0; i < selected.length; i++) {
+      if (i > 0 && i % 500 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const page = selected[i]!;
+      const id = labelValue(page.pageId);
+      if (page.posting.expiresAt !== null) {
+        expiry.push(
+          `${PREFIX}page_token_expiry_timestamp_seconds{page_id="${id}"} ${page.posting.expiresAt / 1000}`,
+        );
+        const days = Math.round(((page.posting.expiresAt - now) / DAY) * 1000) / 1000;
+        daysLeft.push(`${PREFIX}page_token_days_left{page_id="${id}"} ${days}`);
+      }
+      const se = page.source?.expiresAt;
+      if (se !== null && se !== undefined) {
+        sourceExpiry.push(
+          `${PREFIX}page_source_token_expiry_timestamp_seconds{page_id="${id}"} ${se / 1000}`,
+        );
+      }
+      for (const st of PAGE_STATES) {
+        state.push(`${PREFIX}page_state{page_id="${id}",state="${st}"} ${st === page.state ? 1 : 0}`);
+      }
+    }
+    out.push(
+      family(
+        'page_token_expiry_timestamp_seconds',
+        'Posting token expiry (unix seconds); absent when it never expires.',
+        expiry,
+      ),
+      family(
+        'page_token_days_left',
+        'Days until the posting token expires; absent when it never expires.',
+        daysLeft,
+      ),
+      family(
+        'page_source_token_expiry_timestamp_seconds',
+        'Source token expiry (unix seconds); absent when there is none or it never expires.',
+        sourceExpiry,
+      ),
+      family('page_state', 'The page state, one-hot: 1 for the current state.', state),
+    );
+    return out.join('');
+  }
+
+  // One refresh at a time, shared by every scrape that arrives meanwhile; kept for `maxAgeMs`.
+  // Kept as bytes: encoding several MB on every scrape would be a cost per scraper again.
+  let cached: { text: Buffer; at: number } | null = null;
+  let refreshing: Promise<Buffer> | null = null;
+  // The age counts from the end of a refresh, so a refresh slower than `maxAgeMs` is not run back to back.
+  function pageText(): Promise<Buffer> {
+    if (cached && clock.now() - cached.at < maxAgeMs) return Promise.resolve(cached.text);
+    refreshing ??= (async () => {
+      try {
+        const text = Buffer.from(await renderPages(), 'utf8');
+        cached = { text, at: clock.now() };
+        return text;
+      } finally {
+        refreshing = null;
+      }
+    })();
+    return refreshing;
   }
 
   return {
@@ -189,8 +316,8 @@ export function createMetrics(keeper: Pick<TokenKeeper, 'events'>, store: Store,
     contentType: registry.contentType,
     async render() {
       await Promise.all([...pending]);
-      await refreshPages();
-      return registry.metrics();
+      const pagesText = await pageText();
+      return Buffer.concat([Buffer.from(await registry.metrics(), 'utf8'), pagesText]);
     },
     observeRequest({ method, route, status, durationMs }) {
       httpRequests.inc({ method, route, status: String(status) });

@@ -99,4 +99,44 @@ describe('config', () => {
       expect(CONFIG_VARIABLES).toContain(v);
     }
   });
+
+  it('TRUST_PROXY: off by default; true/false, a hop count, or addresses, CIDRs and range names', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: ' 127.0.0.1, 10.0.0.0/8 ,::1,fd00::/8,loopback' }).trustProxy).toEqual([
+      '127.0.0.1',
+      '10.0.0.0/8',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
+    for (const bad of ['yes', '10.0.0.0/33', '::1/129', '1.2.3', 'example.com', '10.0.0.1/8/8']) {
+      const e = configError({ TRUST_PROXY: bad });
+      expect(e.message, bad).toContain('TRUST_PROXY');
+      expect(e.message, bad).toContain(`"${bad}"`);
+      expect(e.details).toEqual({ variables: ['TRUST_PROXY'] });
+    }
+  });
+
+  it('ALLOWED_HOSTS, METRICS_TOKEN and METRICS_PAGE_SERIES', () => {
+    const c = loadConfig({
+      ALLOWED_HOSTS: 'Keeper.Internal., .example.com,*',
+      METRICS_TOKEN: 'a-metrics-token-of-some-length',
+      METRICS_PAGE_SERIES: '100',
+    });
+    expect(c.allowedHosts).toEqual(['keeper.internal', '.example.com', '*']);
+    expect(c.metricsToken).toBe('a-metrics-token-of-some-length');
+    expect(c.metricsPageSeries).toBe(100);
+    expect(loadConfig({}).metricsPageSeries).toBe('all');
+    expect(loadConfig({ METRICS_PAGE_SERIES: 'none' }).metricsPageSeries).toBe(0);
+    expect(configError({ ALLOWED_HOSTS: 'https://keeper.example.com' }).message).toContain('ALLOWED_HOSTS');
+    expect(configError({ ALLOWED_HOSTS: 'keeper.example.com:443' }).message).toContain(
+      'without scheme or port',
+    );
+    expect(configError({ METRICS_TOKEN: 'short' }).message).toContain('METRICS_TOKEN must be at least 16');
+    expect(configError({ METRICS_PAGE_SERIES: 'some' }).message).toContain('METRICS_PAGE_SERIES must be');
+  });
 });

@@ -5,6 +5,7 @@
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { DAY } from '../../src/clock.js';
+import { PAGE_GAUGES_MAX_AGE_MS } from '../../src/http/metrics.js';
 import { PAGE_STATES } from '../../src/types.js';
 import { testBackends } from '../helpers/backends.js';
 import { type ApiWorld, withApi } from './world.js';
@@ -105,8 +106,11 @@ describe.each(testBackends())('/metrics on %s', (backend) => {
       ).toBe(1);
       expect(m.get('fbtk_process_cpu_user_seconds_total')).toBeDefined();
 
-      // A deleted page's series disappear.
+      // A deleted page's series disappear once the Page gauges are refreshed (at most 5 s later).
       await w.call('DELETE', `/api/pages/${finite.pageId}`);
+      m = await scrape(w);
+      expect(value(m, 'fbtk_pages')).toBe(2);
+      w.clock.advance(PAGE_GAUGES_MAX_AGE_MS);
       m = await scrape(w);
       expect(seriesFor(m, 'fbtk_page_state', finite.pageId)).toEqual([]);
       expect(seriesFor(m, 'fbtk_page_token_expiry_timestamp_seconds', finite.pageId)).toEqual([]);

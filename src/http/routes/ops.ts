@@ -1,6 +1,13 @@
-/** Open operational routes: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`. */
+/**
+ * Operational routes without an API key: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+ * `/metrics` needs `Authorization: Bearer <METRICS_TOKEN>` when that is set.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import type { Store } from '../../store/types.js';
+import { type FailureLimiter, refuseRepeated } from '../auth.js';
 import { loggableError } from '../error-handler.js';
 import type { Metrics } from '../metrics.js';
 import { healthBody, readyBody } from '../schemas.js';
@@ -34,9 +41,25 @@ export function defaultReady(store: Store): ReadyCheck {
   };
 }
 
-export const opsRoutes: FastifyPluginCallbackZod<{ ready: ReadyCheck; metrics: Metrics }> = (
+/** Constant time whatever the lengths: both sides are hashed first. */
+function sameSecret(presented: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+export interface OpsOptions {
+  ready: ReadyCheck;
+  metrics: Metrics;
+  /** When set, /metrics needs it as a Bearer token. */
+  metricsToken: string | undefined;
+  /** Wrong metrics tokens are counted like wrong API keys (per client). */
+  limiter: FailureLimiter;
+  logger: Logger;
+}
+
+export const opsRoutes: FastifyPluginCallbackZod<OpsOptions> = (
   app,
-  { ready, metrics },
+  { ready, metrics, metricsToken, limiter, logger },
   done,
 ) => {
   app.get(
@@ -74,10 +97,22 @@ export const opsRoutes: FastifyPluginCallbackZod<{ ready: ReadyCheck; metrics: M
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics (text exposition format)',
+        description:
+          'Open, unless METRICS_TOKEN is set: then `Authorization: Bearer <METRICS_TOKEN>` is needed (401 `unauthorized` without it). Gauges are at most a few seconds old.',
         produces: ['text/plain'],
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      if (metricsToken !== undefined) {
+        const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.authorization ?? '');
+        if (!m || !sameSecret(m[1]!, metricsToken)) {
+          if (m) {
+            refuseRepeated(limiter, logger, { count: `${request.ip} metrics`, keyId: undefined }, request.ip);
+          }
+          void reply.header('www-authenticate', m ? 'Bearer error="invalid_token"' : 'Bearer');
+          throw new AppError('unauthorized', '/metrics needs "Authorization: Bearer <METRICS_TOKEN>"');
+        }
+      }
       const text = await metrics.render();
       return reply.header('cache-control', 'no-store').type(metrics.contentType).send(text);
     },
