@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'validation_failed'
   | 'unauthorized'
+  | 'api_key_expired'
   | 'forbidden'
   | 'not_found'
   | 'page_not_found'
@@ -37,6 +38,7 @@ export type ErrorCode =
 const STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
   unauthorized: 401,
+  api_key_expired: 401,
   forbidden: 403,
   not_found: 404,
   page_not_found: 404,

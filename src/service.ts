@@ -3,6 +3,7 @@
  * process lifecycle (signals, graceful shutdown). Nothing here decides anything.
  */
 import { createAlertDispatcher } from './alerts/dispatcher.js';
+import { type BootstrapKeyIo, handOverBootstrapKey } from './bootstrap-key.js';
 import { MINUTE, systemTimers, type Timers } from './clock.js';
 import type { Config } from './config.js';
 import { resolveEncryptionKey } from './crypto/keys.js';
@@ -106,16 +107,12 @@ export async function createService(options: ServiceOptions = {}) {
 }
 
 /** `fb-token-keeper serve`: runs until SIGINT/SIGTERM. */
-export async function runServe(config: Config, io: { stdout: NodeJS.WritableStream }): Promise<void> {
+export async function runServe(config: Config, io: BootstrapKeyIo): Promise<void> {
   const service = await createService({ config });
   const { logger } = service.keeper;
   const key = await ensureBootstrapKey(service.keeper.store, service.keeper.clock);
-  if (key) {
-    // Printed once, on stdout, never into the log.
-    io.stdout.write(
-      `\nNo API key existed, so an admin key was created. It is shown only this once:\n\n  ${key}\n\nUse it as "Authorization: Bearer <key>" and to sign in to the dashboard.\n\n`,
-    );
-  }
+  // To the terminal, or to a 0600 file whose path is logged: never into the log stream itself.
+  if (key) handOverBootstrapKey(key, config, io, logger);
   const address = await service.start();
   logger.info(
     {

@@ -154,4 +154,8 @@ export interface ApiKey {
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
+  /** The Pages whose token a `token:read` key may read; null = every Page. */
+  pageIds: string[] | null;
+  /** Epoch ms after which the key is refused; null = never. */
+  expiresAt: number | null;
 }

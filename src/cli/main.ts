@@ -1,11 +1,20 @@
 /**
  * `fb-token-keeper <command>`: a thin front door over the core. Exit codes: 0 ok, 1 failure, 2 bad usage.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { type Config, loadConfig, readProcessEnv } from '../config.js';
 import { AppError } from '../errors.js';
 import { createTokenKeeper, type KeeperInternals } from '../lifecycle/keeper.js';
-import { checkText, renewText, statusDetail, statusTable, validateText } from './output.js';
+import {
+  checkText,
+  historyLines,
+  notesText,
+  renewText,
+  statusDetail,
+  statusTable,
+  validateText,
+} from './output.js';
+import { registerApiKeyCommands } from './api-key-command.js';
 import { readSecretArgs } from './stdin.js';
 
 export interface CliIo {
@@ -116,7 +125,7 @@ Examples:
         await withKeeper(async (k) => {
           const r = await k.setup({ pageId, accessToken, appId, appSecret });
           if (o.json) json(r);
-          else out(`${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
+          else out(`${notesText(r.notes)}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
         });
       },
     );
@@ -247,68 +256,11 @@ Examples:
       await withKeeper(async (k) => {
         const items = await k.history(o.pageId, { limit: Number(o.limit) });
         if (o.json) json({ success: true, history: items });
-        else {
-          for (const h of items) {
-            out(`${h.at}  ${h.type.padEnd(16)} ${(h.reason ?? '').padEnd(20)} ${h.message ?? ''}`);
-          }
-        }
+        else if (items.length > 0) out(historyLines(items));
       });
     });
 
-  const apiKey = program.command('api-key').description('manage API keys for the HTTP API');
-  apiKey
-    .command('create')
-    .description('create a key; it is shown once')
-    .option('--name <name>', 'a label', 'cli')
-    .addOption(
-      new Option('--scope <scope...>', 'admin and/or token:read')
-        .choices(['admin', 'token:read'])
-        .default(['admin']),
-    )
-    .action(async (o: { name: string; scope: ('admin' | 'token:read')[] }) => {
-      const { createApiKey } = await import('../http/auth.js');
-      await withKeeper(async (k) => {
-        const created = await createApiKey(k.store, { name: o.name, scopes: o.scope, clock: k.clock });
-        out(
-          `${created.key}\n\nThis is the only time the key is shown. Use it as: Authorization: Bearer <key>`,
-        );
-      });
-    });
-  apiKey
-    .command('list')
-    .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
-      await withKeeper(async (k) => {
-        const keys = await k.store.listApiKeys();
-        if (o.json) json({ success: true, keys });
-        else {
-          const { table } = await import('./output.js');
-          out(
-            table([
-              ['ID', 'NAME', 'SCOPES', 'CREATED', 'LAST USED', 'REVOKED'],
-              ...keys.map((x) => [
-                x.id,
-                x.name,
-                x.scopes.join(','),
-                iso(x.createdAt),
-                iso(x.lastUsedAt),
-                iso(x.revokedAt),
-              ]),
-            ]),
-          );
-        }
-      });
-    });
-  apiKey
-    .command('revoke')
-    .argument('<ID>')
-    .action(async (id: string) => {
-      await withKeeper(async (k) => {
-        const ok = await k.store.revokeApiKey(id, k.clock.now());
-        if (!ok) throw new AppError('not_found', `no active API key with id ${id}`);
-        out(`revoked ${id}`);
-      });
-    });
+  registerApiKeyCommands(program, { out, json, withKeeper });
 
   program
     .command('rotate-key')
@@ -361,10 +313,6 @@ Examples:
     io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT_FAILURE;
   }
-}
-
-function iso(ms: number | null): string {
-  return ms === null ? '-' : new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 }
 
 function defaultIo(): CliIo {

@@ -1,10 +1,34 @@
-/** Human output for the CLI: plain tables and sentences. `--json` prints the core's objects as they are. */
+/**
+ * Human output for the CLI: plain tables and sentences. `--json` prints the core's objects as they are.
+ *
+ * Text that Facebook supplies (a Page name, an error message) reaches a terminal only through
+ * `terminalText`: a Page named `ESC[31m…`, with an OSC title sequence or a CR LF, could otherwise
+ * recolour the terminal, retitle its window or forge table rows. JSON output stays exact (JSON
+ * escapes control characters itself).
+ */
 import type { CheckReport, PageStatus, RenewResult, ValidateResult } from '../lifecycle/types.js';
 
+// C0 controls (with TAB, CR, LF: a cell or a line must stay one cell, one line), DEL and C1 controls
+// (U+0080–U+009F; U+009B is CSI and U+009D is OSC on terminals that honour 8-bit controls).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** `s` with every C0/C1 control character removed: safe to print to a terminal. */
+export function terminalText(s: string): string {
+  return s.replace(CONTROL, '');
+}
+
+/** Setup notes (they may quote Facebook's answer), one per line. */
+export function notesText(notes: readonly string[]): string {
+  return notes.map(terminalText).join('\n');
+}
+
+/** Columns padded to the widest cell; every cell goes through `terminalText`. */
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
+  const clean = rows.map((r) => r.map(terminalText));
+  const widths = clean[0]!.map((_, i) => Math.max(...clean.map((r) => (r[i] ?? '').length)));
+  return clean
     .map((r) =>
       r
         .map((c, i) => c.padEnd(widths[i] ?? 0))
@@ -40,14 +64,14 @@ export function statusTable(pages: PageStatus[]): string {
 
 export function statusDetail(s: PageStatus): string {
   const lines = [
-    `Page ${s.page_id}${s.page_name ? ` (${s.page_name})` : ''}: ${s.state}`,
-    s.state_message ? `  ${s.state_message}` : '',
+    `Page ${s.page_id}${s.page_name ? ` (${terminalText(s.page_name)})` : ''}: ${s.state}`,
+    s.state_message ? `  ${terminalText(s.state_message)}` : '',
     `  token:        ${s.token_type}, ${s.token_valid ? 'valid' : 'NOT valid'}, ${expiryText(s)}`,
     `  source token: ${s.source_token_type ? `${s.source_token_type}, ${s.source_valid ? 'valid' : 'not valid'}, ${s.source_expires_at ?? 'never expires'}` : 'none (self-healing not possible)'}`,
     `  scopes:       ${s.scopes.join(', ') || '-'}${s.missing_scopes.length ? `  (missing: ${s.missing_scopes.join(', ')})` : ''}`,
     `  auto-renew:   ${s.auto_renew ? 'on' : 'off'}; renew at ${s.renewal_threshold_days} days left; now: ${s.renewal_needed ? 'renewal needed' : 'nothing to do'} (${s.renewal_reason})`,
     `  last check:   ${s.last_checked_at ?? 'never'}; next: ${s.next_check_at ?? 'now'}; last renewal: ${s.last_renewed_at ?? 'never'}`,
-    s.last_error ? `  last error:   ${s.last_error.code}: ${s.last_error.message}` : '',
+    s.last_error ? `  last error:   ${s.last_error.code}: ${terminalText(s.last_error.message)}` : '',
     s.reconnect_url ? `  reconnect:    ${s.reconnect_url}` : '',
   ].filter(Boolean);
   if (s.history.length > 0) {
@@ -80,8 +104,8 @@ export function renewText(r: RenewResult): string {
   const expiry = r.expires_at ?? 'never';
   if (r.dry_run) return `Dry run for page ${r.page_id}: ${r.reason}. Token expires: ${expiry}.`;
   return r.renewed
-    ? `Page ${r.page_id}: ${r.message} Expires: ${expiry} (was ${r.previous_expires_at ?? 'never'}).`
-    : `Page ${r.page_id}: not renewed (${r.reason}). ${r.message}`;
+    ? `Page ${r.page_id}: ${terminalText(r.message)} Expires: ${expiry} (was ${r.previous_expires_at ?? 'never'}).`
+    : `Page ${r.page_id}: not renewed (${r.reason}). ${terminalText(r.message)}`;
 }
 
 export function validateText(v: ValidateResult): string {
@@ -92,10 +116,19 @@ export function validateText(v: ValidateResult): string {
   ];
   if (v.error) {
     lines.push(
-      `  error:   ${v.error.message} (code ${v.error.code}${v.error.subcode ? `/${v.error.subcode}` : ''}, ${v.error.reason})`,
+      `  error:   ${terminalText(v.error.message)} (code ${v.error.code}${v.error.subcode ? `/${v.error.subcode}` : ''}, ${v.error.reason})`,
     );
   }
   return lines.join('\n');
+}
+
+/** `history` without --json: one event a line. */
+export function historyLines(items: readonly PageStatus['history'][number][]): string {
+  return items
+    .map(
+      (h) => `${h.at}  ${h.type.padEnd(16)} ${(h.reason ?? '').padEnd(20)} ${terminalText(h.message ?? '')}`,
+    )
+    .join('\n');
 }
 
 function short(iso: string | null): string {

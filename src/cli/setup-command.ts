@@ -21,7 +21,7 @@ import type { KeeperInternals } from '../lifecycle/keeper.js';
 import { checkSetupInput } from '../lifecycle/setup.js';
 import type { SetupInput, SetupResult, ValidateResult } from '../lifecycle/types.js';
 import type { CliIo } from './main.js';
-import { statusDetail } from './output.js';
+import { notesText, statusDetail, terminalText } from './output.js';
 import { readSecretArgs } from './stdin.js';
 
 export interface SetupFlags {
@@ -110,7 +110,7 @@ async function nonInteractive(flags: SetupFlags, io: CliIo, withKeeper: WithKeep
     io.stdout.write(
       flags.json
         ? `${JSON.stringify(r, null, 2)}\n`
-        : `${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n\n${nextSteps(k.config.publicUrl)}\n`,
+        : `${notesText(r.notes)}\n\n${statusDetail(r.status)}\n\n${nextSteps(k.config.publicUrl)}\n`,
     );
   });
 }
@@ -291,13 +291,13 @@ async function attempt(k: KeeperInternals, input: SetupInput, opts: PromptIo): P
   const described = describeToken(v, input, k.clock.now());
   if (!described.usable) {
     spin.error('This token cannot be used');
-    p.log.warn(described.lines.join('\n'), opts);
+    p.log.warn(notesText(described.lines), opts);
     return whatNow(v.app_id !== null && v.app_id !== input.appId ? 'app' : 'token', opts);
   }
   spin.stop(
     `Facebook says: a valid ${v.type === 'SYSTEM_USER' ? 'system-user' : v.type.toLowerCase()} token for app ${v.app_id ?? input.appId}`,
   );
-  p.note(described.lines.join('\n'), 'What this token is and what will happen', opts);
+  p.note(notesText(described.lines), 'What this token is and what will happen', opts);
   const go = await p.confirm({
     message: `Set up Page ${input.pageId} with it?`,
     initialValue: true,
@@ -315,8 +315,8 @@ async function attempt(k: KeeperInternals, input: SetupInput, opts: PromptIo): P
     work.error(`Facebook refused this set-up; nothing was stored: ${err.message}`);
     return whatNow('token', opts);
   }
-  work.stop(`Stored Page ${r.status.page_name ?? input.pageId} (encrypted): ${r.status.state}`);
-  p.note(r.notes.join('\n'), 'What I did', opts);
+  work.stop(`Stored Page ${terminalText(r.status.page_name ?? input.pageId)} (encrypted): ${r.status.state}`);
+  p.note(notesText(r.notes), 'What I did', opts);
   p.note(nextSteps(k.config.publicUrl), 'Next', opts);
   p.outro(`Page ${input.pageId} is set up.`, opts);
   return null;

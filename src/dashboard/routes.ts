@@ -21,7 +21,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Clock, MINUTE } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { createFailureLimiter, type FailureLimitOptions, failureCount, verifyApiKey } from '../http/auth.js';
+import { createFailureLimiter, type FailureLimitOptions, failureCount, keyExpired, verifyApiKey } from '../http/auth.js';
 import { loggableError, toErrorResponse } from '../http/error-handler.js';
 import type { KeeperInternals } from '../lifecycle/keeper.js';
 import type { TokenKeeper } from '../lifecycle/types.js';
@@ -31,10 +31,12 @@ import { STATE_LABEL } from './format.js';
 import type { Html } from './html.js';
 import {
   createSessionKeys,
+  endSession,
   FLASH_COOKIE,
   type Flash,
   SESSION_COOKIE,
   SESSION_TTL_MS,
+  liveSession,
   type Session,
   SIGNIN_COOKIE,
 } from './session.js';
@@ -180,10 +182,12 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
 
   /** The signed-in session, when the cookie is valid and its API key still active with `admin`. */
   async function auth(request: FastifyRequest): Promise<Ctx | null> {
-    const session = keys.read(request.cookies[SESSION_COOKIE]);
+    const session = await liveSession(keys, store, request.cookies[SESSION_COOKIE]);
     if (!session) return null;
     const key = await store.getApiKey(session.keyId);
-    if (!key || key.revokedAt !== null || !key.scopes.includes('admin')) return null;
+    if (!key || key.revokedAt !== null || keyExpired(key, clock.now()) || !key.scopes.includes('admin')) {
+      return null;
+    }
     return { session, csrf: keys.csrfFor(session) };
   }
 
@@ -309,6 +313,12 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
       logger.info({ ip: request.ip }, 'dashboard sign-in refused');
       return signIn(request, reply, 401, { error: 'That API key is not valid, or it was revoked.', next });
     }
+    if (keyExpired(key, clock.now())) {
+      return signIn(request, reply, 401, {
+        error: `That API key expired at ${new Date(key.expiresAt ?? 0).toISOString()}. Create a new one with: fb-token-keeper api-key create`,
+        next,
+      });
+    }
     if (!key.scopes.includes('admin')) {
       return signIn(request, reply, 403, {
         error: `This key has only the ${key.scopes.join(', ')} scope; the dashboard needs a key with the admin scope.`,
@@ -330,7 +340,7 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
   app.post('/sign-out', async (request, reply) => {
     const ctx = await guardPost(request, reply);
     if (!ctx) return reply;
-    keys.end(ctx.session);
+    await endSession(store, ctx.session, clock.now());
     void reply.clearCookie(SESSION_COOKIE, cookieOptions(request));
     logger.info({ keyId: ctx.session.keyId }, 'dashboard sign-out');
     return redirect(request, reply, '/', { kind: 'info', text: 'You are signed out.' });

@@ -6,8 +6,9 @@
  *   It is signed with a key derived (HKDF) from the reconnect-link secret, which itself comes from
  *   the encryption key: sessions survive restarts and work on every instance sharing that key.
  * - Every request re-reads the API key row, so revoking the key (or removing its admin scope) ends
- *   its dashboard sessions at once. Signing out also remembers the session id in memory until the
- *   cookie would have expired, so a copied cookie stops working on this instance.
+ *   its dashboard sessions at once. Signing out records the session id in the database
+ *   (`ended_sessions`) until the cookie would have expired, so a copied cookie stops working on
+ *   every instance and after a restart (`isSessionEnded`, checked by the dashboard on each request).
  * - The CSRF token of a session is HMAC(csrf key, session id): per session, nothing to store, and
  *   compared in constant time. The sign-in form (before a session exists) uses a double-submit
  *   token bound to a random `ftk_signin` cookie.
@@ -16,6 +17,7 @@
  */
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Clock, HOUR } from '../clock.js';
+import type { Store } from '../store/types.js';
 
 export const SESSION_COOKIE = 'ftk_session';
 export const SIGNIN_COOKIE = 'ftk_signin';
@@ -44,9 +46,8 @@ export function sameToken(a: string, b: string): boolean {
 
 export interface SessionKeys {
   issue(keyId: string): { cookie: string; session: Session };
+  /** The session a cookie carries when its signature and expiry hold; sign-out is checked apart. */
   read(cookie: string | undefined): Session | null;
-  /** Sign-out: refuse this session id from now on (until it would have expired anyway). */
-  end(session: Session): void;
   csrfFor(session: Session): string;
   checkCsrf(session: Session, presented: unknown): boolean;
   /** Double-submit token for the sign-in form, bound to the random `ftk_signin` cookie value. */
@@ -57,12 +58,30 @@ export interface SessionKeys {
   openFlash(cookie: string | undefined): Flash | null;
 }
 
+/**
+ * A session is live while its cookie verifies and it was not signed out. Sign-out lives in the
+ * database, not in memory, so that it survives a restart and reaches every instance.
+ */
+export async function liveSession(
+  keys: Pick<SessionKeys, 'read'>,
+  store: Pick<Store, 'isSessionEnded'>,
+  cookie: string | undefined,
+): Promise<Session | null> {
+  const session = keys.read(cookie);
+  if (!session) return null;
+  return (await store.isSessionEnded(session.sessionId)) ? null : session;
+}
+
+/** Sign-out: refuse this session on every instance from now on, until it would have expired anyway. */
+export function endSession(store: Pick<Store, 'endSession'>, session: Session, now: number): Promise<void> {
+  return store.endSession(session, now);
+}
+
 export function createSessionKeys(linkSecret: Buffer, clock: Clock, ttlMs = SESSION_TTL_MS): SessionKeys {
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', linkSecret, Buffer.alloc(0), info, 32));
   const sessionKey = derive('fb-token-keeper dashboard session');
   const csrfKey = derive('fb-token-keeper dashboard csrf');
   const flashKey = derive('fb-token-keeper dashboard flash');
-  const ended = new Map<string, number>();
   const mac = (key: Buffer, data: string) => b64(createHmac('sha256', key).update(data).digest());
 
   const sign = (key: Buffer, payload: unknown) => {
@@ -82,10 +101,6 @@ export function createSessionKeys(linkSecret: Buffer, clock: Clock, ttlMs = SESS
     }
   };
 
-  function prune(now: number) {
-    for (const [id, exp] of ended) if (exp <= now) ended.delete(id);
-  }
-
   return {
     issue(keyId) {
       const session: Session = { keyId, sessionId: b64(randomBytes(18)), expiresAt: clock.now() + ttlMs };
@@ -100,13 +115,8 @@ export function createSessionKeys(linkSecret: Buffer, clock: Clock, ttlMs = SESS
         return null;
       }
       const now = clock.now();
-      if (p.e <= now || ended.has(p.s)) return null;
+      if (p.e <= now) return null;
       return { keyId: p.k, sessionId: p.s, expiresAt: p.e };
-    },
-    end(session) {
-      const now = clock.now();
-      prune(now);
-      ended.set(session.sessionId, session.expiresAt);
     },
     csrfFor: (session) => mac(csrfKey, `session:${session.sessionId}`),
     checkCsrf(session, presented) {

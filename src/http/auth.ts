@@ -10,8 +10,11 @@
  * - Scopes: `admin` may use every `/api` route except `GET /api/pages/{page_id}/token`;
  *   `token:read` may use only that route. An admin key does NOT read tokens implicitly, so a leaked
  *   dashboard/admin key cannot be used to read posting tokens (give a key both scopes if it must).
+ * - A `token:read` key may be limited to named Pages (`page_ids`): it reads only their tokens, so
+ *   a posting app for Page A cannot read Page B's token. A key may carry an expiry.
  * - 401 `unauthorized` without a key or with an invalid/revoked one (and `WWW-Authenticate: Bearer`),
- *   403 `forbidden` for a valid key without the route's scope.
+ *   401 `api_key_expired` for a key past its expiry, 403 `forbidden` for a valid key without the
+ *   route's scope or (token route) without the Page.
  * - A valid key always passes. Invalid keys are counted per client and key id when the id is one
  *   of ours (someone guessing that key's secret), else per client; after too many in a while that
  *   count is answered 429 `rate_limited` with `Retry-After` instead of 401. So a guesser behind the
@@ -65,10 +68,22 @@ function sameHash(storedHex: string, secret: string): boolean {
   return timingSafeEqual(stored, presented);
 }
 
+const PAGE_ID = /^\d{1,32}$/;
+
+export interface NewApiKeyOptions {
+  name: string;
+  scopes: readonly ApiKeyScope[];
+  clock: Clock;
+  /** Limit a `token:read` key to these Pages; absent or empty = every Page. */
+  pageIds?: readonly string[] | undefined;
+  /** Epoch ms after which the key is refused; absent or null = never. */
+  expiresAt?: number | null | undefined;
+}
+
 /** Create a key; the plaintext `key` is returned once and never stored. */
 export async function createApiKey(
   store: Store,
-  options: { name: string; scopes: readonly ApiKeyScope[]; clock: Clock },
+  options: NewApiKeyOptions,
 ): Promise<{ id: string; key: string; apiKey: ApiKey }> {
   const name = options.name.trim();
   if (name.length === 0 || name.length > 100) {
@@ -83,6 +98,14 @@ export async function createApiKey(
       details: { fields: [{ field: 'scopes', message: `one or more of ${API_KEY_SCOPES.join(', ')}` }] },
     });
   }
+  const now = options.clock.now();
+  const pageIds = keyPageIds(scopes, options.pageIds ?? []);
+  const expiresAt = options.expiresAt ?? null;
+  if (expiresAt !== null && (!Number.isSafeInteger(expiresAt) || expiresAt <= now)) {
+    throw new AppError('validation_failed', 'an API key expiry must lie in the future', {
+      details: { fields: [{ field: 'expires_at', message: 'a time in the future' }] },
+    });
+  }
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const apiKey = await store.createApiKey({
@@ -90,9 +113,61 @@ export async function createApiKey(
     name,
     keyHash: hashSecret(secret),
     scopes,
-    createdAt: options.clock.now(),
+    createdAt: now,
+    pageIds,
+    expiresAt,
   });
   return { id, key: `ftk_${id}_${secret}`, apiKey };
+}
+
+/**
+ * The Page list a new key stores: null (every Page) when none are named. Only `token:read` is
+ * limited by Pages; an `admin` key can set up and delete any Page, so naming Pages for it would
+ * promise a limit that does not exist, and is refused.
+ */
+function keyPageIds(scopes: readonly ApiKeyScope[], named: readonly string[]): string[] | null {
+  const pageIds = [...new Set(named.map((p) => p.trim()))];
+  if (pageIds.length === 0) return null;
+  const field = (message: string) => ({ details: { fields: [{ field: 'page_ids', message }] } });
+  const bad = pageIds.filter((p) => !PAGE_ID.test(p));
+  if (bad.length > 0) {
+    throw new AppError(
+      'validation_failed',
+      `not a Page id: ${bad.join(', ').slice(0, 200)}`,
+      field('digits'),
+    );
+  }
+  if (scopes.includes('admin')) {
+    throw new AppError(
+      'validation_failed',
+      'Page ids limit a token:read key; a key with the admin scope reaches every Page, so it cannot be limited',
+      field('only for a key with just the token:read scope'),
+    );
+  }
+  return pageIds;
+}
+
+/** True when the key has an expiry and it has passed. */
+export function keyExpired(key: Pick<ApiKey, 'expiresAt'>, now: number): boolean {
+  return key.expiresAt !== null && key.expiresAt <= now;
+}
+
+/** 401 `api_key_expired` for a key past its expiry: the owner learns what to do, not just "no". */
+export function refuseExpiredKey(key: ApiKey, now: number): void {
+  if (!keyExpired(key, now)) return;
+  throw new AppError(
+    'api_key_expired',
+    `this API key expired at ${new Date(key.expiresAt ?? 0).toISOString()}; create a new one with: fb-token-keeper api-key create`,
+    { details: { expired_at: new Date(key.expiresAt ?? 0).toISOString() } },
+  );
+}
+
+/** 403 unless `key` may read the token of `pageId` (a key without a Page list may read every Page). */
+export function refuseOtherPages(key: ApiKey, pageId: string): void {
+  if (key.pageIds === null || key.pageIds.includes(pageId)) return;
+  throw new AppError('forbidden', `this API key may not read the token of Page ${pageId}`, {
+    details: { key_page_ids: key.pageIds },
+  });
 }
 
 export function listApiKeys(store: Store): Promise<ApiKey[]> {
@@ -110,12 +185,15 @@ export function revokeApiKey(store: Store, idOrKey: string, clock: Clock): Promi
  * printed once on stdout, never logged); otherwise null.
  */
 export async function ensureBootstrapKey(store: Store, clock: Clock): Promise<string | null> {
-  if ((await store.countActiveApiKeys()) > 0) return null;
+  if ((await store.countActiveApiKeys(clock.now())) > 0) return null;
   const { key } = await createApiKey(store, { name: 'bootstrap admin', scopes: ['admin'], clock });
   return key;
 }
 
-/** The key's record when `presented` is a valid, unrevoked key; else null. Constant-time. */
+/**
+ * The key's record when `presented` is a valid, unrevoked key; else null. Constant-time. Expiry is
+ * the caller's check (`refuseExpiredKey`), so the owner hears "expired" rather than "invalid".
+ */
 export async function verifyApiKey(store: Store, presented: string): Promise<ApiKey | null> {
   const parts = parseApiKey(presented);
   if (!parts) return null;
@@ -133,6 +211,8 @@ export async function verifyApiKey(store: Store, presented: string): Promise<Api
     createdAt: stored.createdAt,
     lastUsedAt: stored.lastUsedAt,
     revokedAt: stored.revokedAt,
+    pageIds: stored.pageIds,
+    expiresAt: stored.expiresAt,
   };
 }
 
@@ -274,6 +354,7 @@ export function createAuthHooks(deps: AuthDeps) {
         m ? 'the API key is invalid or revoked' : 'the Authorization header must be "Bearer <api key>"',
       );
     }
+    refuseExpiredKey(key, clock.now());
     request.apiKey = key;
     if (!key.scopes.some((s) => scopes.includes(s))) {
       throw new AppError('forbidden', `this API key lacks the ${scopes.join(' or ')} scope needed here`, {

@@ -8,11 +8,16 @@
  * Keys: two HKDF sub-keys of the service's `linkSecret` (itself derived from the encryption key), one
  * for links and one for OAuth `state`, so neither can stand in for the other.
  *
- * `state` = `v1.<page_id>.<exp>.<nonce>.<HMAC>`: bound to the page, valid for 15 minutes, and paired
+ * `state` = `v2.<page_id>.<exp>.<link_exp>.<nonce>.<HMAC>`: bound to the page, valid for 15 minutes, and paired
  * with an httpOnly SameSite=Lax cookie holding the nonce, so a callback only completes in the browser
  * that started it (CSRF / login CSRF). Each nonce is accepted once (replay); used nonces are kept in
  * memory until their state expires. Across several instances a replay would still fail at Facebook,
  * which accepts each code once.
+ *
+ * `link_exp` is the expiry of the reconnect link the person started from. A failure page offers
+ * "Start again" as that same link, and only while it is still valid; otherwise it points to the
+ * dashboard. (Signing a fresh link there would turn any old `state` — from browser history or a
+ * proxy log — into a working link, bypassing the link's expiry.)
  *
  * Every failure renders a small self-contained HTML page (4xx) that says what happened and what to
  * do; nothing changes unless `keeper.reconnect` succeeds. Neither the code, the state nor any token
@@ -109,23 +114,50 @@ export interface OAuthState {
   pageId: string;
   /** ms */
   expiresAt: number;
+  /** Unix seconds: the `exp` of the reconnect link this login was started from. */
+  linkExpiresAt: number;
   nonce: string;
 }
 
 export function signState(s: OAuthState, secret: Buffer): string {
-  const body = `v1.${s.pageId}.${Math.floor(s.expiresAt / 1000)}.${s.nonce}`;
+  const body = `v2.${s.pageId}.${Math.floor(s.expiresAt / 1000)}.${s.linkExpiresAt}.${s.nonce}`;
   return `${body}.${mac(keysOf(secret).state, body)}`;
 }
 
-const STATE = /^v1\.(\d{1,32})\.(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+const STATE = /^v2\.(\d{1,32})\.(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
 /** null when malformed or not signed by us; the caller checks expiry (to say which it was). */
 export function parseState(state: string, secret: Buffer): OAuthState | null {
   const m = STATE.exec(state);
   if (!m) return null;
-  const [, pageId, exp, nonce, sig] = m as unknown as [string, string, string, string, string];
-  if (!safeEqual(sig, mac(keysOf(secret).state, `v1.${pageId}.${exp}.${nonce}`))) return null;
-  return { pageId, expiresAt: Number(exp) * 1000, nonce };
+  const [, pageId, exp, linkExp, nonce, sig] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (!safeEqual(sig, mac(keysOf(secret).state, `v2.${pageId}.${exp}.${linkExp}.${nonce}`))) return null;
+  return { pageId, expiresAt: Number(exp) * 1000, linkExpiresAt: Number(linkExp), nonce };
+}
+
+/**
+ * Where a failure page sends the person next: the very link they started from while it is still
+ * valid ("Start again"), else the dashboard — never a freshly signed link (see the header).
+ */
+export function nextStep(
+  config: Pick<Config, 'publicUrl'>,
+  state: Pick<OAuthState, 'pageId' | 'linkExpiresAt'>,
+  now: number,
+  secret: Buffer,
+): { href: string; label: string } {
+  if (state.linkExpiresAt * 1000 <= now) return { href: `${config.publicUrl}/`, label: 'Open the dashboard' };
+  const sig = signReconnectLink(state.pageId, state.linkExpiresAt, secret);
+  return {
+    href: `${config.publicUrl}/connect/${encodeURIComponent(state.pageId)}?exp=${state.linkExpiresAt}&sig=${sig}`,
+    label: 'Start again',
+  };
 }
 
 // --- HTML ----------------------------------------------------------------------------------------
@@ -235,7 +267,6 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
   const stateTtlMs = deps.stateTtlMs ?? STATE_TTL_MS;
   const nonces = createNonceLedger();
   const redirectUri = callbackUrl(config);
-  const freshLink = (pageId: string) => reconnectUrl(config, pageId, clock.now(), linkSecret);
   const label = (name: string | null, pageId: string) => (name ? `"${name}" (${pageId})` : pageId);
 
   app.get('/connect/callback', async (request, reply) => {
@@ -263,7 +294,21 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     }
     const page = await store.getPage(state.pageId).catch(() => null);
     const name = label(page?.pageName ?? null, state.pageId);
-    const retry = { href: freshLink(state.pageId), label: 'Start again' };
+    const retry = nextStep(config, state, now, linkSecret);
+    // The link this login started from has expired: say where a fresh one is, instead of "start again".
+    const show = (v: PageView) =>
+      send(
+        reply,
+        v.action === retry && retry.label !== 'Start again'
+          ? {
+              ...v,
+              steps: [
+                ...(v.steps ?? []),
+                `The reconnect link you started from has expired. ${FRESH_LINK_HINT}`,
+              ],
+            }
+          : v,
+      );
     const cookieName = COOKIE_PREFIX + state.nonce.slice(0, 8);
     void reply.header('set-cookie', cookie(config, cookieName, '', 0));
 
@@ -272,7 +317,7 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         { event: 'reconnect', pageId: state.pageId, outcome: 'replayed' },
         'reconnect callback replayed',
       );
-      return send(reply, {
+      return show({
         status: 400,
         tone: 'error',
         title: 'This reconnect was already used',
@@ -285,7 +330,7 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     };
     if (nonces.has(state.nonce)) return replayed();
     if (state.expiresAt <= now) {
-      return send(reply, {
+      return show({
         status: 400,
         tone: 'error',
         title: 'This reconnect took too long',
@@ -302,7 +347,7 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         { event: 'reconnect', pageId: state.pageId, outcome: 'cookie_mismatch' },
         'reconnect callback without its cookie',
       );
-      return send(reply, {
+      return show({
         status: 400,
         tone: 'error',
         title: 'This reconnect was started in another browser',
@@ -318,7 +363,7 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     // Two requests racing with the same state: only one gets past here.
     if (!nonces.use(state.nonce, state.expiresAt, now)) return replayed();
     if (!page) {
-      return send(reply, {
+      return show({
         status: 404,
         tone: 'error',
         title: 'This Page is not managed here',
@@ -341,7 +386,7 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         },
         'reconnect denied at Facebook',
       );
-      return send(reply, {
+      return show({
         status: 403,
         tone: 'warn',
         title: 'Facebook Login was cancelled',
@@ -385,7 +430,7 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         'reconnect failed',
       );
     }
-    return send(reply, view);
+    return show(view);
   });
 
   app.get('/connect/:page_id', async (request, reply) => {
@@ -431,7 +476,8 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
       });
     }
     const nonce = randomBytes(16).toString('base64url');
-    const state = signState({ pageId, expiresAt: now + stateTtlMs, nonce }, linkSecret);
+    const linkExpiresAt = Number(queryString(request.query, 'exp'));
+    const state = signState({ pageId, expiresAt: now + stateTtlMs, linkExpiresAt, nonce }, linkSecret);
     const dialog = new URL(`${config.facebookDialogUrl}/${config.graphApiVersion}/dialog/oauth`);
     dialog.searchParams.set('client_id', page.appId);
     dialog.searchParams.set('redirect_uri', redirectUri);

@@ -1,4 +1,7 @@
-/** API keys: only a hash of each key is stored (hashing and comparing is the HTTP layer's job). */
+/**
+ * API keys (only a hash of each key is stored; hashing and comparing is the HTTP layer's job) and
+ * signed-out dashboard sessions, which belong to a key.
+ */
 import type { Kysely } from 'kysely';
 import type { ApiKey, ApiKeyScope } from '../types.js';
 import { parseJson } from './page-rows.js';
@@ -7,7 +10,14 @@ import type { Store, StoredApiKey } from './types.js';
 
 type ApiKeyMethods = Pick<
   Store,
-  'createApiKey' | 'getApiKey' | 'listApiKeys' | 'revokeApiKey' | 'touchApiKey' | 'countActiveApiKeys'
+  | 'createApiKey'
+  | 'getApiKey'
+  | 'listApiKeys'
+  | 'revokeApiKey'
+  | 'touchApiKey'
+  | 'countActiveApiKeys'
+  | 'endSession'
+  | 'isSessionEnded'
 >;
 
 export function apiKeyMethods(db: Kysely<Tables>): ApiKeyMethods {
@@ -23,6 +33,8 @@ export function apiKeyMethods(db: Kysely<Tables>): ApiKeyMethods {
           created_at: key.createdAt,
           last_used_at: null,
           revoked_at: null,
+          page_ids: key.pageIds === null ? null : JSON.stringify(key.pageIds),
+          expires_at: key.expiresAt,
         })
         .execute();
       return {
@@ -32,6 +44,8 @@ export function apiKeyMethods(db: Kysely<Tables>): ApiKeyMethods {
         createdAt: key.createdAt,
         lastUsedAt: null,
         revokedAt: null,
+        pageIds: key.pageIds === null ? null : [...key.pageIds],
+        expiresAt: key.expiresAt,
       };
     },
 
@@ -59,13 +73,34 @@ export function apiKeyMethods(db: Kysely<Tables>): ApiKeyMethods {
       await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
     },
 
-    async countActiveApiKeys() {
+    async countActiveApiKeys(now) {
       const row = await db
         .selectFrom('api_keys')
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
         .executeTakeFirstOrThrow();
       return row.n;
+    },
+
+    async endSession(session, now) {
+      // Pruning here keeps the table at the sessions that could still be presented.
+      await db.deleteFrom('ended_sessions').where('expires_at', '<=', now).execute();
+      if (session.expiresAt <= now) return;
+      await db
+        .insertInto('ended_sessions')
+        .values({ session_id: session.sessionId, key_id: session.keyId, expires_at: session.expiresAt })
+        .onConflict((oc) => oc.column('session_id').doNothing())
+        .execute();
+    },
+
+    async isSessionEnded(sessionId) {
+      const row = await db
+        .selectFrom('ended_sessions')
+        .select('session_id')
+        .where('session_id', '=', sessionId)
+        .executeTakeFirst();
+      return row !== undefined;
     },
   };
 }
@@ -78,5 +113,7 @@ function rowToApiKey(row: ApiKeyRow): ApiKey {
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
+    pageIds: row.page_ids === null ? null : (parseJson(row.page_ids) as string[]),
+    expiresAt: row.expires_at,
   };
 }

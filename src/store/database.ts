@@ -7,7 +7,7 @@
  *   sqlite:PATH          better-sqlite3, PATH relative to the working directory (sqlite::memory: too)
  *   postgres://…         pg.Pool (postgresql:// also accepted)
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
@@ -163,10 +163,31 @@ function keepStatements(
 
 const BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * The database holds sealed tokens, and names, ids and history in the clear: only its owner may
+ * read it (docs/SECURITY.md). A folder we create is 0700; a folder the user chose (`/var/lib/…`,
+ * even `/tmp`) is theirs and left as it is. The file is created 0600 before SQLite opens it, and
+ * SQLite gives its `-wal` and `-shm` files the database file's mode, so all three are 0600; files
+ * left more open by an older version are tightened.
+ */
+function privateDatabaseFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(file).mode & 0o777;
+    } catch {
+      continue; // no -wal/-shm yet
+    }
+    if ((mode & 0o077) !== 0) chmodSync(file, mode & 0o700);
+  }
+}
+
 function openSqlite(path: string): Database {
   let raw: BetterSqlite3.Database | undefined;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') privateDatabaseFile(path);
     raw = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
     raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // WAL: readers never block the writer, and a crash mid-write leaves the last commit intact.

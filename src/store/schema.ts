@@ -81,6 +81,16 @@ export interface ApiKeysTable {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** JSON array of Page ids a `token:read` key may read; null = every Page. */
+  page_ids: string | null;
+  expires_at: number | null;
+}
+
+/** Signed-out dashboard sessions, until their cookie would have expired (migration 0003). */
+export interface EndedSessionsTable {
+  session_id: string;
+  key_id: string;
+  expires_at: number;
 }
 
 export interface AlertDeliveriesTable {
@@ -117,6 +127,7 @@ export interface Tables {
   api_keys: ApiKeysTable;
   alert_deliveries: AlertDeliveriesTable;
   alert_keys: AlertKeysTable;
+  ended_sessions: EndedSessionsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -108,12 +108,21 @@ export interface Store {
     keyHash: string;
     scopes: ApiKeyScope[];
     createdAt: number;
+    pageIds: string[] | null;
+    expiresAt: number | null;
   }): Promise<ApiKey>;
   getApiKey(id: string): Promise<StoredApiKey | null>;
   listApiKeys(): Promise<ApiKey[]>;
   revokeApiKey(id: string, at: number): Promise<boolean>;
   touchApiKey(id: string, at: number): Promise<void>;
-  countActiveApiKeys(): Promise<number>;
+  /** Keys neither revoked nor expired at `now`. */
+  countActiveApiKeys(now: number): Promise<number>;
+  /**
+   * Sign-out: refuse this dashboard session from now on, on every instance and after a restart,
+   * until `expiresAt` (when its cookie stops working anyway). Also forgets sessions past expiry.
+   */
+  endSession(session: { sessionId: string; keyId: string; expiresAt: number }, now: number): Promise<void>;
+  isSessionEnded(sessionId: string): Promise<boolean>;
 
   // --- alert outbox ---------------------------------------------------------------------------
   /** Inserts one delivery row per target; false when the dedupe key was already used. */

@@ -55,6 +55,9 @@ describe('CLI', () => {
     expect(add.code).toBe(0);
     expect(add.stdout).toMatch(/minted a Page token that does not expire/);
     expect(statSync(join(dir, 'db', 'encryption.key')).mode & 0o777).toBe(0o600);
+    // The database holds names, ids and history in the clear: only its owner may read it.
+    expect(statSync(join(dir, 'db')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'db', 'keeper.db')).mode & 0o777).toBe(0o600);
 
     const status = await cli(['status', '--json']);
     expect(status.code).toBe(0);
@@ -85,7 +88,45 @@ describe('CLI', () => {
     }
     const db = readFileSync(join(dir, 'db', 'keeper.db'));
     expect(db.includes(Buffer.from(app.appSecret))).toBe(false);
-  });
+  }, 120_000); // six CLI processes: over 30 s when the machine is busy
+
+  it('a Page name with terminal escapes, an OSC title and CR LF cannot repaint the terminal or forge rows; --json stays exact', async () => {
+    const hostile = 'Evil\u001b[31m RED\u001b]0;pwned\u0007\r\n999  healthy  never expires\u009b2J';
+    const app = graph.createApp({ name: 'Hostile app' });
+    const user = graph.createUser({ name: 'Admin' });
+    const page = graph.createPage({ name: hostile });
+    graph.grantRole(user.id, page.id);
+    const token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+    const own = {
+      DATABASE_URL: `sqlite:${join(dir, 'hostile', 'keeper.db')}`,
+      ENCRYPTION_KEY_FILE: join(dir, 'hostile', 'encryption.key'),
+    };
+    const add = await cli(['add', page.id, '-', app.appId, '-'], {
+      stdin: `${token}\n${app.appSecret}\n`,
+      env: own,
+    });
+    expect(add.code).toBe(0);
+    // Any C0 control but the newlines we print ourselves, DEL, or C1 control.
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    const control = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+    const outputs = [add.stdout];
+    for (const args of [['status'], ['status', '--page-id', page.id], ['history', '--page-id', page.id]]) {
+      const r = await cli(args, { env: own });
+      expect(r.code, args.join(' ')).toBe(0);
+      outputs.push(r.stdout);
+    }
+    for (const out of outputs) expect(out).not.toMatch(control);
+    // One Page, so the table is a header and exactly one row: no forged "999 healthy" row.
+    const table = outputs[1]!.trimEnd().split('\n');
+    expect(table).toHaveLength(2);
+    expect(table[1]).toContain('Evil[31m RED]0;pwned999  healthy  never expires2J');
+    expect(outputs[2]).toContain(
+      `Page ${page.id} (Evil[31m RED]0;pwned999  healthy  never expires2J): healthy`,
+    );
+
+    const json = await cli(['status', '--json'], { env: own });
+    expect(JSON.parse(json.stdout).pages[0].page_name).toBe(hostile);
+  }, 120_000); // seven CLI processes on a shared, busy machine
 
   it('bad usage exits 2 with a message; a refused token exits 1 and stores nothing', async () => {
     const usage = await cli(['renew', '--bogus']);

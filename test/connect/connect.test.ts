@@ -104,7 +104,11 @@ describe.each(testBackends())('reconnect on %s', (backend) => {
         scope: LOGIN_SCOPES.join(','),
         response_type: 'code',
         auth_type: 'rerequest',
-        state: expect.stringMatching(new RegExp(`^v1\\.${pageId}\\.\\d+\\.[\\w-]{22}\\.[\\w-]{43}$`)),
+        state: expect.stringMatching(
+          new RegExp(
+            `^v2\\.${pageId}\\.\\d+\\.${new URL(link()).searchParams.get('exp')}\\.[\\w-]{22}\\.[\\w-]{43}$`,
+          ),
+        ),
       });
       expect(started.setCookie).toMatch(
         /^fbtk_oauth_[\w-]{8}=[\w-]{22}; Max-Age=900; Path=\/connect; HttpOnly; SameSite=Lax; Secure$/,
@@ -135,7 +139,8 @@ describe.each(testBackends())('reconnect on %s', (backend) => {
   it('Cancel in the dialog → explanation (403), nothing changed; Start again works', async () => {
     await withRig(backend, async ({ w, app, pageId, link, snapshot }) => {
       const before = await snapshot();
-      const started = await openLink(app, link());
+      const original = link();
+      const started = await openLink(app, original);
       const back = await answerDialog(started.location, { cancel: true });
       expect(back.searchParams.get('error')).toBe('access_denied');
       const res = await callback(app, back, started.cookie);
@@ -144,10 +149,11 @@ describe.each(testBackends())('reconnect on %s', (backend) => {
       expect(res.body).toContain('Nothing was changed');
       expect(await snapshot()).toBe(before);
 
-      // The page offers a fresh link that works.
+      // The page offers the link the person started from (not a fresh one), and it works.
       const again = /<a class="button" href="([^"]+)">Start again<\/a>/
         .exec(res.body)?.[1]
         ?.replace(/&amp;/g, '&');
+      expect(again).toBe(original);
       expect(again).toMatch(new RegExp(`^${PUBLIC_URL}/connect/${pageId}\\?exp=`));
       const retry = await openLink(app, again!);
       const ok = await callback(app, await answerDialog(retry.location), retry.cookie);
@@ -198,7 +204,11 @@ describe.each(testBackends())('reconnect on %s', (backend) => {
 
       const variants = [
         state.slice(0, -1) + (state.endsWith('A') ? 'B' : 'A'), // signature changed
-        state.replace(`v1.${pageId}.`, `v1.${pageId}9.`), // another page
+        state.replace(`v2.${pageId}.`, `v2.${pageId}9.`), // another page
+        state.replace(
+          /^(v2\.\d+\.\d+\.)(\d+)/,
+          (_, head: string, exp: string) => `${head}${Number(exp) + 86400}`,
+        ), // longer link
         '',
         'garbage',
       ];
@@ -212,7 +222,7 @@ describe.each(testBackends())('reconnect on %s', (backend) => {
       }
       // A state signed with another key (another installation) is not ours either.
       const foreign = signState(
-        { pageId, expiresAt: w.clock.now() + MINUTE, nonce: 'A'.repeat(22) },
+        { pageId, expiresAt: w.clock.now() + MINUTE, linkExpiresAt: 4102444800, nonce: 'A'.repeat(22) },
         Buffer.alloc(32, 1),
       );
       const u = new URL(back);
@@ -255,6 +265,42 @@ describe.each(testBackends())('reconnect on %s', (backend) => {
       expect(title(replay.body)).toBe('This reconnect was already used');
       const history = await w.keeper.history(pageId, { limit: 100 });
       expect(history.filter((h) => h.type === 'reconnected')).toHaveLength(1);
+    });
+  });
+
+  it('an old state (replayed or too slow) never yields a working link once its link has expired', async () => {
+    await withRig(backend, async ({ w, app, link }) => {
+      const buttons = (body: string) =>
+        [...body.matchAll(/<a class="button" href="([^"]+)">([^<]+)<\/a>/g)].map((m) => [
+          m[1]!.replace(/&amp;/g, '&'),
+          m[2],
+        ]);
+      const original = link();
+      const used = await openLink(app, original);
+      const usedBack = await answerDialog(used.location);
+      expect((await callback(app, usedBack, used.cookie)).status).toBe(200);
+      const slow = await openLink(app, original);
+      const slowBack = await answerDialog(slow.location);
+
+      // Within the link's 48 hours, both failures offer the original link again.
+      w.clock.advance(HOUR);
+      const replayed = await callback(app, usedBack, used.cookie);
+      expect(title(replayed.body)).toBe('This reconnect was already used');
+      expect(buttons(replayed.body)).toEqual([[original, 'Start again']]);
+
+      // Months later (state from browser history or a proxy log): no link, only the dashboard.
+      w.clock.advance(90 * DAY);
+      for (const [back, cookie, heading] of [
+        [usedBack, used.cookie, 'This reconnect was already used'],
+        [slowBack, slow.cookie, 'This reconnect took too long'],
+      ] as const) {
+        const res = await callback(app, back, cookie);
+        expect(res.status).toBe(400);
+        expect(title(res.body)).toBe(heading);
+        expect(res.body).not.toContain('/connect/');
+        expect(buttons(res.body)).toEqual([[`${PUBLIC_URL}/`, 'Open the dashboard']]);
+        expect(res.body).toContain('The reconnect link you started from has expired.');
+      }
     });
   });
 
@@ -353,16 +399,22 @@ describe('signed links and state (pure)', () => {
   });
 
   it('state round-trips, binds the page, and a link signature is not a state signature', () => {
-    const s = signState({ pageId: '123', expiresAt: now + 15 * MINUTE, nonce: 'n'.repeat(22) }, secret);
+    const linkExpiresAt = now / 1000 + 86400;
+    const s = signState(
+      { pageId: '123', expiresAt: now + 15 * MINUTE, linkExpiresAt, nonce: 'n'.repeat(22) },
+      secret,
+    );
     expect(parseState(s, secret)).toEqual({
       pageId: '123',
       expiresAt: Math.floor((now + 15 * MINUTE) / 1000) * 1000,
+      linkExpiresAt,
       nonce: 'n'.repeat(22),
     });
-    expect(parseState(s.replace('v1.123.', 'v1.124.'), secret)).toBeNull();
+    expect(parseState(s.replace('v2.123.', 'v2.124.'), secret)).toBeNull();
+    expect(parseState(s.replace(`.${linkExpiresAt}.`, `.${linkExpiresAt + 1}.`), secret)).toBeNull();
     expect(parseState(s, Buffer.alloc(32, 8))).toBeNull();
     const [, , exp] = s.split('.');
     const linkSig = signReconnectLink('123', Number(exp), secret);
-    expect(parseState(`v1.123.${exp}.${'n'.repeat(22)}.${linkSig}`, secret)).toBeNull();
+    expect(parseState(`v2.123.${exp}.${linkExpiresAt}.${'n'.repeat(22)}.${linkSig}`, secret)).toBeNull();
   });
 });

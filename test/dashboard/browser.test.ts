@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,10 +92,11 @@ beforeAll(async () => {
   });
   serve.stdout?.on('data', (d: Buffer) => (serveOut += d.toString('utf8')));
   serve.stderr?.on('data', (d: Buffer) => (serveOut += d.toString('utf8')));
-  adminKey = await until('the bootstrap key', () => /ftk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(serveOut)?.[0]);
   await until('serve listening', async () =>
     (await fetch(`${base}/healthz`).catch(() => null))?.ok ? true : undefined,
   );
+  // Not a terminal: serve wrote the key to a 0600 file in the data folder instead of its output.
+  adminKey = readFileSync(join(dir, 'bootstrap-admin.key'), 'utf8').trim();
 
   browser = await launchChromium();
   context = await browser.newContext({

@@ -31,6 +31,8 @@ describe.each(testBackends())('API keys on %s', (backend) => {
         createdAt: clock.now(),
         lastUsedAt: null,
         revokedAt: null,
+        pageIds: null,
+        expiresAt: null,
       });
       const rows = await db.query('select * from api_keys');
       const text = JSON.stringify(rows);
@@ -70,7 +72,28 @@ describe.each(testBackends())('API keys on %s', (backend) => {
       await expect(
         createApiKey(store, { name: 'x', scopes: ['root' as 'admin'], clock }),
       ).rejects.toMatchObject({ code: 'validation_failed' });
+      // Page limits are for token:read keys and must be Page ids; an expiry must lie ahead.
+      for (const bad of [
+        { scopes: ['admin' as const], pageIds: ['123'] },
+        { scopes: ['admin' as const, 'token:read' as const], pageIds: ['123'] },
+        { scopes: ['token:read' as const], pageIds: ['12a'] },
+        { scopes: ['token:read' as const], expiresAt: 0 },
+        { scopes: ['token:read' as const], expiresAt: -5 },
+      ]) {
+        await expect(
+          createApiKey(store, { name: 'x', clock, ...bad }),
+          JSON.stringify(bad),
+        ).rejects.toMatchObject({ code: 'validation_failed' });
+      }
       expect(await listApiKeys(store)).toEqual([]);
+      const limited = await createApiKey(store, {
+        name: 'poster A',
+        scopes: ['token:read'],
+        pageIds: ['111', '111', '222'],
+        expiresAt: 1000,
+        clock,
+      });
+      expect(limited.apiKey).toMatchObject({ pageIds: ['111', '222'], expiresAt: 1000 });
     });
   });
 

@@ -3,10 +3,19 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
+import { openDatabase } from '../../src/store/database.js';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { testBackends, withStore, withTestDatabase } from '../helpers/backends.js';
 
-const TABLES = ['pages', 'events', 'api_keys', 'alert_deliveries', 'alert_keys', 'schema_migrations'];
+const TABLES = [
+  'pages',
+  'events',
+  'api_keys',
+  'alert_deliveries',
+  'alert_keys',
+  'ended_sessions',
+  'schema_migrations',
+];
 const ALL = Object.keys(MIGRATIONS);
 const childScript = fileURLToPath(new URL('./fixtures/migrate-once.ts', import.meta.url));
 
@@ -46,6 +55,42 @@ describe.each(testBackends())('migrations on %s', (backend) => {
       const applied = results.map((r) => (JSON.parse(r.stdout) as { applied: string[] }).applied);
       expect(applied.flat().sort()).toEqual(ALL);
       expect(await db.query('select name from schema_migrations')).toHaveLength(ALL.length);
+    });
+  });
+
+  it('0003 upgrades a database of the previous release: existing keys keep every Page and no expiry', async () => {
+    await withTestDatabase(backend, async (db) => {
+      // The schema as the previous release left it: 0001 and 0002 applied, one key in use.
+      const old = await openDatabase(db.databaseUrl, { schema: db.schema });
+      try {
+        for (const name of ['0001_initial', '0002_due_index']) {
+          await old.migrationTransaction(async (trx) => {
+            await trx.schema
+              .createTable('schema_migrations')
+              .ifNotExists()
+              .addColumn('name', 'text', (c) => c.primaryKey())
+              .addColumn('applied_at', 'bigint', (c) => c.notNull())
+              .execute();
+            await MIGRATIONS[name]!.up(trx as never, old.features);
+            await trx.insertInto('schema_migrations').values({ name, applied_at: 0 }).execute();
+          });
+        }
+      } finally {
+        await old.close();
+      }
+      await db.query(
+        'insert into api_keys (id, name, key_hash, scopes, created_at, last_used_at, revoked_at) values (?, ?, ?, ?, ?, ?, ?)',
+        ['00000000000000aa', 'poster', 'ab'.repeat(32), '["token:read"]', 1, null, null],
+      );
+      const store = await db.openStore();
+      expect(await store.migrate()).toEqual({ applied: ['0003_key_limits_and_sessions'] });
+      expect(await store.getApiKey('00000000000000aa')).toMatchObject({
+        scopes: ['token:read'],
+        pageIds: null,
+        expiresAt: null,
+      });
+      expect(await store.countActiveApiKeys(Date.now())).toBe(1);
+      expect(await store.isSessionEnded('nothing')).toBe(false);
     });
   });
 

@@ -200,6 +200,8 @@ describe.each(testBackends())('store contract on %s', (backend) => {
           keyHash: 'hash-1',
           scopes: ['admin'],
           createdAt: T0,
+          pageIds: null,
+          expiresAt: null,
         });
         await store.createApiKey({
           id: 'k2',
@@ -207,6 +209,8 @@ describe.each(testBackends())('store contract on %s', (backend) => {
           keyHash: 'hash-2',
           scopes: ['token:read'],
           createdAt: T0 + 1,
+          pageIds: ['111', '222'],
+          expiresAt: T0 + 1000,
         });
         expect(created).toEqual({
           id: 'k1',
@@ -215,14 +219,19 @@ describe.each(testBackends())('store contract on %s', (backend) => {
           createdAt: T0,
           lastUsedAt: null,
           revokedAt: null,
+          pageIds: null,
+          expiresAt: null,
         });
+        expect(await store.getApiKey('k2')).toMatchObject({ pageIds: ['111', '222'], expiresAt: T0 + 1000 });
         expect(await store.getApiKey('k1')).toEqual({ ...created, keyHash: 'hash-1' });
         expect(await store.getApiKey('missing')).toBeNull();
         expect((await store.listApiKeys()).map((k) => k.id)).toEqual(['k1', 'k2']);
         expect(await store.listApiKeys()).not.toContainEqual(
           expect.objectContaining({ keyHash: expect.anything() }),
         );
-        expect(await store.countActiveApiKeys()).toBe(2);
+        expect(await store.countActiveApiKeys(T0)).toBe(2);
+        // k2 expires at T0 + 1000: from then on it no longer counts as an active key.
+        expect(await store.countActiveApiKeys(T0 + 1000)).toBe(1);
 
         await store.touchApiKey('k2', T0 + 100);
         expect((await store.getApiKey('k2'))!.lastUsedAt).toBe(T0 + 100);
@@ -231,7 +240,28 @@ describe.each(testBackends())('store contract on %s', (backend) => {
         expect(await store.revokeApiKey('k1', T0 + 300)).toBe(false);
         expect(await store.revokeApiKey('missing', T0)).toBe(false);
         expect((await store.getApiKey('k1'))!.revokedAt).toBe(T0 + 200);
-        expect(await store.countActiveApiKeys()).toBe(1);
+        expect(await store.countActiveApiKeys(T0)).toBe(1);
+        expect(await store.countActiveApiKeys(T0 + 1000)).toBe(0);
+      });
+    });
+
+    it('remembers a signed-out session for every store on the database until it would have expired', async () => {
+      await withStore(backend, async (store, db) => {
+        const other = await db.openStore();
+        const session = { sessionId: 's1', keyId: 'k1', expiresAt: T0 + 1000 };
+        expect(await other.isSessionEnded('s1')).toBe(false);
+        await store.endSession(session, T0);
+        await store.endSession(session, T0 + 1); // twice is fine
+        expect(await other.isSessionEnded('s1')).toBe(true);
+        expect(await other.isSessionEnded('s2')).toBe(false);
+        // A session already past its expiry is not stored (its cookie is refused anyway) …
+        await store.endSession({ sessionId: 's2', keyId: 'k1', expiresAt: T0 }, T0 + 10);
+        expect(await store.isSessionEnded('s2')).toBe(false);
+        // … and ending one prunes every row whose cookie has expired.
+        await store.endSession({ sessionId: 's3', keyId: 'k1', expiresAt: T0 + 5000 }, T0 + 1000);
+        expect(await db.query('select session_id from ended_sessions order by session_id')).toEqual([
+          { session_id: 's3' },
+        ]);
       });
     });
   });

@@ -1,6 +1,7 @@
 /** Resource routes: `/api/pages…` (DESIGN §3). */
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import type { PageSettingsPatch, TokenKeeper } from '../../lifecycle/types.js';
+import { refuseOtherPages } from '../auth.js';
 import { ADMIN, errorResponses, SECURITY, TOKEN_READ } from '../route-kit.js';
 import {
   checkReport,
@@ -163,7 +164,7 @@ export const pageRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (ap
         tags: ['pages'],
         summary: 'The decrypted posting token — only for keys with the token:read scope',
         description:
-          'How a posting app gets its token. Needs a key with the `token:read` scope: an `admin` key alone is refused (403), so a leaked dashboard key cannot read tokens. Fetch it again when it stops working or after a `token_rotated` event; do not cache it forever.',
+          'How a posting app gets its token. Needs a key with the `token:read` scope: an `admin` key alone is refused (403), so a leaked dashboard key cannot read tokens. A key limited to named Pages (`api-key create --page-id`) gets 403 for any other Page, before the Page is even looked up. Fetch it again when it stops working or after a `token_rotated` event; do not cache it forever.',
         security: SECURITY,
         params: pageParams,
         response: { 200: tokenResponse, ...errorResponses(400, 401, 403, 404, 429) },
@@ -171,6 +172,8 @@ export const pageRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (ap
     },
     async (request, reply) => {
       const pageId = request.params.page_id;
+      // Before any lookup, so a limited key cannot even learn which other Pages exist.
+      if (request.apiKey) refuseOtherPages(request.apiKey, pageId);
       const status = await keeper.status(pageId, { historyLimit: 0 });
       const token = await keeper.getPageToken(pageId);
       void reply.header('cache-control', 'no-store');
