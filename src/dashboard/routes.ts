@@ -21,7 +21,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Clock, MINUTE } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { createFailureLimiter, type FailureLimitOptions, failureCount, keyExpired, verifyApiKey } from '../http/auth.js';
+import {
+  createFailureLimiter,
+  type FailureLimitOptions,
+  failureCount,
+  keyExpired,
+  verifyApiKey,
+} from '../http/auth.js';
 import { loggableError, toErrorResponse } from '../http/error-handler.js';
 import type { KeeperInternals } from '../lifecycle/keeper.js';
 import type { TokenKeeper } from '../lifecycle/types.js';
