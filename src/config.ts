@@ -162,6 +162,8 @@ const schema = z.object({
       }
       return [...new Set(days)].sort((a, b) => b - a);
     }),
+  /** How long Facebook calls must have failed in a row before `renewal_failed` alerts (docs/ALERTS.md). */
+  ALERT_FAILING_AFTER_HOURS: positiveNumber('ALERT_FAILING_AFTER_HOURS').default(24),
   WEBHOOK_URLS: urlList('WEBHOOK_URLS'),
   WEBHOOK_SECRET: optional(z.string().min(16, 'WEBHOOK_SECRET must be at least 16 characters')),
   SLACK_WEBHOOK_URL: optional(url('SLACK_WEBHOOK_URL')),
@@ -208,6 +210,7 @@ export interface Config {
   checkIntervalHours: number;
   renewalThresholdDays: number;
   alertDaysBefore: number[];
+  alertFailingAfterHours: number;
   webhookUrls: string[];
   webhookSecret: string | undefined;
   slackWebhookUrl: string | undefined;
@@ -262,6 +265,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     checkIntervalHours: e.CHECK_INTERVAL_HOURS,
     renewalThresholdDays: e.RENEWAL_THRESHOLD_DAYS,
     alertDaysBefore: Object.freeze(e.ALERT_DAYS_BEFORE) as number[],
+    alertFailingAfterHours: e.ALERT_FAILING_AFTER_HOURS,
     webhookUrls: Object.freeze(e.WEBHOOK_URLS) as string[],
     webhookSecret: e.WEBHOOK_SECRET,
     slackWebhookUrl: e.SLACK_WEBHOOK_URL,

@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'method_not_allowed'
   | 'reconnect_link_invalid'
+  | 'no_alert_channel'
   | 'internal_error';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -67,6 +68,7 @@ const STATUS: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   method_not_allowed: 405,
   reconnect_link_invalid: 400,
+  no_alert_channel: 409,
   internal_error: 500,
 };
 

@@ -31,6 +31,15 @@ export const PAGE_STATES = [
 ] as const;
 export type PageState = (typeof PAGE_STATES)[number];
 
+/**
+ * States only a person can resolve (reconnect before a deadline, or now). `check` and
+ * `status --exit-status` exit 3 when a page is in one of them; the dashboard marks them.
+ */
+export const PERSON_STATES: readonly PageState[] = ['needs_reauth', 'expired', 'expiring'];
+export function needsPerson(state: PageState): boolean {
+  return PERSON_STATES.includes(state);
+}
+
 /** Scopes a posting token must carry. */
 export const REQUIRED_SCOPES = ['pages_manage_posts'] as const;
 /** Scopes the reconnect flow asks Facebook Login for. */
@@ -126,6 +135,8 @@ export const EVENT_TYPES = [
   'settings_changed',
   'deleted',
   'source_not_extendable',
+  /** A renewal re-minted the posting token, but Facebook gave it the same expiry. */
+  'not_extendable',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

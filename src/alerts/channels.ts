@@ -52,6 +52,13 @@ export function targetsFromConfig(config: Config): AlertTarget[] {
   return targets;
 }
 
+/**
+ * What start-up, `status`, `check` and the dashboard say when `targetsFromConfig` is empty: alerts
+ * are then planned but sent nowhere, and nothing else would tell anyone.
+ */
+export const NO_ALERT_CHANNEL =
+  'No alert channel is configured, so nobody is told when a Page needs a person. Set WEBHOOK_URLS, SLACK_WEBHOOK_URL, or SMTP_URL with ALERT_EMAIL_TO (README, "Alerts"), then send a test alert with `fb-token-keeper alert-test`.';
+
 // --- webhook signature -------------------------------------------------------------------------
 
 export const SIGNATURE_HEADER = 'X-FBTK-Signature';
@@ -98,6 +105,7 @@ const TITLES: Record<AlertPayload['event'], string> = {
   missing_permission: 'A permission is missing',
   recovered: 'Recovered',
   token_rotated: 'The posting token changed',
+  test: 'Test alert',
 };
 
 /** Events where a person should follow the reconnect link (the rest carry it for reference). */

@@ -129,7 +129,10 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
       ]);
     } catch (err) {
       // The page may have been deleted meanwhile; history is best effort, the outbox row is the record.
-      logger.debug({ err: describe(err), pageId: d.pageId }, 'could not record alert delivery in history');
+      logger.debug(
+        { err: describeDeliveryError(err), pageId: d.pageId },
+        'could not record alert delivery in history',
+      );
     }
   }
 
@@ -167,7 +170,9 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
       return true;
     } catch (err) {
       clearTimeout(deadline);
-      const error = controller.signal.aborted ? `timed out after ${timeoutMs} ms` : describe(err);
+      const error = controller.signal.aborted
+        ? `timed out after ${timeoutMs} ms`
+        : describeDeliveryError(err);
       const giveUp = attempts >= maxAttempts;
       const next = clock.now() + backoffDelay(attempts, baseBackoffMs, maxBackoffMs);
       await store.markDeliveryFailed(d.id, error, next, giveUp);
@@ -213,7 +218,7 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
           } catch (err) {
             // The store failed: leave the row as it is; the next pass tries again.
             result.failed++;
-            logger.error({ err: describe(err), deliveryId: d.id }, 'alert outbox update failed');
+            logger.error({ err: describeDeliveryError(err), deliveryId: d.id }, 'alert outbox update failed');
           }
         }
       };
@@ -240,7 +245,9 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
     timer = timers.setTimeout(() => {
       timer = null;
       loopPass = deliverDue()
-        .catch((err: unknown) => logger.error({ err: describe(err) }, 'alert delivery pass failed'))
+        .catch((err: unknown) =>
+          logger.error({ err: describeDeliveryError(err) }, 'alert delivery pass failed'),
+        )
         .finally(() => schedule(pollMs));
     }, ms);
   }
@@ -306,7 +313,7 @@ export function createAlertDispatcher(options: DispatcherOptions): AlertDispatch
 }
 
 /** A short, secret-free description of a delivery failure (never a URL or a response body). */
-function describe(err: unknown): string {
+export function describeDeliveryError(err: unknown): string {
   if (!(err instanceof Error)) return 'unknown error';
   const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
   const own = (err as Error & { code?: unknown }).code;

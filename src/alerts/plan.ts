@@ -5,8 +5,13 @@
  * however often a page is checked.
  *
  * Dedupe keys, and why each identifies one occurrence:
- * - `renewal_failed:<page>:<time of the failure that reached the limit>`: fires only when the
- *   failure count crosses the limit, which happens once per failure streak.
+ * - `renewal_failed:<page>:streak:<last successful check>`: Facebook calls have failed for
+ *   `failingAlertAfterMs` (ALERT_FAILING_AFTER_HOURS) since the last check that worked; the
+ *   last success does not move during a streak, so one alert per streak however many retries.
+ *   `renewal_failed:<page>:deadline:<deadline>:<threshold>`: calls are failing while the posting
+ *   token's deadline is inside ALERT_DAYS_BEFORE; once per deadline and threshold.
+ *   Alert on risk, not on counts (docs/ALERTS.md): a year of 30 % transient errors on tokens
+ *   that never expire loses no posting minute, and must not page anyone every week.
  * - `needs_reauth:<page>:<posting token hash>:<reason>` and `expired:<page>:<hash>`: a token Facebook
  *   invalidated never becomes valid again, so a new occurrence always comes with a new token
  *   (reconnect, self-healing). Keyed on the token rather than on `lastError.at` because a successful
@@ -20,7 +25,7 @@
  * - `data_access_expiring:<page>:<deadline>:<threshold>`, `source_expiring:<page>:<deadline>`,
  *   `missing_permission:<page>:<hash>`, `token_rotated:<page>:<new hash>`, `recovered:<page>:<now>`.
  */
-import { DAY } from '../clock.js';
+import { DAY, HOUR } from '../clock.js';
 import type { NewAlert } from '../store/types.js';
 import { type ManagedPage, type PageState, REQUIRED_SCOPES } from '../types.js';
 
@@ -34,6 +39,8 @@ export const ALERT_EVENTS = [
   'missing_permission',
   'recovered',
   'token_rotated',
+  /** Sent on request (`alert-test`, the dashboard's button) to prove a channel delivers; no Page is involved. */
+  'test',
 ] as const;
 export type AlertEvent = (typeof ALERT_EVENTS)[number];
 
@@ -66,18 +73,39 @@ export interface PlanInput {
   alertDaysBefore: number[];
   /** A signed reconnect link for this page (`reconnectUrl` in http/connect.ts). */
   reconnectUrl: string;
-  /** Consecutive failures after which `renewal_failed` fires (default 5). */
-  renewalFailedAfter?: number;
+  /** How long calls must have failed since the last successful check before `renewal_failed` (default 24 h). */
+  failingAlertAfterMs?: number;
 }
 
-export const DEFAULT_RENEWAL_FAILED_AFTER = 5;
+export const DEFAULT_FAILING_ALERT_AFTER_MS = 24 * HOUR;
 
-/** States a page can recover from; `failing` counts only once `renewal_failed` was raised. */
+/** States that always raised an alert; `failing` only when `failingIsRisk` held (so it alerted). */
 const ALERTING_STATES: readonly PageState[] = ['needs_reauth', 'expired', 'expiring'];
+
+/**
+ * Why a failing page is worth a person's attention at time `at`, or null while it is not:
+ * `streak` once nothing has been learnt about the token for `afterMs`, `deadline` when the
+ * posting token expires within the largest ALERT_DAYS_BEFORE (with `threshold`, the tightest
+ * crossed). Retries with backoff go on either way.
+ */
+export function failingIsRisk(
+  page: ManagedPage,
+  at: number,
+  afterMs: number,
+  days: number[],
+): { rule: 'streak'; since: number } | { rule: 'deadline'; deadline: number; threshold: number } | null {
+  if (page.failureCount === 0) return null;
+  const deadline = page.posting.expiresAt;
+  const threshold = thresholdCrossed(deadline, at, days);
+  if (deadline !== null && threshold !== null) return { rule: 'deadline', deadline, threshold };
+  // The last check that worked: the streak (and our ignorance of the token) began after it.
+  const since = page.lastCheckedAt ?? page.createdAt;
+  return at - since >= afterMs ? { rule: 'streak', since } : null;
+}
 
 export function planAlerts(input: PlanInput): NewAlert[] {
   const { before, after, now, reconnectUrl } = input;
-  const limit = input.renewalFailedAfter ?? DEFAULT_RENEWAL_FAILED_AFTER;
+  const failingAfter = input.failingAlertAfterMs ?? DEFAULT_FAILING_ALERT_AFTER_MS;
   const days = [...new Set(input.alertDaysBefore.filter((d) => Number.isFinite(d) && d > 0))].sort(
     (a, b) => a - b,
   );
@@ -144,16 +172,19 @@ export function planAlerts(input: PlanInput): NewAlert[] {
   }
 
   // --- renewal keeps failing (transient errors, retried with backoff) ---------------------------
-  if (after.failureCount >= limit && (before?.failureCount ?? 0) < limit) {
+  const risk = failingIsRisk(after, now, failingAfter, days);
+  if (risk !== null) {
     const deadline = posting.expiresAt;
-    const urgent = deadline !== null && days.length > 0 && deadline - now <= days[days.length - 1]! * DAY;
+    const hours = Math.floor((now - (after.lastCheckedAt ?? after.createdAt)) / HOUR);
     add(
       'renewal_failed',
-      String(after.lastError?.at ?? now),
-      urgent ? 'critical' : 'warning',
-      `${name}: talking to Facebook has failed ${after.failureCount} times in a row (${
-        after.lastError?.message ?? 'unknown error'
-      }). Still retrying with backoff${deadline === null ? '' : `; the token expires ${formatTime(deadline)}`}.`,
+      risk.rule === 'streak' ? `streak:${risk.since}` : `deadline:${risk.deadline}:${risk.threshold}`,
+      risk.rule === 'deadline' ? 'critical' : 'warning',
+      `${name}: talking to Facebook has failed ${after.failureCount} time${after.failureCount === 1 ? '' : 's'} in a row${
+        hours > 0 ? ` (no successful check for ${hours} h)` : ''
+      }: ${after.lastError?.message ?? 'unknown error'}. Still retrying with backoff${
+        deadline === null ? '' : `; the token expires ${formatTime(deadline)} (${daysText(deadline, now)})`
+      }.`,
       deadline,
     );
   }
@@ -218,7 +249,10 @@ export function planAlerts(input: PlanInput): NewAlert[] {
   if (
     before !== null &&
     after.state === 'healthy' &&
-    (ALERTING_STATES.includes(before.state) || (before.state === 'failing' && before.failureCount >= limit))
+    (ALERTING_STATES.includes(before.state) ||
+      // Only after an alert that was raised: the one `failingIsRisk` planned when `before` was stored.
+      (before.state === 'failing' &&
+        failingIsRisk(before, before.lastError?.at ?? now, failingAfter, days) !== null))
   ) {
     add(
       'recovered',

@@ -1,17 +1,21 @@
 /**
  * `fb-token-keeper <command>`: a thin front door over the core. Exit codes: 0 ok, 1 failure, 2 bad usage.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { type Config, loadConfig, readProcessEnv } from '../config.js';
 import { AppError } from '../errors.js';
 import { createTokenKeeper, type KeeperInternals } from '../lifecycle/keeper.js';
+import { NO_ALERT_CHANNEL, targetsFromConfig } from '../alerts/channels.js';
+import { SCENARIOS } from '../lifecycle/scenarios.js';
+import { needsPerson } from '../types.js';
 import {
   checkText,
-  historyLines,
+  historyText,
   notesText,
   renewText,
   statusDetail,
   statusTable,
+  testAlertText,
   validateText,
 } from './output.js';
 import { registerApiKeyCommands } from './api-key-command.js';
@@ -155,31 +159,36 @@ Examples:
 
   program
     .command('status')
-    .description('show the state of the managed pages')
+    .description('show the state of the managed pages, and why each one that is not healthy is not')
     .option('--page-id <id>', 'one page, with its history')
+    .option('--exit-status', 'exit 1 when any page needs a person (needs_reauth, expired, expiring)')
     .option('--json', 'print JSON')
-    .action(async (o: { pageId?: string; json?: boolean }) => {
+    .action(async (o: { pageId?: string; json?: boolean; exitStatus?: boolean }) => {
+      const channels = targetsFromConfig(getConfig());
       await withKeeper(async (k) => {
-        if (o.pageId) {
-          const s = await k.status(o.pageId);
-          if (o.json) json(s);
-          else out(statusDetail(s));
-          return;
+        const pages = o.pageId ? [await k.status(o.pageId)] : await k.listPages();
+        if (o.json) {
+          const alertChannels = channels.map((c) => ({ channel: c.channel, target: c.target }));
+          json(o.pageId ? pages[0] : { success: true, pages, alert_channels: alertChannels });
+        } else {
+          out(o.pageId ? statusDetail(pages[0]!) : statusTable(pages));
+          if (channels.length === 0) out(`\nWarning: ${NO_ALERT_CHANNEL}`);
         }
-        const pages = await k.listPages();
-        if (o.json) json({ success: true, pages });
-        else out(statusTable(pages));
+        if (o.exitStatus && pages.some((p) => needsPerson(p.state))) process.exitCode = EXIT_FAILURE;
       });
     });
 
   program
     .command('check')
-    .description('check the due pages once, renew what needs it and send alerts (for cron)')
+    .description(
+      'check the due pages once (and those due within a tenth of CHECK_INTERVAL_HOURS), renew what needs it and send alerts (for cron); exits 1 when a page needs a person',
+    )
     .option('--dry-run', 'inspect and say what would happen; change nothing')
     .option('--all', 'check every page, not only the due ones')
     .option('--page-id <id>', 'check one page now')
     .option('--json', 'print JSON')
     .action(async (o: { dryRun?: boolean; all?: boolean; pageId?: string; json?: boolean }) => {
+      if (targetsFromConfig(getConfig()).length === 0) io.stderr.write(`Warning: ${NO_ALERT_CHANNEL}\n`);
       await withKeeper(async (k) => {
         const r = await k.check({
           ...(o.pageId ? { pageId: o.pageId } : {}),
@@ -192,10 +201,22 @@ Examples:
         }
         if (o.json) json(r);
         else out(checkText(r));
-        if (r.results.some((x) => x.state_after === 'needs_reauth' || x.state_after === 'expired')) {
-          process.exitCode = EXIT_FAILURE;
-        }
+        if (r.needs_person.length > 0) process.exitCode = EXIT_FAILURE;
       });
+    });
+
+  program
+    .command('alert-test')
+    .description('send a test alert to every configured channel now and say, per channel, whether it arrived')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const cfg = getConfig();
+      if (targetsFromConfig(cfg).length === 0) throw new AppError('no_alert_channel', NO_ALERT_CHANNEL);
+      const { sendTestAlert } = await import('../alerts/test-alert.js');
+      const results = await sendTestAlert(cfg, { now: () => Date.now() });
+      if (o.json) json({ success: true, results });
+      else out(testAlertText(results));
+      if (results.some((r) => !r.delivered)) process.exitCode = EXIT_FAILURE;
     });
 
   program
@@ -248,15 +269,17 @@ Examples:
 
   program
     .command('history')
-    .description("show a page's history")
-    .requiredOption('--page-id <id>')
+    .description("show a page's history, newest first")
+    .option('--page-id <id>', 'needed when several pages are managed')
     .option('--limit <n>', 'how many events', '50')
     .option('--json', 'print JSON')
-    .action(async (o: { pageId: string; limit: string; json?: boolean }) => {
+    .action(async (o: { pageId?: string; limit: string; json?: boolean }) => {
       await withKeeper(async (k) => {
-        const items = await k.history(o.pageId, { limit: Number(o.limit) });
+        // With one page managed, that page (the same rule as status and renew).
+        const pageId = o.pageId ?? (await k.status(undefined, { historyLimit: 0 })).page_id;
+        const items = await k.history(pageId, { limit: Number(o.limit) });
         if (o.json) json({ success: true, history: items });
-        else if (items.length > 0) out(historyLines(items));
+        else out(historyText(items));
       });
     });
 
@@ -274,10 +297,9 @@ Examples:
     .command('simulate')
     .description('run the real engine against the emulator on a virtual clock and print a summary')
     .option('--days <n>', 'how many days', '365')
-    .option(
-      '--scenario <name>',
-      'default | password-change | source-expiring | faults | throttling | page-token',
-      'default',
+    .addOption(
+      // The list comes from the simulator itself, so help never names a scenario that does not exist.
+      new Option('--scenario <name>', 'what happens during the run').choices(SCENARIOS).default('default'),
     )
     .option('--pages <n>', 'how many pages', '3')
     .option('--json', 'print JSON')

@@ -6,7 +6,14 @@
  * recolour the terminal, retitle its window or forge table rows. JSON output stays exact (JSON
  * escapes control characters itself).
  */
-import type { CheckReport, PageStatus, RenewResult, ValidateResult } from '../lifecycle/types.js';
+import type { TestAlertResult } from '../alerts/test-alert.js';
+import type {
+  CheckReport,
+  HistoryItem,
+  PageStatus,
+  RenewResult,
+  ValidateResult,
+} from '../lifecycle/types.js';
 
 // C0 controls (with TAB, CR, LF: a cell or a line must stay one cell, one line), DEL and C1 controls
 // (U+0080–U+009F; U+009B is CSI and U+009D is OSC on terminals that honour 8-bit controls).
@@ -48,7 +55,7 @@ export function statusTable(pages: PageStatus[]): string {
   if (pages.length === 0) {
     return 'No pages are managed yet. Add one with `fb-token-keeper setup` or `fb-token-keeper add`.';
   }
-  return table([
+  const rows = table([
     ['PAGE', 'NAME', 'STATE', 'EXPIRES', 'AUTO', 'LAST CHECK', 'NEXT CHECK'],
     ...pages.map((p) => [
       p.page_id,
@@ -60,6 +67,11 @@ export function statusTable(pages: PageStatus[]): string {
       short(p.next_check_at),
     ]),
   ]);
+  // Every page that is not healthy says why, and what to do, without a second command.
+  const why = pages
+    .filter((p) => p.state !== 'healthy')
+    .map((p) => `  ${p.page_id} ${p.state} (${p.state_reason ?? '-'}): ${p.state_message ?? ''}`.trimEnd());
+  return why.length === 0 ? rows : `${rows}\n\nNot healthy:\n${why.join('\n')}`;
 }
 
 export function statusDetail(s: PageStatus): string {
@@ -87,17 +99,71 @@ export function statusDetail(s: PageStatus): string {
 }
 
 export function checkText(r: CheckReport): string {
-  const head = `${r.dry_run ? 'Dry run: ' : ''}${r.checked} page(s) checked, ${r.skipped} not due.`;
-  if (r.results.length === 0) return head;
-  return `${head}\n${table([
-    ['PAGE', 'ACTION', 'REASON', 'STATE'],
-    ...r.results.map((x) => [
-      x.page_id,
-      x.action,
-      x.reason,
-      x.state_before === x.state_after ? x.state_after : `${x.state_before} → ${x.state_after}`,
+  const lines = [
+    `${r.dry_run ? 'Dry run: ' : ''}${r.dry_run ? r.results.length : r.checked} page(s) ${r.dry_run ? 'inspected' : 'checked'}, ${r.skipped} not checked.`,
+  ];
+  if (r.results.length > 0) {
+    lines.push(
+      table([
+        ['PAGE', 'ACTION', 'REASON', 'OUTCOME', 'STATE'],
+        ...r.results.map((x) => [
+          x.page_id,
+          x.action,
+          x.reason,
+          x.outcome,
+          x.state_before === x.state_after ? x.state_after : `${x.state_before} → ${x.state_after}`,
+        ]),
+      ]),
+    );
+  }
+  if (r.not_checked.length > 0) {
+    lines.push(
+      '',
+      'Not checked this run:',
+      table([
+        ['PAGE', 'WHY', 'STATE', 'NEXT DUE'],
+        ...r.not_checked.map((x) => [
+          x.page_id,
+          x.reason.replaceAll('_', ' '),
+          x.state,
+          x.next_check_at ?? 'next run',
+        ]),
+      ]),
+      'Check them now with `fb-token-keeper check --all` (or one with `--page-id ID`); throttled pages wait for Facebook.',
+    );
+  }
+  if (r.needs_person.length > 0) {
+    lines.push(
+      '',
+      `Needs a person: ${r.needs_person.join(', ')}. See \`fb-token-keeper status\` for the reason and the reconnect link.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function historyText(items: HistoryItem[]): string {
+  if (items.length === 0) return 'No history yet.';
+  return table([
+    ['WHEN', 'EVENT', 'REASON', 'STATE', 'MESSAGE'],
+    ...items.map((h) => [
+      short(h.at),
+      h.type,
+      h.reason ?? '-',
+      h.state_from === null && h.state_to === null ? '-' : `${h.state_from ?? '-'} → ${h.state_to ?? '-'}`,
+      h.message ?? '',
     ]),
-  ])}`;
+  ]);
+}
+
+export function testAlertText(results: TestAlertResult[]): string {
+  return table([
+    ['CHANNEL', 'TARGET', 'RESULT'],
+    ...results.map((r) => [
+      r.channel,
+      r.target,
+      r.delivered ? 'delivered' : `NOT delivered: ${r.error ?? 'unknown error'}`,
+    ]),
+  ]);
 }
 
 export function renewText(r: RenewResult): string {
@@ -120,15 +186,6 @@ export function validateText(v: ValidateResult): string {
     );
   }
   return lines.join('\n');
-}
-
-/** `history` without --json: one event a line. */
-export function historyLines(items: readonly PageStatus['history'][number][]): string {
-  return items
-    .map(
-      (h) => `${h.at}  ${h.type.padEnd(16)} ${(h.reason ?? '').padEnd(20)} ${terminalText(h.message ?? '')}`,
-    )
-    .join('\n');
 }
 
 function short(iso: string | null): string {

@@ -190,7 +190,7 @@ export function describeToken(
       lines.push(
         left === null
           ? 'This is a Page token that does not expire. I will keep it as it is. (With no user token to mint from, a Page token Facebook invalidates needs you to reconnect.)'
-          : `This is a Page token that expires ${date(v.expires_at!)}: it was minted from a short-lived user token and cannot be extended. Better: give a user token instead, and I will mint one that does not expire.`,
+          : `This is a Page token that expires ${date(v.expires_at!)} and cannot be extended. Better: give a user token instead, and I will mint one that does not expire.`,
       );
       break;
     default:

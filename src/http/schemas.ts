@@ -16,6 +16,7 @@ import type {
   ValidateResult,
 } from '../lifecycle/types.js';
 import { PAGE_STATES } from '../types.js';
+import { OUTCOMES } from '../lifecycle/outcome.js';
 
 // --- building blocks --------------------------------------------------------------------------
 
@@ -221,11 +222,21 @@ export const checkReport = z.object({
       page_id: z.string(),
       action: z.string(),
       reason: z.string(),
+      outcome: z.enum(OUTCOMES),
       state_before: pageState,
       state_after: pageState,
       message: z.string().nullable(),
     }),
   ),
+  not_checked: z.array(
+    z.object({
+      page_id: z.string(),
+      reason: z.string(),
+      state: pageState,
+      next_check_at: isoOrNever,
+    }),
+  ),
+  needs_person: z.array(z.string()),
 });
 
 export const validateResult = z.object({

@@ -51,16 +51,33 @@ export function canMintFromSource(page: ManagedPage, now: number): boolean {
   return isUsable(page.source, now) && (page.source.type === 'USER' || page.source.type === 'SYSTEM_USER');
 }
 
-/** Is the page due for a scheduled check? (Manual checks and renewals skip this gate, not the throttle.) */
-export function isDue(page: ManagedPage, now: number): Decision {
+/**
+ * Is the page due for a scheduled check? (Manual checks and renewals skip this gate, not the throttle.)
+ * `dueBy` lets a cron round count a page due a little later as due now (`cronDueBy`); backoff and
+ * throttling always use the real `now`.
+ */
+export function isDue(page: ManagedPage, now: number, dueBy = now): Decision {
   if (page.retryAt !== null && page.retryAt > now) {
     return {
       action: 'none',
       reason: page.lastError?.code === 'graph_rate_limited' ? 'throttled' : 'backoff',
     };
   }
-  if (page.nextCheckAt !== null && page.nextCheckAt > now) return { action: 'none', reason: 'not_due' };
+  if (page.nextCheckAt !== null && page.nextCheckAt > dueBy) return { action: 'none', reason: 'not_due' };
   return { action: 'none', reason: 'due' };
+}
+
+/** Slack for a cron job that starts or runs a little late (see `cronDueBy`). */
+export const CRON_GRACE_MS = 15 * MINUTE;
+
+/**
+ * The horizon of a `check` run from cron: a page due within the next tenth of the interval (the
+ * ±10 % jitter of `nextCheckAt`), plus `CRON_GRACE_MS`, is checked now. Without it, a cron line
+ * every CHECK_INTERVAL_HOURS finds about half the pages due a few minutes *after* the run and
+ * checks them only every second run.
+ */
+export function cronDueBy(now: number, policy: Policy): number {
+  return now + Math.round(policy.checkIntervalMs / 10) + CRON_GRACE_MS;
 }
 
 /**
@@ -149,6 +166,13 @@ export function deriveState(page: ManagedPage, now: number, policy: Policy): Der
       message: `Facebook calls are failing (${page.lastError?.message ?? 'unknown error'}); retrying with backoff.`,
     };
   }
+  if (page.lastError?.code === 'graph_rate_limited' && page.retryAt !== null && page.retryAt > now) {
+    return {
+      state: 'failing',
+      reason: 'throttled',
+      message: `Facebook is throttling this app, so the token could not be checked; checks resume at ${new Date(page.retryAt).toISOString()}.`,
+    };
+  }
   if (p.expiresAt !== null) {
     const until = new Date(p.expiresAt).toISOString();
     if (!canMintFromSource(page, now) || page.extensionBlockedUntil !== null) {
@@ -156,6 +180,13 @@ export function deriveState(page: ManagedPage, now: number, policy: Policy): Der
         state: 'expiring',
         reason: 'not_extendable',
         message: `This token cannot be extended: reconnect the Page before ${until}.`,
+      };
+    }
+    if (inheritsUserTokenExpiry(page)) {
+      return {
+        state: 'expiring',
+        reason: 'inherits_user_token_expiry',
+        message: `The posting token expires at ${until}, together with the user token it was minted from, and Facebook does not extend long-lived user tokens: reconnect the Page before then (renewal is tried at ${thresholdDays(page, policy)} days left).`,
       };
     }
     if (withinThreshold(p.expiresAt, now, thresholdDays(page, policy))) {
@@ -168,6 +199,25 @@ export function deriveState(page: ManagedPage, now: number, policy: Policy): Der
     return { state: 'healthy', reason: 'fresh', message: `The posting token is valid until ${until}.` };
   }
   return { state: 'healthy', reason: 'never_expires', message: healthyNeverMessage(page, now) };
+}
+
+/**
+ * A Page token that dies with the long-lived user token it was minted from (older Facebook
+ * behaviour: https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived):
+ * re-exchanging that user token returns the same expiry, so the deadline is real until a renewal
+ * has shown otherwise (`lastRenewedAt`; a renewal that did not extend blocks the path instead).
+ */
+export function inheritsUserTokenExpiry(page: ManagedPage): boolean {
+  const p = page.posting;
+  const s = page.source;
+  return (
+    p.expiresAt !== null &&
+    s !== null &&
+    s.type === 'USER' &&
+    s.expiresAt !== null &&
+    p.expiresAt <= s.expiresAt + MINUTE &&
+    page.lastRenewedAt === null
+  );
 }
 
 function healthyNeverMessage(page: ManagedPage, now: number): string {
@@ -236,16 +286,38 @@ export function backoffMs(failureCount: number, random: () => number): number {
 
 /**
  * Next scheduled check: the interval ±10 %, so many pages (and instances) spread out — but never
- * later than the moment the posting token expires, so its state changes when it does.
+ * later than the next moment the page's state or decision changes by itself (the posting token
+ * expires; its or the source's expiry enters the renewal threshold), so a page never waits a whole
+ * interval showing "renewal needed". A page whose decision needs work right now is due now.
  */
 export function nextCheckAt(
+  page: Pick<
+    ManagedPage,
+    | 'posting'
+    | 'source'
+    | 'autoRenew'
+    | 'renewalThresholdDays'
+    | 'extensionBlockedUntil'
+    | 'sourceExtensionBlockedUntil'
+  >,
   now: number,
   policy: Policy,
   random: () => number,
-  expiresAt: number | null = null,
 ): number {
   const regular = now + Math.round(policy.checkIntervalMs * (0.9 + random() * 0.2));
-  return expiresAt !== null && expiresAt > now ? Math.min(regular, expiresAt) : regular;
+  const threshold = (page.renewalThresholdDays ?? policy.renewalThresholdDays) * DAY;
+  const p = page.posting.expiresAt;
+  const s = page.source?.expiresAt ?? null;
+  const moments = [p, p === null || page.extensionBlockedUntil !== null ? null : p - threshold];
+  if (p === null && s !== null && page.sourceExtensionBlockedUntil === null) moments.push(s - threshold);
+  let next = regular;
+  for (const m of moments) if (m !== null && m > now && m < next) next = m;
+  return next;
+}
+
+/** When a page just stored outside a check (setup, reconnect) should be checked first. */
+export function firstCheckAt(page: ManagedPage, now: number, policy: Policy, random: () => number): number {
+  return decide(page, now, policy).action !== 'none' ? now : nextCheckAt(page, now, policy, random);
 }
 
 /** Did a renewal actually move the expiry forward? (never > any finite; a minute of tolerance.) */

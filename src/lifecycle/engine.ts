@@ -29,6 +29,7 @@ import {
   reauthReason,
 } from './decide.js';
 import { assertPostingToken, toTokenInfo } from './inspect.js';
+import { isRenewal, type Outcome, renewalMessage, renewedToken } from './outcome.js';
 import type { KeeperEventMap } from './types.js';
 
 export interface EngineDeps {
@@ -52,6 +53,8 @@ export interface ProcessOptions {
   mode: Mode;
   force?: boolean;
   dryRun?: boolean;
+  /** Scheduled mode: count a page due by this time as due now (a cron round, `cronDueBy`). */
+  dueBy?: number;
 }
 
 export interface ProcessOutcome {
@@ -59,7 +62,7 @@ export interface ProcessOutcome {
   before: ManagedPage;
   after: ManagedPage;
   decision: Decision;
-  outcome: 'renewed' | 'healed' | 'checked' | 'failed' | 'skipped';
+  outcome: Outcome;
   tokenChanged: boolean;
   message: string | null;
 }
@@ -114,7 +117,10 @@ export function createEngine(deps: EngineDeps) {
     // token we have, remember that this path does not extend, and stop re-trying it.
     events.push(
       event(page, 'source_not_extendable', 'not_extendable', {
-        message: `Facebook did not extend the ${source.type === 'SYSTEM_USER' ? 'system-user' : 'user'} token; self-healing is available until ${iso(source.expiresAt)}.`,
+        message: renewalMessage('source_not_extendable', {
+          expiresAt: page.posting.expiresAt,
+          sourceExpiresAt: source.expiresAt,
+        }),
         details: { source_expires_at: iso(source.expiresAt) },
       }),
     );
@@ -305,7 +311,7 @@ export function createEngine(deps: EngineDeps) {
       return skip('throttled');
     }
     if (options.mode === 'scheduled') {
-      const due = isDue(before, now);
+      const due = isDue(before, now, options.dueBy ?? now);
       if (due.reason !== 'due') return skip(due.reason);
     }
     if (!dryRun && !(await store.claimPage(pageId, owner, now, deps.leaseTtlMs))) {
@@ -337,7 +343,7 @@ export function createEngine(deps: EngineDeps) {
     const now = clock.now();
     if (options.mode === 'scheduled') {
       // Another instance (or this one) checked it between the listing and our claim: nothing to do.
-      const due = isDue(before, now);
+      const due = isDue(before, now, options.dueBy ?? now);
       if (due.reason !== 'due') {
         return {
           pageId,
@@ -415,7 +421,7 @@ export function createEngine(deps: EngineDeps) {
       failureCount: 0,
       retryAt: null,
       lastError: null,
-      nextCheckAt: nextCheckAt(now, policy, deps.random, inspected.posting.expiresAt),
+      nextCheckAt: nextCheckAt(inspected, now, policy, deps.random),
     };
 
     if (decision.action === 'none') {
@@ -450,11 +456,12 @@ export function createEngine(deps: EngineDeps) {
           now,
         );
         const changed = src.sourceToken !== secrets.sourceToken;
+        const outcome: Outcome = changed ? 'source_renewed' : 'source_not_extendable';
         const events = [...src.events];
         if (changed) {
           events.push(
             event(after, 'renewed', decision.reason, {
-              message: 'The source token was extended.',
+              message: renewalMessage(outcome, facts(after)),
               details: {
                 source_expires_at: iso(src.source?.expiresAt ?? null),
                 previous_source_expires_at: iso(base.source?.expiresAt ?? null),
@@ -466,20 +473,16 @@ export function createEngine(deps: EngineDeps) {
           after,
           changed ? { secrets: { sourceToken: src.sourceToken }, events } : { events },
         );
-        deps.events.emit('renewal', {
-          pageId,
-          outcome: changed ? 'renewed' : 'not_extendable',
-          reason: decision.reason,
-        });
+        emitRenewal(pageId, outcome, decision.reason);
         emitProcessed(before, stored, decision, 'ok');
         return {
           pageId,
           before,
           after: stored,
           decision,
-          outcome: changed ? 'renewed' : 'checked',
+          outcome,
           tokenChanged: false,
-          message: stored.stateMessage,
+          message: renewalMessage(outcome, facts(stored)),
         };
       }
 
@@ -501,52 +504,43 @@ export function createEngine(deps: EngineDeps) {
         },
         now,
       );
-      const outcome = heal ? 'healed' : extended ? 'renewed' : 'not_extendable';
+      const outcome: 'healed' | 'renewed' | 'not_extendable' = heal
+        ? 'healed'
+        : extended
+          ? 'renewed'
+          : 'not_extendable';
       const events = [
         ...m.events,
-        event(
-          after,
-          heal ? 'healed' : 'renewed',
-          heal ? decision.reason : extended ? decision.reason : 'not_extendable',
-          {
-            message: heal
-              ? 'The posting token was invalid; a new Page token was minted from the stored source token.'
-              : extended
-                ? 'The posting token was renewed.'
-                : `Facebook did not extend the token; it expires at ${iso(m.posting.expiresAt)}.`,
-            details: {
-              previous_expires_at: iso(previousExpiry),
-              expires_at: iso(m.posting.expiresAt),
-              previous_token_hash: before.posting.hash,
-              token_hash: m.posting.hash,
-            },
+        event(after, outcome, outcome === 'not_extendable' ? 'not_extendable' : decision.reason, {
+          message: renewalMessage(outcome, facts(after)),
+          details: {
+            previous_expires_at: iso(previousExpiry),
+            expires_at: iso(m.posting.expiresAt),
+            previous_token_hash: before.posting.hash,
+            token_hash: m.posting.hash,
           },
-        ),
+        }),
       ];
       const newSecrets: Partial<PageSecrets> = { postingToken: m.postingToken };
       if (m.sourceToken !== secrets.sourceToken) newSecrets.sourceToken = m.sourceToken;
       const stored = await save(after, { secrets: newSecrets, events });
-      deps.events.emit('renewal', { pageId, outcome, reason: decision.reason });
+      emitRenewal(pageId, outcome, decision.reason);
       emitProcessed(before, stored, decision, 'ok');
       return {
         pageId,
         before,
         after: stored,
         decision,
-        outcome: heal ? 'healed' : 'renewed',
+        outcome,
         tokenChanged: true,
-        message: stored.stateMessage,
+        message: renewalMessage(outcome, facts(stored)),
       };
     } catch (err) {
       if (err instanceof LeaseLostError) throw err;
       if (!(err instanceof AppError)) throw err;
       const failed = failurePatch(base, err, now, PHASE_RENEW);
       const stored = await save(failed.page, { events: failed.events });
-      deps.events.emit('renewal', {
-        pageId,
-        outcome: 'failed',
-        reason: failed.page.lastError?.code ?? 'failed',
-      });
+      emitRenewal(pageId, 'failed', failed.page.lastError?.code ?? 'failed');
       emitProcessed(before, stored, decision, 'failed');
       return {
         pageId,
@@ -558,6 +552,26 @@ export function createEngine(deps: EngineDeps) {
         message: err.message,
       };
     }
+  }
+
+  /** Metrics count renewals of either token by one of four words; `token` says which token. */
+  function emitRenewal(pageId: string, outcome: Outcome, reason: string) {
+    deps.events.emit('renewal', {
+      pageId,
+      outcome: isRenewal(outcome)
+        ? outcome === 'healed'
+          ? 'healed'
+          : 'renewed'
+        : outcome === 'failed'
+          ? 'failed'
+          : 'not_extendable',
+      token: renewedToken(outcome),
+      reason,
+    });
+  }
+
+  function facts(page: ManagedPage) {
+    return { expiresAt: page.posting.expiresAt, sourceExpiresAt: page.source?.expiresAt ?? null };
   }
 
   function emitProcessed(
@@ -611,6 +625,8 @@ export function createEngine(deps: EngineDeps) {
     all?: boolean;
     concurrency: number;
     collect?: boolean;
+    /** See ProcessOptions.dueBy. */
+    dueBy?: number;
   }): Promise<ProcessOutcome[]> {
     const startedAt = clock.now();
     const collect = options.collect !== false;
@@ -628,7 +644,9 @@ export function createEngine(deps: EngineDeps) {
     const refill = (): Promise<void> =>
       (listing ??= (async () => {
         try {
-          const batch = options.all ? await store.listPages() : await store.listDuePages(clock.now(), 500);
+          const batch = options.all
+            ? await store.listPages()
+            : await store.listDuePages(options.dueBy ?? clock.now(), 500);
           let added = 0;
           for (const page of batch) {
             if (seen.has(page.pageId)) continue;
@@ -657,15 +675,34 @@ export function createEngine(deps: EngineDeps) {
         try {
           const outcome = await processPage(
             page.pageId,
-            { mode, dryRun: options.dryRun === true },
+            {
+              mode,
+              dryRun: options.dryRun === true,
+              ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
+            },
             mode === 'scheduled' ? page : undefined,
           );
           if (outcome.outcome !== 'skipped') checked++;
           if (outcome.outcome === 'failed') failed++;
           if (collect) results.push(outcome);
         } catch (err) {
-          // One page's failure (lease lost, a throttled app, a deleted page) never stops the round.
-          logger.warn({ pageId: page.pageId, err: safeError(err) }, 'page check failed');
+          // One page's failure (lease lost, a throttled app, a deleted page) never stops the round,
+          // and never drops the page from the round's summary either.
+          const e = safeError(err);
+          logger.warn({ pageId: page.pageId, err: e }, 'page check failed');
+          const throttledNow = e.code === 'graph_rate_limited';
+          if (!throttledNow) failed++;
+          if (collect) {
+            results.push({
+              pageId: page.pageId,
+              before: page,
+              after: page,
+              decision: { action: 'none', reason: throttledNow ? 'throttled' : e.code },
+              outcome: throttledNow ? 'skipped' : 'failed',
+              tokenChanged: false,
+              message: e.message,
+            });
+          }
         }
       }
     };

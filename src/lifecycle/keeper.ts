@@ -15,13 +15,14 @@ import { reconnectUrl } from '../http/connect.js';
 import { createLogger, type Logger } from '../logger.js';
 import { openStore } from '../store/database.js';
 import type { Store } from '../store/types.js';
-import type { ManagedPage } from '../types.js';
-import type { Policy } from './decide.js';
+import { type ManagedPage, needsPerson } from '../types.js';
+import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createEngine, newPageFrom, safeError } from './engine.js';
 import { prepareSetup, setupEvent } from './setup.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
 import { toTokenInfo } from './inspect.js';
+import { isRenewal, renewalMessage } from './outcome.js';
 import type {
   CheckReport,
   KeeperEventMap,
@@ -108,11 +109,14 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         now: clock.now(),
         alertDaysBefore: config.alertDaysBefore,
         reconnectUrl: linkFor(after.pageId),
+        failingAlertAfterMs: config.alertFailingAfterHours * HOUR,
       });
       for (const alert of alerts) {
+        // With no channel the alert goes nowhere; start-up, `status`, `check` and the dashboard say so.
         if (targets.length === 0) continue;
         const queued = await store.enqueueAlert(alert, targets);
         if (queued) {
+          events.emit('alert_queued', { pageId: after.pageId, kind: alert.kind });
           await store.addEvents([
             {
               pageId: after.pageId,
@@ -179,14 +183,12 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   }
 
   function view(page: ManagedPage, history: Awaited<ReturnType<Store['listEvents']>>): PageStatus {
-    const needsPerson =
-      page.state === 'needs_reauth' || page.state === 'expired' || page.state === 'expiring';
     return toStatus(page, {
       now: clock.now(),
       policy,
       graphApiVersion: config.graphApiVersion,
       history,
-      reconnectUrl: needsPerson ? linkFor(page.pageId) : null,
+      reconnectUrl: needsPerson(page.state) ? linkFor(page.pageId) : null,
     });
   }
 
@@ -268,7 +270,10 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
     async check(opts = {}): Promise<CheckReport> {
       const dryRun = opts.dryRun === true;
+      const now = clock.now();
       let outcomes;
+      // A round from cron counts a page due a little later as due now (decide.ts `cronDueBy`).
+      const dueBy = opts.all === true ? undefined : cronDueBy(now, policy);
       if (opts.pageId !== undefined) {
         await mustGetPage(opts.pageId);
         outcomes = [await engine.processPage(opts.pageId, { mode: 'check', dryRun })];
@@ -277,18 +282,47 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
           dryRun,
           all: opts.all === true,
           concurrency: config.checkConcurrency,
+          ...(dueBy !== undefined ? { dueBy } : {}),
         });
       }
-      const results = outcomes.map((o) => ({
+      const worked = outcomes.filter((o) => dryRun || o.outcome !== 'skipped');
+      const results = worked.map((o) => ({
         page_id: o.pageId,
         action: o.decision.action,
         reason: o.decision.reason,
+        outcome: o.outcome,
         state_before: o.before.state,
         state_after: o.after.state,
         message: o.message,
       }));
-      const skipped = outcomes.filter((o) => o.outcome === 'skipped' && !dryRun).length;
-      return { success: true, dry_run: dryRun, checked: outcomes.length - skipped, skipped, results };
+      // What this run did not check, and why: every managed page is accounted for.
+      const skippedWhy = new Map(
+        outcomes.filter((o) => !dryRun && o.outcome === 'skipped').map((o) => [o.pageId, o.decision.reason]),
+      );
+      const workedIds = new Set(worked.map((o) => o.pageId));
+      // After the round, so the states are the ones it left (a dry run's are what it would leave).
+      const others =
+        opts.pageId !== undefined ? [] : (await store.listPages()).filter((p) => !workedIds.has(p.pageId));
+      const notChecked = others.map((p) => ({
+        page_id: p.pageId,
+        reason: skippedWhy.get(p.pageId) ?? isDue(p, clock.now(), dueBy ?? clock.now()).reason,
+        state: p.state,
+        next_check_at: toIso(
+          p.retryAt !== null && p.retryAt > (p.nextCheckAt ?? 0) ? p.retryAt : p.nextCheckAt,
+        ),
+      }));
+      const needsPersonIds = [...worked.map((o) => o.after), ...others]
+        .filter((p) => needsPerson(p.state))
+        .map((p) => p.pageId);
+      return {
+        success: true,
+        dry_run: dryRun,
+        checked: dryRun ? 0 : results.length,
+        skipped: notChecked.length,
+        results,
+        not_checked: notChecked,
+        needs_person: needsPersonIds,
+      };
     },
 
     async renew(pageId, opts = {}): Promise<RenewResult> {
@@ -296,7 +330,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       await mustGetPage(id);
       const dryRun = opts.dryRun === true;
       const o = await engine.processPage(id, { mode: 'renew', force: opts.force === true, dryRun });
-      const renewed = o.outcome === 'renewed' || o.outcome === 'healed';
+      const renewed = isRenewal(o.outcome);
       if (o.outcome === 'failed' && o.after.lastError) {
         const e = o.after.lastError;
         throw new AppError(e.code as AppError['code'], e.message, {
@@ -315,20 +349,23 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         success: true,
         page_id: id,
         renewed,
+        // The same words as the history event the engine wrote (lifecycle/outcome.ts).
         reason: dryRun
           ? o.decision.action === 'none'
             ? o.decision.reason
             : `would_${o.decision.action}`
-          : renewed
-            ? o.outcome === 'healed'
-              ? 'healed'
-              : 'renewed'
+          : renewed || o.outcome === 'not_extendable' || o.outcome === 'source_not_extendable'
+            ? o.outcome
             : o.decision.reason,
-        message: renewed
-          ? o.outcome === 'healed'
-            ? 'A new Page token was minted from the stored source token.'
-            : 'The token was renewed.'
-          : (o.after.stateMessage ?? ''),
+        message:
+          (dryRun
+            ? null
+            : renewalMessage(o.outcome, {
+                expiresAt: o.after.posting.expiresAt,
+                sourceExpiresAt: o.after.source?.expiresAt ?? null,
+              })) ??
+          o.after.stateMessage ??
+          '',
         dry_run: dryRun,
         state: o.after.state,
         expires_at: toIso(o.after.posting.expiresAt),

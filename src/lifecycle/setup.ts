@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 import type { GraphClient } from '../graph/client.js';
 import { GraphError } from '../graph/errors.js';
 import type { ManagedPage, NewEvent, PageSecrets, TokenInfo } from '../types.js';
-import { nextCheckAt, type Policy } from './decide.js';
+import { firstCheckAt, type Policy } from './decide.js';
 import { assertPostingToken, assertValidForApp, toTokenInfo } from './inspect.js';
 import type { SetupInput, SetupResult } from './types.js';
 
@@ -121,7 +121,9 @@ export async function prepareSetup(
     );
   } else {
     notes.push(
-      `Warning: this Page token expires at ${toIso(posting.expiresAt)} and cannot be extended (it was minted from a short-lived user token). Set up again with a user token, or reconnect, before then.`,
+      source
+        ? `Warning: the Page token Facebook minted expires at ${toIso(posting.expiresAt)}, together with the ${source.type === 'SYSTEM_USER' ? 'system-user' : 'user'} token it was minted from${source.type === 'USER' ? ', and Facebook does not extend long-lived user tokens' : ''}. Reconnect the Page before then.`
+        : `Warning: this Page token expires at ${toIso(posting.expiresAt)} and cannot be extended. Set up again with a user or system-user token (I will mint one that does not expire), or reconnect, before then.`,
     );
   }
   if (pageName === null) pageName = (await graph.me(postingToken, app).catch(() => null))?.name ?? null;
@@ -139,13 +141,15 @@ export async function prepareSetup(
     autoRenew: true,
     renewalThresholdDays: null,
     lastCheckedAt: now,
-    nextCheckAt: nextCheckAt(now, ctx.policy, ctx.random, posting.expiresAt),
+    nextCheckAt: null,
     ...NOTHING_YET,
     leaseOwner: null,
     leaseExpiresAt: null,
     createdAt: now,
     updatedAt: now,
   };
+  // Due now when the tokens already need work (e.g. a source token inside the renewal threshold).
+  page.nextCheckAt = firstCheckAt(page, now, ctx.policy, ctx.random);
   return {
     page,
     secrets: { appSecret: input.appSecret, postingToken, sourceToken },

@@ -13,17 +13,10 @@ import { silentLogger } from '../logger.js';
 import type { PageState } from '../types.js';
 import { createTokenKeeper } from './keeper.js';
 import { mulberry32 } from '../random.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
 import { createScheduler } from './scheduler.js';
 
-export const SCENARIOS = [
-  'default',
-  'password-change',
-  'faults',
-  'throttling',
-  'page-token',
-  'role-removed',
-] as const;
-export type Scenario = (typeof SCENARIOS)[number];
+export { SCENARIOS, type Scenario };
 
 export interface SimulationOptions {
   days: number;
@@ -44,8 +37,12 @@ export interface SimulationReport {
   failures: number;
   graph_calls: number;
   graph_calls_per_page_check: number;
+  /** Renewal attempts by kind: `posting_renewed`, `source_renewed`, `posting_not_extendable`, `source_not_extendable`, `healed`, `failed`. */
+  renewals_by_kind: Record<string, number>;
   minutes_without_valid_token: Record<string, number>;
   alerts_raised: number;
+  /** Alerts queued, by event (`renewal_failed`, `recovered`, `needs_reauth`, ...). */
+  alerts_by_kind: Record<string, number>;
   final_states: Record<string, PageState>;
   /** For scenarios with an invalidation event: minutes from the event until the page showed it. */
   detection_minutes: Record<string, number | null>;
@@ -67,7 +64,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const random = mulberry32(options.seed ?? 42);
   const clock = createManualClock('2027-01-01T00:00:00Z');
   const timers = createManualTimers(clock);
-  const graph = await startFakeGraph({ clock });
+  // Its own stream, so fault injection is repeatable for a seed too.
+  const graph = await startFakeGraph({ clock, random: mulberry32((options.seed ?? 42) + 1) });
   const dir = mkdtempSync(join(tmpdir(), 'fbtk-sim-'));
   const keeper = await createTokenKeeper({
     env: {
@@ -96,9 +94,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (e.outcome !== 'skipped') checks++;
       if (e.outcome === 'failed') failures++;
     });
+    const renewalsByKind: Record<string, number> = {};
+    const alertsByKind: Record<string, number> = {};
     keeper.events.on('renewal', (e) => {
       if (e.outcome === 'renewed') renewals++;
       if (e.outcome === 'healed') heals++;
+      const kind = e.outcome === 'healed' || e.outcome === 'failed' ? e.outcome : `${e.token}_${e.outcome}`;
+      renewalsByKind[kind] = (renewalsByKind[kind] ?? 0) + 1;
+    });
+    keeper.events.on('alert_queued', (e) => {
+      alertsByKind[e.kind] = (alertsByKind[e.kind] ?? 0) + 1;
     });
 
     const app = graph.createApp({ name: 'Simulated app' });
@@ -192,8 +197,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       failures,
       graph_calls: graphCalls,
       graph_calls_per_page_check: checks === 0 ? 0 : Math.round((graphCalls / checks) * 100) / 100,
+      renewals_by_kind: renewalsByKind,
       minutes_without_valid_token: invalidMinutes,
       alerts_raised: alerts.pending + alerts.delivered + alerts.failed,
+      alerts_by_kind: alertsByKind,
       final_states: finalStates,
       detection_minutes: detected,
       reasons,
@@ -205,11 +212,20 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
 }
 
+function byKind(counts: Record<string, number>): string {
+  const parts = Object.entries(counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k} ${n}`);
+  return parts.length === 0 ? 'none' : parts.join(', ');
+}
+
 export function simulationText(r: SimulationReport): string {
   const lines = [
     `Simulated ${r.days} days, scenario "${r.scenario}", ${r.pages} page(s):`,
     `  checks: ${r.checks}   renewals: ${r.renewals}   heals: ${r.heals}   failed checks: ${r.failures}`,
+    `  renewal attempts by kind: ${byKind(r.renewals_by_kind)}`,
     `  Graph calls: ${r.graph_calls} (${r.graph_calls_per_page_check} per page check)   alerts raised: ${r.alerts_raised}`,
+    `  alerts by kind: ${byKind(r.alerts_by_kind)}`,
     '',
     '  PAGE                 FINAL STATE     REASON               MINUTES WITHOUT A VALID TOKEN',
   ];

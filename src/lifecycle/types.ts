@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { PageState, TokenType } from '../types.js';
+import type { Outcome } from './outcome.js';
 
 export interface HistoryItem {
   id: number;
@@ -77,17 +78,34 @@ export interface CheckPageResult {
   page_id: string;
   action: string;
   reason: string;
+  /** What the work came to (lifecycle/outcome.ts): the same word history uses. */
+  outcome: Outcome;
   state_before: PageState;
   state_after: PageState;
   message: string | null;
 }
 
+export interface NotCheckedPage {
+  page_id: string;
+  /** `not_due`, `backoff`, `throttled`, `leased`, `in_flight`. */
+  reason: string;
+  state: PageState;
+  /** When the page is next due (null: at the next run). */
+  next_check_at: string | null;
+}
+
 export interface CheckReport {
   success: true;
   dry_run: boolean;
+  /** Pages worked on (0 in a dry run: nothing was stored). */
   checked: number;
+  /** Pages not worked on: `not_checked.length`. */
   skipped: number;
   results: CheckPageResult[];
+  /** Every managed page this run did not work on, with why and when it is next due. */
+  not_checked: NotCheckedPage[];
+  /** Pages in a state only a person can resolve (needs_reauth, expired, expiring): `check` exits 1. */
+  needs_person: string[];
 }
 
 export interface ValidateResult {
@@ -141,9 +159,19 @@ export interface KeeperEventMap {
       stateAfter: PageState;
     },
   ];
-  renewal: [{ pageId: string; outcome: 'renewed' | 'healed' | 'not_extendable' | 'failed'; reason: string }];
+  renewal: [
+    {
+      pageId: string;
+      outcome: 'renewed' | 'healed' | 'not_extendable' | 'failed';
+      /** Which token: the posting token, or the source token a never-expiring posting token is minted from. */
+      token: 'posting' | 'source';
+      reason: string;
+    },
+  ];
   check_round: [{ startedAt: number; finishedAt: number; checked: number; failed: number }];
   alert_delivery: [{ channel: string; outcome: 'delivered' | 'failed' | 'gave_up' }];
+  /** A new alert entered the outbox (a repeat of a dedupe key does not). */
+  alert_queued: [{ pageId: string; kind: string }];
 }
 
 export interface TokenKeeper {

@@ -36,10 +36,19 @@ const plan = (
   before: ManagedPage | null,
   after: ManagedPage,
   now = NOW,
-  extra: { renewalFailedAfter?: number } = {},
+  extra: { failingAlertAfterMs?: number } = {},
 ) => planAlerts({ before, after, now, alertDaysBefore: DAYS, reconnectUrl: LINK, ...extra });
 const keys = (alerts: NewAlert[]) => alerts.map((a) => a.dedupeKey);
 const payload = (a: NewAlert | undefined) => a?.payload as unknown as AlertPayload;
+
+const failure = (at: number) => ({
+  code: 'graph_unavailable' as const,
+  message: 'Facebook is down',
+  fbCode: 2,
+  fbSubcode: null,
+  fbtraceId: null,
+  at,
+});
 
 const invalid = (subcode: number) =>
   token({ isValid: false, error: { code: 190, subcode, message: 'invalid' } });
@@ -205,33 +214,70 @@ describe('planAlerts: which events fire', () => {
       expect: [],
     },
     {
-      name: 'failing after renewal_failed was raised, then healthy → recovered',
-      before: page({ state: 'failing', failureCount: 6 }),
+      name: 'failing for 25 h (so renewal_failed was raised), then healthy → recovered',
+      before: page({
+        state: 'failing',
+        failureCount: 6,
+        lastCheckedAt: NOW - 25 * HOUR,
+        lastError: failure(NOW - HOUR),
+      }),
       after: healthy,
       expect: [`recovered:123:${NOW}`],
     },
     {
-      name: 'the 5th consecutive failure → renewal_failed, keyed by that failure',
-      before: page({ state: 'failing', failureCount: 4 }),
+      name: 'many failures within a few hours, token never expires → nothing (no risk yet)',
+      before: page({ state: 'failing', failureCount: 4, lastCheckedAt: NOW - 3 * HOUR }),
       after: page({
         state: 'failing',
         failureCount: 5,
-        lastError: {
-          code: 'graph_unavailable',
-          message: 'Facebook is down',
-          fbCode: 2,
-          fbSubcode: null,
-          fbtraceId: null,
-          at: NOW - 1000,
-        },
+        lastCheckedAt: NOW - 3 * HOUR,
+        lastError: failure(NOW),
       }),
-      expect: [`renewal_failed:123:${NOW - 1000}`],
+      expect: [],
     },
     {
-      name: 'the 6th failure of the same streak → nothing more',
-      before: page({ state: 'failing', failureCount: 5 }),
-      after: page({ state: 'failing', failureCount: 6 }),
+      name: 'that streak recovering → no recovered either (nobody was alerted)',
+      before: page({
+        state: 'failing',
+        failureCount: 9,
+        lastCheckedAt: NOW - 3 * HOUR,
+        lastError: failure(NOW - HOUR),
+      }),
+      after: healthy,
       expect: [],
+    },
+    {
+      name: 'no successful check for 24 h → renewal_failed, keyed by the last success',
+      before: page({ state: 'failing', failureCount: 10, lastCheckedAt: NOW - 23 * HOUR }),
+      after: page({
+        state: 'failing',
+        failureCount: 11,
+        lastCheckedAt: NOW - 24 * HOUR,
+        lastError: failure(NOW),
+      }),
+      expect: [`renewal_failed:123:streak:${NOW - 24 * HOUR}`],
+    },
+    {
+      name: 'the next failure of the same streak → the same key (the outbox ignores it)',
+      before: page({ state: 'failing', failureCount: 11, lastCheckedAt: NOW - 30 * HOUR }),
+      after: page({
+        state: 'failing',
+        failureCount: 12,
+        lastCheckedAt: NOW - 30 * HOUR,
+        lastError: failure(NOW),
+      }),
+      expect: [`renewal_failed:123:streak:${NOW - 30 * HOUR}`],
+    },
+    {
+      name: 'one failure while the token expires within 14 days → renewal_failed at once, keyed by deadline and threshold',
+      before: page({ state: 'renewal_due', posting: token({ expiresAt: deadline }) }),
+      after: page({
+        state: 'failing',
+        failureCount: 1,
+        posting: token({ expiresAt: deadline }),
+        lastError: failure(NOW),
+      }),
+      expect: [`renewal_failed:123:deadline:${deadline}:14`],
     },
   ];
   it.each(cases)('$name', (c) => {
@@ -290,10 +336,17 @@ describe('planAlerts: payload', () => {
     expect(JSON.stringify(a)).not.toMatch(/EAA|access_token/);
   });
 
-  it('renewal_failed honours a custom retry limit', () => {
-    const before = page({ state: 'failing', failureCount: 2 });
-    const after = page({ state: 'failing', failureCount: 3 });
-    expect(keys(plan(before, after, NOW, { renewalFailedAfter: 3 }))).toEqual([`renewal_failed:123:${NOW}`]);
+  it('renewal_failed honours ALERT_FAILING_AFTER_HOURS', () => {
+    const before = page({ state: 'failing', failureCount: 2, lastCheckedAt: NOW - 3 * HOUR });
+    const after = page({
+      state: 'failing',
+      failureCount: 3,
+      lastCheckedAt: NOW - 3 * HOUR,
+      lastError: failure(NOW),
+    });
+    expect(keys(plan(before, after, NOW, { failingAlertAfterMs: 2 * HOUR }))).toEqual([
+      `renewal_failed:123:streak:${NOW - 3 * HOUR}`,
+    ]);
     expect(plan(before, after)).toEqual([]);
   });
 

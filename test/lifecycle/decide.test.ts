@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, HOUR, MINUTE } from '../../src/clock.js';
 import {
+  cronDueBy,
+  firstCheckAt,
+  nextCheckAt,
   backoffMs,
   decide,
   deriveState,
@@ -172,8 +175,49 @@ describe('decide', () => {
 describe('deriveState', () => {
   const cases: [string, ManagedPage, string, string][] = [
     ['healthy never-expiring', page(), 'healthy', 'never_expires'],
-    ['healthy finite', page({ posting: token({ expiresAt: NOW + 55 * DAY }) }), 'healthy', 'fresh'],
-    ['renewal due', page({ posting: token({ expiresAt: NOW + 30 * DAY }) }), 'renewal_due', 'expires_soon'],
+    [
+      'healthy finite (a renewal has extended it before)',
+      page({ posting: token({ expiresAt: NOW + 55 * DAY }), lastRenewedAt: NOW - 10 * DAY }),
+      'healthy',
+      'fresh',
+    ],
+    [
+      'healthy finite (60-day system-user source, which the exchange extends)',
+      page({
+        posting: token({ expiresAt: NOW + 55 * DAY }),
+        source: token({ type: 'SYSTEM_USER', expiresAt: NOW + 55 * DAY, profileId: null }),
+      }),
+      'healthy',
+      'fresh',
+    ],
+    [
+      "a Page token that inherited the long-lived user token's expiry is a real deadline",
+      page({ posting: token({ expiresAt: NOW + 55 * DAY }) }),
+      'expiring',
+      'inherits_user_token_expiry',
+    ],
+    [
+      'renewal due',
+      page({ posting: token({ expiresAt: NOW + 30 * DAY }), lastRenewedAt: NOW - 20 * DAY }),
+      'renewal_due',
+      'expires_soon',
+    ],
+    [
+      'throttled by Facebook → failing, not healthy',
+      page({
+        retryAt: NOW + HOUR,
+        lastError: {
+          code: 'graph_rate_limited',
+          message: 'throttled',
+          fbCode: 4,
+          fbSubcode: null,
+          fbtraceId: null,
+          at: NOW,
+        },
+      }),
+      'failing',
+      'throttled',
+    ],
     [
       'expiring: cannot be extended',
       page({ posting: token({ expiresAt: NOW + 30 * DAY }), source: null }),
@@ -249,6 +293,41 @@ describe('helpers', () => {
         NOW,
       ).reason,
     ).toBe('throttled');
+  });
+
+  it('nextCheckAt: the jittered interval, but never past the moment the decision changes by itself', () => {
+    const interval = policy.checkIntervalMs;
+    // Never-expiring posting token, source far from its threshold: the interval ±10 %.
+    expect(nextCheckAt(page(), NOW, policy, () => 0)).toBe(NOW + interval * 0.9);
+    expect(nextCheckAt(page(), NOW, policy, () => 0.5)).toBe(NOW + interval);
+    // The source enters the 50-day threshold in 1 hour: checked then, not 6 hours later.
+    const soon = page({ source: token({ type: 'USER', expiresAt: NOW + 50 * DAY + HOUR, profileId: null }) });
+    expect(nextCheckAt(soon, NOW, policy, () => 0.5)).toBe(NOW + HOUR);
+    // ... unless that path is known not to extend (no loop of checks).
+    expect(
+      nextCheckAt({ ...soon, sourceExtensionBlockedUntil: NOW + 50 * DAY }, NOW, policy, () => 0.5),
+    ).toBe(NOW + interval);
+    // A finite posting token: its threshold, then its expiry.
+    const finite = page({ posting: token({ expiresAt: NOW + 50 * DAY + 2 * HOUR }) });
+    expect(nextCheckAt(finite, NOW, policy, () => 0.5)).toBe(NOW + 2 * HOUR);
+  });
+
+  it('firstCheckAt: a page set up with work to do is due now', () => {
+    const soon = page({ source: token({ type: 'USER', expiresAt: NOW + 40 * DAY, profileId: null }) });
+    expect(firstCheckAt(soon, NOW, policy, () => 0.5)).toBe(NOW);
+    expect(firstCheckAt(page(), NOW, policy, () => 0.5)).toBe(NOW + policy.checkIntervalMs);
+  });
+
+  it('cronDueBy: a page due within a tenth of the interval (plus grace) is due for a cron run', () => {
+    const due = cronDueBy(NOW, policy);
+    expect(due).toBe(NOW + policy.checkIntervalMs / 10 + 15 * MINUTE);
+    // The latest a page checked by the previous cron run can be due: 1.1 intervals after it.
+    const previousRun = NOW - policy.checkIntervalMs;
+    const latest = page({ nextCheckAt: previousRun + Math.round(policy.checkIntervalMs * 1.1) - 1 });
+    expect(isDue(latest, NOW).reason).toBe('not_due');
+    expect(isDue(latest, NOW, due).reason).toBe('due');
+    // Backoff is never shortened.
+    expect(isDue(page({ retryAt: NOW + MINUTE }), NOW, due).reason).toBe('backoff');
   });
 
   it('backoff grows exponentially with jitter and is capped', () => {

@@ -1,0 +1,68 @@
+/**
+ * What one piece of work on a page came to: one type, and one place that words it, so the engine's
+ * history event, the `renewal` event, `renew`'s answer and `check`'s summary can never disagree
+ * (a forced renewal that Facebook did not extend once answered "renewed" while history said
+ * `not_extendable`).
+ */
+import { toIso } from '../clock.js';
+
+export const OUTCOMES = [
+  /** The posting token was replaced by one with a later expiry (or one that never expires). */
+  'renewed',
+  /** The posting token never expires; the source token it is re-minted from got a later expiry. */
+  'source_renewed',
+  /** The posting token was invalid; a new one was minted from the stored source token. */
+  'healed',
+  /** Facebook answered, but the posting token's expiry did not move: it stays as it was. */
+  'not_extendable',
+  /** Facebook answered, but the source token's expiry did not move (self-healing lapses then). */
+  'source_not_extendable',
+  /** Inspected; nothing needed doing. */
+  'checked',
+  /** A call failed; the page is retried with backoff (or needs a person, see its state). */
+  'failed',
+  /** Not worked on this time (not due, throttled, leased elsewhere, dry run). */
+  'skipped',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Did the work leave a token with a fresh lifetime? (`renew`'s `renewed`.) */
+export function isRenewal(outcome: Outcome): boolean {
+  return outcome === 'renewed' || outcome === 'source_renewed' || outcome === 'healed';
+}
+
+/** Which token a renewal was about: the posting token, or the source it is minted from. */
+export function renewedToken(outcome: Outcome): 'posting' | 'source' {
+  return outcome === 'source_renewed' || outcome === 'source_not_extendable' ? 'source' : 'posting';
+}
+
+export interface OutcomeFacts {
+  /** The posting token's expiry after the work (null = never). */
+  expiresAt: number | null;
+  /** The source token's expiry after the work (null = never or no source). */
+  sourceExpiresAt: number | null;
+}
+
+/**
+ * The sentence for a renewal outcome, used both in history and in `renew`'s answer.
+ * Outcomes that are not renewals have no sentence of their own: the page's state message says it.
+ */
+export function renewalMessage(outcome: Outcome, facts: OutcomeFacts): string | null {
+  const until = (ms: number | null) => (ms === null ? 'it does not expire' : `it expires at ${toIso(ms)}`);
+  switch (outcome) {
+    case 'renewed':
+      return `The posting token was renewed; ${until(facts.expiresAt)}.`;
+    case 'source_renewed':
+      return `The source token was extended; ${until(facts.sourceExpiresAt)}, so self-healing stays available.`;
+    case 'healed':
+      return 'The posting token was invalid; a new Page token was minted from the stored source token.';
+    case 'not_extendable':
+      return `Facebook did not extend the token; ${until(facts.expiresAt)}, as before.`;
+    case 'source_not_extendable':
+      return facts.sourceExpiresAt === null
+        ? 'Facebook did not extend the source token.'
+        : `Facebook did not extend the source token; self-healing is available until ${toIso(facts.sourceExpiresAt)}.`;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The scenarios `simulate` knows, in their own small module so `--help` lists exactly these
+ * without loading the simulator (and the emulator) at start-up.
+ */
+export const SCENARIOS = [
+  'default',
+  'password-change',
+  'faults',
+  'throttling',
+  'page-token',
+  'role-removed',
+] as const;
+export type Scenario = (typeof SCENARIOS)[number];
