@@ -2,7 +2,7 @@
  * The README's pictures, written from the code's own lists so they cannot drift: the Page states
  * come from `PAGE_STATES` and the permissions of the reconnect flow from `LOGIN_SCOPES`
  * (src/types.ts). The transitions are listed here, typed by `PageState`: renaming a state breaks
- * the build, and adding one without drawing it fails `test/docs/diagrams.test.ts`.
+ * the build, and adding one without drawing it fails `test/docs/docs.test.ts`.
  *
  *   npm run diagrams          rewrite the blocks in README.md
  *   npm run diagrams -- --check   exit 1 when README.md differs from what the code says

@@ -100,6 +100,7 @@ describe('the packed package', () => {
       ]),
     );
     expect(packed.some((p) => p.startsWith('public/'))).toBe(true);
+    expect(packed).toContain('docs/deploy/fb-token-keeper.service');
     expect(packed.filter((p) => /^(src|test|bench|\.ci)\//.test(p))).toEqual([]);
     // Installing from a tarball runs only install-time scripts: none may need devDependencies.
     expect(Object.keys(pkg.scripts).filter((s) => /^(pre|post)?install$/.test(s))).toEqual([]);

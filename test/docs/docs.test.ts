@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { README, TRANSITIONS, withDiagrams } from '../../scripts/diagrams.js';
+import { CONTROL_OPS, FAULT_KINDS } from '../../src/fake-graph/index.js';
 import { PAGE_STATES } from '../../src/types.js';
 
 describe('README diagrams', () => {
@@ -25,5 +26,13 @@ describe('README diagrams', () => {
     const readme = readFileSync(README, 'utf8');
     expect(readme).toBe(withDiagrams(readme));
     for (const s of PAGE_STATES) expect(readme).toContain(`state "${s}" as ${s}`);
+  });
+});
+
+describe('docs/EMULATOR.md', () => {
+  it('documents every control operation the emulator has', () => {
+    const doc = readFileSync(new URL('../../docs/EMULATOR.md', import.meta.url), 'utf8');
+    expect(CONTROL_OPS.filter((op) => !doc.includes(`| \`${op}\` |`))).toEqual([]);
+    expect(FAULT_KINDS.filter((k) => !doc.includes(`\`${k}\``))).toEqual([]);
   });
 });
