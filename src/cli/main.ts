@@ -314,9 +314,10 @@ Examples:
     .command('fake-graph')
     .description('run the Graph API emulator (for demos and tests)')
     .option('--port <n>', 'port', '5055')
-    .action(async (o: { port: string }) => {
+    .option('--state <file>', 'keep the emulated world in this file across restarts')
+    .action(async (o: { port: string; state?: string }) => {
       const { runFakeGraphCli } = await import('../fake-graph/index.js');
-      await runFakeGraphCli(['--port', o.port]);
+      await runFakeGraphCli(['--port', o.port, ...(o.state === undefined ? [] : ['--state', o.state])]);
     });
 
   try {

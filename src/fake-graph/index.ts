@@ -7,12 +7,14 @@
  * - http.ts    routing, pinned version, appsecret_proof, usage headers, faults, call records.
  * - dialog.ts  the Login dialog (`/{version}/dialog/oauth`).
  * - control.ts the control API over HTTP (`POST /__emulator/<op>`) and a client for it.
+ * - persist.ts the world kept in a file across restarts (`stateFile`, `fake-graph --state FILE`).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../clock.js';
 import { runControl } from './control.js';
 import { createHttpLayer, type FaultSpec, type RecordedCall } from './http.js';
+import { persistState, type StatePersistence } from './persist.js';
 import { FakeGraphState, type TokenStatus } from './state.js';
 
 export { CONTROL_OPS, type ControlOp, connectFakeGraph, type RemoteFakeGraph } from './control.js';
@@ -39,6 +41,8 @@ export interface FakeGraphOptions {
   requireAppsecretProof?: boolean;
   /** Randomness for fault `probability` (default Math.random). */
   random?: () => number;
+  /** Keep the world (apps, users, Pages, tokens, events) in this file: read at start, saved after each request and on close. */
+  stateFile?: string;
 }
 
 export interface FakeGraph {
@@ -46,6 +50,8 @@ export interface FakeGraph {
   readonly url: string;
   readonly version: string;
   readonly clock: Clock;
+  /** Set when started with `stateFile`. */
+  readonly persistence: StatePersistence | null;
   close(): Promise<void>;
 
   createApp(o?: { appId?: string; appSecret?: string; name?: string }): {
@@ -113,6 +119,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
   const version = options.version ?? 'v26.0';
   const host = options.host ?? '127.0.0.1';
   const state = new FakeGraphState(clock);
+  const persistence = options.stateFile === undefined ? null : persistState(state, options.stateFile);
   const layer = createHttpLayer(state, {
     version,
     requireAppsecretProof: options.requireAppsecretProof ?? true,
@@ -122,6 +129,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
   let graph: FakeGraph | null = null;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://emulator');
+    if (persistence) res.on('finish', () => persistence.changed());
     const done = (e: unknown) => {
       if (res.headersSent) return void res.destroy();
       res.statusCode = 500;
@@ -165,10 +173,12 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     url,
     version,
     clock,
+    persistence,
     async close() {
       layer.releaseHeld();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      persistence?.flush();
     },
     createApp: (o) => state.createApp(o),
     createUser: (o) => state.createUser(o),
@@ -219,9 +229,11 @@ export interface FakeGraphCliIo {
 }
 
 /**
- * `fake-graph --port N [--host H] [--version vX.Y]`: an emulator seeded with one app, user, Page
- * (the user has a role on it) and system user; prints ids and tokens as JSON, for demos. Runs until
- * SIGINT/SIGTERM. Resolves with the running emulator.
+ * `fake-graph --port N [--host H] [--version vX.Y] [--state FILE]`: an emulator seeded with one app,
+ * user, Page (the user has a role on it) and system user; prints ids and tokens as JSON, for demos.
+ * With `--state FILE`, the world is kept in FILE: a restart reads it back and prints the same ids
+ * and tokens instead of seeding a new world. Runs until SIGINT/SIGTERM. Resolves with the running
+ * emulator.
  */
 export async function runFakeGraphCli(
   argv: string[],
@@ -237,7 +249,26 @@ export async function runFakeGraphCli(
   }
   const version = arg('--version') ?? 'v26.0';
   if (!/^v\d+\.\d+$/.test(version)) throw new Error('--version must look like v26.0');
-  const g = await startFakeGraph({ port, host: arg('--host') ?? '127.0.0.1', version });
+  const stateFile = arg('--state');
+  const g = await startFakeGraph({
+    port,
+    host: arg('--host') ?? '127.0.0.1',
+    version,
+    ...(stateFile === undefined ? {} : { stateFile }),
+  });
+  if (g.persistence?.restored) {
+    // The ids and tokens printed when the world was made; the addresses are this run's.
+    const again = {
+      ...(g.persistence.meta as object),
+      url: g.url,
+      graph_api_url: g.url,
+      facebook_dialog_url: g.url,
+      control_url: `${g.url}/__emulator/<op>`,
+      restored_from: g.persistence.file,
+    };
+    io.stdout.write(`${JSON.stringify(again, null, 2)}\n`);
+    return stopOnSignals(g);
+  }
   const app = g.createApp({ name: 'Demo app' });
   const user = g.createUser({ name: 'Demo Admin' });
   const page = g.createPage({ name: 'Demo Page' });
@@ -260,7 +291,12 @@ export async function runFakeGraphCli(
       system_user: g.issueSystemUserToken({ appId: app.appId, systemUserId: systemUser.id }),
     },
   };
+  if (g.persistence) g.persistence.meta = seeded;
   io.stdout.write(`${JSON.stringify(seeded, null, 2)}\n`);
+  return stopOnSignals(g);
+}
+
+function stopOnSignals(g: FakeGraph): FakeGraph {
   const close = g.close.bind(g);
   const stop = () => void g.close();
   g.close = async () => {
