@@ -163,7 +163,12 @@ npx fb-token-keeper status --page-id "$PAGE_ID" --json > demo/status.json
     const child = groups.at(-1);
     if (child?.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
     const { out } = await run;
-    // The admin API key, printed once.
-    expect(out).toMatch(/an admin key was created\. It is shown only this once:\n\n {2}\S{20,}\n/);
+    // Not a terminal: the admin API key is in a 0600 file beside the database, and only its path is logged.
+    const keyFile = join(folder, 'data/bootstrap-admin.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const key = readFileSync(keyFile, 'utf8').trim();
+    expect(key).toMatch(/^ftk_[0-9a-f]{16}_\S{43}$/);
+    expect(out).toContain('bootstrap-admin.key');
+    expect(out).not.toContain(key);
   }, 120_000);
 });
