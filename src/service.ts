@@ -2,6 +2,7 @@
  * Wiring for `serve`: the core, the scheduler, the alert dispatcher and the HTTP app, and the
  * process lifecycle (signals, graceful shutdown). Nothing here decides anything.
  */
+import { NO_ALERT_CHANNEL, targetsFromConfig } from './alerts/channels.js';
 import { createAlertDispatcher } from './alerts/dispatcher.js';
 import { MINUTE, systemTimers, type Timers } from './clock.js';
 import type { Config } from './config.js';
@@ -116,6 +117,7 @@ export async function runServe(config: Config, io: { stdout: NodeJS.WritableStre
       `\nNo API key existed, so an admin key was created. It is shown only this once:\n\n  ${key}\n\nUse it as "Authorization: Bearer <key>" and to sign in to the dashboard.\n\n`,
     );
   }
+  if (targetsFromConfig(config).length === 0) logger.warn(NO_ALERT_CHANNEL);
   const address = await service.start();
   logger.info(
     {
