@@ -2,6 +2,7 @@
  * Wiring for `serve`: the core, the scheduler, the alert dispatcher and the HTTP app, and the
  * process lifecycle (signals, graceful shutdown). Nothing here decides anything.
  */
+import { NO_ALERT_CHANNEL, targetsFromConfig } from './alerts/channels.js';
 import { createAlertDispatcher } from './alerts/dispatcher.js';
 import { type BootstrapKeyIo, handOverBootstrapKey } from './bootstrap-key.js';
 import { MINUTE, systemTimers, type Timers } from './clock.js';
@@ -113,6 +114,7 @@ export async function runServe(config: Config, io: BootstrapKeyIo): Promise<void
   const key = await ensureBootstrapKey(service.keeper.store, service.keeper.clock);
   // To the terminal, or to a 0600 file whose path is logged: never into the log stream itself.
   if (key) handOverBootstrapKey(key, config, io, logger);
+  if (targetsFromConfig(config).length === 0) logger.warn(NO_ALERT_CHANNEL);
   const address = await service.start();
   logger.info(
     {

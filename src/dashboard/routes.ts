@@ -472,7 +472,8 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
       return r.renewed
         ? {
             kind: 'ok',
-            text: `${r.message} ${r.expires_at === null ? 'The new token does not expire.' : `It expires ${r.expires_at}.`}`,
+            // The engine's own sentence (lifecycle/outcome.ts) already names the expiry.
+            text: r.message,
           }
         : {
             kind: NEEDS_PERSON.has(r.state) ? 'error' : 'info',

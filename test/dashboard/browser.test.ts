@@ -253,7 +253,7 @@ describe('dashboard in a browser, against `serve`', () => {
     const before = await page.locator('table.history tbody tr').count();
     await page.getByRole('button', { name: 'Renew now' }).click();
     await page.waitForURL(`${base}/pages/${books}`);
-    expect(await page.locator('.flash-ok').textContent()).toContain('The token was renewed.');
+    expect(await page.locator('.flash-ok').textContent()).toContain('The posting token was renewed');
     expect(await page.locator('table.history tbody tr').count()).toBeGreaterThan(before);
   });
 

@@ -311,7 +311,7 @@ describe('dashboard: a page and its buttons', () => {
       const csrf = await b.signIn(w.keys.admin);
       expect((await b.post(`/pages/${fb.pageId}/renew`, { _csrf: csrf })).statusCode).toBe(303);
       const view = (await b.get(`/pages/${fb.pageId}`)).body;
-      expect(view).toMatch(/flash-ok[^>]*>The token was renewed\. The new token does not expire\./);
+      expect(view).toMatch(/flash-ok[^>]*>The posting token was renewed; it does not expire\./);
       expect(view).toContain('renewed');
 
       expect((await b.get('/pages/999999')).statusCode).toBe(404);

@@ -66,10 +66,14 @@ describe.each(testBackends())('/metrics on %s', (backend) => {
       const daysLeft = value(m, 'fbtk_page_token_days_left', { page_id: finite.pageId })!;
       expect(daysLeft).toBeCloseTo((Date.parse(status.expires_at) - w.clock.now()) / DAY, 2);
       expect(daysLeft).toBeGreaterThan(50);
-      for (const page of [never, finite]) {
+      // The finite one inherited its user token's expiry: a real deadline, so `expiring`.
+      for (const [page, state] of [
+        [never, 'healthy'],
+        [finite, 'expiring'],
+      ] as const) {
         const states = seriesFor(m, 'fbtk_page_state', page.pageId);
         expect(states.map((s) => s.labels?.state).sort()).toEqual([...PAGE_STATES].sort());
-        expect(states.filter((s) => s.value === '1').map((s) => s.labels?.state)).toEqual(['healthy']);
+        expect(states.filter((s) => s.value === '1').map((s) => s.labels?.state)).toEqual([state]);
       }
       const graphCalls = m.get('fbtk_graph_call_duration_seconds');
       expect(graphCalls?.type).toBe('HISTOGRAM');
