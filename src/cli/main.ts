@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { type Config, loadConfig, readProcessEnv } from '../config.js';
 import { AppError } from '../errors.js';
 import { createTokenKeeper, type KeeperInternals } from '../lifecycle/keeper.js';
-import { checkText, renewText, statusDetail, statusTable, validateText } from './output.js';
+import { checkText, renewText, sourcesText, statusDetail, statusTable, validateText } from './output.js';
 import { readSecretArgs } from './stdin.js';
 
 export interface CliIo {
@@ -23,16 +23,30 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
   const json = (v: unknown) => io.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   let config: Config | undefined;
   const getConfig = () => (config ??= loadConfig(io.env));
-  async function withKeeper<T>(fn: (k: KeeperInternals) => Promise<T>): Promise<T> {
-    const cfg = getConfig();
+  async function cliLogger() {
     const { createLogger } = await import('../logger.js');
     // CLI commands log to stderr, quietly, so stdout stays clean for tables and --json.
-    const logger = createLogger({
+    return createLogger({
       level: io.env.LOG_LEVEL ?? 'warn',
       format: 'json',
       destination: process.stderr,
     });
-    const keeper = await createTokenKeeper({ config: cfg, logger });
+  }
+  /**
+   * A keeper for one command. Only the commands that set something up (`setup`, `add`; `serve` and
+   * `migrate` open their own) pass `create`: any other command finding no database fails naming
+   * the path it looked at, instead of creating an empty database and a new key there.
+   */
+  async function withKeeper<T>(
+    fn: (k: KeeperInternals) => Promise<T>,
+    options: { create?: boolean } = {},
+  ): Promise<T> {
+    const cfg = getConfig();
+    const keeper = await createTokenKeeper({
+      config: cfg,
+      logger: await cliLogger(),
+      create: options.create === true,
+    });
     try {
       return await fn(keeper);
     } finally {
@@ -75,8 +89,8 @@ Examples:
     .description('apply database migrations (also done at start-up)')
     .option('--status', 'only show which migrations are applied')
     .action(async (o: { status?: boolean }) => {
-      const { openStoreForConfig } = await import('../service.js');
-      const store = await openStoreForConfig(getConfig());
+      const { openStoreForMigrations } = await import('../service.js');
+      const store = await openStoreForMigrations(getConfig());
       try {
         if (o.status) {
           const s = await store.migrationStatus();
@@ -113,11 +127,14 @@ Examples:
           ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
           io.stdin,
         );
-        await withKeeper(async (k) => {
-          const r = await k.setup({ pageId, accessToken, appId, appSecret });
-          if (o.json) json(r);
-          else out(`${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
-        });
+        await withKeeper(
+          async (k) => {
+            const r = await k.setup({ pageId, accessToken, appId, appSecret });
+            if (o.json) json(r);
+            else out(`${r.notes.join('\n')}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
+          },
+          { create: true },
+        );
       },
     );
 
@@ -140,7 +157,7 @@ Examples:
         json?: boolean;
       }) => {
         const { runSetup } = await import('./setup-command.js');
-        await runSetup(o, io, withKeeper);
+        await runSetup(o, io, (fn) => withKeeper(fn, { create: true }));
       },
     );
 
@@ -151,15 +168,16 @@ Examples:
     .option('--json', 'print JSON')
     .action(async (o: { pageId?: string; json?: boolean }) => {
       await withKeeper(async (k) => {
+        const sources = k.sources();
         if (o.pageId) {
           const s = await k.status(o.pageId);
-          if (o.json) json(s);
-          else out(statusDetail(s));
+          if (o.json) json({ ...s, ...sources });
+          else out(`${statusDetail(s)}\n\n${sourcesText(sources)}`);
           return;
         }
         const pages = await k.listPages();
-        if (o.json) json({ success: true, pages });
-        else out(statusTable(pages));
+        if (o.json) json({ success: true, ...sources, pages });
+        else out(`${statusTable(pages)}\n\n${sourcesText(sources)}`);
       });
     });
 
@@ -183,7 +201,10 @@ Examples:
         }
         if (o.json) json(r);
         else out(checkText(r));
-        if (r.results.some((x) => x.state_after === 'needs_reauth' || x.state_after === 'expired')) {
+        if (
+          r.results.some((x) => x.state_after === 'needs_reauth' || x.state_after === 'expired') ||
+          r.could_not_check.length > 0
+        ) {
           process.exitCode = EXIT_FAILURE;
         }
       });
@@ -312,10 +333,20 @@ Examples:
 
   program
     .command('rotate-key')
-    .description('re-seal every stored secret under a new encryption key, in one transaction')
-    .action(async () => {
+    .description(
+      'add a new active encryption key and re-seal every stored secret under it (running instances pick it up)',
+    )
+    .option('--reseal', 'only re-seal every secret under the active key')
+    .option(
+      '--retire <KEY_ID>',
+      'remove a previous key from the keyring; refused while anything is sealed with it',
+    )
+    .action(async (o: { reseal?: boolean; retire?: string }) => {
+      if (o.reseal && o.retire !== undefined) {
+        throw new AppError('validation_failed', 'give --reseal or --retire, not both');
+      }
       const { rotateKey } = await import('./rotate-key.js');
-      out(await rotateKey(getConfig()));
+      out(await rotateKey(getConfig(), await cliLogger(), { reseal: o.reseal, retire: o.retire }));
     });
 
   program

@@ -1,5 +1,6 @@
 /** Human output for the CLI: plain tables and sentences. `--json` prints the core's objects as they are. */
 import type { CheckReport, PageStatus, RenewResult, ValidateResult } from '../lifecycle/types.js';
+import type { KeeperSources } from '../lifecycle/keeper.js';
 
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
@@ -62,10 +63,25 @@ export function statusDetail(s: PageStatus): string {
   return lines.join('\n');
 }
 
+/** Which database and key source a command used. */
+export function sourcesText(s: KeeperSources): string {
+  const previous = s.key_ids.length - 1;
+  return [
+    `database:   ${s.database} (${s.database_from})`,
+    `key source: ${s.key_source} (active key ${s.active_key_id}${previous > 0 ? `, ${previous} previous: ${s.key_ids.slice(1).join(', ')}` : ''})`,
+  ].join('\n');
+}
+
 export function checkText(r: CheckReport): string {
   const head = `${r.dry_run ? 'Dry run: ' : ''}${r.checked} page(s) checked, ${r.skipped} not due.`;
-  if (r.results.length === 0) return head;
-  return `${head}\n${table([
+  const failed =
+    r.could_not_check.length === 0
+      ? ''
+      : `\n${r.could_not_check.length} page(s) could not be checked:\n${r.could_not_check
+          .map((x) => `  ${x.page_id}: ${x.message} (${x.code})`)
+          .join('\n')}`;
+  if (r.results.length === 0) return `${head}${failed}`;
+  return `${head}${failed}\n${table([
     ['PAGE', 'ACTION', 'REASON', 'STATE'],
     ...r.results.map((x) => [
       x.page_id,

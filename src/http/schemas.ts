@@ -226,6 +226,9 @@ export const checkReport = z.object({
       message: z.string().nullable(),
     }),
   ),
+  could_not_check: z
+    .array(z.object({ page_id: z.string(), code: z.string(), message: z.string() }))
+    .describe('Pages the round could not work on at all (e.g. their secrets do not open), with why.'),
 });
 
 export const validateResult = z.object({

@@ -611,6 +611,8 @@ export function createEngine(deps: EngineDeps) {
     all?: boolean;
     concurrency: number;
     collect?: boolean;
+    /** Hears of each page the round could not work on (the round goes on). */
+    onPageError?: (pageId: string, err: unknown) => void;
   }): Promise<ProcessOutcome[]> {
     const startedAt = clock.now();
     const collect = options.collect !== false;
@@ -666,6 +668,8 @@ export function createEngine(deps: EngineDeps) {
         } catch (err) {
           // One page's failure (lease lost, a throttled app, a deleted page) never stops the round.
           logger.warn({ pageId: page.pageId, err: safeError(err) }, 'page check failed');
+          failed++;
+          options.onPageError?.(page.pageId, err);
         }
       }
     };

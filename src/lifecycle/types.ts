@@ -88,6 +88,8 @@ export interface CheckReport {
   checked: number;
   skipped: number;
   results: CheckPageResult[];
+  /** Pages the round could not work on at all (e.g. their secrets do not open), with why. */
+  could_not_check: { page_id: string; code: string; message: string }[];
 }
 
 export interface ValidateResult {
