@@ -65,7 +65,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
     .addHelpText(
       'after',
       `
-Configuration comes from the environment (and ./.env): DATABASE_URL, TOKEN_ENCRYPTION_KEY, GRAPH_API_VERSION,
+Configuration comes from the environment (and ./.env): DATA_DIR (default ~/.local/share/fb-token-keeper),
+DATABASE_URL, TOKEN_ENCRYPTION_KEYS / TOKEN_ENCRYPTION_KEY / ENCRYPTION_KEY_FILE, GRAPH_API_VERSION,
 CHECK_INTERVAL_HOURS, RENEWAL_THRESHOLD_DAYS, ALERT_DAYS_BEFORE, WEBHOOK_URLS, ... (see README).
 
 Examples:

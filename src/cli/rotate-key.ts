@@ -17,7 +17,7 @@ import { generateKey, writeKeyFile } from '../crypto/keys.js';
 import { createSecretBox, keyIdOf } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { databaseNotFound } from '../lifecycle/keeper.js';
+import { assertDatabaseExists, databaseNotFound } from '../lifecycle/keeper.js';
 import { proveKeyring, summariseUsage } from '../lifecycle/key-check.js';
 import { openStore } from '../store/database.js';
 import type { Store } from '../store/types.js';
@@ -37,6 +37,7 @@ export async function rotateKey(
   logger: Logger,
   options: RotateOptions = {},
 ): Promise<string> {
+  assertDatabaseExists(config);
   const keyring = openKeyring(config.keySource, { create: false });
   if (options.retire !== undefined) return retire(config, keyring, logger, options.retire);
   if (options.reseal === true) {

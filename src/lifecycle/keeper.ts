@@ -156,7 +156,7 @@ function legacyHint(config: Config): string {
  * new default there would silently begin an empty database beside the old one: refuse, saying where
  * the old data is and how to point at it.
  */
-function refuseToStrandOldData(config: Config): void {
+export function refuseToStrandOldData(config: Config): void {
   const hint = legacyHint(config);
   if (hint === '') return;
   const target = parseDatabaseUrl(config.databaseUrl);
@@ -166,6 +166,15 @@ function refuseToStrandOldData(config: Config): void {
     `no database in the data folder ${config.dataDir}, and none was created.${hint}`,
     { details: { path: target.dialect === 'sqlite' ? target.path : null, legacy: resolve('data') } },
   );
+}
+
+/** Fail early, naming the path, when a SQLite database that must already exist does not. */
+export function assertDatabaseExists(config: Config): void {
+  refuseToStrandOldData(config);
+  const target = parseDatabaseUrl(config.databaseUrl);
+  if (target.dialect === 'sqlite' && target.path !== ':memory:' && !existsSync(target.path)) {
+    throw databaseNotFound(config);
+  }
 }
 
 export function databaseNotFound(config: Config): AppError {
