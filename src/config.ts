@@ -4,9 +4,22 @@
  */
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import type { KeySource } from './crypto/keys.js';
 import { AppError } from './errors.js';
+
+/** The data folder when DATA_DIR is unset: per user, the same from any working directory (cron, another project). */
+export function defaultDataDir(env: Record<string, string | undefined>): string {
+  const xdg = env.XDG_DATA_HOME;
+  const base = xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.local', 'share');
+  return join(base, 'fb-token-keeper');
+}
+
+/** The default database inside a data folder. */
+export const DATABASE_FILE = 'fb-token-keeper.db';
+export const KEY_FILE = 'encryption.key';
 
 const positiveNumber = (name: string) =>
   z.coerce.number({ error: `${name} must be a number` }).positive(`${name} must be greater than 0`);
@@ -121,14 +134,15 @@ const pageSeries = z
 
 /** Variable name → schema. The README's configuration table documents the same list. */
 const schema = z.object({
-  DATABASE_URL: z
-    .string()
-    .default('sqlite:data/fb-token-keeper.db')
-    .refine((s) => /^(sqlite:|postgres(ql)?:\/\/)/.test(s), {
+  DATA_DIR: optional(z.string()),
+  DATABASE_URL: optional(
+    z.string().refine((s) => /^(sqlite:|postgres(ql)?:\/\/)/.test(s), {
       error: 'DATABASE_URL must start with sqlite: (e.g. sqlite:data/fb-token-keeper.db) or postgres://',
     }),
+  ),
   TOKEN_ENCRYPTION_KEY: optional(z.string()),
-  ENCRYPTION_KEY_FILE: z.string().default('data/encryption.key'),
+  TOKEN_ENCRYPTION_KEYS: optional(z.string()),
+  ENCRYPTION_KEY_FILE: optional(z.string()),
   GRAPH_API_URL: url('GRAPH_API_URL').default('https://graph.facebook.com'),
   GRAPH_API_VERSION: z
     .string()
@@ -197,9 +211,16 @@ export type TrustProxy = boolean | number | string[];
 export type Env = z.input<typeof schema>;
 
 export interface Config {
+  /** Absolute. Where the default database and key file live (DATA_DIR, else the XDG data folder). */
+  dataDir: string;
   databaseUrl: string;
+  /** Where databaseUrl came from: the variable, or DATA_DIR's default. */
+  databaseUrlFrom: 'DATABASE_URL' | 'DATA_DIR' | 'default';
   encryptionKey: string | undefined;
+  /** Absolute. Used when neither TOKEN_ENCRYPTION_KEYS nor TOKEN_ENCRYPTION_KEY is set. */
   encryptionKeyFile: string;
+  /** The keyring's source (crypto/keys.ts): one of the variables, or the key file. */
+  keySource: KeySource;
   graphApiUrl: string;
   graphApiVersion: string;
   graphTimeoutMs: number;
@@ -245,6 +266,22 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     });
   }
   const e = result.data;
+  if (e.TOKEN_ENCRYPTION_KEY !== undefined && e.TOKEN_ENCRYPTION_KEYS !== undefined) {
+    throw new AppError(
+      'config_invalid',
+      'invalid configuration: set TOKEN_ENCRYPTION_KEYS (the keyring, active key first) or TOKEN_ENCRYPTION_KEY (one key), not both',
+      { details: { variables: ['TOKEN_ENCRYPTION_KEY', 'TOKEN_ENCRYPTION_KEYS'] } },
+    );
+  }
+  // Resolved once, here: a relative DATA_DIR or key file means the folder it named when the config was read.
+  const dataDir = resolve(e.DATA_DIR ?? defaultDataDir(env));
+  const encryptionKeyFile = resolve(e.ENCRYPTION_KEY_FILE ?? join(dataDir, KEY_FILE));
+  const keySource: KeySource =
+    e.TOKEN_ENCRYPTION_KEYS !== undefined
+      ? { kind: 'env', variable: 'TOKEN_ENCRYPTION_KEYS', value: e.TOKEN_ENCRYPTION_KEYS }
+      : e.TOKEN_ENCRYPTION_KEY !== undefined
+        ? { kind: 'env', variable: 'TOKEN_ENCRYPTION_KEY', value: e.TOKEN_ENCRYPTION_KEY }
+        : { kind: 'file', path: encryptionKeyFile };
   if (e.SMTP_URL && !e.ALERT_EMAIL_TO) {
     throw new AppError(
       'config_invalid',
@@ -252,9 +289,13 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     );
   }
   return Object.freeze({
-    databaseUrl: e.DATABASE_URL,
+    dataDir,
+    databaseUrl: e.DATABASE_URL ?? `sqlite:${join(dataDir, DATABASE_FILE)}`,
+    databaseUrlFrom:
+      e.DATABASE_URL !== undefined ? 'DATABASE_URL' : e.DATA_DIR !== undefined ? 'DATA_DIR' : 'default',
     encryptionKey: e.TOKEN_ENCRYPTION_KEY,
-    encryptionKeyFile: e.ENCRYPTION_KEY_FILE,
+    encryptionKeyFile,
+    keySource: Object.freeze(keySource),
     graphApiUrl: e.GRAPH_API_URL,
     graphApiVersion: e.GRAPH_API_VERSION,
     graphTimeoutMs: e.GRAPH_TIMEOUT_MS,
@@ -291,6 +332,18 @@ export function readProcessEnv(envFile = '.env'): Record<string, string | undefi
     process.loadEnvFile(envFile);
   }
   return process.env;
+}
+
+/** A database URL fit to show: the password of a postgres:// URL replaced by ***. */
+export function displayDatabaseUrl(url: string): string {
+  if (!/^postgres(ql)?:\/\//.test(url)) return url;
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
 }
 
 /** The names of every variable, for docs and `--help`. */

@@ -25,6 +25,11 @@ export type ErrorCode =
   | 'config_invalid'
   | 'encryption_key_invalid'
   | 'decryption_failed'
+  | 'encryption_key_unknown'
+  | 'encryption_key_missing'
+  | 'encryption_key_in_use'
+  | 'encryption_key_not_in_ring'
+  | 'database_not_found'
   | 'database_unavailable'
   | 'schema_too_new'
   | 'payload_too_large'
@@ -59,6 +64,12 @@ const STATUS: Record<ErrorCode, number> = {
   config_invalid: 500,
   encryption_key_invalid: 500,
   decryption_failed: 500,
+  // The service cannot open what it stores until an operator loads the key: unavailable, not broken.
+  encryption_key_unknown: 503,
+  encryption_key_missing: 500,
+  encryption_key_in_use: 409,
+  encryption_key_not_in_ring: 400,
+  database_not_found: 500,
   database_unavailable: 503,
   schema_too_new: 500,
   payload_too_large: 413,

@@ -2,7 +2,8 @@
  * Library entry: `import { createTokenKeeper } from 'fb-token-keeper'` gives the same core the CLI
  * and the HTTP API use.
  *
- *   const keeper = await createTokenKeeper({ env: { DATABASE_URL: 'sqlite:data/tokens.db' } });
+ *   const keeper = await createTokenKeeper(); // the database `serve` uses ($DATA_DIR); never creates one
+ *   const fresh = await createTokenKeeper({ env: { DATABASE_URL: 'sqlite:/srv/tokens.db' }, create: true });
  *   const token = await keeper.getPageToken('534295833110036');
  */
 export { createTokenKeeper, type KeeperOptions, type KeeperInternals } from './lifecycle/keeper.js';

@@ -7,7 +7,7 @@ import { createAlertDispatcher } from './alerts/dispatcher.js';
 import { type BootstrapKeyIo, handOverBootstrapKey } from './bootstrap-key.js';
 import { MINUTE, systemTimers, type Timers } from './clock.js';
 import type { Config } from './config.js';
-import { resolveEncryptionKey } from './crypto/keys.js';
+import { displayDatabaseUrl } from './config.js';
 import { createSecretBox } from './crypto/secret-box.js';
 import { buildApp } from './http/app.js';
 import { ensureBootstrapKey } from './http/auth.js';
@@ -18,6 +18,7 @@ import { startServer } from './http/server.js';
 import { createTokenKeeper, type KeeperInternals, type KeeperOptions } from './lifecycle/keeper.js';
 import { createScheduler } from './lifecycle/scheduler.js';
 import { safeError } from './lifecycle/engine.js';
+import { AppError } from './errors.js';
 import { openStore } from './store/database.js';
 import type { Store } from './store/types.js';
 
@@ -59,6 +60,13 @@ export async function createService(options: ServiceOptions = {}) {
     } catch (err) {
       checks.database = { ok: false, message: safeError(err).message };
     }
+    // A secret that cannot be opened means a Page nobody can post to, whatever its state says.
+    const faults = store.secretBox.faults();
+    const first = faults.values().next();
+    checks.encryption_keys =
+      first.done === true
+        ? { ok: true }
+        : { ok: false, message: `${faults.size} stored secret(s) cannot be opened: ${first.value.message}` };
     checks.scheduler = scheduler.isAlive()
       ? { ok: true }
       : { ok: false, message: scheduler.isRunning() ? 'no round finished recently' : 'not running' };
@@ -109,7 +117,7 @@ export async function createService(options: ServiceOptions = {}) {
 
 /** `fb-token-keeper serve`: runs until SIGINT/SIGTERM. */
 export async function runServe(config: Config, io: BootstrapKeyIo): Promise<void> {
-  const service = await createService({ config });
+  const service = await createService({ config, create: true });
   const { logger } = service.keeper;
   const key = await ensureBootstrapKey(service.keeper.store, service.keeper.clock);
   // To the terminal, or to a 0600 file whose path is logged: never into the log stream itself.
@@ -119,7 +127,9 @@ export async function runServe(config: Config, io: BootstrapKeyIo): Promise<void
   logger.info(
     {
       address,
-      database: config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'postgres',
+      database: displayDatabaseUrl(config.databaseUrl),
+      keySource: service.keeper.sources().key_source,
+      activeKeyId: service.keeper.sources().active_key_id,
       graphApiVersion: config.graphApiVersion,
     },
     'fb-token-keeper is running',
@@ -142,12 +152,24 @@ export async function runServe(config: Config, io: BootstrapKeyIo): Promise<void
   });
 }
 
-export async function openStoreForConfig(config: Config): Promise<Store> {
-  const key = resolveEncryptionKey({
-    encryptionKey: config.encryptionKey,
-    keyFile: config.encryptionKeyFile,
+/**
+ * The store alone, for `migrate`: migrations never open a secret, so no key is read or created
+ * (a box that refuses every use stands in for the keyring).
+ */
+export async function openStoreForMigrations(config: Config): Promise<Store> {
+  const refuse = (): never => {
+    throw new AppError('internal_error', 'migrations do not use encryption keys');
+  };
+  return openStore({
+    databaseUrl: config.databaseUrl,
+    create: true,
+    secretBox: createSecretBox({
+      keys: refuse,
+      refresh: () => undefined,
+      description: 'none (migrations only)',
+      missingKeyHint: refuse,
+    }),
   });
-  return openStore({ databaseUrl: config.databaseUrl, secretBox: createSecretBox({ current: key }) });
 }
 
 /** A one-shot `check` (cron) delivers its alerts, or leaves them durably queued, before it exits. */

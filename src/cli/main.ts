@@ -13,6 +13,7 @@ import {
   historyText,
   notesText,
   renewText,
+  sourcesText,
   statusDetail,
   statusTable,
   testAlertText,
@@ -36,16 +37,30 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
   const json = (v: unknown) => io.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   let config: Config | undefined;
   const getConfig = () => (config ??= loadConfig(io.env));
-  async function withKeeper<T>(fn: (k: KeeperInternals) => Promise<T>): Promise<T> {
-    const cfg = getConfig();
+  async function cliLogger() {
     const { createLogger } = await import('../logger.js');
     // CLI commands log to stderr, quietly, so stdout stays clean for tables and --json.
-    const logger = createLogger({
+    return createLogger({
       level: io.env.LOG_LEVEL ?? 'warn',
       format: 'json',
       destination: process.stderr,
     });
-    const keeper = await createTokenKeeper({ config: cfg, logger });
+  }
+  /**
+   * A keeper for one command. Only the commands that set something up (`setup`, `add`; `serve` and
+   * `migrate` open their own) pass `create`: any other command finding no database fails naming
+   * the path it looked at, instead of creating an empty database and a new key there.
+   */
+  async function withKeeper<T>(
+    fn: (k: KeeperInternals) => Promise<T>,
+    options: { create?: boolean } = {},
+  ): Promise<T> {
+    const cfg = getConfig();
+    const keeper = await createTokenKeeper({
+      config: cfg,
+      logger: await cliLogger(),
+      create: options.create === true,
+    });
     try {
       return await fn(keeper);
     } finally {
@@ -64,7 +79,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
     .addHelpText(
       'after',
       `
-Configuration comes from the environment (and ./.env): DATABASE_URL, TOKEN_ENCRYPTION_KEY, GRAPH_API_VERSION,
+Configuration comes from the environment (and ./.env): DATA_DIR (default ~/.local/share/fb-token-keeper),
+DATABASE_URL, TOKEN_ENCRYPTION_KEYS / TOKEN_ENCRYPTION_KEY / ENCRYPTION_KEY_FILE, GRAPH_API_VERSION,
 CHECK_INTERVAL_HOURS, RENEWAL_THRESHOLD_DAYS, ALERT_DAYS_BEFORE, WEBHOOK_URLS, ... (see README).
 
 Examples:
@@ -88,8 +104,8 @@ Examples:
     .description('apply database migrations (also done at start-up)')
     .option('--status', 'only show which migrations are applied')
     .action(async (o: { status?: boolean }) => {
-      const { openStoreForConfig } = await import('../service.js');
-      const store = await openStoreForConfig(getConfig());
+      const { openStoreForMigrations } = await import('../service.js');
+      const store = await openStoreForMigrations(getConfig());
       try {
         if (o.status) {
           const s = await store.migrationStatus();
@@ -126,11 +142,14 @@ Examples:
           ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
           io.stdin,
         );
-        await withKeeper(async (k) => {
-          const r = await k.setup({ pageId, accessToken, appId, appSecret });
-          if (o.json) json(r);
-          else out(`${notesText(r.notes)}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
-        });
+        await withKeeper(
+          async (k) => {
+            const r = await k.setup({ pageId, accessToken, appId, appSecret });
+            if (o.json) json(r);
+            else out(`${notesText(r.notes)}\n\n${statusDetail(r.status)}\n\nRun the service with: npm start`);
+          },
+          { create: true },
+        );
       },
     );
 
@@ -153,7 +172,7 @@ Examples:
         json?: boolean;
       }) => {
         const { runSetup } = await import('./setup-command.js');
-        await runSetup(o, io, withKeeper);
+        await runSetup(o, io, (fn) => withKeeper(fn, { create: true }));
       },
     );
 
@@ -166,12 +185,17 @@ Examples:
     .action(async (o: { pageId?: string; json?: boolean; exitStatus?: boolean }) => {
       const channels = targetsFromConfig(getConfig());
       await withKeeper(async (k) => {
+        const sources = k.sources();
         const pages = o.pageId ? [await k.status(o.pageId)] : await k.listPages();
         if (o.json) {
           const alertChannels = channels.map((c) => ({ channel: c.channel, target: c.target }));
-          json(o.pageId ? pages[0] : { success: true, pages, alert_channels: alertChannels });
+          json(
+            o.pageId
+              ? { ...pages[0], ...sources }
+              : { success: true, ...sources, pages, alert_channels: alertChannels },
+          );
         } else {
-          out(o.pageId ? statusDetail(pages[0]!) : statusTable(pages));
+          out(`${o.pageId ? statusDetail(pages[0]!) : statusTable(pages)}\n\n${sourcesText(sources)}`);
           if (channels.length === 0) out(`\nWarning: ${NO_ALERT_CHANNEL}`);
         }
         if (o.exitStatus && pages.some((p) => needsPerson(p.state))) process.exitCode = EXIT_FAILURE;
@@ -201,7 +225,7 @@ Examples:
         }
         if (o.json) json(r);
         else out(checkText(r));
-        if (r.needs_person.length > 0) process.exitCode = EXIT_FAILURE;
+        if (r.needs_person.length > 0 || r.could_not_check.length > 0) process.exitCode = EXIT_FAILURE;
       });
     });
 
@@ -287,10 +311,20 @@ Examples:
 
   program
     .command('rotate-key')
-    .description('re-seal every stored secret under a new encryption key, in one transaction')
-    .action(async () => {
+    .description(
+      'add a new active encryption key and re-seal every stored secret under it (running instances pick it up)',
+    )
+    .option('--reseal', 'only re-seal every secret under the active key')
+    .option(
+      '--retire <KEY_ID>',
+      'remove a previous key from the keyring; refused while anything is sealed with it',
+    )
+    .action(async (o: { reseal?: boolean; retire?: string }) => {
+      if (o.reseal && o.retire !== undefined) {
+        throw new AppError('validation_failed', 'give --reseal or --retire, not both');
+      }
       const { rotateKey } = await import('./rotate-key.js');
-      out(await rotateKey(getConfig()));
+      out(await rotateKey(getConfig(), await cliLogger(), { reseal: o.reseal, retire: o.retire }));
     });
 
   program

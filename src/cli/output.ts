@@ -14,6 +14,7 @@ import type {
   RenewResult,
   ValidateResult,
 } from '../lifecycle/types.js';
+import type { KeeperSources } from '../lifecycle/keeper.js';
 
 // C0 controls (with TAB, CR, LF: a cell or a line must stay one cell, one line), DEL and C1 controls
 // (U+0080–U+009F; U+009B is CSI and U+009D is OSC on terminals that honour 8-bit controls).
@@ -98,10 +99,25 @@ export function statusDetail(s: PageStatus): string {
   return lines.join('\n');
 }
 
+/** Which database and key source a command used. */
+export function sourcesText(s: KeeperSources): string {
+  const previous = s.key_ids.length - 1;
+  return [
+    `database:   ${s.database} (${s.database_from})`,
+    `key source: ${s.key_source} (active key ${s.active_key_id}${previous > 0 ? `, ${previous} previous: ${s.key_ids.slice(1).join(', ')}` : ''})`,
+  ].join('\n');
+}
+
 export function checkText(r: CheckReport): string {
   const lines = [
     `${r.dry_run ? 'Dry run: ' : ''}${r.dry_run ? r.results.length : r.checked} page(s) ${r.dry_run ? 'inspected' : 'checked'}, ${r.skipped} not checked.`,
   ];
+  if (r.could_not_check.length > 0) {
+    lines.push(
+      `${r.could_not_check.length} page(s) could not be checked:`,
+      ...r.could_not_check.map((x) => `  ${x.page_id}: ${terminalText(x.message)} (${x.code})`),
+    );
+  }
   if (r.results.length > 0) {
     lines.push(
       table([

@@ -22,8 +22,21 @@ export interface SecretBox {
   readonly keyId: string;
   /** Ids of every key this box can open with (current first). */
   readonly keyIds: readonly string[];
+  /** What holds the keys, as messages name it ("key file /path", "TOKEN_ENCRYPTION_KEYS"). */
+  readonly source: string;
   seal(plaintext: string, aad: string): string;
   open(envelope: string, aad: string): string;
+  /**
+   * Secrets that failed to open and have not opened since (by where they live, `page:<id>:<field>`),
+   * so readiness and the dashboard can tell the truth. Bounded; cleared per value when it opens.
+   */
+  faults(): ReadonlyMap<string, SecretFault>;
+}
+
+export interface SecretFault {
+  code: 'encryption_key_unknown' | 'decryption_failed';
+  keyId: string | null;
+  message: string;
 }
 
 export interface SecretBoxKeys {
@@ -33,14 +46,41 @@ export interface SecretBoxKeys {
   previous?: readonly Buffer[] | undefined;
 }
 
+/**
+ * A live keyring (crypto/keyring.ts): its keys may change while the process runs (a key file
+ * rewritten by `rotate-key`). The box asks it again when an envelope names a key it does not hold.
+ */
+export interface KeyProvider {
+  /** Active key first. The box rebuilds its ring when this returns a different array. */
+  keys(): readonly Buffer[];
+  /** Re-read the source if it may have changed; `unknown_key` may re-read even when it looks unchanged. */
+  refresh(reason: 'seal' | 'unknown_key'): void;
+  /** How messages name the source. */
+  readonly description: string;
+  /** What to do when a value names key `id` that the source does not hold. */
+  missingKeyHint(id: string): string;
+}
+
 /** First 8 hex chars of sha256(key): names a key in envelopes and messages without revealing it. */
 export function keyIdOf(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
-export function createSecretBox(keys: SecretBoxKeys): SecretBox {
+const MAX_FAULTS = 10_000;
+
+function staticProvider(keys: SecretBoxKeys): KeyProvider {
+  const list = [keys.current, ...(keys.previous ?? [])];
+  return {
+    keys: () => list,
+    refresh: () => undefined,
+    description: 'the configured keys',
+    missingKeyHint: () => 'load the key it was sealed with',
+  };
+}
+
+function buildRing(keys: readonly Buffer[]): { ring: Map<string, Buffer>; currentId: string } {
   const ring = new Map<string, Buffer>();
-  for (const key of [keys.current, ...(keys.previous ?? [])]) {
+  for (const key of keys) {
     if (key.length !== KEY_BYTES) {
       throw new AppError(
         'encryption_key_invalid',
@@ -50,16 +90,50 @@ export function createSecretBox(keys: SecretBoxKeys): SecretBox {
     const id = keyIdOf(key);
     if (!ring.has(id)) ring.set(id, Buffer.from(key));
   }
-  const currentId = keyIdOf(keys.current);
-  const currentKey = ring.get(currentId)!;
+  if (keys[0] === undefined) throw new AppError('encryption_key_invalid', 'the keyring holds no key');
+  return { ring, currentId: keyIdOf(keys[0]) };
+}
+
+export function createSecretBox(keys: SecretBoxKeys | KeyProvider): SecretBox {
+  const provider = 'current' in keys ? staticProvider(keys) : keys;
+  let seen: readonly Buffer[] | null = null;
+  let ring = new Map<string, Buffer>();
+  let currentId = '';
+  const faults = new Map<string, SecretFault>();
+  /** The ring for the provider's current keys, rebuilt only when they changed. */
+  const sync = () => {
+    const now = provider.keys();
+    if (now !== seen) {
+      ({ ring, currentId } = buildRing(now));
+      seen = now;
+      // A value that failed only because its key was not loaded may open now: forget those faults.
+      for (const [aad, f] of faults) if (f.keyId !== null && ring.has(f.keyId)) faults.delete(aad);
+    }
+  };
+  if ('current' in keys) sync();
+  const fault = (aad: string, f: SecretFault) => {
+    if (faults.size >= MAX_FAULTS && !faults.has(aad)) return;
+    faults.set(aad, f);
+  };
 
   return {
-    keyId: currentId,
-    keyIds: [...ring.keys()],
+    get keyId() {
+      sync();
+      return currentId;
+    },
+    get keyIds() {
+      sync();
+      return [...ring.keys()];
+    },
+    source: provider.description,
+    faults: () => faults,
 
     seal(plaintext, aad) {
+      provider.refresh('seal');
+      sync();
+      const key = ring.get(currentId)!;
       const nonce = randomBytes(NONCE_BYTES);
-      const cipher = createCipheriv(ALGORITHM, currentKey, nonce, { authTagLength: TAG_BYTES });
+      const cipher = createCipheriv(ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
       cipher.setAAD(Buffer.from(aad, 'utf8'));
       const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       const tag = cipher.getAuthTag();
@@ -67,28 +141,49 @@ export function createSecretBox(keys: SecretBoxKeys): SecretBox {
     },
 
     open(envelope, aad) {
-      const parts = parseEnvelope(envelope);
-      const key = ring.get(parts.keyId);
+      let parts: Envelope;
+      try {
+        parts = parseEnvelope(envelope);
+      } catch (e) {
+        fault(aad, { code: 'decryption_failed', keyId: null, message: (e as Error).message });
+        throw e;
+      }
+      sync();
+      let key = ring.get(parts.keyId);
       if (!key) {
-        throw new AppError(
-          'decryption_failed',
-          `cannot open a sealed secret: it was sealed with key ${parts.keyId}, which is not loaded (loaded: ${[...ring.keys()].join(', ')}); ` +
-            'set TOKEN_ENCRYPTION_KEY (or the key file) to the key it was sealed with',
-          { details: { key_id: parts.keyId, loaded_key_ids: [...ring.keys()] } },
-        );
+        // Sealed under a key this process has not loaded yet: `rotate-key` may have just added it.
+        provider.refresh('unknown_key');
+        sync();
+        key = ring.get(parts.keyId);
+      }
+      if (!key) {
+        const message =
+          `a stored secret is sealed with key ${parts.keyId}, which ${provider.description} does not hold ` +
+          `(it holds ${[...ring.keys()].join(', ')}): ${provider.missingKeyHint(parts.keyId)}`;
+        fault(aad, { code: 'encryption_key_unknown', keyId: parts.keyId, message });
+        throw new AppError('encryption_key_unknown', message, {
+          details: {
+            key_id: parts.keyId,
+            loaded_key_ids: [...ring.keys()],
+            key_source: provider.description,
+          },
+        });
       }
       try {
         const decipher = createDecipheriv(ALGORITHM, key, parts.nonce, { authTagLength: TAG_BYTES });
         decipher.setAAD(Buffer.from(aad, 'utf8'));
         decipher.setAuthTag(parts.tag);
-        return Buffer.concat([decipher.update(parts.ciphertext), decipher.final()]).toString('utf8');
+        const plaintext = Buffer.concat([decipher.update(parts.ciphertext), decipher.final()]).toString(
+          'utf8',
+        );
+        faults.delete(aad);
+        return plaintext;
       } catch {
         // GCM only says "unsupported state or unable to authenticate data"; say what it means for us.
-        throw new AppError(
-          'decryption_failed',
-          `cannot open a sealed secret with key ${parts.keyId}: authentication failed (the value was altered, or it was copied from another page or field)`,
-          { details: { key_id: parts.keyId, context: aad } },
-        );
+        // The key id is a hash of the key, so the right key is loaded: the value itself is wrong.
+        const message = `cannot open a sealed secret with key ${parts.keyId}: authentication failed (the value was altered, or it was copied from another page or field)`;
+        fault(aad, { code: 'decryption_failed', keyId: parts.keyId, message });
+        throw new AppError('decryption_failed', message, { details: { key_id: parts.keyId, context: aad } });
       }
     },
   };

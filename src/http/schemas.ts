@@ -237,6 +237,9 @@ export const checkReport = z.object({
     }),
   ),
   needs_person: z.array(z.string()),
+  could_not_check: z
+    .array(z.object({ page_id: z.string(), code: z.string(), message: z.string() }))
+    .describe('Pages the round could not work on at all (e.g. their secrets do not open), with why.'),
 });
 
 export const validateResult = z.object({

@@ -627,6 +627,8 @@ export function createEngine(deps: EngineDeps) {
     collect?: boolean;
     /** See ProcessOptions.dueBy. */
     dueBy?: number;
+    /** Hears of each page the round could not work on (the round goes on). */
+    onPageError?: (pageId: string, err: unknown) => void;
   }): Promise<ProcessOutcome[]> {
     const startedAt = clock.now();
     const collect = options.collect !== false;
@@ -690,6 +692,7 @@ export function createEngine(deps: EngineDeps) {
           // and never drops the page from the round's summary either.
           const e = safeError(err);
           logger.warn({ pageId: page.pageId, err: e }, 'page check failed');
+          options.onPageError?.(page.pageId, err);
           const throttledNow = e.code === 'graph_rate_limited';
           if (!throttledNow) failed++;
           if (collect) {

@@ -2,18 +2,22 @@
  * createTokenKeeper: the one core the CLI, the HTTP API, the scheduler and library users share.
  */
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { hkdfSync, randomUUID } from 'node:crypto';
 import { planAlerts } from '../alerts/plan.js';
 import { targetsFromConfig } from '../alerts/channels.js';
 import { type Clock, HOUR, MINUTE, systemClock, toIso } from '../clock.js';
-import { type Config, loadConfig } from '../config.js';
-import { resolveEncryptionKey } from '../crypto/keys.js';
-import { createSecretBox } from '../crypto/secret-box.js';
+import { type Config, DATABASE_FILE, displayDatabaseUrl, loadConfig } from '../config.js';
+import { type Keyring, openKeyring } from '../crypto/keyring.js';
+import { describeKeySource } from '../crypto/keys.js';
+import { createSecretBox, type KeyProvider } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import { createGraphClient, type GraphClient } from '../graph/client.js';
 import { reconnectUrl } from '../http/connect.js';
 import { createLogger, type Logger } from '../logger.js';
-import { openStore } from '../store/database.js';
+import { openStore, parseDatabaseUrl } from '../store/database.js';
+import { proveKeyring } from './key-check.js';
 import type { Store } from '../store/types.js';
 import { type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
@@ -44,6 +48,22 @@ export interface KeeperOptions {
   random?: () => number;
   /** Run migrations when opening the store (default true). */
   migrate?: boolean;
+  /**
+   * May a missing database (SQLite file, or a PostgreSQL schema without tables) and a missing key
+   * file be created? Default false: a keeper pointed at the wrong place fails naming the path,
+   * instead of starting an empty database with a new key. `serve`, `migrate`, `setup` and `add` pass true.
+   */
+  create?: boolean;
+}
+
+/** Which database and key source a keeper uses, as `status` shows them (never a key or a password). */
+export interface KeeperSources {
+  database: string;
+  /** DATABASE_URL, DATA_DIR, or the default data folder. */
+  database_from: string;
+  key_source: string;
+  active_key_id: string;
+  key_ids: string[];
 }
 
 export interface KeeperInternals extends TokenKeeper {
@@ -57,7 +77,125 @@ export interface KeeperInternals extends TokenKeeper {
   readonly linkSecret: Buffer;
   /** Check the due pages once, as the scheduler does. */
   runRound(): Promise<void>;
+  sources(): KeeperSources;
   reconnectUrl(pageId: string): string;
+}
+
+/**
+ * Open the configured database and keyring, creating either only when `options.create` allows,
+ * then prove that the keyring opens what is stored (lifecycle/key-check.ts).
+ */
+async function openOwnStore(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  options: KeeperOptions,
+): Promise<{ store: Store; keyring: Keyring }> {
+  const create = options.create === true;
+  refuseToStrandOldData(config);
+  let keyring: Keyring | undefined;
+  const description = describeKeySource(config.keySource);
+  const mustLoad = (): Keyring => {
+    if (!keyring) throw new AppError('internal_error', 'the keyring is used before it is loaded');
+    return keyring;
+  };
+  // The keyring loads after the database has been looked at: a key file is only created for a
+  // database that holds no secret yet (a new key for existing secrets would open nothing).
+  const provider: KeyProvider = {
+    keys: () => mustLoad().keys(),
+    refresh: (reason) => keyring?.refresh(reason),
+    description,
+    missingKeyHint: (id) => mustLoad().missingKeyHint(id),
+  };
+  let store: Store;
+  try {
+    store = await openStore({
+      databaseUrl: config.databaseUrl,
+      secretBox: createSecretBox(provider),
+      clock,
+      create,
+    });
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'database_not_found') throw databaseNotFound(config);
+    throw err;
+  }
+  try {
+    if (!create && (await store.migrationStatus()).applied.length === 0) throw databaseNotFound(config);
+    if (options.migrate !== false) await store.migrate();
+    const usage = await store.sealedKeyUsage();
+    try {
+      keyring = openKeyring(config.keySource, { create: create && usage.length === 0 });
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'encryption_key_missing' && usage.length > 0) {
+        const secrets = usage.reduce((n, u) => n + u.count, 0);
+        throw new AppError(
+          'encryption_key_missing',
+          `${err.message}. The database ${displayDatabaseUrl(config.databaseUrl)} holds ${secrets} sealed secret(s), so a new key would open none of them: nothing was created. Restore the key file you backed up with the database`,
+          { details: err.details },
+        );
+      }
+      throw err;
+    }
+    await proveKeyring(store, usage, logger, (id) => mustLoad().missingKeyHint(id));
+    return { store, keyring };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** Where the old default (./data, relative to the working directory) kept its database. */
+const LEGACY_DATABASE = `data/${DATABASE_FILE}`;
+
+function legacyHint(config: Config): string {
+  if (config.databaseUrlFrom !== 'default' || !existsSync(LEGACY_DATABASE)) return '';
+  return ` A database exists in ${resolve('data')} (the default location before DATA_DIR): to keep using it, set DATA_DIR=${resolve('data')} (or move its files into ${config.dataDir}).`;
+}
+
+/**
+ * Versions before DATA_DIR kept their data in ./data of the working directory. Starting with the
+ * new default there would silently begin an empty database beside the old one: refuse, saying where
+ * the old data is and how to point at it.
+ */
+export function refuseToStrandOldData(config: Config): void {
+  const hint = legacyHint(config);
+  if (hint === '') return;
+  const target = parseDatabaseUrl(config.databaseUrl);
+  if (target.dialect === 'sqlite' && existsSync(target.path)) return;
+  throw new AppError(
+    'database_not_found',
+    `no database in the data folder ${config.dataDir}, and none was created.${hint}`,
+    { details: { path: target.dialect === 'sqlite' ? target.path : null, legacy: resolve('data') } },
+  );
+}
+
+/** Fail early, naming the path, when a SQLite database that must already exist does not. */
+export function assertDatabaseExists(config: Config): void {
+  refuseToStrandOldData(config);
+  const target = parseDatabaseUrl(config.databaseUrl);
+  if (target.dialect === 'sqlite' && target.path !== ':memory:' && !existsSync(target.path)) {
+    throw databaseNotFound(config);
+  }
+}
+
+export function databaseNotFound(config: Config): AppError {
+  const target = parseDatabaseUrl(config.databaseUrl);
+  const where =
+    target.dialect === 'sqlite' ? target.path : `${displayDatabaseUrl(config.databaseUrl)} (no tables)`;
+  const from =
+    config.databaseUrlFrom === 'DATABASE_URL'
+      ? 'from DATABASE_URL'
+      : config.databaseUrlFrom === 'DATA_DIR'
+        ? `from DATA_DIR=${config.dataDir}`
+        : `the default; DATA_DIR is unset`;
+  return new AppError(
+    'database_not_found',
+    `no fb-token-keeper database at ${where} (${from}); nothing was created. ` +
+      'Point this command at your database: set DATA_DIR to the folder holding fb-token-keeper.db and encryption.key, ' +
+      'or DATABASE_URL (and ENCRYPTION_KEY_FILE or TOKEN_ENCRYPTION_KEYS). "serve", "setup", "add" and "migrate" create a new one.' +
+      legacyHint(config),
+    { details: { database: where } },
+  );
 }
 
 /** How many page ids a page_id_required error lists. */
@@ -69,22 +207,15 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const random = options.random ?? Math.random;
-  const key = resolveEncryptionKey({
-    encryptionKey: config.encryptionKey,
-    keyFile: config.encryptionKeyFile,
-  });
+  const { store, keyring } = options.store
+    ? { store: options.store, keyring: openKeyring(config.keySource, { create: true }) }
+    : await openOwnStore(config, clock, logger, options);
+  // Derived from the OLDEST key held, so that `rotate-key` (which adds a key in front) does not void
+  // reconnect links already sent or sign everyone out of the dashboard; retiring that key does.
   const linkSecret = Buffer.from(
-    hkdfSync('sha256', key, Buffer.alloc(0), 'fb-token-keeper reconnect links', 32),
+    hkdfSync('sha256', keyring.oldest(), Buffer.alloc(0), 'fb-token-keeper reconnect links', 32),
   );
   const events = new EventEmitter<KeeperEventMap>();
-  const store =
-    options.store ??
-    (await openStore({
-      databaseUrl: config.databaseUrl,
-      secretBox: createSecretBox({ current: key }),
-      clock,
-    }));
-  if (options.migrate !== false && !options.store) await store.migrate();
   const graph =
     options.graph ??
     createGraphClient({
@@ -274,6 +405,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       let outcomes;
       // A round from cron counts a page due a little later as due now (decide.ts `cronDueBy`).
       const dueBy = opts.all === true ? undefined : cronDueBy(now, policy);
+      const couldNotCheck: CheckReport['could_not_check'] = [];
       if (opts.pageId !== undefined) {
         await mustGetPage(opts.pageId);
         outcomes = [await engine.processPage(opts.pageId, { mode: 'check', dryRun })];
@@ -283,6 +415,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
           all: opts.all === true,
           concurrency: config.checkConcurrency,
           ...(dueBy !== undefined ? { dueBy } : {}),
+          onPageError: (pageId, err) => couldNotCheck.push({ page_id: pageId, ...safeError(err) }),
         });
       }
       const worked = outcomes.filter((o) => dryRun || o.outcome !== 'skipped');
@@ -322,6 +455,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         results,
         not_checked: notChecked,
         needs_person: needsPersonIds,
+        could_not_check: couldNotCheck,
       };
     },
 
@@ -483,6 +617,21 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         'reconnected',
       );
       return view(stored, await store.listEvents(pageId, { limit: 20 }));
+    },
+
+    sources() {
+      return {
+        database: displayDatabaseUrl(config.databaseUrl),
+        database_from:
+          config.databaseUrlFrom === 'DATABASE_URL'
+            ? 'DATABASE_URL'
+            : config.databaseUrlFrom === 'DATA_DIR'
+              ? `DATA_DIR=${config.dataDir}`
+              : `the default data folder ${config.dataDir} (DATA_DIR is unset)`,
+        key_source: store.secretBox.source,
+        active_key_id: store.secretBox.keyId,
+        key_ids: [...store.secretBox.keyIds],
+      };
     },
 
     async runRound() {

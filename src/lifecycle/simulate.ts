@@ -78,6 +78,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     clock,
     logger: silentLogger,
     random,
+    create: true,
   });
   const start = clock.now();
   try {

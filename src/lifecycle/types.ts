@@ -106,6 +106,8 @@ export interface CheckReport {
   not_checked: NotCheckedPage[];
   /** Pages in a state only a person can resolve (needs_reauth, expired, expiring): `check` exits 1. */
   needs_person: string[];
+  /** Pages the round could not work on at all (e.g. their secrets do not open), with why. */
+  could_not_check: { page_id: string; code: string; message: string }[];
 }
 
 export interface ValidateResult {

@@ -7,7 +7,7 @@
  *   sqlite:PATH          better-sqlite3, PATH relative to the working directory (sqlite::memory: too)
  *   postgres://…         pg.Pool (postgresql:// also accepted)
  */
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
@@ -84,12 +84,17 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
 export interface OpenDatabaseOptions {
   /** PostgreSQL only: create this schema if needed and put it first on every connection's search_path. */
   schema?: string | undefined;
+  /**
+   * SQLite only: create the file (and its folder) when it does not exist (default true). When false
+   * a missing file is `database_not_found`, naming the path, instead of a new empty database.
+   */
+  create?: boolean | undefined;
 }
 
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   const target = parseDatabaseUrl(url);
   return target.dialect === 'sqlite'
-    ? openSqlite(target.path)
+    ? openSqlite(target.path, options.create !== false)
     : openPostgres(target.connectionString, options.schema);
 }
 
@@ -102,7 +107,10 @@ export interface OpenStoreOptions extends OpenDatabaseOptions {
 
 /** Opens the store. It does NOT migrate: call `store.migrate()` (start-up and the `migrate` command do). */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const database = await openDatabase(options.databaseUrl, { schema: options.schema });
+  const database = await openDatabase(options.databaseUrl, {
+    schema: options.schema,
+    create: options.create,
+  });
   return createStore(database, options.secretBox, options.clock ?? systemClock);
 }
 
@@ -184,11 +192,14 @@ function privateDatabaseFile(path: string): void {
   }
 }
 
-function openSqlite(path: string): Database {
+function openSqlite(path: string, create: boolean): Database {
+  if (!create && path !== ':memory:' && !existsSync(path)) {
+    throw new AppError('database_not_found', `no database at ${path}`, { details: { path } });
+  }
   let raw: BetterSqlite3.Database | undefined;
   try {
-    if (path !== ':memory:') privateDatabaseFile(path);
-    raw = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
+    if (path !== ':memory:' && create) privateDatabaseFile(path);
+    raw = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: !create });
     raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // WAL: readers never block the writer, and a crash mid-write leaves the last commit intact.
     raw.pragma('journal_mode = WAL');

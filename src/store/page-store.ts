@@ -310,6 +310,52 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
       });
     },
 
+    secretBox: box,
+
+    async sealedKeyUsage() {
+      // Envelopes are `v1.<8 hex key id>.…` (crypto/secret-box): characters 4–11 name the key.
+      const { rows } = await sql<{ field: SecretField; key_id: string; n: number | string; page_id: string }>`
+        select 'app_secret' as field, substr(app_secret_enc, 4, 8) as key_id, count(*) as n, min(page_id) as page_id
+          from pages group by substr(app_secret_enc, 4, 8)
+        union all
+        select 'posting_token', substr(posting_token_enc, 4, 8), count(*), min(page_id)
+          from pages group by substr(posting_token_enc, 4, 8)
+        union all
+        select 'source_token', substr(source_token_enc, 4, 8), count(*), min(page_id)
+          from pages where source_token_enc is not null group by substr(source_token_enc, 4, 8)`.execute(db);
+      return rows.map((r) => ({
+        keyId: r.key_id,
+        field: r.field,
+        count: Number(r.n),
+        samplePageId: r.page_id,
+      }));
+    },
+
+    async pagesSealedWith(keyId, limit) {
+      const rows = await db
+        .selectFrom('pages')
+        .select(['page_id', 'app_secret_enc', 'posting_token_enc', 'source_token_enc'])
+        .where((eb) =>
+          eb.or([
+            eb(eb.fn('substr', ['app_secret_enc', eb.lit(4), eb.lit(8)]), '=', keyId),
+            eb(eb.fn('substr', ['posting_token_enc', eb.lit(4), eb.lit(8)]), '=', keyId),
+            eb(eb.fn('substr', ['source_token_enc', eb.lit(4), eb.lit(8)]), '=', keyId),
+          ]),
+        )
+        .orderBy('page_id')
+        .limit(limit)
+        .execute();
+      const named = (enc: string | null) => enc !== null && enc.slice(3, 11) === keyId;
+      return rows.map((r) => ({
+        pageId: r.page_id,
+        fields: [
+          ...(named(r.app_secret_enc) ? ['app_secret'] : []),
+          ...(named(r.posting_token_enc) ? ['posting_token'] : []),
+          ...(named(r.source_token_enc) ? ['source_token'] : []),
+        ],
+      }));
+    },
+
     close: () => database.close(),
   };
 }

@@ -1,3 +1,4 @@
+import type { SecretBox } from '../crypto/secret-box.js';
 import type { ApiKey, ApiKeyScope, HistoryEvent, ManagedPage, NewEvent, PageSecrets } from '../types.js';
 
 /** A page as stored for the first time (or replaced by a new setup). */
@@ -58,6 +59,13 @@ export interface MigrationStatus {
   pending: string[];
   /** Applied in the database but unknown to this code (a newer version ran here). */
   unknown: string[];
+}
+
+export interface SealedKeyUsage {
+  keyId: string;
+  field: 'app_secret' | 'posting_token' | 'source_token';
+  count: number;
+  samplePageId: string;
 }
 
 export interface Store {
@@ -135,8 +143,17 @@ export interface Store {
   alertCounts(): Promise<Record<AlertStatus, number>>;
 
   // --- keys -----------------------------------------------------------------------------------
+  /** The box that seals and opens this store's secrets (its key ids, its source, its faults). */
+  readonly secretBox: SecretBox;
   /** Re-seal every secret with the store's current box's key (see crypto/secret-box) in one transaction. */
   resealAll(): Promise<{ resealed: number }>;
+  /**
+   * Which keys the stored secrets are sealed with: per key id and field, how many, and one page
+   * holding such a secret (to try opening). Reads the key id out of each envelope in SQL; decrypts nothing.
+   */
+  sealedKeyUsage(): Promise<SealedKeyUsage[]>;
+  /** Up to `limit` pages holding a secret sealed with `keyId`, with the fields that are. */
+  pagesSealedWith(keyId: string, limit: number): Promise<{ pageId: string; fields: string[] }[]>;
 
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
+import { resolve } from 'node:path';
+import { CONFIG_VARIABLES, displayDatabaseUrl, loadConfig } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
 
 function configError(env: Record<string, string>): AppError {
@@ -13,10 +14,14 @@ function configError(env: Record<string, string>): AppError {
 }
 
 describe('config', () => {
-  it('has the documented defaults (DESIGN §3)', () => {
-    const c = loadConfig({});
+  it('has the documented defaults (README configuration table)', () => {
+    const c = loadConfig({ HOME: '/home/ann' });
     expect(c).toMatchObject({
-      databaseUrl: 'sqlite:data/fb-token-keeper.db',
+      dataDir: '/home/ann/.local/share/fb-token-keeper',
+      databaseUrl: 'sqlite:/home/ann/.local/share/fb-token-keeper/fb-token-keeper.db',
+      databaseUrlFrom: 'default',
+      encryptionKeyFile: '/home/ann/.local/share/fb-token-keeper/encryption.key',
+      keySource: { kind: 'file', path: '/home/ann/.local/share/fb-token-keeper/encryption.key' },
       encryptionKey: undefined,
       graphApiUrl: 'https://graph.facebook.com',
       graphApiVersion: 'v26.0',
@@ -31,6 +36,47 @@ describe('config', () => {
       logLevel: 'info',
     });
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('finds the data folder from any working directory: XDG_DATA_HOME, DATA_DIR (made absolute), explicit paths win', () => {
+    expect(loadConfig({ HOME: '/home/ann', XDG_DATA_HOME: '/xdg' }).dataDir).toBe('/xdg/fb-token-keeper');
+    // A relative XDG_DATA_HOME is invalid by the XDG spec and ignored.
+    expect(loadConfig({ HOME: '/home/ann', XDG_DATA_HOME: 'rel' }).dataDir).toBe(
+      '/home/ann/.local/share/fb-token-keeper',
+    );
+    const d = loadConfig({ DATA_DIR: 'keeper-data' });
+    expect(d.dataDir).toBe(resolve('keeper-data'));
+    expect(d.databaseUrl).toBe(`sqlite:${resolve('keeper-data', 'fb-token-keeper.db')}`);
+    expect(d.databaseUrlFrom).toBe('DATA_DIR');
+    expect(d.encryptionKeyFile).toBe(resolve('keeper-data', 'encryption.key'));
+    const x = loadConfig({
+      DATA_DIR: '/srv/k',
+      DATABASE_URL: 'sqlite:data/x.db',
+      ENCRYPTION_KEY_FILE: '/etc/k.key',
+    });
+    // A relative sqlite: URL keeps meaning "relative to the working directory".
+    expect(x.databaseUrl).toBe('sqlite:data/x.db');
+    expect(x.databaseUrlFrom).toBe('DATABASE_URL');
+    expect(x.keySource).toEqual({ kind: 'file', path: '/etc/k.key' });
+  });
+
+  it('takes the keyring from TOKEN_ENCRYPTION_KEYS or TOKEN_ENCRYPTION_KEY, never both', () => {
+    expect(loadConfig({ TOKEN_ENCRYPTION_KEYS: 'a,b' }).keySource).toEqual({
+      kind: 'env',
+      variable: 'TOKEN_ENCRYPTION_KEYS',
+      value: 'a,b',
+    });
+    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: 'a' }).keySource).toMatchObject({
+      variable: 'TOKEN_ENCRYPTION_KEY',
+    });
+    const e = configError({ TOKEN_ENCRYPTION_KEY: 'secret-one', TOKEN_ENCRYPTION_KEYS: 'secret-two' });
+    expect(e.message).toContain('TOKEN_ENCRYPTION_KEYS');
+    expect(e.message).not.toContain('secret-');
+  });
+
+  it('shows a PostgreSQL URL without its password', () => {
+    expect(displayDatabaseUrl('postgres://u:hunter2@db:5432/k')).toBe('postgres://u:***@db:5432/k');
+    expect(displayDatabaseUrl('sqlite:/x.db')).toBe('sqlite:/x.db');
   });
 
   it('parses values', () => {
@@ -80,6 +126,9 @@ describe('config', () => {
     for (const v of [
       'DATABASE_URL',
       'TOKEN_ENCRYPTION_KEY',
+      'TOKEN_ENCRYPTION_KEYS',
+      'ENCRYPTION_KEY_FILE',
+      'DATA_DIR',
       'GRAPH_API_URL',
       'GRAPH_API_VERSION',
       'FACEBOOK_DIALOG_URL',

@@ -9,6 +9,7 @@ import {
   parseEncryptionKey,
   resolveEncryptionKey,
 } from '../../src/crypto/keys.js';
+import { keyIdOf } from '../../src/crypto/secret-box.js';
 import { AppError } from '../../src/errors.js';
 
 function thrown(fn: () => unknown): AppError {
@@ -63,7 +64,7 @@ describe('key file', () => {
     const key = loadOrCreateKeyFile(path);
     expect(key.length).toBe(32);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(readFileSync(path, 'utf8').trim()).toBe(key.toString('base64'));
+    expect(readFileSync(path, 'utf8')).toContain(`${key.toString('base64')}  # ${keyIdOf(key)} (active)`);
     expect(loadOrCreateKeyFile(path).equals(key)).toBe(true);
   });
 

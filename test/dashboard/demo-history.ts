@@ -33,7 +33,13 @@ export async function seedDemoHistory(
   days = 95,
 ): Promise<{ pageIds: string[] }> {
   clock.offset = -days * DAY;
-  const keeper = await createTokenKeeper({ env, clock, logger: silentLogger, random: () => 0.5 });
+  const keeper = await createTokenKeeper({
+    env,
+    clock,
+    logger: silentLogger,
+    random: () => 0.5,
+    create: true,
+  });
   try {
     const app = graph.createApp({ name: 'Harbour publishing' });
     const cafe = graph.createPage({ name: 'Harbour Café' });

@@ -138,7 +138,7 @@ npx fb-token-keeper status --page-id "$PAGE_ID" --json > demo/status.json
     expect(after.out).toContain('reconnected');
   }, 300_000);
 
-  it('quick start: `npm start` serves with nothing set up, its data in ./data, key file mode 0600', async () => {
+  it('quick start: `npm start` serves with nothing set up, its data in ~/.local/share/fb-token-keeper, key file mode 0600', async () => {
     const start = /^npm ci && (npm start)\b/m.exec(README)?.[1];
     expect(start).toBe('npm start');
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -148,7 +148,14 @@ npx fb-token-keeper status --page-id "$PAGE_ID" --json > demo/status.json
     const folder = join(work, 'quick-start');
     mkdirSync(folder);
     const port = await freePort();
-    const run = bash(`PORT=${String(port)} ${pkg.scripts.start.replace('bin/', `${ROOT}/bin/`)}`, folder);
+    // A home of its own: the default data folder is $HOME/.local/share/fb-token-keeper (DATA_DIR).
+    const home = join(work, 'quick-start-home');
+    mkdirSync(home);
+    const run = bash(
+      `unset XDG_DATA_HOME DATA_DIR DATABASE_URL ENCRYPTION_KEY_FILE TOKEN_ENCRYPTION_KEY TOKEN_ENCRYPTION_KEYS; HOME=${home} PORT=${String(port)} ${pkg.scripts.start.replace('bin/', `${ROOT}/bin/`)}`,
+      folder,
+    );
+    const data = join(home, '.local/share/fb-token-keeper');
     await pollUntil(
       'npm start to answer /readyz',
       async () => {
@@ -158,13 +165,13 @@ npx fb-token-keeper status --page-id "$PAGE_ID" --json > demo/status.json
       },
       { timeoutMs: 60_000, intervalMs: 50 },
     );
-    expect(statSync(join(folder, 'data/encryption.key')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(folder, 'data/fb-token-keeper.db')).isFile()).toBe(true);
+    expect(statSync(join(data, 'encryption.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(data, 'fb-token-keeper.db')).isFile()).toBe(true);
     const child = groups.at(-1);
     if (child?.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
     const { out } = await run;
     // Not a terminal: the admin API key is in a 0600 file beside the database, and only its path is logged.
-    const keyFile = join(folder, 'data/bootstrap-admin.key');
+    const keyFile = join(data, 'bootstrap-admin.key');
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     const key = readFileSync(keyFile, 'utf8').trim();
     expect(key).toMatch(/^ftk_[0-9a-f]{16}_\S{43}$/);

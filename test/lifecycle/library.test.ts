@@ -2,7 +2,7 @@
  * The library exactly as a posting app uses it: import the package by name (the compiled build),
  * create a keeper from environment-style config, set up, read the token, post with it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +27,7 @@ describe('library', () => {
           GRAPH_API_URL: graph.url,
           LOG_LEVEL: 'silent',
         },
+        create: true,
       });
       const userToken = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
       await keeper.setup({
@@ -51,6 +52,43 @@ describe('library', () => {
       expect((await keeper.check({ all: true })).checked).toBe(1);
       expect((await keeper.renew(page.id)).renewed).toBe(false);
       await keeper.close();
+    } finally {
+      await graph.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a second project reaches the same data through DATA_DIR; pointed at nothing, it creates nothing', async () => {
+    const { createTokenKeeper } = await import('fb-token-keeper');
+    const graph = await startFakeGraph();
+    const dir = mkdtempSync(join(tmpdir(), 'fbtk-lib-'));
+    try {
+      const app = graph.createApp({ name: 'Poster' });
+      const user = graph.createUser({ name: 'Admin' });
+      const page = graph.createPage({ name: 'Shared Page' });
+      graph.grantRole(user.id, page.id);
+      const env = { DATA_DIR: join(dir, 'data'), GRAPH_API_URL: graph.url, LOG_LEVEL: 'silent' };
+      const first = await createTokenKeeper({ env, create: true });
+      const userToken = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+      await first.setup({
+        pageId: page.id,
+        accessToken: userToken,
+        appId: app.appId,
+        appSecret: app.appSecret,
+      });
+      const token = await first.getPageToken(page.id);
+      await first.close();
+
+      const second = await createTokenKeeper({ env });
+      expect(await second.getPageToken(page.id)).toBe(token);
+      await second.close();
+
+      const elsewhere = join(dir, 'nowhere');
+      await expect(createTokenKeeper({ env: { ...env, DATA_DIR: elsewhere } })).rejects.toMatchObject({
+        code: 'database_not_found',
+        message: expect.stringContaining(join(elsewhere, 'fb-token-keeper.db')),
+      });
+      expect(existsSync(elsewhere)).toBe(false);
     } finally {
       await graph.close();
       rmSync(dir, { recursive: true, force: true });

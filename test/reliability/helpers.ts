@@ -157,6 +157,7 @@ export async function seedPages(
     config: loadConfig(env),
     logger: silentLogger,
     clock: systemClock,
+    create: true,
   });
   try {
     const app = graph.createApp({ name: 'Reliability app' });

@@ -22,13 +22,13 @@ async function rawDatabase(db: TestDatabase): Promise<string> {
   return dumps.join('\n');
 }
 
-async function decryptionError(p: Promise<unknown>): Promise<AppError> {
+async function decryptionError(p: Promise<unknown>, code = 'decryption_failed'): Promise<AppError> {
   const error = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(AppError);
-  expect((error as AppError).code).toBe('decryption_failed');
+  expect((error as AppError).code).toBe(code);
   return error as AppError;
 }
 
@@ -93,6 +93,29 @@ describe.each(testBackends())('secrets at rest on %s', (backend) => {
     });
   });
 
+  it('tells which keys seal what (per key id and field, counts, where) without decrypting', async () => {
+    await withStore(backend, async (store, db) => {
+      await seed(store, ['p1', 'p2', 'p3']);
+      const newKey = randomBytes(32);
+      const ring = await db.openStore(createSecretBox({ current: newKey, previous: [TEST_KEY] }));
+      // p2's posting token renewed under the new key; everything else still under the test key.
+      await ring.updatePage('p2', {}, { secrets: { postingToken: 'renewed-token' } });
+      const usage = await store.sealedKeyUsage();
+      const count = (keyId: string, field: string) =>
+        usage.filter((u) => u.keyId === keyId && u.field === field).reduce((n, u) => n + u.count, 0);
+      expect(count(keyIdOf(TEST_KEY), 'app_secret')).toBe(3);
+      expect(count(keyIdOf(TEST_KEY), 'posting_token')).toBe(2);
+      expect(count(keyIdOf(newKey), 'posting_token')).toBe(1);
+      expect(count(keyIdOf(TEST_KEY), 'source_token')).toBe(3);
+      expect(usage.find((u) => u.keyId === keyIdOf(newKey))?.samplePageId).toBe('p2');
+      expect(await store.pagesSealedWith(keyIdOf(newKey), 10)).toEqual([
+        { pageId: 'p2', fields: ['posting_token'] },
+      ]);
+      expect((await store.pagesSealedWith(keyIdOf(TEST_KEY), 2)).map((p) => p.pageId)).toEqual(['p1', 'p2']);
+      expect(await store.pagesSealedWith('00000000', 10)).toEqual([]);
+    });
+  });
+
   it('rotates keys: after resealAll only the new key opens anything', async () => {
     await withStore(backend, async (store, db) => {
       await seed(store, ['p1', 'p2']);
@@ -108,9 +131,9 @@ describe.each(testBackends())('secrets at rest on %s', (backend) => {
 
       const oldOnly = await db.openStore(createSecretBox({ current: TEST_KEY }));
       for (const id of ['p1', 'p2']) {
-        const err = await decryptionError(oldOnly.getSecrets(id));
+        const err = await decryptionError(oldOnly.getSecrets(id), 'encryption_key_unknown');
         expect(err.message).toContain(keyIdOf(newKey));
-        expect(err.message).toContain('not loaded');
+        expect(err.message).toContain('does not hold');
       }
       for (const row of await db.query(
         'select app_secret_enc, posting_token_enc, source_token_enc from pages',
