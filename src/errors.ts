@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'page_exists'
   | 'token_invalid'
   | 'token_wrong_app'
+  | 'app_credentials_invalid'
   | 'token_wrong_page'
   | 'missing_permission'
   | 'renewal_in_progress'
@@ -52,6 +53,7 @@ const STATUS: Record<ErrorCode, number> = {
   page_exists: 409,
   token_invalid: 422,
   token_wrong_app: 422,
+  app_credentials_invalid: 422,
   token_wrong_page: 422,
   missing_permission: 422,
   renewal_in_progress: 409,

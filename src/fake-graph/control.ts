@@ -81,6 +81,13 @@ const OPS = {
     g.setPageTokensInheritExpiry(a.value),
   ),
   setDialogUser: def(z.object({ userId: str }), (g, a) => g.setDialogUser(a.userId)),
+  addDeveloper: def(z.object({ appId: str, userId: str }), (g, a) => g.addDeveloper(a.appId, a.userId)),
+  selectPages: def(z.object({ appId: str, userId: str, pageIds: z.array(str) }), (g, a) =>
+    g.selectPages(a.appId, a.userId, a.pageIds),
+  ),
+  setDataAccessExpiry: def(z.object({ appId: str, userId: str, at: z.number() }), (g, a) =>
+    g.setDataAccessExpiry(a.appId, a.userId, a.at),
+  ),
   tokenStatus: def(z.object({ token: str }), (g, a) => g.tokenStatus(a.token)),
   injectFault: def(
     z.object({
@@ -89,6 +96,7 @@ const OPS = {
       times: times.optional(),
       probability: z.number().min(0).max(1).optional(),
       regainMinutes: z.number().nonnegative().optional(),
+      blockMinutes: z.number().nonnegative().optional(),
     }),
     (g, a) => {
       const f: FaultSpec = { kind: a.kind };
@@ -96,6 +104,7 @@ const OPS = {
       if (a.times !== undefined) f.times = a.times;
       if (a.probability !== undefined) f.probability = a.probability;
       if (a.regainMinutes !== undefined) f.regainMinutes = a.regainMinutes;
+      if (a.blockMinutes !== undefined) f.blockMinutes = a.blockMinutes;
       g.injectFault(f);
     },
   ),
@@ -211,6 +220,9 @@ export interface RemoteFakeGraph {
   setExchangeExtends(value: boolean): Promise<void>;
   setPageTokensInheritExpiry(value: boolean): Promise<void>;
   setDialogUser(userId: string): Promise<void>;
+  addDeveloper(appId: string, userId: string): Promise<void>;
+  selectPages(appId: string, userId: string, pageIds: string[]): Promise<void>;
+  setDataAccessExpiry(appId: string, userId: string, at: number): Promise<void>;
   tokenStatus(token: string): Promise<TokenStatus>;
   injectFault(f: FaultSpec): Promise<void>;
   clearFaults(): Promise<void>;
@@ -260,6 +272,9 @@ export function connectFakeGraph(url: string): RemoteFakeGraph {
     setExchangeExtends: (value) => v(op('setExchangeExtends', { value })),
     setPageTokensInheritExpiry: (value) => v(op('setPageTokensInheritExpiry', { value })),
     setDialogUser: (userId) => v(op('setDialogUser', { userId })),
+    addDeveloper: (appId, userId) => v(op('addDeveloper', { appId, userId })),
+    selectPages: (appId, userId, pageIds) => v(op('selectPages', { appId, userId, pageIds })),
+    setDataAccessExpiry: (appId, userId, at) => v(op('setDataAccessExpiry', { appId, userId, at })),
     tokenStatus: (token) => op('tokenStatus', { token }),
     injectFault: (f) => v(op('injectFault', { ...f })),
     clearFaults: () => v(op('clearFaults')),

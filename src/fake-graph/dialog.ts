@@ -4,6 +4,15 @@
  * picker, one ticked checkbox per requested permission, and Continue / Cancel. Continue redirects
  * to `redirect_uri?code=…&state=…`; an unticked permission is declined (left out of the token);
  * Cancel redirects with `error=access_denied&error_reason=user_denied`.
+ *
+ * The Page picker: Facebook asks which Pages to grant and remembers the answer. The first login
+ * shows one ticked box per Page the user has a role on; a later login reuses the previous
+ * selection without asking unless `auth_type=rerequest` is passed, and a Page left unticked comes
+ * back from `/me/accounts` without an `access_token` (field reports: trypost PR #314, postiz-app PRs
+ * #1679/#1719; Meta documents `auth_type=rerequest` for asking again:
+ * https://developers.facebook.com/docs/facebook-login/guides/advanced/re-authentication). With
+ * `auth_type=reauthorize` a login also renews expired data access
+ * (https://developers.facebook.com/docs/facebook-login/auth-vs-data).
  */
 import type { FakeGraphState } from './state.js';
 
@@ -68,18 +77,33 @@ export function renderDialog(state: FakeGraphState, version: string, q: URLSearc
   const ordered = [first, ...users.filter((u) => u.id !== first.id)];
   const hidden = (name: string, value: string) =>
     `<input type="hidden" name="${name}" value="${esc(value)}">`;
+  const authType = q.get('auth_type') ?? '';
+  const previous = state.selectedPages(app.appId, first.id);
+  const rolePages = [...state.pages.values()].filter((p) => p.roles.has(first.id));
+  const ask = previous === null || authType === 'rerequest';
+  const picker = ask
+    ? `<fieldset><legend>Choose the Pages ${esc(app.name)} can access</legend>
+${rolePages
+  .map(
+    (p) =>
+      `<label><input type="checkbox" name="page_${esc(p.id)}" checked> ${esc(p.name)} (${esc(p.id)})</label>`,
+  )
+  .join('\n')}
+</fieldset>${hidden('picker_user', first.id)}${hidden('picker_pages', rolePages.map((p) => p.id).join(','))}`
+    : `<p>Pages: as selected before (${previous.length}). To change them, the app must ask again.</p>`;
   return html(
     200,
     `Log in to ${app.name}`,
     `<h1>Log in to ${esc(app.name)} as ${esc(first.name)}</h1>
 <form method="post" action="/${esc(version)}/dialog/oauth/confirm">
-${hidden('client_id', app.appId)}${hidden('redirect_uri', q.get('redirect_uri') ?? '')}${hidden('state', q.get('state') ?? '')}${hidden('scope', scopes.join(','))}${hidden('response_type', 'code')}
+${hidden('client_id', app.appId)}${hidden('redirect_uri', q.get('redirect_uri') ?? '')}${hidden('state', q.get('state') ?? '')}${hidden('scope', scopes.join(','))}${hidden('response_type', 'code')}${hidden('auth_type', authType)}
 <label>Continue as <select name="user_id">${ordered
       .map((u) => `<option value="${esc(u.id)}">${esc(u.name)} (${esc(u.id)})</option>`)
       .join('')}</select></label>
 <fieldset><legend>${esc(app.name)} is requesting:</legend>
 ${scopes.map((s) => `<label><input type="checkbox" name="scope_${esc(s)}" checked> ${esc(s)}</label>`).join('\n')}
 </fieldset>
+${picker}
 <button type="submit" name="action" value="continue">Continue</button>
 <button type="submit" name="action" value="cancel">Cancel</button>
 </form>`,
@@ -106,6 +130,17 @@ export function confirmDialog(state: FakeGraphState, form: URLSearchParams): Dia
   // The form posts the requested list as `scope` and one `scope_<permission>=on` per ticked box.
   const requested = splitScopes(form.get('scope'));
   const granted = requested.filter((s) => form.get(`scope_${s}`) === 'on');
-  const code = state.createCode(app.appId, form.get('redirect_uri') ?? '', userId, granted);
+  // The picker applies to the user it was shown for; another user chosen in the form (or no
+  // picker shown) keeps the previous selection, or every Page on a first login.
+  let pageIds: string[] | null = null;
+  if (form.get('picker_user') === userId) {
+    pageIds = (form.get('picker_pages') ?? '')
+      .split(',')
+      .filter((id) => id !== '' && form.get(`page_${id}`) === 'on');
+  }
+  const code = state.createCode(app.appId, form.get('redirect_uri') ?? '', userId, granted, {
+    pageIds,
+    reauthorize: form.get('auth_type') === 'reauthorize',
+  });
   return redirect(target, { code, state: stateParam });
 }

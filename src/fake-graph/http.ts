@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HOUR } from '../clock.js';
+import { HOUR, MINUTE } from '../clock.js';
 import { confirmDialog, renderDialog } from './dialog.js';
 import {
   type AppRecord,
@@ -26,8 +26,12 @@ export const FAULT_KINDS = [
   'wrong_shape',
   'timeout',
   'throttle_app',
+  'throttle_user',
   'throttle_page',
   'throttle_buc',
+  'throttle_app_341',
+  'throttle_custom_613',
+  'policy_block_368',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -41,6 +45,11 @@ export interface FaultSpec {
   probability?: number;
   /** throttle_buc: `estimated_time_to_regain_access` in minutes (default 15). */
   regainMinutes?: number;
+  /**
+   * throttle_app: how long the app stays blocked after the last call it made while blocked, in
+   * minutes (default 60). Every call during the block answers #4 again and extends it.
+   */
+  blockMinutes?: number;
 }
 
 export interface RecordedCall {
@@ -119,27 +128,48 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     });
 
   /**
-   * §4: X-App-Usage on every call of a known app (capacity "200 * Number of Users" per hour); Page
-   * tokens also get X-Page-Usage and X-Business-Use-Case-Usage (type `pages`, 4800 calls/hour).
+   * §4 (https://developers.facebook.com/docs/graph-api/overview/rate-limiting): calls with an app
+   * or user token count against the app's Platform limit ("200 * Number of Users" per hour) and
+   * get X-App-Usage; calls with a Page or system-user token count against Business Use Case limits
+   * and get X-Business-Use-Case-Usage (type `pages`, 4800 calls/hour; Page tokens also
+   * X-Page-Usage). No X-App-Usage while usage rounds to 0 %: Meta sends the headers "once enough
+   * calls have been made", and not when utilization "is effectively 0%".
    */
   function usageHeaders(ctx: Ctx): Record<string, string> {
     const h: Record<string, string> = {};
-    if (ctx.app) {
+    const kind = ctx.rec?.kind ?? null;
+    if (ctx.app && (kind === null || kind === 'USER')) {
       const capacity = 200 * Math.max(1, state.users.size);
-      h['x-app-usage'] = usage(Math.min(99, Math.ceil((tick(`app:${ctx.app.appId}`) * 100) / capacity)));
+      const pct = Math.min(99, Math.floor((tick(`app:${ctx.app.appId}`) * 100) / capacity));
+      if (pct > 0) h['x-app-usage'] = usage(pct);
     }
-    const pageId = ctx.rec?.kind === 'PAGE' ? ctx.rec.pageId : null;
-    if (pageId) {
-      const pct = Math.min(99, Math.ceil((tick(`page:${pageId}`) * 100) / 4800));
-      h['x-page-usage'] = usage(pct);
+    const buc = kind === 'PAGE' ? ctx.rec?.pageId : kind === 'SYSTEM_USER' ? ctx.rec?.systemUserId : null;
+    if (buc) {
+      // Rounded up: the Page limit's 1 % is 48 calls, and the keeper's header parsing is exercised
+      // on every Page-token call (unverified: how soon Facebook starts sending these).
+      const pct = Math.min(99, Math.ceil((tick(`buc:${buc}`) * 100) / 4800));
+      if (kind === 'PAGE') h['x-page-usage'] = usage(pct);
       h['x-business-use-case-usage'] = JSON.stringify({
-        [pageId]: [{ type: 'pages', ...JSON.parse(usage(pct)), estimated_time_to_regain_access: 0 }],
+        [buc]: [{ type: 'pages', ...JSON.parse(usage(pct)), estimated_time_to_regain_access: 0 }],
       });
     }
     return h;
   }
 
+  /** Who a request claims to be, before routing: the app and the kind of its token. */
+  function caller(q: URLSearchParams): { appId: string | null; kind: TokenRecord['kind'] | 'APP' | null } {
+    const token = q.get('access_token');
+    if (token === null) return { appId: q.get('client_id'), kind: 'APP' };
+    const bar = token.indexOf('|');
+    if (bar > 0) return { appId: token.slice(0, bar), kind: 'APP' };
+    const rec = state.tokens.get(token);
+    return rec ? { appId: rec.appId, kind: rec.kind } : { appId: null, kind: null };
+  }
+
   // ---- faults --------------------------------------------------------------------------------
+
+  /** appId → when its #4 block ends (each call during the block moves it on). */
+  const appBlocks = new Map<string, { until: number; blockMs: number }>();
 
   function takeFault(path: string): (FaultSpec & { remaining: number }) | null {
     for (const f of faults) {
@@ -152,10 +182,25 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     return null;
   }
 
-  /** The documented bodies and headers of each failure (§3.1, §4, §8, §9). */
-  function faultReply(f: FaultSpec, path: string): Reply | 'hold' {
+  const appLimit = (): Reply => ({
+    // §3.1 [I13]: "(#4) Application request limit reached" with is_transient: true.
+    ...oauthError(403, 4, '(#4) Application request limit reached', { is_transient: true }),
+    headers: { 'x-app-usage': JSON.stringify({ call_count: 100, total_cputime: 34, total_time: 57 }) },
+  });
+
+  /**
+   * The documented bodies and headers of each failure (§3.1, §4, §8, §9). Throttling codes follow
+   * the token kind (https://developers.facebook.com/docs/graph-api/overview/rate-limiting): BUC
+   * codes (80001…) only for Page and system-user tokens; with an app or user token the same
+   * fault answers with the Platform code (#4 for an app token, #32 for a user token on a Page).
+   */
+  function faultReply(f: FaultSpec, path: string, who: ReturnType<typeof caller>): Reply | 'hold' {
     const objectId = path.split('/').filter(Boolean)[1] ?? '';
     const pageId = /^\d+$/.test(objectId) ? objectId : '0';
+    const platform = who.kind === 'APP' || who.kind === 'USER';
+    if (f.kind === 'throttle_buc' && platform) {
+      return who.kind === 'APP' ? appLimit() : oauthError(400, 32, '(#32) Page request limit reached');
+    }
     switch (f.kind) {
       case 'http_500':
         return { status: 500, raw: '' };
@@ -183,11 +228,30 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       case 'timeout':
         return 'hold';
       case 'throttle_app':
-        // §3.1 [I13]: "(#4) Application request limit reached" with is_transient: true.
-        return {
-          ...oauthError(403, 4, '(#4) Application request limit reached', { is_transient: true }),
-          headers: { 'x-app-usage': JSON.stringify({ call_count: 100, total_cputime: 34, total_time: 57 }) },
-        };
+        // "Continuing to make calls will continue to increase your call count, which will increase
+        // the time before calls will be successful again" (rate-limiting page): the app stays
+        // blocked while it keeps calling.
+        if (who.appId !== null) {
+          const blockMs = (f.blockMinutes ?? 60) * MINUTE;
+          appBlocks.set(who.appId, { until: state.clock.now() + blockMs, blockMs });
+        }
+        return appLimit();
+      case 'throttle_user':
+        // §3.2 (https://developers.facebook.com/docs/graph-api/guides/error-handling): #17, user level.
+        return oauthError(400, 17, '(#17) User request limit reached', { is_transient: true });
+      case 'throttle_app_341':
+        // §3.2: #341 "Application limit reached".
+        return oauthError(400, 341, '(#341) Application limit reached');
+      case 'throttle_custom_613':
+        // §4: #613 "custom rate limit" (rate-limiting page).
+        return oauthError(400, 613, '(#613) Calls to this api have exceeded the rate limit.');
+      case 'policy_block_368':
+        // §3.2: #368 "Temporarily blocked for policies violations", "Wait and retry the operation".
+        return oauthError(
+          400,
+          368,
+          'It looks like you were misusing this feature by going too fast. You’ve been temporarily blocked from using it.',
+        );
       case 'throttle_page':
         // §3.1 [S9]: "(#32) Page request limit reached".
         return {
@@ -316,14 +380,8 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       if (method !== 'GET') {
         throw new GraphFailure(400, 100, 'Unsupported post request.', 33, 'GraphMethodException');
       }
-      if (auth.rec !== null) {
-        throw new GraphFailure(
-          400,
-          100,
-          '(#100) You must provide an app access token, or a user access token that is an owner or developer of the app',
-        );
-      }
-      return json(200, state.debugToken(auth.app, q.get('input_token') ?? undefined));
+      const viewer = state.debugCaller(auth.app, auth.rec);
+      return json(200, state.debugToken(viewer, q.get('input_token') ?? undefined));
     }
 
     const rec = auth.rec;
@@ -337,7 +395,10 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     state.requireValid(rec);
 
     // §2e
-    if (first === 'me' && segments.length === 1 && method === 'GET') return json(200, state.me(rec));
+    if (first === 'me' && segments.length === 1 && method === 'GET') {
+      const fields = (q.get('fields') ?? 'id,name').split(',').map((f) => f.trim());
+      return json(200, state.me(rec, fields));
+    }
 
     // §2c option 1, cursor paging 25 per page.
     if (first === 'me' && second === 'accounts' && segments.length === 2 && method === 'GET') {
@@ -379,9 +440,10 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
           // A Page token answers for its own Page with itself.
           if (rec.pageId !== pageId) throw noSuchObject(pageId, 'get');
           body.access_token = rec.token;
-        } else {
+        } else if (state.granted(rec, pageId) || !page.roles.has(rec.userId ?? '')) {
           body.access_token = state.mintPageToken(rec, pageId).token;
         }
+        // A Page not ticked in the Login dialog's Page picker comes back without `access_token`.
       }
       return json(200, body);
     }
@@ -390,22 +452,22 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
 
   /** Cursors are opaque base64 offsets; `paging.next` is a full URL carrying the token, as Facebook's does. */
   function accounts(rec: TokenRecord, q: URLSearchParams): Record<string, unknown> {
-    const all = state.reachablePages(rec);
+    const all = state.accountPages(rec);
     const pageSize = 25;
     const after = q.get('after');
     const start = after ? Number(Buffer.from(after, 'base64url').toString('utf8')) || 0 : 0;
     const slice = all.slice(start, start + pageSize);
     const cursor = (n: number) => Buffer.from(String(n)).toString('base64url');
-    const data = slice.map((p) => ({
-      access_token: state.mintPageToken(rec, p.id).token,
+    // §2c: each entry carries the Page token and the user's `tasks` on the Page
+    // (https://developers.facebook.com/docs/pages-api/manage-pages); a Page not ticked in the
+    // Login dialog's Page picker has no `access_token`.
+    const data = slice.map(({ page: p, granted }) => ({
+      ...(granted ? { access_token: state.mintPageToken(rec, p.id).token } : {}),
       category: 'Brand',
       category_list: [{ id: '1605186416478696', name: 'Brand' }],
       name: p.name,
       id: p.id,
-      tasks:
-        rec.kind === 'SYSTEM_USER'
-          ? ['MANAGE', 'CREATE_CONTENT', 'MODERATE']
-          : (p.roles.get(rec.userId ?? '') ?? []),
+      tasks: state.tasksOf(rec, p),
     }));
     const paging: Record<string, unknown> = {
       cursors: { before: cursor(start), after: cursor(start + slice.length) },
@@ -494,10 +556,25 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     }
 
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    const who = caller(q);
+    const block = who.appId === null ? undefined : appBlocks.get(who.appId);
+    if (block && who.appId !== null) {
+      const now = state.clock.now();
+      if (now < block.until) {
+        // Still blocked: this call answers #4 too and moves the end of the block.
+        block.until = now + block.blockMs;
+        const r = appLimit();
+        record.fault = 'throttle_app';
+        record.status = r.status;
+        record.fbCode = 4;
+        return send(res, r);
+      }
+      appBlocks.delete(who.appId);
+    }
     const fault = takeFault(url.pathname);
     if (fault) {
       record.fault = fault.kind;
-      const r = faultReply(fault, url.pathname);
+      const r = faultReply(fault, url.pathname, who);
       if (r === 'hold') {
         // Hold the request until the client gives up (or the emulator closes).
         held.add(res);
@@ -532,6 +609,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     },
     clearFaults(): void {
       faults.length = 0;
+      appBlocks.clear();
     },
     setLatency(ms: number): void {
       latencyMs = Math.max(0, ms);

@@ -22,6 +22,7 @@ export { FAULT_KINDS, type FaultKind, type FaultSpec, type RecordedCall } from '
 export {
   DEFAULT_SCOPES,
   DEFAULT_TASKS,
+  POSTING_TASKS,
   LONG_LIVED_MS,
   SHORT_LIVED_MS,
   TOKEN_PREFIX,
@@ -96,6 +97,12 @@ export interface FakeGraph {
   setPageTokensInheritExpiry(value: boolean): void;
   /** The user the Login dialog offers first. */
   setDialogUser(userId: string): void;
+  /** The user is a developer of the app: their user token may call debug_token for it (§2d). */
+  addDeveloper(appId: string, userId: string): void;
+  /** The Pages the user granted the app, as if ticked in the Login dialog's Page picker. */
+  selectPages(appId: string, userId: string, pageIds: readonly string[]): void;
+  /** Move the end of the user's data access for the app (epoch ms), e.g. to now (§1.6). */
+  setDataAccessExpiry(appId: string, userId: string, at: number): void;
   /** "Does the emulator say this token is valid?" */
   tokenStatus(token: string): TokenStatus;
   /** The posts made on a Page, oldest first. */
@@ -180,7 +187,10 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       await new Promise<void>((resolve) => server.close(() => resolve()));
       persistence?.flush();
     },
-    createApp: (o) => state.createApp(o),
+    createApp: (o) => {
+      const a = state.createApp(o);
+      return { appId: a.appId, appSecret: a.appSecret, name: a.name };
+    },
     createUser: (o) => state.createUser(o),
     createPage: (o) => state.createPage(o),
     grantRole: (userId, pageId, tasks) => state.grantRole(userId, pageId, tasks),
@@ -203,6 +213,12 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       state.user(userId);
       state.dialogUser = userId;
     },
+    addDeveloper: (appId, userId) => {
+      state.user(userId);
+      state.app(appId).developers.add(userId);
+    },
+    selectPages: (appId, userId, pageIds) => state.selectPages(appId, userId, pageIds),
+    setDataAccessExpiry: (appId, userId, at) => state.setDataAccessExpiry(appId, userId, at),
     tokenStatus: (token) => state.tokenStatus(token),
     posts: (pageId) => state.page(pageId).posts.map((p) => ({ ...p })),
     injectFault: (f) => layer.injectFault(f),

@@ -13,6 +13,8 @@ export interface AppRecord {
   appId: string;
   appSecret: string;
   name: string;
+  /** Users in a developer role on the app (their user tokens may call debug_token, §2d). */
+  developers: Set<string>;
 }
 
 export interface UserRecord {
@@ -119,6 +121,35 @@ export const DEFAULT_TASKS: readonly string[] = [
   'CREATE_CONTENT',
   'MANAGE',
 ];
+/**
+ * The Page tasks that allow posting: "Your app user must be able to perform the CREATE_CONTENT,
+ * MANAGE, and/or MODERATE tasks on the Page"
+ * (https://developers.facebook.com/docs/pages-api/posts,
+ * https://developers.facebook.com/docs/graph-api/reference/page/feed/).
+ */
+export const POSTING_TASKS: readonly string[] = ['CREATE_CONTENT', 'MANAGE', 'MODERATE'];
+/**
+ * Permissions whose data access does not expire after 90 days
+ * (https://developers.facebook.com/docs/facebook-login/auth-vs-data).
+ */
+export const NON_EXPIRING_PERMISSIONS: readonly string[] = [
+  'ads_read',
+  'ads_management',
+  'business_management',
+  'configure_page_transactions',
+  'pages_manage_ads',
+  'pages_manage_cta',
+  'pages_manage_instant_articles',
+  'pages_manage_engagement',
+  'pages_manage_metadata',
+  'pages_manage_posts',
+  'pages_messaging',
+  'pages_read_engagement',
+  'pages_read_user_content',
+  'pages_show_list',
+  'read_audience_network_insights',
+  'read_insights',
+];
 /** §1.1/§1.2: short-lived user tokens live about an hour. */
 export const SHORT_LIVED_MS = HOUR;
 /** §1.2: long-lived = 60 days (`expires_in` 5184000 in the K8 fixture). */
@@ -176,8 +207,23 @@ interface LoginCode {
   redirectUri: string;
   userId: string;
   scopes: string[];
+  /** The Pages ticked in the dialog's Page picker (null: the picker did not apply). */
+  pageIds: string[] | null;
+  /** `auth_type=reauthorize`: the login renews expired data access. */
+  reauthorize: boolean;
   expiresAt: number;
   used: boolean;
+}
+
+/**
+ * What a user granted an app (one per user and app, as Facebook keeps it): the Pages selected in
+ * the Login dialog's Page picker, and until when the app may access the user's data.
+ */
+export interface GrantRecord {
+  /** null: every Page the user has a role on (tokens made through the control API). */
+  pageIds: Set<string> | null;
+  /** Epoch ms: 90 days after the user was last active in the app (§1.6). */
+  dataAccessExpiresAt: number;
 }
 
 export type TokenStatus = {
@@ -201,6 +247,8 @@ export class FakeGraphState {
    */
   private readonly pagesByUser = new Map<string, Set<string>>();
   private readonly codes = new Map<string, LoginCode>();
+  /** `${appId}:${userId}` → what the user granted the app. */
+  readonly grants = new Map<string, GrantRecord>();
   private seq = 0;
   /** §2b: false = re-exchanging a long-lived user token keeps its expiry (field reports); true = extends. */
   exchangeExtends = false;
@@ -216,14 +264,15 @@ export class FakeGraphState {
   // ---- world ---------------------------------------------------------------------------------
 
   createApp(o: { appId?: string; appSecret?: string; name?: string } = {}): AppRecord {
-    const app = {
+    const app: AppRecord = {
       appId: o.appId ?? randomId(),
       appSecret: o.appSecret ?? randomBytes(16).toString('hex'),
       name: o.name ?? 'Test App',
+      developers: new Set(),
     };
     if (this.apps.has(app.appId)) throw new ControlError(`app ${app.appId} exists`);
     this.apps.set(app.appId, app);
-    return { ...app };
+    return app;
   }
 
   createUser(o: { id?: string; name?: string } = {}): UserRecord {
@@ -277,6 +326,79 @@ export class FakeGraphState {
     return { id: su.id, name: su.name };
   }
 
+  // ---- grants --------------------------------------------------------------------------------
+
+  /** The user's grant to the app, made on first use (every Page, 90 days of data access). */
+  grant(appId: string, userId: string): GrantRecord {
+    const key = `${appId}:${userId}`;
+    let g = this.grants.get(key);
+    if (!g) {
+      g = { pageIds: null, dataAccessExpiresAt: this.clock.now() + DATA_ACCESS_MS };
+      this.grants.set(key, g);
+    }
+    return g;
+  }
+
+  /** The Pages the user's last Login ticked for this app; null when the picker never ran. */
+  selectedPages(appId: string, userId: string): string[] | null {
+    const g = this.grants.get(`${appId}:${userId}`);
+    return g?.pageIds ? [...g.pageIds] : null;
+  }
+
+  /** Control API: set the Pages a user granted an app, as if picked in the Login dialog. */
+  selectPages(appId: string, userId: string, pageIds: readonly string[]): void {
+    this.app(appId);
+    this.user(userId);
+    for (const p of pageIds) this.page(p);
+    this.grant(appId, userId).pageIds = new Set(pageIds);
+  }
+
+  /** Control API: end (or move) the user's data access for the app, e.g. to now. */
+  setDataAccessExpiry(appId: string, userId: string, at: number): void {
+    this.app(appId);
+    this.user(userId);
+    this.grant(appId, userId).dataAccessExpiresAt = at;
+  }
+
+  /** Whether the user granted this app the Page (the picker); system users reach theirs. */
+  granted(rec: TokenRecord, pageId: string): boolean {
+    if (rec.kind !== 'USER' || rec.userId === null) return true;
+    const ids = this.grants.get(`${rec.appId}:${rec.userId}`)?.pageIds;
+    return !ids || ids.has(pageId);
+  }
+
+  /** A user's tasks on a Page ([] without a role); a system user's, in full. */
+  tasksOf(rec: TokenRecord, page: PageRecord): string[] {
+    if (rec.systemUserId !== null && rec.userId === null) {
+      return this.systemUsers.get(rec.systemUserId)?.pages.has(page.id) ? [...DEFAULT_TASKS] : [];
+    }
+    return [...(page.roles.get(rec.userId ?? '') ?? [])];
+  }
+
+  /** Data access of a person's token: their grant's deadline (§1.6); null for system users. */
+  dataAccessOf(rec: TokenRecord): number | null {
+    if (rec.userId === null) return null;
+    return this.grants.get(`${rec.appId}:${rec.userId}`)?.dataAccessExpiresAt ?? rec.dataAccessExpiresAt;
+  }
+
+  /**
+   * §1.6: after data access expires the user is still authenticated but the app "can't access
+   * their data", except through the permissions that do not expire, which include every `pages_*`
+   * permission the keeper uses (https://developers.facebook.com/docs/facebook-login/auth-vs-data).
+   * The emulator refuses reading the person's own fields (e.g. `/me?fields=name`) with a USER token.
+   */
+  requireDataAccess(rec: TokenRecord, permission: string): void {
+    if (rec.kind !== 'USER' || NON_EXPIRING_PERMISSIONS.includes(permission)) return;
+    const until = this.dataAccessOf(rec);
+    if (until !== null && this.clock.now() >= until) {
+      throw new GraphFailure(
+        400,
+        200,
+        `(#200) Data access for this app has expired: the user must re-authorize the app (auth_type=reauthorize) before it can read their data again.`,
+      );
+    }
+  }
+
   // ---- tokens --------------------------------------------------------------------------------
 
   private issue(
@@ -289,8 +411,8 @@ export class FakeGraphState {
       issuedAt: now,
       seq: ++this.seq,
       revokedSubcode: null,
-      // §1.6: 90 days of data access for a person's tokens.
-      dataAccessExpiresAt: rec.userId === null ? null : now + DATA_ACCESS_MS,
+      // §1.6: a person's tokens share their grant's data access (90 days from last activity).
+      dataAccessExpiresAt: rec.userId === null ? null : this.grant(rec.appId, rec.userId).dataAccessExpiresAt,
     };
     this.tokens.set(full.token, full);
     return full;
@@ -448,9 +570,25 @@ export class FakeGraphState {
 
   // ---- Graph operations ----------------------------------------------------------------------
 
-  /** §2d: `debug_token`, full documented shape; an invalid input token answers inside `data`. */
+  /**
+   * §2d (https://developers.facebook.com/docs/graph-api/reference/debug_token): the full documented
+   * shape; an invalid input token answers inside `data`. An app token answers `type: APP`
+   * (https://developers.facebook.com/docs/facebook-login/guides/%20access-tokens/debugging). A
+   * token of another app answers, inside `data`, "The App_id in the input_token did not match the
+   * Viewing App" (Facebook's wording, reported by developers; the exact envelope is unverified).
+   */
   debugToken(caller: AppRecord, inputToken: string | undefined): { data: Record<string, unknown> } {
     if (!inputToken) throw new GraphFailure(400, 100, '(#100) The parameter input_token is required');
+    const bar = inputToken.indexOf('|');
+    if (bar > 0) {
+      const app = this.apps.get(inputToken.slice(0, bar));
+      if (app && app.appSecret === inputToken.slice(bar + 1)) {
+        if (app.appId !== caller.appId) return { data: this.viewingAppMismatch() };
+        return {
+          data: { app_id: app.appId, type: 'APP', application: app.name, is_valid: true, scopes: [] },
+        };
+      }
+    }
     const rec = this.tokens.get(inputToken);
     if (!rec) {
       return {
@@ -458,21 +596,17 @@ export class FakeGraphState {
       };
     }
     // §2d: "The tokens must be from the same app."
-    if (rec.appId !== caller.appId) {
-      throw new GraphFailure(
-        400,
-        100,
-        '(#100) You must provide an app access token, or a user access token that is an owner or developer of the app',
-      );
-    }
+    if (rec.appId !== caller.appId) return { data: this.viewingAppMismatch() };
     const f = this.failureOf(rec);
     const secs = (ms: number | null) => (ms === null ? 0 : Math.floor(ms / 1000));
+    // granular_scopes: "If permission applies to all, targets will not be shown" (§2d); a user
+    // token lists the Pages picked in the Login dialog, a Page token its Page.
     const targets = rec.kind === 'PAGE' ? [rec.pageId!] : this.reachablePages(rec).map((p) => p.id);
     const data: Record<string, unknown> = {
       app_id: rec.appId,
       type: rec.kind,
       application: caller.name,
-      data_access_expires_at: secs(rec.dataAccessExpiresAt),
+      data_access_expires_at: secs(this.dataAccessOf(rec)),
       expires_at: secs(rec.expiresAt),
       is_valid: f === null,
       scopes: rec.scopes,
@@ -489,6 +623,31 @@ export class FakeGraphState {
     if (rec.kind === 'PAGE') data.profile_id = rec.pageId;
     if (f) data.error = { code: f.code, message: f.message, subcode: f.subcode };
     return { data };
+  }
+
+  private viewingAppMismatch(): Record<string, unknown> {
+    return {
+      error: { code: 190, message: 'The App_id in the input_token did not match the Viewing App' },
+      is_valid: false,
+      scopes: [],
+    };
+  }
+
+  /**
+   * §2d: who may call debug_token: "An app access token or an app developer's user access token
+   * for the app associated with the input_token". Anything else is Facebook's #100.
+   */
+  debugCaller(app: AppRecord, rec: TokenRecord | null): AppRecord {
+    if (rec === null) return app;
+    if (rec.kind === 'USER' && rec.userId !== null && app.developers.has(rec.userId)) {
+      this.requireValid(rec);
+      return app;
+    }
+    throw new GraphFailure(
+      400,
+      100,
+      '(#100) You must provide an app access token, or a user access token that is an owner or developer of the app',
+    );
   }
 
   /** `/oauth/access_token` authentication by client_id + client_secret. */
@@ -568,9 +727,23 @@ export class FakeGraphState {
     const pages: PageRecord[] = [];
     for (const id of ids ?? []) {
       const page = this.pages.get(id);
-      if (page) pages.push(page);
+      if (page && this.granted(rec, id)) pages.push(page);
     }
     return pages;
+  }
+
+  /**
+   * `/me/accounts`: every Page the user has a role on; the ones not ticked in the Login dialog's
+   * Page picker come back without an `access_token` (field reports: postiz-app PRs #1679/#1719).
+   */
+  accountPages(rec: TokenRecord): { page: PageRecord; granted: boolean }[] {
+    if (rec.kind !== 'USER') return this.reachablePages(rec).map((page) => ({ page, granted: true }));
+    const out: { page: PageRecord; granted: boolean }[] = [];
+    for (const id of this.pagesByUser.get(rec.userId ?? '') ?? []) {
+      const page = this.pages.get(id);
+      if (page) out.push({ page, granted: this.granted(rec, id) });
+    }
+    return out;
   }
 
   /** Whether a user or system-user token can act on this Page (without listing every Page). */
@@ -590,6 +763,7 @@ export class FakeGraphState {
   mintPageToken(rec: TokenRecord, pageId: string): TokenRecord {
     const page = this.pages.get(pageId);
     if (!page || !this.canReach(rec, page)) throw noSuchObject(pageId, 'get');
+    if (!this.granted(rec, pageId)) throw new ControlError(`page ${pageId} was not granted`);
     const never = rec.kind === 'SYSTEM_USER' || (rec.lifetime !== 'short' && !this.pageTokensInheritExpiry);
     return this.issue({
       kind: 'PAGE',
@@ -605,7 +779,8 @@ export class FakeGraphState {
   }
 
   /** §2e: `/me` is the person, the system user, or (with a Page token) the Page. */
-  me(rec: TokenRecord): { id: string; name: string } {
+  me(rec: TokenRecord, fields: readonly string[] = ['id', 'name']): { id: string; name?: string } {
+    if (rec.kind === 'USER' && fields.some((f) => f !== 'id')) this.requireDataAccess(rec, 'public_profile');
     if (rec.kind === 'PAGE') return { id: rec.pageId!, name: this.page(rec.pageId!).name };
     if (rec.kind === 'SYSTEM_USER') {
       const su = this.systemUsers.get(rec.systemUserId ?? '');
@@ -625,6 +800,16 @@ export class FakeGraphState {
         '(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts as an admin with sufficient administrative permission',
       );
     }
+    // A Page token posts only while its person can perform CREATE_CONTENT, MANAGE or MODERATE on
+    // the Page (https://developers.facebook.com/docs/pages-api/posts): an ANALYZE-only role mints
+    // a Page token that debug_token calls valid, but every post is refused with #200.
+    if (!this.tasksOf(rec, page).some((t) => POSTING_TASKS.includes(t))) {
+      throw new GraphFailure(
+        403,
+        200,
+        '(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts as an admin with sufficient administrative permission',
+      );
+    }
     if (!message) throw new GraphFailure(400, 100, '(#100) Missing message or attachment');
     if (page.posts.at(-1)?.message === message) {
       throw new GraphFailure(400, 506, '(#506) Duplicate status message');
@@ -637,7 +822,13 @@ export class FakeGraphState {
   // ---- Login dialog codes ----------------------------------------------------------------------
 
   /** A one-time code bound to app + redirect_uri + user + granted scopes, valid 10 minutes. */
-  createCode(appId: string, redirectUri: string, userId: string, scopes: readonly string[]): string {
+  createCode(
+    appId: string,
+    redirectUri: string,
+    userId: string,
+    scopes: readonly string[],
+    login: { pageIds?: readonly string[] | null; reauthorize?: boolean } = {},
+  ): string {
     this.user(userId);
     const code = `AQfake${randomBytes(24).toString('base64url')}`;
     this.codes.set(code, {
@@ -645,6 +836,8 @@ export class FakeGraphState {
       redirectUri,
       userId,
       scopes: [...scopes],
+      pageIds: login.pageIds ? [...login.pageIds] : null,
+      reauthorize: login.reauthorize === true,
       expiresAt: this.clock.now() + CODE_TTL_MS,
       used: false,
     });
@@ -669,6 +862,13 @@ export class FakeGraphState {
       );
     }
     c.used = true;
+    const grant = this.grant(app.appId, c.userId);
+    if (c.pageIds !== null) grant.pageIds = new Set(c.pageIds);
+    // §1.6 (https://developers.facebook.com/docs/facebook-login/auth-vs-data): a login while data
+    // access lasts renews its 90 days; once it has expired only a login with
+    // `auth_type=reauthorize` restores it.
+    const now = this.clock.now();
+    if (now < grant.dataAccessExpiresAt || c.reauthorize) grant.dataAccessExpiresAt = now + DATA_ACCESS_MS;
     const token = this.issueUserToken({
       appId: app.appId,
       userId: c.userId,

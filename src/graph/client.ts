@@ -64,7 +64,9 @@ export interface PageTokenResult {
 export interface PageAccount {
   id: string;
   name: string;
-  accessToken: string;
+  /** null: the Page was not selected in the Login dialog's Page picker. */
+  accessToken: string | null;
+  /** The user's tasks on the Page (CREATE_CONTENT, MANAGE, MODERATE, ANALYZE…). */
   tasks: string[];
 }
 
@@ -101,7 +103,7 @@ export interface GraphClient {
   ): Promise<ExchangedToken>;
   /** §2c option 2: `GET /{page-id}?fields=access_token,name` with a user or system-user token. */
   getPageToken(pageId: string, userToken: string, app: AppCredentials): Promise<PageTokenResult>;
-  /** §2c option 1: every Page of `/me/accounts`, following the cursors (bounded). */
+  /** §2c option 1: every Page of `/me/accounts` with the user's tasks, following the cursors (bounded). */
   listPageAccounts(userToken: string, app: AppCredentials): Promise<PageAccount[]>;
   /** §2e. With a Page token, `/me` is the Page. */
   me(token: string, app: AppCredentials): Promise<{ id: string; name: string }>;
@@ -208,9 +210,10 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         new GraphError({
           kind: 'transient',
           endpoint: spec.endpoint,
+          // The URL without its query (which carries tokens), and where it comes from.
           message: timedOut
-            ? `Facebook ${spec.endpoint} did not answer within ${timeoutMs} ms`
-            : `could not reach Facebook for ${spec.endpoint} (network error)`,
+            ? `Facebook ${spec.endpoint} did not answer within ${timeoutMs} ms (${root}${spec.path}; GRAPH_API_URL=${options.baseUrl})`
+            : `could not reach Facebook for ${spec.endpoint} at ${root}${spec.path} (network error): check GRAPH_API_URL (now ${options.baseUrl}) and the network`,
           cause: safeCause(e, secrets),
           secrets,
         }),
@@ -346,11 +349,12 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         schema: pageSchema,
       });
       if (r.access_token === undefined) {
-        // Facebook leaves the field out when the token's user cannot act on the Page (§2c).
+        // Facebook leaves the field out for a Page the user did not tick in the Login dialog's
+        // Page picker (the dialog reuses the previous selection unless asked again).
         throw new GraphError({
           kind: 'permission',
           endpoint,
-          message: `Facebook returned Page ${r.id} without an access token: the user has no role on the Page that allows it`,
+          message: `Facebook returned Page ${r.id} without an access token: the Page was not selected when the app was authorised (Facebook's Login dialog asks which Pages to share); reconnect and tick this Page`,
         });
       }
       return { id: r.id, name: r.name ?? '', accessToken: r.access_token };
@@ -373,9 +377,14 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
           schema: accountsSchema,
         });
         for (const a of r.data) {
-          if (a.access_token) {
-            out.push({ id: a.id, name: a.name ?? '', accessToken: a.access_token, tasks: a.tasks ?? [] });
-          }
+          // A Page not ticked in the Login dialog comes back without an access_token: kept, so the
+          // caller can say why there is no token for it.
+          out.push({
+            id: a.id,
+            name: a.name ?? '',
+            accessToken: a.access_token ?? null,
+            tasks: a.tasks ?? [],
+          });
         }
         const next = r.paging?.next ? (r.paging.cursors?.after ?? cursorFromNext(r.paging.next)) : undefined;
         if (next === undefined || seen.has(next)) return out;

@@ -55,6 +55,51 @@ export const REAUTH_SUBCODES: readonly number[] = [458, 459, 460, 463, 464, 467,
  */
 const CONFIG_ERROR_MESSAGE = /error validating (client secret|application)/i;
 
+/**
+ * Facebook's answers to a wrong app id or app secret, in its own words, and the sentence a person
+ * needs instead: which credential to check. All are permanent (`invalid_request`), never a token
+ * problem: a person must fix the configuration, reconnecting would not help.
+ * - "Invalid appsecret_proof provided in the API argument" (#100, GraphMethodException): the proof
+ *   is an HMAC with the app secret (https://developers.facebook.com/docs/facebook-login/security/#appsecret);
+ * - "Invalid OAuth access token signature." (#190): the app token `app_id|app_secret` is wrong;
+ * - "(#100) You must provide an app access token, or a user access token that is an owner or
+ *   developer of the app" (debug_token, https://developers.facebook.com/docs/graph-api/reference/debug_token);
+ * - "Error validating client secret." (#1) and "Error validating application. Invalid application
+ *   ID." (#101) on /oauth/access_token.
+ */
+const APP_CREDENTIAL_ERRORS: { test: RegExp; sentence: string }[] = [
+  {
+    test: /invalid appsecret_proof/i,
+    sentence:
+      'Facebook refused the appsecret_proof, which is made with the app secret: check that the app secret is the one the App Dashboard shows for this app id (Settings → Basic).',
+  },
+  {
+    test: /access token signature/i,
+    sentence:
+      'Facebook refused the app token (app id|app secret): check the app id and the app secret in the App Dashboard (Settings → Basic).',
+  },
+  {
+    test: /must provide an app access token/i,
+    sentence:
+      'Facebook refused the app token used to inspect tokens: check that the app id and app secret are those of the app the token was made for.',
+  },
+  {
+    test: /error validating client secret/i,
+    sentence:
+      'Facebook refused the app secret: check that the app secret is the one the App Dashboard shows for this app id (Settings → Basic).',
+  },
+  {
+    test: /invalid application id/i,
+    sentence:
+      'Facebook does not know this app id: check the app id in the App Dashboard (it is the number at the top of the app’s page).',
+  },
+];
+
+/** The sentence for a wrong app id or secret, or null when the error is something else. */
+export function appCredentialProblem(message: string): string | null {
+  return APP_CREDENTIAL_ERRORS.find((e) => e.test.test(message))?.sentence ?? null;
+}
+
 /** Pure: the kind for a Graph error code / subcode / is_transient (and, for code 1, the message). */
 export function kindOf(
   code: number,
@@ -219,9 +264,24 @@ export function classifyGraphError(
     if (env.success) {
       const e = env.data.error;
       const subcode = e.error_subcode ?? null;
-      const kind = kindOf(e.code, subcode, e.is_transient === true, e.message ?? '');
+      const credentials = appCredentialProblem(e.message ?? '');
+      const kind = credentials
+        ? 'invalid_request'
+        : kindOf(e.code, subcode, e.is_transient === true, e.message ?? '');
       const usage = parseUsageHeaders(headers);
       const fbMessage = (e.message ?? 'no message').slice(0, 300);
+      if (credentials) {
+        return new GraphError({
+          ...base,
+          kind,
+          code: 'app_credentials_invalid',
+          message: `${where}: ${credentials} (#${e.code}, HTTP ${status})`,
+          fbCode: e.code,
+          fbSubcode: subcode,
+          fbtraceId: e.fbtrace_id ?? null,
+          fbType: e.type ?? null,
+        });
+      }
       return new GraphError({
         ...base,
         kind,

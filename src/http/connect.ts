@@ -483,8 +483,14 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     dialog.searchParams.set('redirect_uri', redirectUri);
     dialog.searchParams.set('scope', LOGIN_SCOPES.join(','));
     dialog.searchParams.set('response_type', 'code');
-    // Ask again for a permission that was declined last time (otherwise Facebook skips it silently).
-    dialog.searchParams.set('auth_type', 'rerequest');
+    // Once the app's data access has expired, Meta documents `auth_type=reauthorize` to renew it
+    // (https://developers.facebook.com/docs/facebook-login/auth-vs-data); otherwise `rerequest`
+    // asks again for a permission or a Page that was declined last time (Facebook would skip it
+    // silently and reuse the previous Page selection).
+    const dataAccessEnded = [page.posting, page.source].some(
+      (t) => t !== null && t.dataAccessExpiresAt !== null && t.dataAccessExpiresAt <= now,
+    );
+    dialog.searchParams.set('auth_type', dataAccessEnded ? 'reauthorize' : 'rerequest');
     dialog.searchParams.set('state', state);
     logger.info({ event: 'reconnect', pageId, outcome: 'started' }, 'reconnect started');
     return reply

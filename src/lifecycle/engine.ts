@@ -28,7 +28,7 @@ import {
   type Policy,
   reauthReason,
 } from './decide.js';
-import { assertPostingToken, toTokenInfo } from './inspect.js';
+import { assertPostingTasks, assertPostingToken, pageTasks, toTokenInfo } from './inspect.js';
 import { isRenewal, type Outcome, renewalMessage, renewedToken } from './outcome.js';
 import type { KeeperEventMap } from './types.js';
 
@@ -141,6 +141,8 @@ export function createEngine(deps: EngineDeps) {
     const minted = await graph.getPageToken(page.pageId, src.sourceToken, app(page, secrets));
     const posting = await debug(minted.accessToken, page, secrets);
     assertPostingToken(posting, { appId: page.appId, pageId: page.pageId });
+    // A valid Page token is not enough: its person needs a posting task on the Page.
+    assertPostingTasks(await pageTasks(graph, page.pageId, src.sourceToken, app(page, secrets)), page.pageId);
     return {
       postingToken: minted.accessToken,
       posting,

@@ -6,11 +6,17 @@
  */
 import { DAY, toIso } from '../clock.js';
 import { AppError } from '../errors.js';
-import type { GraphClient } from '../graph/client.js';
+import type { DebugTokenInfo, GraphClient } from '../graph/client.js';
 import { GraphError } from '../graph/errors.js';
 import type { ManagedPage, NewEvent, PageSecrets, TokenInfo } from '../types.js';
 import { firstCheckAt, type Policy } from './decide.js';
-import { assertPostingToken, assertValidForApp, toTokenInfo } from './inspect.js';
+import {
+  assertGrantedForPage,
+  assertPostingTasks,
+  assertPostingToken,
+  assertValidForApp,
+  toTokenInfo,
+} from './inspect.js';
 import type { SetupInput, SetupResult } from './types.js';
 
 export interface PreparedSetup {
@@ -64,8 +70,13 @@ export async function prepareSetup(
 ): Promise<PreparedSetup> {
   checkSetupInput(input);
   const app = { appId: input.appId, appSecret: input.appSecret };
-  const inspect = async (token: string): Promise<TokenInfo> =>
-    toTokenInfo(token, await graph.debugToken(token, app), ctx.now());
+  /** What debug_token said, by token (granular_scopes are checked, not stored). */
+  const raw = new Map<string, DebugTokenInfo>();
+  const inspect = async (token: string): Promise<TokenInfo> => {
+    const d = await graph.debugToken(token, app);
+    raw.set(token, d);
+    return toTokenInfo(token, d, ctx.now());
+  };
   const notes: string[] = [];
 
   const given = await inspect(input.accessToken);
@@ -97,8 +108,11 @@ export async function prepareSetup(
     }
     sourceToken = userToken;
     const minted = await mintForPage(graph, input.pageId, userToken, app);
+    const granted = raw.get(userToken);
+    if (granted) assertGrantedForPage(granted, input.pageId);
     postingToken = minted.accessToken;
     pageName = minted.name;
+    assertPostingTasks(minted.tasks, input.pageId);
   } else if (given.type === 'PAGE') {
     postingToken = input.accessToken;
   } else {
@@ -169,21 +183,34 @@ async function mintForPage(
   userToken: string,
   app: { appId: string; appSecret: string },
 ) {
+  let minted: { id: string; name: string; accessToken: string } | null = null;
   try {
-    return await graph.getPageToken(pageId, userToken, app);
+    minted = await graph.getPageToken(pageId, userToken, app);
   } catch (err) {
     if (!(err instanceof GraphError) || (err.kind !== 'invalid_request' && err.kind !== 'permission')) {
       throw err;
     }
-    const accounts = await graph.listPageAccounts(userToken, app);
-    const found = accounts.find((a) => a.id === pageId);
-    if (found) return { id: found.id, name: found.name, accessToken: found.accessToken };
+  }
+  // `/me/accounts` lists the user's tasks on each Page (and Pages without a token, when they were
+  // not ticked in the Login dialog), so a refusal can name its cause.
+  const accounts = await graph.listPageAccounts(userToken, app);
+  const found = accounts.find((a) => a.id === pageId);
+  if (minted) return { ...minted, tasks: found?.tasks ?? null };
+  if (found?.accessToken) {
+    return { id: found.id, name: found.name, accessToken: found.accessToken, tasks: found.tasks };
+  }
+  if (found) {
     throw new AppError(
-      'token_wrong_page',
-      `The Facebook user behind this token has no role on Page ${pageId} (or did not grant pages_show_list), so no Page token can be minted.`,
-      { details: { page_id: pageId, pages_available: accounts.map((a) => a.id) } },
+      'missing_permission',
+      `Facebook gave no Page token for Page ${pageId}: the Page was not selected when the app was authorised (Facebook's Login dialog asks which Pages to share, and reuses the last choice). Reconnect and tick this Page.`,
+      { details: { page_id: pageId, reason: 'page_not_selected', tasks: found.tasks } },
     );
   }
+  throw new AppError(
+    'token_wrong_page',
+    `The Facebook user behind this token has no role on Page ${pageId} (or did not grant pages_show_list), so no Page token can be minted.`,
+    { details: { page_id: pageId, pages_available: accounts.map((a) => a.id) } },
+  );
 }
 
 export function setupEvent(

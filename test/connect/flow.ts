@@ -32,6 +32,8 @@ export interface DialogChoice {
   userId?: string;
   /** Permissions to untick. */
   untick?: string[];
+  /** Pages to untick in the Page picker (when the dialog shows it). */
+  untickPages?: string[];
   cancel?: boolean;
 }
 
@@ -50,6 +52,9 @@ export async function answerDialog(dialogUrl: string, choice: DialogChoice = {})
   form.set('user_id', choice.userId ?? firstUser);
   for (const m of html.matchAll(/<input type="checkbox" name="(scope_[^"]+)" checked>/g)) {
     if (!choice.untick?.includes(m[1]!.slice('scope_'.length))) form.set(m[1]!, 'on');
+  }
+  for (const m of html.matchAll(/<input type="checkbox" name="page_([^"]+)" checked>/g)) {
+    if (!choice.untickPages?.includes(m[1]!)) form.set(`page_${m[1]!}`, 'on');
   }
   form.set('action', choice.cancel ? 'cancel' : 'continue');
   const res = await fetch(new URL(action!, dialogUrl), {

@@ -43,7 +43,7 @@ function parseForm(html: string): Form {
 async function login(
   base: string,
   params: Record<string, string>,
-  opts: { decline?: string[]; userId?: string; action?: 'continue' | 'cancel' } = {},
+  opts: { decline?: string[]; untickPages?: string[]; userId?: string; action?: 'continue' | 'cancel' } = {},
 ): Promise<{ location: URL; form: Form }> {
   const page = await fetch(
     `${base}/v26.0/dialog/oauth?${new URLSearchParams({ response_type: 'code', ...params }).toString()}`,
@@ -54,7 +54,9 @@ async function login(
   const body = new URLSearchParams(form.fields);
   body.set('user_id', opts.userId ?? form.users[0]!);
   for (const box of form.checkboxes) {
-    if (!opts.decline?.some((d) => box === `scope_${d}`)) body.set(box, 'on');
+    if (opts.decline?.some((d) => box === `scope_${d}`)) continue;
+    if (opts.untickPages?.some((p) => box === `page_${p}`)) continue;
+    body.set(box, 'on');
   }
   body.set('action', opts.action ?? 'continue');
   const res = await fetch(new URL(form.action, base), { method: 'POST', body, redirect: 'manual' });
@@ -185,8 +187,8 @@ describe('fake-graph Login dialog', () => {
           await graphError(
             client.exchangeCode(await code(), REDIRECT, { appId: app.appId, appSecret: 'wrong' }),
           )
-        ).message,
-      ).toMatch(/client secret/);
+        ).code,
+      ).toBe('app_credentials_invalid');
       expect((await graphError(client.exchangeCode('AQfakeNeverIssued', REDIRECT, app))).message).toMatch(
         /Invalid verification code format/,
       );
@@ -199,6 +201,62 @@ describe('fake-graph Login dialog', () => {
       expect(graph.tokenStatus(old)).toMatchObject({ valid: false, subcode: 458 });
       expect((await client.getPageToken(pageId, fresh.accessToken, app)).id).toBe(pageId);
       expect(clock.now()).toBe(REFERENCE_TIME + 10 * MINUTE);
+    });
+  });
+
+  it('Page picker: first login asks; later logins reuse the selection unless auth_type=rerequest; unticked Pages get no token', async () => {
+    await withGraph(async ({ graph, client, app }) => {
+      const user = graph.createUser({ name: 'Two pages' });
+      const a = graph.createPage({ name: 'A' });
+      const b = graph.createPage({ name: 'B' });
+      graph.grantRole(user.id, a.id);
+      graph.grantRole(user.id, b.id);
+      graph.setDialogUser(user.id);
+      const params = { client_id: app.appId, redirect_uri: REDIRECT, state: 's', scope: SCOPES };
+      const tokenOf = async (location: URL) =>
+        (await client.exchangeCode(location.searchParams.get('code')!, REDIRECT, app)).accessToken;
+
+      // First login: one ticked box per Page; B is unticked.
+      const first = await login(graph.url, params, { decline: [], untickPages: [b.id] });
+      expect(first.form.checkboxes).toEqual(expect.arrayContaining([`page_${a.id}`, `page_${b.id}`]));
+      const t1 = await tokenOf(first.location);
+      const accounts = await client.listPageAccounts(t1, app);
+      expect(accounts.find((p) => p.id === a.id)?.accessToken).toMatch(/^EAAfake/);
+      expect(accounts.find((p) => p.id === b.id)?.accessToken).toBeNull();
+
+      // Second login: no picker, the previous selection stays (B still without a token).
+      const second = await login(graph.url, params);
+      expect(second.form.checkboxes.some((c) => c.startsWith('page_'))).toBe(false);
+      expect(second.form.html).toMatch(/as selected before \(1\)/);
+      const t2 = await tokenOf(second.location);
+      expect((await client.listPageAccounts(t2, app)).find((p) => p.id === b.id)?.accessToken).toBeNull();
+
+      // auth_type=rerequest reopens the picker; ticking B grants it.
+      const third = await login(graph.url, { ...params, auth_type: 'rerequest' });
+      expect(third.form.checkboxes).toContain(`page_${b.id}`);
+      const t3 = await tokenOf(third.location);
+      expect((await client.listPageAccounts(t3, app)).find((p) => p.id === b.id)?.accessToken).toMatch(
+        /^EAAfake/,
+      );
+    });
+  });
+
+  it('data access: once expired, a login renews it only with auth_type=reauthorize', async () => {
+    await withGraph(async ({ graph, client, app, newPage, clock }) => {
+      const { userId } = newPage();
+      graph.setDialogUser(userId);
+      const params = { client_id: app.appId, redirect_uri: REDIRECT, state: 's', scope: SCOPES };
+      const dataAccess = async (location: URL) => {
+        const t = (await client.exchangeCode(location.searchParams.get('code')!, REDIRECT, app)).accessToken;
+        return (await client.debugToken(t, app)).dataAccessExpiresAt;
+      };
+      graph.setDataAccessExpiry(app.appId, userId, clock.now() + MINUTE);
+      clock.advance(2 * MINUTE);
+      const ended = clock.now() - MINUTE;
+      expect(await dataAccess((await login(graph.url, params)).location)).toBe(ended);
+      expect(
+        await dataAccess((await login(graph.url, { ...params, auth_type: 'reauthorize' })).location),
+      ).toBe(clock.now() + 90 * 24 * 60 * MINUTE);
     });
   });
 

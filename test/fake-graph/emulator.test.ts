@@ -71,11 +71,8 @@ describe('fake-graph: documented shapes (GRAPH_API.md §2, §9)', () => {
     });
     expect(r.headers.get('content-type')).toMatch(/application\/json/);
     expect(r.headers.get('facebook-api-version')).toBe('v26.0');
-    expect(JSON.parse(r.headers.get('x-app-usage')!)).toMatchObject({
-      call_count: expect.any(Number),
-      total_cputime: expect.any(Number),
-      total_time: expect.any(Number),
-    });
+    // The app's first call of the hour is 0 % of its budget: no X-App-Usage (rate-limiting docs).
+    expect(r.headers.get('x-app-usage')).toBeNull();
   });
 
   it('debug_token: full shape; PAGE tokens have profile_id and expires_at 0; data_access 90 days after issue', async () => {
@@ -133,17 +130,115 @@ describe('fake-graph: documented shapes (GRAPH_API.md §2, §9)', () => {
       { proofFor: '' },
     );
     expect(foreign.status).toBe(400);
+    // Another app's token answers inside data, in Facebook's words.
     const q = new URLSearchParams({
       input_token: long,
       access_token: `${other.appId}|${other.appSecret}`,
       appsecret_proof: proof(`${other.appId}|${other.appSecret}`, other.appSecret),
     });
     const foreign2 = await fetch(`${g.url}/v26.0/debug_token?${q.toString()}`);
-    expect((await foreign2.json()).error.code).toBe(100);
+    expect(foreign2.status).toBe(200);
+    expect(await foreign2.json()).toEqual({
+      data: {
+        error: { code: 190, message: 'The App_id in the input_token did not match the Viewing App' },
+        is_valid: false,
+        scopes: [],
+      },
+    });
     const unknown = await get('/debug_token', { input_token: 'EAAfakeNope', access_token: appToken });
     expect(unknown.status).toBe(200);
     expect(unknown.json()).toEqual({
       data: { error: { code: 190, message: 'Invalid OAuth access token.' }, is_valid: false, scopes: [] },
+    });
+  });
+
+  it('debug_token: an app developer’s user token may call it; an app token answers type APP', async () => {
+    const { user, long } = world();
+    // Not a developer: Facebook's #100.
+    expect((await get('/debug_token', { input_token: long, access_token: long })).json().error.code).toBe(
+      100,
+    );
+    // https://developers.facebook.com/docs/graph-api/reference/debug_token: "an app developer's
+    // user access token for the app associated with the input_token".
+    g.addDeveloper(app.appId, user.id);
+    const dev = g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+    const asDev = await get('/debug_token', { input_token: long, access_token: dev });
+    expect(asDev.status).toBe(200);
+    expect(asDev.json().data).toMatchObject({ type: 'USER', is_valid: true, app_id: app.appId });
+    const appToken = `${app.appId}|${app.appSecret}`;
+    const ofApp = await get('/debug_token', { input_token: appToken, access_token: appToken });
+    expect(ofApp.json()).toEqual({
+      data: { app_id: app.appId, type: 'APP', application: 'Emu app', is_valid: true, scopes: [] },
+    });
+  });
+
+  it('Page tasks: /me/accounts lists them; an ANALYZE-only role mints a valid Page token whose posts fail with #200', async () => {
+    const user = g.createUser({ name: 'Analyst' });
+    const page = g.createPage({ name: 'Watched' });
+    g.grantRole(user.id, page.id, ['ANALYZE']);
+    const long = g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+    const accounts = (await get('/me/accounts', { access_token: long })).json();
+    expect(accounts.data[0]).toMatchObject({ id: page.id, tasks: ['ANALYZE'] });
+    const pageToken = accounts.data[0].access_token as string;
+    expect(g.tokenStatus(pageToken).valid).toBe(true);
+    const post = await get(
+      `/${page.id}/feed`,
+      { access_token: pageToken, message: 'hi' },
+      { method: 'POST' },
+    );
+    expect(post.status).toBe(403);
+    expect(post.json().error.code).toBe(200);
+    // With a posting task the same post works.
+    g.grantRole(user.id, page.id, ['CREATE_CONTENT']);
+    const ok = await get(`/${page.id}/feed`, { access_token: pageToken, message: 'hi' }, { method: 'POST' });
+    expect(ok.status).toBe(200);
+  });
+
+  it('Page picker: a Page not granted comes back without access_token; granular target_ids list the granted ones', async () => {
+    const user = g.createUser({ name: 'Two pages' });
+    const a = g.createPage({ name: 'A' });
+    const b = g.createPage({ name: 'B' });
+    g.grantRole(user.id, a.id);
+    g.grantRole(user.id, b.id);
+    g.selectPages(app.appId, user.id, [a.id]);
+    const long = g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+    const accounts = (await get('/me/accounts', { access_token: long })).json().data as Json[];
+    expect(accounts.find((p) => p.id === a.id)?.access_token).toMatch(/^EAAfake/);
+    expect(accounts.find((p) => p.id === b.id)).not.toHaveProperty('access_token');
+    expect((await get(`/${b.id}`, { fields: 'access_token', access_token: long })).json()).toEqual({
+      id: b.id,
+    });
+    const appToken = `${app.appId}|${app.appSecret}`;
+    const d = (await get('/debug_token', { input_token: long, access_token: appToken })).json().data;
+    expect(d.granular_scopes).toContainEqual({ scope: 'pages_manage_posts', target_ids: [a.id] });
+  });
+
+  it('data access: 90 days; after it the user is still authenticated, pages_* calls work, reading their profile does not', async () => {
+    const { user, page, long } = world();
+    const appToken = `${app.appId}|${app.appSecret}`;
+    const d = (await get('/debug_token', { input_token: long, access_token: appToken })).json().data;
+    expect(d.data_access_expires_at).toBe((T0 + 90 * DAY) / 1000);
+    g.setDataAccessExpiry(app.appId, user.id, T0 + DAY);
+    clock.advance(2 * DAY);
+    // https://developers.facebook.com/docs/facebook-login/auth-vs-data: pages_* do not expire.
+    expect((await get(`/${page.id}`, { fields: 'access_token', access_token: long })).status).toBe(200);
+    expect((await get('/me', { fields: 'id', access_token: long })).status).toBe(200);
+    const profile = await get('/me', { fields: 'id,name', access_token: long });
+    expect(profile.status).toBe(400);
+    expect(profile.json().error).toMatchObject({ code: 200, message: expect.stringMatching(/reauthorize/) });
+    const later = (await get('/debug_token', { input_token: long, access_token: appToken })).json().data;
+    expect(later).toMatchObject({ is_valid: true, data_access_expires_at: (T0 + DAY) / 1000 });
+  });
+
+  it('system-user tokens: X-Business-Use-Case-Usage, no X-App-Usage', async () => {
+    const page = g.createPage({ name: 'SU' });
+    const su = g.createSystemUser({ appId: app.appId, pages: [page.id] });
+    const token = g.issueSystemUserToken({ appId: app.appId, systemUserId: su.id, expiring: true });
+    const r = await get('/me/accounts', { access_token: token });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-app-usage')).toBeNull();
+    expect(JSON.parse(r.headers.get('x-business-use-case-usage')!)[su.id][0]).toMatchObject({
+      type: 'pages',
     });
   });
 
@@ -298,7 +393,7 @@ describe('fake-graph: documented shapes (GRAPH_API.md §2, §9)', () => {
   });
 
   it('throttle faults: documented bodies with usage headers at 100', async () => {
-    const { long } = world();
+    const { page, long } = world();
     g.injectFault({ kind: 'throttle_app' });
     const a = await get('/me', { access_token: long });
     expect(a.status).toBe(403);
@@ -309,18 +404,61 @@ describe('fake-graph: documented shapes (GRAPH_API.md §2, §9)', () => {
       message: '(#4) Application request limit reached',
     });
     expect(JSON.parse(a.headers.get('x-app-usage')!).call_count).toBe(100);
+    clock.advance(HOUR);
     g.injectFault({ kind: 'throttle_page' });
     const p = await get('/me', { access_token: long });
     expect(p.json().error).toMatchObject({ code: 32, type: 'OAuthException' });
     expect(JSON.parse(p.headers.get('x-page-usage')!).call_count).toBe(100);
+    const pageToken = (await get(`/${page.id}`, { fields: 'access_token', access_token: long })).json()
+      .access_token as string;
     g.injectFault({ kind: 'throttle_buc', regainMinutes: 19 });
-    const b = await get('/me', { access_token: long });
+    const b = await get('/me', { access_token: pageToken });
     expect(b.json().error).toMatchObject({ code: 80001, type: 'OAuthException' });
     const buc = Object.values(
       JSON.parse(b.headers.get('x-business-use-case-usage')!) as Record<string, Json[]>,
     )[0]![0];
     expect(buc).toMatchObject({ type: 'pages', call_count: 100, estimated_time_to_regain_access: 19 });
-    expect(g.calls.slice(-3).map((c) => c.fault)).toEqual(['throttle_app', 'throttle_page', 'throttle_buc']);
+    expect(g.calls.filter((c) => c.fault !== null).map((c) => c.fault)).toEqual([
+      'throttle_app',
+      'throttle_page',
+      'throttle_buc',
+    ]);
+  });
+
+  it('a #4 block lasts while the app keeps calling; BUC codes only for Page and system-user tokens', async () => {
+    const { page, long } = world();
+    const pageToken = (await get(`/${page.id}`, { fields: 'access_token', access_token: long })).json()
+      .access_token as string;
+    g.injectFault({ kind: 'throttle_app', blockMinutes: 60 });
+    expect((await get('/me', { access_token: long })).json().error.code).toBe(4);
+    clock.advance(50 * 60_000);
+    // Still blocked 50 minutes on, and this call pushes the end another hour out.
+    expect((await get('/me', { access_token: long })).json().error.code).toBe(4);
+    clock.advance(30 * 60_000);
+    expect((await get('/me', { access_token: long })).json().error.code).toBe(4);
+    clock.advance(61 * 60_000);
+    expect((await get('/me', { access_token: long })).status).toBe(200);
+    // https://developers.facebook.com/docs/graph-api/overview/rate-limiting: Platform limits for
+    // app and user tokens (4, 32), BUC (80001) for Page tokens.
+    const appToken = `${app.appId}|${app.appSecret}`;
+    g.injectFault({ kind: 'throttle_buc' });
+    expect((await get('/debug_token', { input_token: long, access_token: appToken })).json().error.code).toBe(
+      4,
+    );
+    clock.advance(61 * 60_000);
+    g.injectFault({ kind: 'throttle_buc' });
+    expect((await get('/me', { access_token: long })).json().error.code).toBe(32);
+    g.injectFault({ kind: 'throttle_buc' });
+    expect((await get('/me', { access_token: pageToken })).json().error.code).toBe(80001);
+    for (const [kind, code] of [
+      ['throttle_user', 17],
+      ['throttle_app_341', 341],
+      ['throttle_custom_613', 613],
+      ['policy_block_368', 368],
+    ] as const) {
+      g.injectFault({ kind });
+      expect((await get('/me', { access_token: pageToken })).json().error.code).toBe(code);
+    }
   });
 
   it('faults match a path substring, count down, and latency delays real answers', async () => {

@@ -109,7 +109,7 @@ describe('graph client: success paths', () => {
         name: 'Cafe',
         tasks: expect.arrayContaining(['CREATE_CONTENT', 'MANAGE']),
       });
-      const pageToken = accounts[0]!.accessToken;
+      const pageToken = accounts[0]!.accessToken!;
       // §2e: with a Page token, /me is the Page.
       expect(await client.me(pageToken, app)).toEqual({ id: pageId, name: 'Cafe' });
       const post = await client.postToFeed(pageId, pageToken, 'Hello', app);
@@ -159,7 +159,8 @@ describe('graph client: success paths', () => {
       await client.debugToken(long, app);
       expect(calls.at(-1)).toMatchObject({ endpoint: 'debug_token', ok: true, fbCode: null, kind: null });
       expect(calls.at(-1)!.durationMs).toBeGreaterThanOrEqual(0);
-      expect(client.usage.app?.call_count).toBeGreaterThan(0);
+      // No X-App-Usage at 0 % (Meta sends none while utilization "is effectively 0%").
+      expect(client.usage.app).toBeUndefined();
       expect(client.usage.page).toBeUndefined();
       const page = await client.getPageToken(pageId, long, app);
       await client.me(page.accessToken, app);
@@ -181,7 +182,7 @@ describe('graph client: success paths', () => {
 });
 
 describe('graph client: exchange rules (GRAPH_API.md §2a, §2b, §1.4)', () => {
-  it('short-lived → long-lived (60 days); re-exchange keeps the expiry (default) or extends it (switch)', async () => {
+  it('short-lived → long-lived (60 days); re-exchange keeps the expiry (documented default) or extends it (the undocumented-world switch)', async () => {
     await withGraph(async ({ graph, client, app, newPage, clock }) => {
       const { userId } = newPage();
       const short = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'short' });
@@ -374,18 +375,27 @@ describe('graph client: error kinds from faults', () => {
       'throttle_page',
       { kind: 'throttled', code: 'graph_rate_limited', fbCode: 32, message: /Page request limit/ },
     ],
+    // debug_token is an app-token call: Platform limits, so a BUC fault answers #4, never 80001.
     [
       'throttle_buc',
-      {
-        kind: 'throttled',
-        code: 'graph_rate_limited',
-        fbCode: 80001,
-        message: /too many calls to this Page/,
-      },
+      { kind: 'throttled', code: 'graph_rate_limited', fbCode: 4, message: /Application request limit/ },
+    ],
+    ['throttle_user', { kind: 'throttled', code: 'graph_rate_limited', fbCode: 17, message: /User request/ }],
+    [
+      'throttle_app_341',
+      { kind: 'throttled', code: 'graph_rate_limited', fbCode: 341, message: /Application limit/ },
+    ],
+    [
+      'throttle_custom_613',
+      { kind: 'throttled', code: 'graph_rate_limited', fbCode: 613, message: /exceeded the rate limit/ },
+    ],
+    [
+      'policy_block_368',
+      { kind: 'throttled', code: 'graph_rate_limited', fbCode: 368, message: /temporarily blocked/ },
     ],
   ];
   it.each(FAULTS)('%s', async (kind, expected) => {
-    await withGraph(async ({ graph, client, app, newPage, calls }) => {
+    await withGraph(async ({ graph, client, app, newPage, calls, clock }) => {
       const { userId } = newPage();
       const t = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
       graph.injectFault({ path: '/debug_token', kind });
@@ -398,23 +408,27 @@ describe('graph client: error kinds from faults', () => {
       });
       expect(e.message).toMatch(expected.message);
       expect(calls.at(-1)).toMatchObject({ ok: false, kind: expected.kind, fbCode: expected.fbCode });
-      // The fault was used up: the next call works.
+      // The fault was used up: the next call works (an app block #4 once its hour has passed).
+      if (expected.fbCode === 4) clock.advance(HOUR);
       expect((await client.debugToken(t, app)).isValid).toBe(true);
     });
   });
 
   it('throttled waits come from the emulator’s usage headers: 1 h app, 5 min Page, BUC minutes', async () => {
-    await withGraph(async ({ graph, client, app, newPage }) => {
-      const { userId } = newPage();
+    await withGraph(async ({ graph, client, app, newPage, clock }) => {
+      const { pageId, userId } = newPage();
       const t = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
-      const wait = async (kind: FaultKind, extra: { regainMinutes?: number } = {}) => {
+      const pageToken = (await client.getPageToken(pageId, t, app)).accessToken;
+      const wait = async (kind: FaultKind, extra: { regainMinutes?: number } = {}, token = t) => {
         graph.injectFault({ kind, ...extra });
-        return (await graphError(client.me(t, app))).retryAfterMs;
+        return (await graphError(client.me(token, app))).retryAfterMs;
       };
       expect(await wait('throttle_app')).toBe(HOUR);
+      clock.advance(HOUR);
       expect(await wait('throttle_page')).toBe(5 * MINUTE);
-      expect(await wait('throttle_buc')).toBe(15 * MINUTE);
-      expect(await wait('throttle_buc', { regainMinutes: 42 })).toBe(42 * MINUTE);
+      // BUC limits apply to Page (and system-user) tokens.
+      expect(await wait('throttle_buc', {}, pageToken)).toBe(15 * MINUTE);
+      expect(await wait('throttle_buc', { regainMinutes: 42 }, pageToken)).toBe(42 * MINUTE);
     });
   });
 
@@ -428,7 +442,9 @@ describe('graph client: error kinds from faults', () => {
         const e = await graphError(client.me(t, app));
         const took = performance.now() - started;
         expect(e).toMatchObject({ kind: 'transient', code: 'graph_unavailable', fbCode: null });
-        expect(e.message).toBe('Facebook me did not answer within 250 ms');
+        expect(e.message).toBe(
+          `Facebook me did not answer within 250 ms (${graph.url}/v26.0/me; GRAPH_API_URL=${graph.url})`,
+        );
         expect(took).toBeGreaterThanOrEqual(240);
         expect(took).toBeLessThan(1000);
         expect(calls.at(-1)).toMatchObject({ ok: false, kind: 'transient' });
@@ -452,7 +468,10 @@ describe('graph client: error kinds from faults', () => {
       client.me('EAAfakeNobodyListensNobodyListens', { appId: '1', appSecret: 'secret-secret' }),
     );
     expect(e).toMatchObject({ kind: 'transient', code: 'graph_unavailable' });
-    expect(e.message).toBe('could not reach Facebook for me (network error)');
+    // The URL it tried (never the query, which carries the token) and the setting it came from.
+    expect(e.message).toBe(
+      `could not reach Facebook for me at http://127.0.0.1:${port}/v26.0/me (network error): check GRAPH_API_URL (now http://127.0.0.1:${port}) and the network`,
+    );
     expect((e.cause as Error).message).toMatch(/ECONNREFUSED/);
   });
 
@@ -607,15 +626,34 @@ describe('graph client: appsecret_proof, version, permissions', () => {
       const long = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
       const wrong = { appId: app.appId, appSecret: 'f'.repeat(32) };
       const e = await graphError(client.getPageToken(pageId, long, wrong));
-      expect(e).toMatchObject({ kind: 'invalid_request', fbCode: 100, fbType: 'GraphMethodException' });
-      expect(e.message).toMatch(/Invalid appsecret_proof/);
+      // Facebook's words become a stable code and a sentence naming the credential to check.
+      expect(e).toMatchObject({
+        kind: 'invalid_request',
+        code: 'app_credentials_invalid',
+        fbCode: 100,
+        fbType: 'GraphMethodException',
+      });
+      expect(e.message).toMatch(/check that the app secret is the one the App Dashboard shows/);
+      expect(e.message).not.toMatch(/Invalid appsecret_proof/);
       expect(graph.calls.at(-1)?.proof).toBe('invalid');
       // debug_token with a wrong app secret: the proof fails first.
-      expect((await graphError(client.debugToken(long, wrong))).message).toMatch(/Invalid appsecret_proof/);
+      expect(await graphError(client.debugToken(long, wrong))).toMatchObject({
+        code: 'app_credentials_invalid',
+      });
       // Exchange with a wrong secret: Facebook's "Error validating client secret." (code 1) is permanent.
       expect(await graphError(client.exchangeToken(long, wrong))).toMatchObject({
         kind: 'invalid_request',
+        code: 'app_credentials_invalid',
         fbCode: 1,
+      });
+      // A wrong app id: "Invalid OAuth access token signature." on debug_token, #101 on the exchange.
+      const noApp = { appId: '999999999', appSecret: app.appSecret };
+      const sig = await graphError(client.debugToken(long, noApp));
+      expect(sig).toMatchObject({ code: 'app_credentials_invalid', kind: 'invalid_request' });
+      expect(sig.message).toMatch(/check the app id and the app secret/);
+      expect(await graphError(client.exchangeToken(long, noApp))).toMatchObject({
+        code: 'app_credentials_invalid',
+        fbCode: 101,
       });
 
       const res = await fetch(`${graph.url}/v26.0/me?access_token=${encodeURIComponent(long)}`);

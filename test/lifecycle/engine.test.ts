@@ -56,14 +56,14 @@ describe.each(testBackends())('engine on %s', (backend) => {
     });
   }, 120_000);
 
-  it('long-lived user token with an extending exchange: the 50-day rule renews the source on time', async () => {
+  it('expiring system-user token (refreshable, as Meta documents): the 50-day rule renews the source on time', async () => {
     await withKeeper(backend, async (w) => {
-      w.graph.setExchangeExtends(true);
-      const { userId, pageId } = w.newPage();
-      const long = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long' });
+      const pageId = w.graph.createPage({ name: 'SU page' }).id;
+      const su = w.graph.createSystemUser({ appId: w.app.appId, pages: [pageId] });
+      const sixty = w.graph.issueSystemUserToken({ appId: w.app.appId, systemUserId: su.id, expiring: true });
       const r = await w.keeper.setup({
         pageId,
-        accessToken: long,
+        accessToken: sixty,
         appId: w.app.appId,
         appSecret: w.app.appSecret,
       });
@@ -192,10 +192,20 @@ describe.each(testBackends())('engine on %s', (backend) => {
       for (const [code, fn] of cases) {
         await expect(fn()).rejects.toSatisfy((e: unknown) => e instanceof AppError && e.code === code);
       }
-      // A token of another app is refused (debug_token with our app token cannot inspect it).
+      // A token of another app: Facebook's "did not match the Viewing App" becomes token_wrong_app.
       await expect(
         w.keeper.setup({ pageId, accessToken: foreign, appId: w.app.appId, appSecret: w.app.appSecret }),
-      ).rejects.toBeInstanceOf(AppError);
+      ).rejects.toSatisfy(
+        (e: unknown) =>
+          e instanceof AppError && e.code === 'token_wrong_app' && /made for another app/.test(e.message),
+      );
+      // A wrong app secret: a stable code and a sentence naming the credential, not Facebook's words.
+      await expect(
+        w.keeper.setup({ pageId, accessToken: good, appId: w.app.appId, appSecret: 'f'.repeat(32) }),
+      ).rejects.toSatisfy(
+        (e: unknown) =>
+          e instanceof AppError && e.code === 'app_credentials_invalid' && /app secret/.test(e.message),
+      );
       w.graph.logout(userId);
       await expect(
         w.keeper.setup({ pageId, accessToken: dead, appId: w.app.appId, appSecret: w.app.appSecret }),
@@ -203,6 +213,65 @@ describe.each(testBackends())('engine on %s', (backend) => {
         (e: unknown) => e instanceof AppError && e.code === 'token_invalid' && /logged out/.test(e.message),
       );
       expect(await w.store.countPages()).toBe(0);
+    });
+  });
+
+  it('tasks and the Page picker: an ANALYZE-only admin, or a Page not ticked at login, is refused with the cause', async () => {
+    await withKeeper(backend, async (w) => {
+      const setup = (pageId: string, accessToken: string) =>
+        w.keeper.setup({ pageId, accessToken, appId: w.app.appId, appSecret: w.app.appSecret });
+      // A role with ANALYZE only: the Page token is valid, but it could never post.
+      const analyst = w.graph.createUser({ name: 'Analyst' });
+      const watched = w.graph.createPage({ name: 'Watched' });
+      w.graph.grantRole(analyst.id, watched.id, ['ANALYZE', 'ADVERTISE']);
+      const a = w.graph.issueUserToken({ appId: w.app.appId, userId: analyst.id, lifetime: 'long' });
+      await expect(setup(watched.id, a)).rejects.toSatisfy(
+        (e: unknown) =>
+          e instanceof AppError &&
+          e.code === 'missing_permission' &&
+          /ANALYZE, ADVERTISE/.test(e.message) &&
+          /CREATE_CONTENT, MANAGE or MODERATE/.test(e.message),
+      );
+      // Two Pages, only one ticked in the Login dialog's Page picker.
+      const admin = w.graph.createUser({ name: 'Admin' });
+      const ticked = w.graph.createPage({ name: 'Ticked' });
+      const unticked = w.graph.createPage({ name: 'Unticked' });
+      w.graph.grantRole(admin.id, ticked.id);
+      w.graph.grantRole(admin.id, unticked.id);
+      w.graph.selectPages(w.app.appId, admin.id, [ticked.id]);
+      const t = w.graph.issueUserToken({ appId: w.app.appId, userId: admin.id, lifetime: 'long' });
+      await expect(setup(unticked.id, t)).rejects.toSatisfy(
+        (e: unknown) =>
+          e instanceof AppError &&
+          e.code === 'missing_permission' &&
+          /not selected when the app was authorised/.test(e.message) &&
+          !/no role/.test(e.message),
+      );
+      expect(await w.store.countPages()).toBe(0);
+      expect((await setup(ticked.id, t)).status.state).toBe('healthy');
+    });
+  });
+
+  it('renewal refuses a Page token whose person lost every posting task, and says which task is missing', async () => {
+    await withKeeper(backend, async (w) => {
+      const pageId = w.graph.createPage({ name: 'Downgraded' }).id;
+      const user = w.graph.createUser({ name: 'Editor' });
+      w.graph.grantRole(user.id, pageId);
+      const long = w.graph.issueUserToken({ appId: w.app.appId, userId: user.id, lifetime: 'long' });
+      await w.keeper.setup({ pageId, accessToken: long, appId: w.app.appId, appSecret: w.app.appSecret });
+      const before = await w.keeper.getPageToken(pageId);
+      w.graph.grantRole(user.id, pageId, ['ANALYZE']);
+      await expect(w.keeper.renew(pageId, { force: true })).rejects.toSatisfy(
+        (e: unknown) =>
+          e instanceof AppError &&
+          e.code === 'missing_permission' &&
+          /task\(s\) ANALYZE/.test(e.message) &&
+          /CREATE_CONTENT, MANAGE or MODERATE/.test(e.message),
+      );
+      // The stored token stays; history says why.
+      expect(await w.keeper.getPageToken(pageId)).toBe(before);
+      const failed = (await w.keeper.history(pageId, { limit: 10 })).find((e) => e.type === 'renewal_failed');
+      expect(failed?.message).toMatch(/CREATE_CONTENT, MANAGE or MODERATE/);
     });
   });
 
@@ -276,12 +345,16 @@ describe.each(testBackends())('engine on %s', (backend) => {
 
   it('two engines on one database: each due page is exchanged exactly once', async () => {
     await withKeeper(backend, async (w) => {
-      w.graph.setExchangeExtends(true);
       const ids: string[] = [];
       for (let i = 0; i < 6; i++) {
-        const { userId, pageId } = w.newPage(`P${i}`);
-        const long = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long' });
-        await w.keeper.setup({ pageId, accessToken: long, appId: w.app.appId, appSecret: w.app.appSecret });
+        const pageId = w.graph.createPage({ name: `P${i}` }).id;
+        const su = w.graph.createSystemUser({ appId: w.app.appId, pages: [pageId] });
+        const sixty = w.graph.issueSystemUserToken({
+          appId: w.app.appId,
+          systemUserId: su.id,
+          expiring: true,
+        });
+        await w.keeper.setup({ pageId, accessToken: sixty, appId: w.app.appId, appSecret: w.app.appSecret });
         ids.push(pageId);
       }
       const other = await w.another();

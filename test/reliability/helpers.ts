@@ -152,7 +152,18 @@ export async function seedPages(
   graph: FakeGraph,
   n: number,
   keys: Record<string, ('admin' | 'token:read')[]> = { admin: ['admin'] },
-): Promise<{ pageIds: string[]; keys: Record<string, string> }> {
+  /**
+   * Which token each Page is set up with. `user`: a long-lived user token (its Page token never
+   * expires; the user token itself ends after 60 days and cannot be extended). `system_user_60d`:
+   * an expiring system-user token, the kind Meta documents as refreshable every 60 days
+   * (https://developers.facebook.com/docs/business-management-apis/system-users/install-apps-and-generate-tokens/).
+   */
+  kindOf: (i: number) => 'user' | 'system_user_60d' = () => 'user',
+): Promise<{
+  pageIds: string[];
+  keys: Record<string, string>;
+  kinds: Map<string, 'user' | 'system_user_60d'>;
+}> {
   const keeper = await createTokenKeeper({
     config: loadConfig(env),
     logger: silentLogger,
@@ -162,19 +173,28 @@ export async function seedPages(
   try {
     const app = graph.createApp({ name: 'Reliability app' });
     const pageIds: string[] = [];
+    const kinds = new Map<string, 'user' | 'system_user_60d'>();
     for (let i = 0; i < n; i++) {
-      const user = graph.createUser({ name: `Admin ${i}` });
       const page = graph.createPage({ name: `Page ${i}` });
-      graph.grantRole(user.id, page.id);
-      const token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+      const kind = kindOf(i);
+      let token: string;
+      if (kind === 'system_user_60d') {
+        const su = graph.createSystemUser({ appId: app.appId, pages: [page.id], name: `System user ${i}` });
+        token = graph.issueSystemUserToken({ appId: app.appId, systemUserId: su.id, expiring: true });
+      } else {
+        const user = graph.createUser({ name: `Admin ${i}` });
+        graph.grantRole(user.id, page.id);
+        token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+      }
       await keeper.setup({ pageId: page.id, accessToken: token, appId: app.appId, appSecret: app.appSecret });
       pageIds.push(page.id);
+      kinds.set(page.id, kind);
     }
     const made: Record<string, string> = {};
     for (const [name, scopes] of Object.entries(keys)) {
       made[name] = (await createApiKey(keeper.store, { name, scopes, clock: systemClock })).key;
     }
-    return { pageIds, keys: made };
+    return { pageIds, keys: made, kinds };
   } finally {
     await keeper.close();
   }
