@@ -1,7 +1,7 @@
 /**
  * Terminology
  * - user token: a Facebook user's access token. Short-lived (~1 h) from Login, long-lived (~60 days)
- *   after the `fb_exchange_token` exchange. Cannot be extended past its 60 days (GRAPH_API.md §2b).
+ *   after the `fb_exchange_token` exchange. Cannot be extended past its 60 days (docs/FACEBOOK.md#re-exchanging-does-not-extend).
  * - system-user token: a Business Manager system user's token; never expires, or lasts 60 days.
  * - page token: the token an app posts to a Page with. Minted from a long-lived user token or a
  *   system-user token it has no expiry (`debug_token.expires_at == 0`); from a short-lived user token
@@ -104,7 +104,7 @@ export interface ManagedPage {
   extensionBlockedUntil: number | null;
   /**
    * Set when exchanging the source token did not move its expiry forward (Facebook does not extend
-   * long-lived user tokens, GRAPH_API.md §2b): self-healing stays possible until the source expires.
+   * long-lived user tokens, docs/FACEBOOK.md#re-exchanging-does-not-extend): self-healing stays possible until the source expires.
    */
   sourceExtensionBlockedUntil: number | null;
   lastError: LastError | null;

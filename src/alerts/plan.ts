@@ -20,7 +20,7 @@
  * - `expiring:<page>:<deadline>:<threshold>`: at most once per threshold of `alertDaysBefore` for a
  *   given deadline; only the tightest threshold crossed fires (a page found at 5 days left gets the
  *   7-day alert, not the 14- and 7-day ones). `…:notice` is the first notice when a page becomes
- *   `expiring` before the largest threshold (DESIGN §2: say so, with the deadline, when renewal
+ *   `expiring` before the largest threshold (say so, with the deadline, when renewal
  *   cannot extend the token).
  * - `data_access_expiring:<page>:<deadline>:<threshold>`, `source_expiring:<page>:<deadline>`,
  *   `missing_permission:<page>:<hash>`, `token_rotated:<page>:<new hash>`, `recovered:<page>:<now>`.
@@ -202,7 +202,7 @@ export function planAlerts(input: PlanInput): NewAlert[] {
     );
   }
 
-  // --- Facebook's 90-day data access (GRAPH_API.md §1.6) ----------------------------------------
+  // --- Facebook's 90-day data access (docs/FACEBOOK.md#data-access-expires-after-90-days) ----------------------------------------
   const dataAccess = [posting, after.source]
     .filter((i) => i !== null && i.isValid && i.dataAccessExpiresAt !== null)
     .map((i) => i!.dataAccessExpiresAt!)

@@ -1,5 +1,5 @@
 /**
- * The emulator's Facebook Login dialog (`GET /{version}/dialog/oauth`, GRAPH_API.md §2, §6), enough
+ * The emulator's Facebook Login dialog (`GET /{version}/dialog/oauth`, docs/FACEBOOK.md#the-calls-the-keeper-makes, #versions), enough
  * for the reconnect flow without a browser: an HTML page "Log in to <app> as <user>" with a user
  * picker, one ticked checkbox per requested permission, and Continue / Cancel. Continue redirects
  * to `redirect_uri?code=…&state=…`; an unticked permission is declined (left out of the token);

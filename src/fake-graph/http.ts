@@ -1,7 +1,7 @@
 /**
  * The emulator's HTTP side: routing of the Graph endpoints we use onto the model (state.ts), the
- * pinned version (GRAPH_API.md §6), `appsecret_proof` checking (§5), usage headers (§4), fault and
- * latency injection, and the record of calls. Section numbers refer to GRAPH_API.md.
+ * pinned version (docs/FACEBOOK.md#versions), `appsecret_proof` checking (docs/FACEBOOK.md#appsecret_proof), usage headers (docs/FACEBOOK.md#throttling), fault and
+ * latency injection, and the record of calls. Sections: docs/FACEBOOK.md.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -96,7 +96,7 @@ const failure = (f: GraphFailure, headers: Record<string, string> = {}): Reply =
 const oauthError = (status: number, code: number, message: string, extra: Record<string, unknown> = {}) =>
   json(status, { error: { message, type: 'OAuthException', code, ...extra, fbtrace_id: fbtraceId() } });
 
-/** §5: hex HMAC-SHA256(key = app secret, message = access token), compared in constant time. */
+/** docs/FACEBOOK.md#appsecret_proof: hex HMAC-SHA256(key = app secret, message = access token), compared in constant time. */
 function proofMatches(token: string, secret: string, proof: string): boolean {
   const expected = Buffer.from(createHmac('sha256', secret).update(token).digest('hex'));
   const given = Buffer.from(proof);
@@ -128,7 +128,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     });
 
   /**
-   * §4 (https://developers.facebook.com/docs/graph-api/overview/rate-limiting): calls with an app
+   * docs/FACEBOOK.md#throttling (https://developers.facebook.com/docs/graph-api/overview/rate-limiting): calls with an app
    * or user token count against the app's Platform limit ("200 * Number of Users" per hour) and
    * get X-App-Usage; calls with a Page or system-user token count against Business Use Case limits
    * and get X-Business-Use-Case-Usage (type `pages`, 4800 calls/hour; Page tokens also
@@ -183,13 +183,13 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
   }
 
   const appLimit = (): Reply => ({
-    // §3.1 [I13]: "(#4) Application request limit reached" with is_transient: true.
+    // docs/FACEBOOK.md#the-error-envelope [I13]: "(#4) Application request limit reached" with is_transient: true.
     ...oauthError(403, 4, '(#4) Application request limit reached', { is_transient: true }),
     headers: { 'x-app-usage': JSON.stringify({ call_count: 100, total_cputime: 34, total_time: 57 }) },
   });
 
   /**
-   * The documented bodies and headers of each failure (§3.1, §4, §8, §9). Throttling codes follow
+   * The documented bodies and headers of each failure (docs/FACEBOOK.md#the-error-envelope, docs/FACEBOOK.md#throttling, docs/FACEBOOK.md#what-goes-wrong-in-the-field, docs/FACEBOOK.md#sample-answers). Throttling codes follow
    * the token kind (https://developers.facebook.com/docs/graph-api/overview/rate-limiting): BUC
    * codes (80001…) only for Page and system-user tokens; with an app or user token the same
    * fault answers with the Platform code (#4 for an app token, #32 for a user token on a Page).
@@ -209,7 +209,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       case 'transient_code_2':
         return oauthError(500, 2, 'An unexpected error has occurred. Please retry your request later.');
       case 'is_transient':
-        // §3.1 / §8 item 8 [I10]: `is_transient: true` under HTTP 401. The code (1200) is one the
+        // docs/FACEBOOK.md#the-error-envelope / docs/FACEBOOK.md#what-goes-wrong-in-the-field item 8 [I10]: `is_transient: true` under HTTP 401. The code (1200) is one the
         // client has no rule for, so only the flag can make it transient, and the 401 must not
         // be read as an authentication failure.
         return oauthError(401, 1200, 'Temporary issue due to downtime. Please retry your request later.', {
@@ -237,29 +237,29 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
         }
         return appLimit();
       case 'throttle_user':
-        // §3.2 (https://developers.facebook.com/docs/graph-api/guides/error-handling): #17, user level.
+        // docs/FACEBOOK.md#codes-and-what-the-keeper-does (https://developers.facebook.com/docs/graph-api/guides/error-handling): #17, user level.
         return oauthError(400, 17, '(#17) User request limit reached', { is_transient: true });
       case 'throttle_app_341':
-        // §3.2: #341 "Application limit reached".
+        // docs/FACEBOOK.md#codes-and-what-the-keeper-does: #341 "Application limit reached".
         return oauthError(400, 341, '(#341) Application limit reached');
       case 'throttle_custom_613':
-        // §4: #613 "custom rate limit" (rate-limiting page).
+        // docs/FACEBOOK.md#throttling: #613 "custom rate limit" (rate-limiting page).
         return oauthError(400, 613, '(#613) Calls to this api have exceeded the rate limit.');
       case 'policy_block_368':
-        // §3.2: #368 "Temporarily blocked for policies violations", "Wait and retry the operation".
+        // docs/FACEBOOK.md#codes-and-what-the-keeper-does: #368 "Temporarily blocked for policies violations", "Wait and retry the operation".
         return oauthError(
           400,
           368,
           'It looks like you were misusing this feature by going too fast. You’ve been temporarily blocked from using it.',
         );
       case 'throttle_page':
-        // §3.1 [S9]: "(#32) Page request limit reached".
+        // docs/FACEBOOK.md#the-error-envelope [S9]: "(#32) Page request limit reached".
         return {
           ...oauthError(400, 32, '(#32) Page request limit reached'),
           headers: { 'x-page-usage': JSON.stringify({ call_count: 100, total_cputime: 41, total_time: 63 }) },
         };
       case 'throttle_buc':
-        // §4 [S9] verbatim 80001 message, with the BUC header at 100 and a time to regain access.
+        // docs/FACEBOOK.md#throttling [S9] verbatim 80001 message, with the BUC header at 100 and a time to regain access.
         return {
           ...oauthError(
             400,
@@ -283,7 +283,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     }
   }
 
-  // ---- Graph routes (§2) ---------------------------------------------------------------------
+  // ---- Graph routes (docs/FACEBOOK.md#the-calls-the-keeper-makes) ---------------------------------------------------------------------
 
   function checkProof(
     token: string,
@@ -306,7 +306,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       return;
     }
     ctx.proof = proofMatches(token, app.appSecret, proof) ? 'valid' : 'invalid';
-    // A wrong proof is always refused (§8 item 12 [I16]).
+    // A wrong proof is always refused (docs/FACEBOOK.md#what-goes-wrong-in-the-field item 12 [I16]).
     if (ctx.proof === 'invalid') {
       throw new GraphFailure(
         400,
@@ -321,7 +321,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
   function route(method: string, segments: string[], q: URLSearchParams, ctx: Ctx): Reply {
     const [first, second] = segments;
 
-    // §2a / Login: /oauth/access_token, authenticated by client_id + client_secret.
+    // docs/FACEBOOK.md#exchanging-for-a-long-lived-token / Login: /oauth/access_token, authenticated by client_id + client_secret.
     if (first === 'oauth' && second === 'access_token' && segments.length === 2) {
       const app = state.clientApp(q.get('client_id') ?? undefined, q.get('client_secret') ?? undefined);
       ctx.app = app;
@@ -375,7 +375,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     ctx.rec = auth.rec;
     if (!claimed) checkProof(accessToken, auth.app, q.get('appsecret_proof'), ctx, true);
 
-    // §2d: GET only, authenticated by an app token of the input token's app.
+    // docs/FACEBOOK.md#debug_token: GET only, authenticated by an app token of the input token's app.
     if (first === 'debug_token' && segments.length === 1) {
       if (method !== 'GET') {
         throw new GraphFailure(400, 100, 'Unsupported post request.', 33, 'GraphMethodException');
@@ -394,13 +394,13 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     }
     state.requireValid(rec);
 
-    // §2e
+    // docs/FACEBOOK.md#who-a-token-belongs-to-me
     if (first === 'me' && segments.length === 1 && method === 'GET') {
       const fields = (q.get('fields') ?? 'id,name').split(',').map((f) => f.trim());
       return json(200, state.me(rec, fields));
     }
 
-    // §2c option 1, cursor paging 25 per page.
+    // docs/FACEBOOK.md#minting-the-page-token option 1, cursor paging 25 per page.
     if (first === 'me' && second === 'accounts' && segments.length === 2 && method === 'GET') {
       if (rec.kind === 'PAGE') {
         throw new GraphFailure(
@@ -416,7 +416,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     }
 
     const pageId = first ?? '';
-    // §7: the Page feed. GET lists the posts (to check before re-posting, §10).
+    // docs/FACEBOOK.md#posting: the Page feed. GET lists the posts (to check before re-posting, docs/FACEBOOK.md#what-this-means-for-a-token-keeper).
     if (segments.length === 2 && second === 'feed') {
       if (method === 'POST') return json(200, state.post(rec, pageId, q.get('message') ?? undefined));
       const page = state.pages.get(pageId);
@@ -428,7 +428,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       });
     }
 
-    // §2c option 2: /{page-id}?fields=access_token,name
+    // docs/FACEBOOK.md#minting-the-page-token option 2: /{page-id}?fields=access_token,name
     if (segments.length === 1 && method === 'GET') {
       const page = state.pages.get(pageId);
       if (!page) throw noSuchObject(pageId, 'get');
@@ -458,7 +458,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     const start = after ? Number(Buffer.from(after, 'base64url').toString('utf8')) || 0 : 0;
     const slice = all.slice(start, start + pageSize);
     const cursor = (n: number) => Buffer.from(String(n)).toString('base64url');
-    // §2c: each entry carries the Page token and the user's `tasks` on the Page
+    // docs/FACEBOOK.md#minting-the-page-token: each entry carries the Page token and the user's `tasks` on the Page
     // (https://developers.facebook.com/docs/pages-api/manage-pages); a Page not ticked in the
     // Login dialog's Page picker has no `access_token`.
     const data = slice.map(({ page: p, granted }) => ({
@@ -529,7 +529,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     };
     calls.push(record);
 
-    // §6: the version is pinned in the path; anything else is refused (the emulator is stricter
+    // docs/FACEBOOK.md#versions: the version is pinned in the path; anything else is refused (the emulator is stricter
     // than Facebook, which routes unversioned calls to a default version).
     if (segments[0] !== version) {
       const r = oauthError(

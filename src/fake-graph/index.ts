@@ -1,6 +1,6 @@
 /**
  * The Graph API emulator (`fake-graph`): a real HTTP server with Facebook's token semantics
- * (GRAPH_API.md), the Login dialog for reconnect, fault and latency injection, and an injected
+ * (docs/FACEBOOK.md), the Login dialog for reconnect, fault and latency injection, and an injected
  * clock. Tests, `simulate` and demos run against it; the production client code path is the same.
  *
  * - state.ts   the model: apps, users, Pages, roles, tokens, lifetimes, invalidation events.
@@ -93,15 +93,15 @@ export interface FakeGraph {
   invalidateToken(token: string, subcode?: number): void;
   /** false (default): re-exchanging a long-lived user token keeps its expiry; true: now + 60 days. */
   setExchangeExtends(value: boolean): void;
-  /** true: Page tokens expire with the user token they were minted from (older docs, §1.3). Default false. */
+  /** true: Page tokens expire with the user token they were minted from (older docs, docs/FACEBOOK.md#page-tokens). Default false. */
   setPageTokensInheritExpiry(value: boolean): void;
   /** The user the Login dialog offers first. */
   setDialogUser(userId: string): void;
-  /** The user is a developer of the app: their user token may call debug_token for it (§2d). */
+  /** The user is a developer of the app: their user token may call debug_token for it (docs/FACEBOOK.md#debug_token). */
   addDeveloper(appId: string, userId: string): void;
   /** The Pages the user granted the app, as if ticked in the Login dialog's Page picker. */
   selectPages(appId: string, userId: string, pageIds: readonly string[]): void;
-  /** Move the end of the user's data access for the app (epoch ms), e.g. to now (§1.6). */
+  /** Move the end of the user's data access for the app (epoch ms), e.g. to now (docs/FACEBOOK.md#data-access-expires-after-90-days). */
   setDataAccessExpiry(appId: string, userId: string, at: number): void;
   /** "Does the emulator say this token is valid?" */
   tokenStatus(token: string): TokenStatus;

@@ -2,7 +2,7 @@
  * The emulator's model of Facebook: apps, users, Pages and roles, system users, tokens with their
  * lifetimes, the events that invalidate tokens early, and Login-dialog codes. No HTTP here: the
  * routes in http.ts call these methods, which return response bodies or throw a `GraphFailure`
- * (Facebook's error envelope). Section numbers refer to GRAPH_API.md.
+ * (Facebook's error envelope). Sections: docs/FACEBOOK.md.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { type Clock, DAY, HOUR, MINUTE } from '../clock.js';
@@ -13,7 +13,7 @@ export interface AppRecord {
   appId: string;
   appSecret: string;
   name: string;
-  /** Users in a developer role on the app (their user tokens may call debug_token, §2d). */
+  /** Users in a developer role on the app (their user tokens may call debug_token, docs/FACEBOOK.md#debug_token). */
   developers: Set<string>;
 }
 
@@ -61,7 +61,7 @@ export interface TokenRecord {
   seq: number;
 }
 
-/** A Facebook error envelope to send (GRAPH_API.md §3.1). */
+/** A Facebook error envelope to send (docs/FACEBOOK.md#the-error-envelope). */
 export class GraphFailure extends Error {
   constructor(
     readonly status: number,
@@ -92,7 +92,7 @@ export function fbtraceId(): string {
   return `A${randomBytes(9).toString('base64url')}`;
 }
 
-/** Facebook's answer for an object the token cannot see (§9, S8 "Unsupported get request", subcode 33). */
+/** Facebook's answer for an object the token cannot see (docs/FACEBOOK.md#sample-answers, S8 "Unsupported get request", subcode 33). */
 export function noSuchObject(id: string, method: 'get' | 'post'): GraphFailure {
   return new GraphFailure(
     400,
@@ -150,17 +150,17 @@ export const NON_EXPIRING_PERMISSIONS: readonly string[] = [
   'read_audience_network_insights',
   'read_insights',
 ];
-/** §1.1/§1.2: short-lived user tokens live about an hour. */
+/** docs/FACEBOOK.md#the-tokens, #short-lived-and-long-lived-user-tokens: short-lived user tokens live about an hour. */
 export const SHORT_LIVED_MS = HOUR;
-/** §1.2: long-lived = 60 days (`expires_in` 5184000 in the K8 fixture). */
+/** docs/FACEBOOK.md#short-lived-and-long-lived-user-tokens: long-lived = 60 days (`expires_in` 5184000 in the K8 fixture). */
 export const LONG_LIVED_MS = 60 * DAY;
-/** §1.6: data access expires 90 days after the user was last active. */
+/** docs/FACEBOOK.md#data-access-expires-after-90-days: data access expires 90 days after the user was last active. */
 export const DATA_ACCESS_MS = 90 * DAY;
 /** Login-dialog codes are valid for 10 minutes and one use. */
 export const CODE_TTL_MS = 10 * MINUTE;
 export const TOKEN_PREFIX = 'EAAfake';
 
-/** Authentication subcodes with the messages Facebook sends (§3.2, §8, §9). */
+/** Authentication subcodes with the messages Facebook sends (docs/FACEBOOK.md#codes-and-what-the-keeper-does, docs/FACEBOOK.md#what-goes-wrong-in-the-field, docs/FACEBOOK.md#sample-answers). */
 const SUBCODE_MESSAGES: Record<
   number,
   (ctx: { userId: string | null; appId: string; pageId: string | null }) => string
@@ -222,7 +222,7 @@ interface LoginCode {
 export interface GrantRecord {
   /** null: every Page the user has a role on (tokens made through the control API). */
   pageIds: Set<string> | null;
-  /** Epoch ms: 90 days after the user was last active in the app (§1.6). */
+  /** Epoch ms: 90 days after the user was last active in the app (docs/FACEBOOK.md#data-access-expires-after-90-days). */
   dataAccessExpiresAt: number;
 }
 
@@ -250,10 +250,10 @@ export class FakeGraphState {
   /** `${appId}:${userId}` → what the user granted the app. */
   readonly grants = new Map<string, GrantRecord>();
   private seq = 0;
-  /** §2b: false = re-exchanging a long-lived user token keeps its expiry (field reports); true = extends. */
+  /** docs/FACEBOOK.md#re-exchanging-does-not-extend: false = re-exchanging a long-lived user token keeps its expiry (field reports); true = extends. */
   exchangeExtends = false;
   /**
-   * Older docs and field reports (§1.3 [S3][P1]): Page tokens expire with the user token they were
+   * Older docs and field reports (docs/FACEBOOK.md#page-tokens [S3][P1]): Page tokens expire with the user token they were
    * minted from. Off by default (current docs: no expiry); on, to test finite Page-token expiries.
    */
   pageTokensInheritExpiry = false;
@@ -302,14 +302,14 @@ export class FakeGraphState {
     pages.add(pageId);
   }
 
-  /** §1.7: losing the Page role invalidates that user's Page tokens for the Page (190/492). */
+  /** docs/FACEBOOK.md#tokens-die-early: losing the Page role invalidates that user's Page tokens for the Page (190/492). */
   removeRole(userId: string, pageId: string): void {
     this.page(pageId).roles.delete(userId);
     this.pagesByUser.get(userId)?.delete(pageId);
     this.invalidations.push({ seq: ++this.seq, userId, subcode: 492, pageId });
   }
 
-  /** §1.4: a system user of the app's Business Manager, with a role on some Pages. */
+  /** docs/FACEBOOK.md#system-user-tokens: a system user of the app's Business Manager, with a role on some Pages. */
   createSystemUser(o: { appId: string; pages?: readonly string[]; name?: string }): {
     id: string;
     name: string;
@@ -375,14 +375,14 @@ export class FakeGraphState {
     return [...(page.roles.get(rec.userId ?? '') ?? [])];
   }
 
-  /** Data access of a person's token: their grant's deadline (§1.6); null for system users. */
+  /** Data access of a person's token: their grant's deadline (docs/FACEBOOK.md#data-access-expires-after-90-days); null for system users. */
   dataAccessOf(rec: TokenRecord): number | null {
     if (rec.userId === null) return null;
     return this.grants.get(`${rec.appId}:${rec.userId}`)?.dataAccessExpiresAt ?? rec.dataAccessExpiresAt;
   }
 
   /**
-   * §1.6: after data access expires the user is still authenticated but the app "can't access
+   * docs/FACEBOOK.md#data-access-expires-after-90-days: after data access expires the user is still authenticated but the app "can't access
    * their data", except through the permissions that do not expire, which include every `pages_*`
    * permission the keeper uses (https://developers.facebook.com/docs/facebook-login/auth-vs-data).
    * The emulator refuses reading the person's own fields (e.g. `/me?fields=name`) with a USER token.
@@ -411,14 +411,14 @@ export class FakeGraphState {
       issuedAt: now,
       seq: ++this.seq,
       revokedSubcode: null,
-      // §1.6: a person's tokens share their grant's data access (90 days from last activity).
+      // docs/FACEBOOK.md#data-access-expires-after-90-days: a person's tokens share their grant's data access (90 days from last activity).
       dataAccessExpiresAt: rec.userId === null ? null : this.grant(rec.appId, rec.userId).dataAccessExpiresAt,
     };
     this.tokens.set(full.token, full);
     return full;
   }
 
-  /** §1.1: short-lived (~1 h, from Login) or long-lived (60 days, after the exchange). */
+  /** docs/FACEBOOK.md#the-tokens: short-lived (~1 h, from Login) or long-lived (60 days, after the exchange). */
   issueUserToken(o: {
     appId: string;
     userId: string;
@@ -440,7 +440,7 @@ export class FakeGraphState {
     }).token;
   }
 
-  /** §1.4: non-expiring, or 60 days (`set_token_expires_in_60_days`). */
+  /** docs/FACEBOOK.md#system-user-tokens: non-expiring, or 60 days (`set_token_expires_in_60_days`). */
   issueSystemUserToken(o: {
     appId: string;
     systemUserId: string;
@@ -466,7 +466,7 @@ export class FakeGraphState {
     }).token;
   }
 
-  /** §1.7 / §3.2 events on a person: every token issued before the event stops working. */
+  /** docs/FACEBOOK.md#tokens-die-early / docs/FACEBOOK.md#codes-and-what-the-keeper-does events on a person: every token issued before the event stops working. */
   changePassword(userId: string): void {
     this.userEvent(userId, 460);
   }
@@ -507,7 +507,7 @@ export class FakeGraphState {
     for (let r: TokenRecord | undefined = rec; r; r = r.parent ? this.tokens.get(r.parent) : undefined) {
       if (r.revokedSubcode !== null) return fail(r.revokedSubcode);
     }
-    // Events on the person (system-user tokens survive them: §1.4 "remain valid through changes in personal accounts").
+    // Events on the person (system-user tokens survive them: docs/FACEBOOK.md#system-user-tokens "remain valid through changes in personal accounts").
     if (rec.userId !== null) {
       const ev = this.invalidations.find(
         (e) =>
@@ -518,7 +518,7 @@ export class FakeGraphState {
       );
       if (ev) return fail(ev.subcode);
     }
-    // §1.2 / §8 item 1: expired.
+    // docs/FACEBOOK.md#short-lived-and-long-lived-user-tokens / docs/FACEBOOK.md#what-goes-wrong-in-the-field item 1: expired.
     const now = this.clock.now();
     if (rec.expiresAt !== null && now >= rec.expiresAt) {
       return new GraphFailure(
@@ -539,7 +539,7 @@ export class FakeGraphState {
   }
 
   /**
-   * Who an `access_token` is: an app (app token `id|secret`, §1.5) or a known token. Unknown tokens
+   * Who an `access_token` is: an app (app token `id|secret`, docs/FACEBOOK.md#app-tokens) or a known token. Unknown tokens
    * get Facebook's 190 without subcode; a string that is not token-shaped is echoed back in the
    * message as Facebook does ("Malformed access token …"), which the client must scrub.
    */
@@ -571,7 +571,7 @@ export class FakeGraphState {
   // ---- Graph operations ----------------------------------------------------------------------
 
   /**
-   * §2d (https://developers.facebook.com/docs/graph-api/reference/debug_token): the full documented
+   * docs/FACEBOOK.md#debug_token (https://developers.facebook.com/docs/graph-api/reference/debug_token): the full documented
    * shape; an invalid input token answers inside `data`. An app token answers `type: APP`
    * (https://developers.facebook.com/docs/facebook-login/guides/%20access-tokens/debugging). A
    * token of another app answers, inside `data`, "The App_id in the input_token did not match the
@@ -595,11 +595,11 @@ export class FakeGraphState {
         data: { error: { code: 190, message: 'Invalid OAuth access token.' }, is_valid: false, scopes: [] },
       };
     }
-    // §2d: "The tokens must be from the same app."
+    // docs/FACEBOOK.md#debug_token: "The tokens must be from the same app."
     if (rec.appId !== caller.appId) return { data: this.viewingAppMismatch() };
     const f = this.failureOf(rec);
     const secs = (ms: number | null) => (ms === null ? 0 : Math.floor(ms / 1000));
-    // granular_scopes: "If permission applies to all, targets will not be shown" (§2d); a user
+    // granular_scopes: "If permission applies to all, targets will not be shown" (docs/FACEBOOK.md#debug_token); a user
     // token lists the Pages picked in the Login dialog, a Page token its Page.
     const targets = rec.kind === 'PAGE' ? [rec.pageId!] : this.reachablePages(rec).map((p) => p.id);
     const data: Record<string, unknown> = {
@@ -617,9 +617,9 @@ export class FakeGraphState {
         ),
       user_id: rec.userId ?? rec.systemUserId,
     };
-    // §1.2: issued_at only for long-lived tokens.
+    // docs/FACEBOOK.md#short-lived-and-long-lived-user-tokens: issued_at only for long-lived tokens.
     if (rec.lifetime !== 'short') data.issued_at = secs(rec.issuedAt);
-    // §2d: profile_id is the Page for Page tokens.
+    // docs/FACEBOOK.md#debug_token: profile_id is the Page for Page tokens.
     if (rec.kind === 'PAGE') data.profile_id = rec.pageId;
     if (f) data.error = { code: f.code, message: f.message, subcode: f.subcode };
     return { data };
@@ -634,7 +634,7 @@ export class FakeGraphState {
   }
 
   /**
-   * §2d: who may call debug_token: "An app access token or an app developer's user access token
+   * docs/FACEBOOK.md#debug_token: who may call debug_token: "An app access token or an app developer's user access token
    * for the app associated with the input_token". Anything else is Facebook's #100.
    */
   debugCaller(app: AppRecord, rec: TokenRecord | null): AppRecord {
@@ -660,13 +660,13 @@ export class FakeGraphState {
   }
 
   /**
-   * §2a/§2b/§1.4: `grant_type=fb_exchange_token`.
+   * docs/FACEBOOK.md#exchanging-for-a-long-lived-token, #re-exchanging-does-not-extend, #system-user-tokens: `grant_type=fb_exchange_token`.
    * - short-lived user token → new long-lived (60 days);
    * - long-lived user token → NEW string with the SAME expiry (or now+60 d with `exchangeExtends`);
-   * - expired/invalidated → its 190 failure (§8 item 1: "You can not use an expired token");
-   * - Page token → #100 (§10: never exchange a Page token);
+   * - expired/invalidated → its 190 failure (docs/FACEBOOK.md#what-goes-wrong-in-the-field item 1: "You can not use an expired token");
+   * - Page token → #100 (docs/FACEBOOK.md#what-this-means-for-a-token-keeper: never exchange a Page token);
    * - system-user token: with `set_token_expires_in_60_days=true` → 60 days from now (also for a
-   *   non-expiring one: the downgrade of §10/[I21]); an expiring one without the flag → #100.
+   *   non-expiring one: the downgrade of docs/FACEBOOK.md#what-this-means-for-a-token-keeper/[I21]); an expiring one without the flag → #100.
    */
   exchange(app: AppRecord, token: string | undefined, sixtyDays: boolean): Record<string, unknown> {
     if (!token) throw new GraphFailure(400, 100, 'Missing fb_exchange_token parameter');
@@ -756,7 +756,7 @@ export class FakeGraphState {
   }
 
   /**
-   * §1.3 / §2c: a Page token for a Page the token's user (or system user) has a role on. From a
+   * docs/FACEBOOK.md#page-tokens / docs/FACEBOOK.md#minting-the-page-token: a Page token for a Page the token's user (or system user) has a role on. From a
    * long-lived user token or a system user it never expires (`expires_at: 0`); from a short-lived
    * user token it inherits the 1-hour expiry and dies with it ([I22]).
    */
@@ -778,7 +778,7 @@ export class FakeGraphState {
     });
   }
 
-  /** §2e: `/me` is the person, the system user, or (with a Page token) the Page. */
+  /** docs/FACEBOOK.md#who-a-token-belongs-to-me: `/me` is the person, the system user, or (with a Page token) the Page. */
   me(rec: TokenRecord, fields: readonly string[] = ['id', 'name']): { id: string; name?: string } {
     if (rec.kind === 'USER' && fields.some((f) => f !== 'id')) this.requireDataAccess(rec, 'public_profile');
     if (rec.kind === 'PAGE') return { id: rec.pageId!, name: this.page(rec.pageId!).name };
@@ -789,7 +789,7 @@ export class FakeGraphState {
     return { id: rec.userId ?? '', name: this.users.get(rec.userId ?? '')?.name ?? '' };
   }
 
-  /** §7: `POST /{page-id}/feed` with a Page token carrying pages_manage_posts. Duplicate → 506. */
+  /** docs/FACEBOOK.md#posting: `POST /{page-id}/feed` with a Page token carrying pages_manage_posts. Duplicate → 506. */
   post(rec: TokenRecord, pageId: string, message: string | undefined): { id: string } {
     const page = this.pages.get(pageId);
     if (!page) throw noSuchObject(pageId, 'post');
@@ -864,7 +864,7 @@ export class FakeGraphState {
     c.used = true;
     const grant = this.grant(app.appId, c.userId);
     if (c.pageIds !== null) grant.pageIds = new Set(c.pageIds);
-    // §1.6 (https://developers.facebook.com/docs/facebook-login/auth-vs-data): a login while data
+    // docs/FACEBOOK.md#data-access-expires-after-90-days (https://developers.facebook.com/docs/facebook-login/auth-vs-data): a login while data
     // access lasts renews its 90 days; once it has expired only a login with
     // `auth_type=reauthorize` restores it.
     const now = this.clock.now();

@@ -1,9 +1,9 @@
 /**
  * The only code that speaks to Facebook. Every call carries the pinned version in the URL
- * (GRAPH_API.md §6), an `appsecret_proof` (§5), a timeout; the usage headers are parsed on every
- * response (§4) and the body is validated with a zod schema, so a changed or malformed answer is a
+ * (docs/FACEBOOK.md#versions), an `appsecret_proof` (docs/FACEBOOK.md#appsecret_proof), a timeout; the usage headers are parsed on every
+ * response (docs/FACEBOOK.md#throttling) and the body is validated with a zod schema, so a changed or malformed answer is a
  * clear `GraphError` (transient, `graph_bad_response`), never a crash. Failures are classified by
- * the JSON body (§3, see errors.ts). Nothing thrown from here carries a token or a secret.
+ * the JSON body (docs/FACEBOOK.md#errors, see errors.ts). Nothing thrown from here carries a token or a secret.
  */
 import { createHmac } from 'node:crypto';
 import { request } from 'undici';
@@ -32,16 +32,16 @@ export interface DebugTokenInfo {
   type: TokenType;
   appId: string | null;
   application: string | null;
-  /** Epoch ms; null = never (debug_token `expires_at: 0`, GRAPH_API.md §1.3). */
+  /** Epoch ms; null = never (debug_token `expires_at: 0`, docs/FACEBOOK.md#page-tokens). */
   expiresAt: number | null;
   /** Epoch ms; null when absent or 0. */
   dataAccessExpiresAt: number | null;
-  /** Epoch ms; only returned for long-lived tokens (§1.2). */
+  /** Epoch ms; only returned for long-lived tokens (docs/FACEBOOK.md#short-lived-and-long-lived-user-tokens). */
   issuedAt: number | null;
   scopes: string[];
   granularScopes: { scope: string; targetIds: string[] }[];
   userId: string | null;
-  /** For PAGE tokens: the Page (§2d). */
+  /** For PAGE tokens: the Page (docs/FACEBOOK.md#debug_token). */
   profileId: string | null;
   /** Why the token is invalid (debug_token's `data.error`), when it is. */
   error: { code: number; subcode: number | null; message: string } | null;
@@ -93,23 +93,23 @@ export interface GraphClientOptions {
 }
 
 export interface GraphClient {
-  /** GRAPH_API.md §2d. An invalid token is a normal result (`isValid: false`), not an exception. */
+  /** docs/FACEBOOK.md#debug_token. An invalid token is a normal result (`isValid: false`), not an exception. */
   debugToken(inputToken: string, app: AppCredentials): Promise<DebugTokenInfo>;
-  /** §2a (user tokens), §1.4 (`systemUser60Days`: refresh an expiring system-user token). */
+  /** docs/FACEBOOK.md#exchanging-for-a-long-lived-token (user tokens), docs/FACEBOOK.md#system-user-tokens (`systemUser60Days`: refresh an expiring system-user token). */
   exchangeToken(
     token: string,
     app: AppCredentials,
     options?: { systemUser60Days?: boolean },
   ): Promise<ExchangedToken>;
-  /** §2c option 2: `GET /{page-id}?fields=access_token,name` with a user or system-user token. */
+  /** docs/FACEBOOK.md#minting-the-page-token option 2: `GET /{page-id}?fields=access_token,name` with a user or system-user token. */
   getPageToken(pageId: string, userToken: string, app: AppCredentials): Promise<PageTokenResult>;
-  /** §2c option 1: every Page of `/me/accounts` with the user's tasks, following the cursors (bounded). */
+  /** docs/FACEBOOK.md#minting-the-page-token option 1: every Page of `/me/accounts` with the user's tasks, following the cursors (bounded). */
   listPageAccounts(userToken: string, app: AppCredentials): Promise<PageAccount[]>;
-  /** §2e. With a Page token, `/me` is the Page. */
+  /** docs/FACEBOOK.md#who-a-token-belongs-to-me. With a Page token, `/me` is the Page. */
   me(token: string, app: AppCredentials): Promise<{ id: string; name: string }>;
   /** The Login dialog's code → a (short-lived) user token. */
   exchangeCode(code: string, redirectUri: string, app: AppCredentials): Promise<ExchangedToken>;
-  /** §7: `POST /{page-id}/feed` with a Page token. Not retried here: posts are not idempotent. */
+  /** docs/FACEBOOK.md#posting: `POST /{page-id}/feed` with a Page token. Not retried here: posts are not idempotent. */
   postToFeed(
     pageId: string,
     pageToken: string,
@@ -120,12 +120,12 @@ export interface GraphClient {
   readonly usage: GraphUsage;
 }
 
-/** §5: hex HMAC-SHA256, key = app secret, message = the call's access token. */
+/** docs/FACEBOOK.md#appsecret_proof: hex HMAC-SHA256, key = app secret, message = the call's access token. */
 export function appsecretProof(accessToken: string, appSecret: string): string {
   return createHmac('sha256', appSecret).update(accessToken).digest('hex');
 }
 
-/** §1.5: the offline app token. Used only for debug_token. */
+/** docs/FACEBOOK.md#app-tokens: the offline app token. Used only for debug_token. */
 export function appToken(app: AppCredentials): string {
   return `${app.appId}|${app.appSecret}`;
 }
@@ -146,7 +146,7 @@ interface CallSpec<T> {
   accessToken: string | null;
   app: AppCredentials;
   schema: z.ZodType<T>;
-  /** Accept the pre-v2.3 URL-encoded `access_token=…&expires=…` body (§2a). */
+  /** Accept the pre-v2.3 URL-encoded `access_token=…&expires=…` body (docs/FACEBOOK.md#exchanging-for-a-long-lived-token). */
   allowFormEncoded?: boolean;
 }
 
@@ -282,7 +282,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     },
 
     async debugToken(inputToken, app) {
-      // Authenticated by the app token; a token cannot inspect itself (§2d, §8 item 7).
+      // Authenticated by the app token; a token cannot inspect itself (docs/FACEBOOK.md#debug_token, docs/FACEBOOK.md#what-goes-wrong-in-the-field item 7).
       const r = await call({
         endpoint: 'debug_token',
         path: '/debug_token',

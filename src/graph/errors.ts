@@ -1,6 +1,6 @@
 /**
  * Every Graph failure becomes one `GraphError` with a kind, decided by the JSON body (`error.code`,
- * `error_subcode`, `is_transient`), never by HTTP status alone (GRAPH_API.md §3, §8 items 8–9:
+ * `error_subcode`, `is_transient`), never by HTTP status alone (docs/FACEBOOK.md#errors, #what-goes-wrong-in-the-field items 8–9:
  * Facebook sends transient code 2 under HTTP 401, and throttling under `OAuthException`).
  *
  * | kind            | ErrorCode                 | Graph codes                                             |
@@ -13,7 +13,7 @@
  * | invalid_request | graph_invalid_request     | 100 and everything else; code 1 "Error validating client secret" |
  *
  * Throttle codes are checked first: "(#4) Application request limit reached" arrives with
- * `is_transient: true` (GRAPH_API.md §3.1) and must still be a cool-down, not a quick retry.
+ * `is_transient: true` (docs/FACEBOOK.md#the-error-envelope) and must still be a cool-down, not a quick retry.
  *
  * Messages never carry a token or secret: URLs are never put into one, Facebook's message is
  * scrubbed (it can echo the token), and the call's known secrets are removed exactly.
@@ -39,12 +39,12 @@ const CODE_OF: Record<GraphErrorKind, ErrorCode> = {
   invalid_request: 'graph_invalid_request',
 };
 
-/** GRAPH_API.md §3.2 and §4: Platform (4, 17, 32, 341, 613) and BUC (80000–80099) limits. */
+/** docs/FACEBOOK.md#codes-and-what-the-keeper-does, #throttling: Platform (4, 17, 32, 341, 613) and BUC (80000–80099) limits. */
 export function isThrottleCode(code: number): boolean {
   return [4, 17, 32, 341, 613, 368].includes(code) || (code >= 80000 && code <= 80099);
 }
 
-/** Authentication subcodes (GRAPH_API.md §3.2) that mean "a person must reconnect". */
+/** Authentication subcodes (docs/FACEBOOK.md#codes-and-what-the-keeper-does) that mean "a person must reconnect". */
 export const REAUTH_SUBCODES: readonly number[] = [458, 459, 460, 463, 464, 467, 492];
 
 /**
@@ -118,8 +118,8 @@ export function kindOf(
 }
 
 /**
- * Default waits when the usage headers do not say (GRAPH_API.md §4): app-level limits (4, 341) are
- * a rolling hour; 368 is a policy block ("wait", §3.2: a long, alerting pause); the rest 5 minutes.
+ * Default waits when the usage headers do not say (docs/FACEBOOK.md#throttling): app-level limits (4, 341) are
+ * a rolling hour; 368 is a policy block ("wait", docs/FACEBOOK.md#codes-and-what-the-keeper-does: a long, alerting pause); the rest 5 minutes.
  */
 export function defaultThrottleMs(code: number): number {
   if (code === 368) return DAY;
@@ -127,7 +127,7 @@ export function defaultThrottleMs(code: number): number {
   return PAGE_THROTTLE_DEFAULT_MS;
 }
 
-/** One sentence for a person, per authentication subcode (GRAPH_API.md §3.2 "What to do"). */
+/** One sentence for a person, per authentication subcode (docs/FACEBOOK.md#codes-and-what-the-keeper-does "What to do"). */
 export function reauthHumanMessage(subcode: number | null): string {
   switch (subcode) {
     case 458:
@@ -218,7 +218,7 @@ export class GraphError extends AppError {
 }
 
 const intish = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]);
-/** GRAPH_API.md §3.1: the documented error envelope (plus the undocumented `is_transient`). */
+/** docs/FACEBOOK.md#the-error-envelope: the documented error envelope (plus the undocumented `is_transient`). */
 const errorEnvelopeSchema = z.object({
   error: z.object({
     message: z.string().optional(),

@@ -1,4 +1,4 @@
-/** The Graph API client: the only code that speaks to Facebook (DESIGN.md §4). */
+/** The Graph API client: the only code that speaks to Facebook. */
 export {
   type AppCredentials,
   appsecretProof,

@@ -2,7 +2,7 @@
  * Keeping secrets out of messages. Graph URLs carry tokens and secrets in their query, and
  * Facebook sometimes echoes a token back in an error message ("Malformed access token EAA…"), so
  * every string that leaves `src/graph/` as an error message or cause passes through here
- * (DESIGN.md §6: no secret in logs or errors).
+ * (no secret in logs or errors: docs/SECURITY.md).
  */
 
 /** Query parameters whose values are secrets (or, for `code`, single-use credentials). */

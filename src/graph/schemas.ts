@@ -1,15 +1,15 @@
 /**
- * zod schemas for the Graph responses we read (GRAPH_API.md §2, §9). Lenient where Facebook is
+ * zod schemas for the Graph responses we read (docs/FACEBOOK.md#the-calls-the-keeper-makes, #sample-answers). Lenient where Facebook is
  * known to vary (ids as numbers in old samples, `expires` vs `expires_in`), strict on what we rely on.
  */
 import { z } from 'zod';
 
-/** Ids are strings, but older samples (§9, S6) show them as numbers. */
+/** Ids are strings, but older samples (docs/FACEBOOK.md#sample-answers, S6) show them as numbers. */
 const id = z.union([z.string().min(1), z.number()]).transform(String);
 /** Unix seconds; some proxies/SDKs stringify them. */
 const seconds = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]);
 
-/** §2d. The invalid-token form is a 200 with `is_valid:false` and `error` inside `data`. */
+/** docs/FACEBOOK.md#debug_token. The invalid-token form is a 200 with `is_valid:false` and `error` inside `data`. */
 export const debugTokenSchema = z.object({
   data: z.object({
     app_id: id.optional(),
@@ -23,7 +23,7 @@ export const debugTokenSchema = z.object({
     granular_scopes: z.array(z.object({ scope: z.string(), target_ids: z.array(id).optional() })).optional(),
     user_id: id.optional(),
     profile_id: id.optional(),
-    // Note the key is `subcode` here, not `error_subcode` (§2d).
+    // Note the key is `subcode` here, not `error_subcode` (docs/FACEBOOK.md#debug_token).
     error: z
       .object({
         code: z.number().int(),
@@ -34,7 +34,7 @@ export const debugTokenSchema = z.object({
   }),
 });
 
-/** §2a: `expires_in` since v2.3, `expires` before it, and sometimes neither. */
+/** docs/FACEBOOK.md#exchanging-for-a-long-lived-token: `expires_in` since v2.3, `expires` before it, and sometimes neither. */
 export const accessTokenSchema = z.object({
   access_token: z.string().min(1),
   token_type: z.string().optional(),
@@ -42,14 +42,14 @@ export const accessTokenSchema = z.object({
   expires: seconds.optional(),
 });
 
-/** §2c option 2. `access_token` is checked by the caller: its absence means "no role", not a bad shape. */
+/** docs/FACEBOOK.md#minting-the-page-token option 2. `access_token` is checked by the caller: its absence means "no role", not a bad shape. */
 export const pageSchema = z.object({
   id,
   name: z.string().optional(),
   access_token: z.string().min(1).optional(),
 });
 
-/** §2c option 1, with cursor paging. */
+/** docs/FACEBOOK.md#minting-the-page-token option 1, with cursor paging. */
 export const accountsSchema = z.object({
   data: z.array(
     z.object({
@@ -67,8 +67,8 @@ export const accountsSchema = z.object({
     .optional(),
 });
 
-/** §2e. */
+/** docs/FACEBOOK.md#who-a-token-belongs-to-me. */
 export const meSchema = z.object({ id, name: z.string().optional() });
 
-/** §7: `{"id": "page_post_id"}`. */
+/** docs/FACEBOOK.md#posting: `{"id": "page_post_id"}`. */
 export const postSchema = z.object({ id });

@@ -1,12 +1,12 @@
 /**
- * Rate-limit usage headers (GRAPH_API.md §4), parsed on every response.
+ * Rate-limit usage headers (docs/FACEBOOK.md#throttling), parsed on every response.
  *
  * - `X-App-Usage` (Platform limits; app or user token): `{call_count, total_cputime, total_time}` in %.
  * - `X-Business-Use-Case-Usage` (BUC; Page or system-user token): `{ "<object id>": [{type, call_count,
  *   total_cputime, total_time, estimated_time_to_regain_access (MINUTES)}] }`.
  * - `X-Page-Usage`: same three keys as X-App-Usage.
  *
- * A missing header means "no data", not 0 % (§4). A header that does not parse is treated the same way:
+ * A missing header means "no data", not 0 % (docs/FACEBOOK.md#throttling). A header that does not parse is treated the same way:
  * usage headers are advisory and must never make a call fail.
  */
 import { z } from 'zod';

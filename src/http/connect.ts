@@ -1,5 +1,5 @@
 /**
- * Reconnect (DESIGN §2): a signed, expiring link from an alert → Facebook Login → back here, where
+ * Reconnect: a signed, expiring link from an alert → Facebook Login → back here, where
  * the keeper exchanges the code, mints and verifies the Page token and resumes the page.
  *
  *   GET /connect/{page_id}?exp&sig   link check → 302 to `{FACEBOOK_DIALOG_URL}/{version}/dialog/oauth`

@@ -46,7 +46,7 @@ function isUsable(info: TokenInfo | null, now: number): info is TokenInfo {
   return info !== null && info.isValid && (info.expiresAt === null || info.expiresAt > now);
 }
 
-/** A source token we can mint Page tokens from. Page tokens are never exchanged (GRAPH_API.md §2c). */
+/** A source token we can mint Page tokens from. Page tokens are never exchanged (docs/FACEBOOK.md#minting-the-page-token). */
 export function canMintFromSource(page: ManagedPage, now: number): boolean {
   return isUsable(page.source, now) && (page.source.type === 'USER' || page.source.type === 'SYSTEM_USER');
 }
@@ -133,7 +133,7 @@ export interface DerivedState {
   message: string;
 }
 
-/** The state describes the posting token: the one that matters for posting (DESIGN §2). */
+/** The state describes the posting token: the one that matters for posting (README, "How it works"). */
 export function deriveState(page: ManagedPage, now: number, policy: Policy): DerivedState {
   const p = page.posting;
   const expired = (p.expiresAt !== null && p.expiresAt <= now) || p.error?.subcode === 463;
@@ -229,7 +229,7 @@ function healthyNeverMessage(page: ManagedPage, now: number): string {
 }
 
 /**
- * Reason code and a sentence for a person for each documented invalidation subcode (GRAPH_API.md §1.7, §3.2).
+ * Reason code and a sentence for a person for each documented invalidation subcode (docs/FACEBOOK.md#tokens-die-early, #codes-and-what-the-keeper-does).
  */
 export function reauthReason(subcode: number | null): { reason: string; message: string } {
   switch (subcode) {

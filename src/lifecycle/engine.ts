@@ -113,7 +113,7 @@ export function createEngine(deps: EngineDeps) {
     if (info.isValid && movedForward(source.expiresAt, info.expiresAt)) {
       return { sourceToken: exchanged.accessToken, source: info, blockedUntil: null, events };
     }
-    // GRAPH_API.md §2b: re-exchanging a long-lived user token returns the same expiry. Keep the
+    // docs/FACEBOOK.md#re-exchanging-does-not-extend: re-exchanging a long-lived user token returns the same expiry. Keep the
     // token we have, remember that this path does not extend, and stop re-trying it.
     events.push(
       event(page, 'source_not_extendable', 'not_extendable', {

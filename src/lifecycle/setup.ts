@@ -1,5 +1,5 @@
 /**
- * Setup accepts any kind of token a user pastes and does the right thing (DESIGN §2):
+ * Setup accepts any kind of token a user pastes and does the right thing:
  * short-lived user token → exchange for long-lived → mint the Page token; long-lived user or
  * system-user token → mint; Page token → keep (warn when it expires: we cannot extend it).
  * The posting token is verified before anything is stored; a token that cannot work is refused.

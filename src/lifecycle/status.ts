@@ -1,4 +1,4 @@
-/** The public view of a page (DESIGN §3 status object): pure, so every front door says the same. */
+/** The public view of a page (the seed's status object): pure, so every front door says the same. */
 import { toIso } from '../clock.js';
 import type { HistoryEvent, ManagedPage } from '../types.js';
 import { canMintFromSource, daysLeft, decide, missingScopes, type Policy, thresholdDays } from './decide.js';

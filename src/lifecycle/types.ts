@@ -18,7 +18,7 @@ export interface HistoryItem {
   details: Record<string, unknown>;
 }
 
-/** DESIGN §3 `GET /api/token/status`, plus a few fields users expect. */
+/** `GET /api/token/status` (the seed's fields), plus a few fields users expect. */
 export interface PageStatus {
   success: true;
   page_id: string;

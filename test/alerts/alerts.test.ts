@@ -92,7 +92,7 @@ describe.each(testBackends())('alerts on %s', (backend) => {
         backend,
         async (w) => {
           time.ref.clock = w.clock;
-          // Older Facebook behaviour (GRAPH_API.md §1.3 [S3]): Page tokens die with the user token.
+          // Older Facebook behaviour (docs/FACEBOOK.md#page-tokens [S3]): Page tokens die with the user token.
           w.graph.setPageTokensInheritExpiry(true);
           const { userId, pageId } = w.newPage();
           const long = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long' });
@@ -107,7 +107,7 @@ describe.each(testBackends())('alerts on %s', (backend) => {
           }
           expect(hook.got.every((g) => g.verified)).toBe(true);
           const expiring = hook.got.map((g) => g.body).filter((b) => b.event === 'expiring');
-          // A first notice when renewal could not extend the token (DESIGN §2: say so, with the
+          // A first notice when renewal could not extend the token (say so, with the
           // deadline), then one at each threshold.
           expect(String(expiring[0]?.alert_id)).toMatch(/:notice$/);
           expect(expiring[0]?.days_left).toBeGreaterThan(14);

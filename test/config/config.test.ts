@@ -122,7 +122,7 @@ describe('config', () => {
     expect(e.message).not.toContain('tiny-secret');
   });
 
-  it('lists every variable of DESIGN §3', () => {
+  it('lists every documented variable', () => {
     for (const v of [
       'DATABASE_URL',
       'TOKEN_ENCRYPTION_KEY',

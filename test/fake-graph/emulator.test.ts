@@ -52,7 +52,7 @@ function world() {
   return { user, page, long: g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' }) };
 }
 
-describe('fake-graph: documented shapes (GRAPH_API.md §2, §9)', () => {
+describe('fake-graph: documented shapes (docs/FACEBOOK.md#the-calls-the-keeper-makes, #sample-answers)', () => {
   it('exchange: {access_token, token_type: bearer, expires_in: 5184000}; tokens are opaque EAAfake… strings', async () => {
     const { user } = world();
     const short = g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'short' });

@@ -42,7 +42,7 @@ describe('graph client: success paths', () => {
       expect(u.granularScopes).toContainEqual({ scope: 'pages_show_list', targetIds: [pageId] });
 
       const short = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'short' });
-      // §1.2: issued_at only for long-lived tokens.
+      // docs/FACEBOOK.md#short-lived-and-long-lived-user-tokens: issued_at only for long-lived tokens.
       expect(await client.debugToken(short, app)).toMatchObject({
         type: 'USER',
         issuedAt: null,
@@ -52,7 +52,7 @@ describe('graph client: success paths', () => {
       const page = await client.getPageToken(pageId, long, app);
       expect(page).toMatchObject({ id: pageId, name: 'Bakery' });
       expect(page.accessToken).toMatch(/^EAAfake/);
-      // §1.3: from a long-lived user token the Page token never expires (expires_at 0 → null).
+      // docs/FACEBOOK.md#page-tokens: from a long-lived user token the Page token never expires (expires_at 0 → null).
       expect(await client.debugToken(page.accessToken, app)).toMatchObject({
         isValid: true,
         type: 'PAGE',
@@ -110,7 +110,7 @@ describe('graph client: success paths', () => {
         tasks: expect.arrayContaining(['CREATE_CONTENT', 'MANAGE']),
       });
       const pageToken = accounts[0]!.accessToken!;
-      // §2e: with a Page token, /me is the Page.
+      // docs/FACEBOOK.md#who-a-token-belongs-to-me: with a Page token, /me is the Page.
       expect(await client.me(pageToken, app)).toEqual({ id: pageId, name: 'Cafe' });
       const post = await client.postToFeed(pageId, pageToken, 'Hello', app);
       expect(post.id).toMatch(new RegExp(`^${pageId}_\\d+$`));
@@ -181,7 +181,7 @@ describe('graph client: success paths', () => {
   });
 });
 
-describe('graph client: exchange rules (GRAPH_API.md §2a, §2b, §1.4)', () => {
+describe('graph client: exchange rules (docs/FACEBOOK.md#exchanging-for-a-long-lived-token, #re-exchanging-does-not-extend, #system-user-tokens)', () => {
   it('short-lived → long-lived (60 days); re-exchange keeps the expiry (documented default) or extends it (the undocumented-world switch)', async () => {
     await withGraph(async ({ graph, client, app, newPage, clock }) => {
       const { userId } = newPage();
@@ -255,7 +255,7 @@ describe('graph client: exchange rules (GRAPH_API.md §2a, §2b, §1.4)', () => 
         expiresAt: null,
       });
       expect((await client.debugToken(expiring, app)).isValid).toBe(false);
-      // §1.4: survives changes in personal accounts.
+      // docs/FACEBOOK.md#system-user-tokens: survives changes in personal accounts.
       expect((await client.listPageAccounts(forever, app)).map((a) => a.id)).toEqual([pageId]);
     });
   });
@@ -279,7 +279,7 @@ describe('graph client: exchange rules (GRAPH_API.md §2a, §2b, §1.4)', () => 
     });
   });
 
-  it('exchangeCode and exchangeToken accept legacy and expiry-less bodies (§2a) from a real server', async () => {
+  it('exchangeCode and exchangeToken accept legacy and expiry-less bodies (docs/FACEBOOK.md#exchanging-for-a-long-lived-token) from a real server', async () => {
     const bodies = [
       {
         type: 'application/json',
@@ -696,11 +696,11 @@ describe('graph client: appsecret_proof, version, permissions', () => {
         fbSubcode: 33,
       });
       expect(await client.listPageAccounts(strangerToken, app)).toEqual([]);
-      // §10: a Page token on /me/accounts is an error.
+      // docs/FACEBOOK.md#what-this-means-for-a-token-keeper: a Page token on /me/accounts is an error.
       expect((await graphError(client.listPageAccounts(page.accessToken, app))).message).toMatch(
         /nonexisting field \(accounts\)/,
       );
-      // §7: the same message twice in a row is a duplicate (506).
+      // docs/FACEBOOK.md#posting: the same message twice in a row is a duplicate (506).
       const full = await client.getPageToken(pageId, userToken, app);
       await client.postToFeed(pageId, full.accessToken, 'same', app);
       expect((await graphError(client.postToFeed(pageId, full.accessToken, 'same', app))).fbCode).toBe(506);

@@ -1,6 +1,6 @@
 /**
- * Pure units: error classification by body (GRAPH_API.md §3), human messages per subcode, usage
- * header parsing (§4), URL redaction and secret scrubbing.
+ * Pure units: error classification by body (docs/FACEBOOK.md#errors), human messages per subcode, usage
+ * header parsing (docs/FACEBOOK.md#throttling), URL redaction and secret scrubbing.
  */
 import { describe, expect, it } from 'vitest';
 import { DAY, HOUR, MINUTE } from '../../src/clock.js';
@@ -137,7 +137,7 @@ describe('classifyGraphError', () => {
     expect(classifyGraphError(body(341), 400, {}).retryAfterMs).toBe(HOUR);
     expect(classifyGraphError(body(17), 400, {}).retryAfterMs).toBe(5 * MINUTE);
     expect(classifyGraphError(body(80001), 400, new Headers()).retryAfterMs).toBe(5 * MINUTE);
-    // §3.2: 368 (policy block) is a long pause.
+    // docs/FACEBOOK.md#codes-and-what-the-keeper-does: 368 (policy block) is a long pause.
     expect(classifyGraphError(body(368), 400, {}).retryAfterMs).toBe(DAY);
     // Other kinds carry no wait.
     expect(classifyGraphError(body(2), 500, buc).retryAfterMs).toBe(0);

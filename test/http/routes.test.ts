@@ -1,5 +1,5 @@
 /**
- * Every route of DESIGN §3 through `app.inject`, on every backend: success, 401, 403 and each
+ * Every documented route through `app.inject`, on every backend: success, 401, 403 and each
  * bad-input case (which must change nothing). Real keeper, real store, real emulator over HTTP.
  */
 import { describe, expect, it } from 'vitest';

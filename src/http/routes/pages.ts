@@ -1,4 +1,4 @@
-/** Resource routes: `/api/pages…` (DESIGN §3). */
+/** Resource routes: `/api/pages…`. */
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import type { PageSettingsPatch, TokenKeeper } from '../../lifecycle/types.js';
 import { refuseOtherPages } from '../auth.js';
