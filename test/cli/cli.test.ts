@@ -117,7 +117,8 @@ describe('CLI', () => {
     }
     for (const out of outputs) expect(out).not.toMatch(control);
     // One Page, so the table is a header and exactly one row: no forged "999 healthy" row.
-    const table = outputs[1]!.trimEnd().split('\n');
+    // (The table ends at the first blank line; the database and key source, and warnings, follow it.)
+    const table = outputs[1]!.split('\n\n')[0]!.trimEnd().split('\n');
     expect(table).toHaveLength(2);
     expect(table[1]).toContain('Evil[31m RED]0;pwned999  healthy  never expires2J');
     expect(outputs[2]).toContain(

@@ -176,7 +176,7 @@ describe('the packed package', () => {
       const keeper = await createTokenKeeper({ env: {
         DATABASE_URL: 'sqlite:' + ${JSON.stringify(join(work, 'lib-data', 'lib.db'))},
         TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        GRAPH_API_URL: graph.url, LOG_LEVEL: 'silent' } });
+        GRAPH_API_URL: graph.url, LOG_LEVEL: 'silent' }, create: true });
       await keeper.setup({ pageId: page.id, appId: app.appId, appSecret: app.appSecret,
         accessToken: graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' }) });
       const token = await keeper.getPageToken(page.id);
