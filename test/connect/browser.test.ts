@@ -66,6 +66,7 @@ beforeAll(async () => {
     clock,
     timers: createManualTimers(clock),
     logger: silentLogger,
+    create: true,
     random: () => 0.5,
   });
   await service.start();
