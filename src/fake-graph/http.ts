@@ -308,14 +308,19 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     ctx.proof = proofMatches(token, app.appSecret, proof) ? 'valid' : 'invalid';
     // A wrong proof is always refused (docs/FACEBOOK.md#what-goes-wrong-in-the-field item 12 [I16]).
     if (ctx.proof === 'invalid') {
-      throw new GraphFailure(
-        400,
-        100,
-        'Invalid appsecret_proof provided in the API argument',
-        null,
-        'GraphMethodException',
-      );
+      throw invalidProof();
     }
+  }
+
+  /** Facebook's answer to a proof that does not match (Login Security; one wording for every route). */
+  function invalidProof(): GraphFailure {
+    return new GraphFailure(
+      400,
+      100,
+      'Invalid appsecret_proof provided in the API argument',
+      null,
+      'GraphMethodException',
+    );
   }
 
   function route(method: string, segments: string[], q: URLSearchParams, ctx: Ctx): Reply {
@@ -338,13 +343,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       if (sentToken !== null) checkProof(sentToken, app, sentProof, ctx, false);
       else if (sentProof !== null) {
         ctx.proof = 'invalid';
-        throw new GraphFailure(
-          400,
-          100,
-          'Invalid appsecret_proof provided in the API argument',
-          null,
-          'GraphMethodException',
-        );
+        throw invalidProof();
       }
       const code = q.get('code');
       if (code !== null) return json(200, state.redeemCode(app, code, q.get('redirect_uri') ?? undefined));
