@@ -141,6 +141,7 @@ Examples:
           [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
           ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
           io.stdin,
+          { prompt: io.stderr },
         );
         await withKeeper(
           async (k) => {

@@ -4,7 +4,7 @@
  *
  * Routes: `GET /` (sign-in page, or the list of pages) · `POST /sign-in` · `POST /sign-out` ·
  * `GET|POST /pages/new` (add a page) · `GET /pages/:pageId` · `POST /pages/:pageId/check|renew|
- * pause|resume`. Every POST needs the form's CSRF token (else 403); every page but the sign-in page
+ * pause|resume` · `POST /alerts/test` (send a test alert, like `fb-token-keeper alert-test`). Every POST needs the form's CSRF token (else 403); every page but the sign-in page
  * needs a session (sign in with an API key that has the `admin` scope; see `session.ts`).
  *
  * Responses carry a strict Content-Security-Policy (nothing but this origin's stylesheet and
@@ -18,6 +18,8 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NO_ALERT_CHANNEL, targetsFromConfig } from '../alerts/channels.js';
+import { sendTestAlert } from '../alerts/test-alert.js';
 import { type Clock, MINUTE } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -34,7 +36,7 @@ import type { TokenKeeper } from '../lifecycle/types.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
 import { STATE_LABEL } from './format.js';
-import type { Html } from './html.js';
+import { type Html, html } from './html.js';
 import {
   createSessionKeys,
   endSession,
@@ -56,6 +58,7 @@ import {
   SETUP_FIELDS,
   type SetupField,
   signInPage,
+  testAlertForm,
 } from './views.js';
 
 export interface DashboardDeps {
@@ -171,7 +174,19 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
     return reply
       .code(status)
       .type('text/html; charset=utf-8')
-      .send(layout({ title, assetVersion: version, csrf: ctx?.csrf, flash }, body).value);
+      .send(
+        layout(
+          {
+            title,
+            assetVersion: version,
+            csrf: ctx?.csrf,
+            flash,
+            // Read per request: nothing else on the dashboard would say that alerts go nowhere.
+            noAlertChannel: targetsFromConfig(config).length === 0 ? NO_ALERT_CHANNEL : undefined,
+          },
+          body,
+        ).value,
+      );
   }
 
   function takeFlash(request: FastifyRequest, reply: FastifyReply): Flash | null {
@@ -289,7 +304,8 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
     const ctx = await auth(request);
     if (!ctx) return signIn(request, reply, 200);
     const pages = await keeper.listPages();
-    return send(reply, 200, 'Pages', pagesPage(pages, clock.now()), ctx, takeFlash(request, reply));
+    const body = html`${pagesPage(pages, clock.now())}${testAlertForm(ctx.csrf)}`;
+    return send(reply, 200, 'Pages', body, ctx, takeFlash(request, reply));
   });
 
   app.post('/sign-in', async (request, reply) => {
@@ -350,6 +366,31 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
     void reply.clearCookie(SESSION_COOKIE, cookieOptions(request));
     logger.info({ keyId: ctx.session.keyId }, 'dashboard sign-out');
     return redirect(request, reply, '/', { kind: 'info', text: 'You are signed out.' });
+  });
+
+  // --- test alert ------------------------------------------------------------------------------
+
+  app.post('/alerts/test', async (request, reply) => {
+    const ctx = await guardPost(request, reply);
+    if (!ctx) return reply;
+    if (targetsFromConfig(config).length === 0) {
+      return redirect(request, reply, '/', {
+        kind: 'error',
+        text: `No test alert was sent. ${NO_ALERT_CHANNEL}`,
+      });
+    }
+    // The same call as the CLI's `alert-test`; targets are identifiers, never webhook URLs.
+    const results = await sendTestAlert(config, { now: () => clock.now() });
+    const lines = results.map(
+      (r) =>
+        `${r.channel} ${r.target}: ${r.delivered ? 'delivered' : `NOT delivered (${r.error ?? 'unknown error'})`}`,
+    );
+    const failed = results.filter((r) => !r.delivered).length;
+    logger.info({ keyId: ctx.session.keyId, channels: results.length, failed }, 'dashboard test alert');
+    return redirect(request, reply, '/', {
+      kind: failed > 0 ? 'error' : 'ok',
+      text: `Test alert: ${lines.join('; ')}.`,
+    });
   });
 
   // --- add a page ------------------------------------------------------------------------------

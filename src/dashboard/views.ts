@@ -25,6 +25,8 @@ export interface LayoutOptions {
   /** Present when signed in: the CSRF token for the sign-out form. */
   csrf?: string | undefined;
   flash?: Flash | null | undefined;
+  /** Shown on every signed-in page when no alert channel is configured (`NO_ALERT_CHANNEL`). */
+  noAlertChannel?: string | undefined;
 }
 
 export function layout(o: LayoutOptions, body: Html): Html {
@@ -48,6 +50,7 @@ ${
 }
 </header>
 <main>
+${o.csrf !== undefined && o.noAlertChannel !== undefined ? html`<div class="flash flash-error" role="alert" id="no-alert-channel">${o.noAlertChannel}</div>` : null}
 ${o.flash ? html`<div class="flash flash-${o.flash.kind}" role="${o.flash.kind === 'error' ? 'alert' : 'status'}">${readableTimes(o.flash.text)}</div>` : null}
 ${body}
 </main>
@@ -130,6 +133,15 @@ ${pages.map(
 )}
 </tbody>
 </table>
+</section>`;
+}
+
+/** The "Send a test alert" form (on the list of pages, empty or not). */
+export function testAlertForm(csrf: string): Html {
+  return html`<section class="card">
+<h2>Alerts</h2>
+<p>Send a test alert to every configured channel and see, per channel, whether it was delivered.</p>
+<form method="post" action="/alerts/test" class="inline">${csrfField(csrf)}<button type="submit">Send a test alert</button></form>
 </section>`;
 }
 

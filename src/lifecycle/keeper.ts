@@ -296,6 +296,22 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     );
   }
 
+  /**
+   * For validating a given token without page_id: any Page will do when every managed Page uses
+   * one app with one stored secret, since only the app's credentials are borrowed. Otherwise
+   * (several apps, or one app with secrets that differ) the caller must say which: page_id_required.
+   */
+  async function pageOfTheOnlyApp(): Promise<string> {
+    const ids = await store.listPageIds(MAX_LISTED_IDS + 1);
+    if (ids.length <= 1 || ids.length > MAX_LISTED_IDS) return resolvePageId(undefined);
+    const pages = await store.listPages();
+    const appIds = new Set(pages.map((p) => p.appId));
+    if (appIds.size !== 1) return resolvePageId(undefined);
+    const secrets = await Promise.all(pages.map(async (p) => (await store.getSecrets(p.pageId))?.appSecret));
+    if (new Set(secrets).size !== 1) return resolvePageId(undefined);
+    return pages[0]!.pageId;
+  }
+
   async function mustGetPage(pageId: string): Promise<ManagedPage> {
     const page = await store.getPage(pageId);
     if (!page) {
@@ -513,7 +529,10 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       let appSecret = input.appSecret;
       let token = input.accessToken;
       if (appId === undefined || appSecret === undefined) {
-        const id = await resolvePageId(input.pageId);
+        const id =
+          input.pageId === undefined && token !== undefined && appId === undefined
+            ? await pageOfTheOnlyApp()
+            : await resolvePageId(input.pageId);
         const page = await mustGetPage(id);
         const secrets = await store.getSecrets(id);
         appId = page.appId;

@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webhookTargetId } from '../../src/alerts/channels.js';
 import { type FakeGraph, startFakeGraph } from '../../src/fake-graph/index.js';
+import { refusedUrl, startWebhookReceiver } from '../alerts/receivers.js';
 
 let graph: FakeGraph;
 let dir: string;
@@ -144,5 +146,111 @@ describe('CLI', () => {
     const r = await cli(['status'], { env: { CHECK_INTERVAL_HOURS: 'often' } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('CHECK_INTERVAL_HOURS');
+  });
+});
+
+describe('CLI: alert-test, status --exit-status, history with one Page', () => {
+  /** Each test its own database, so the Pages of the other tests do not count. */
+  const own = (name: string) => ({
+    DATABASE_URL: `sqlite:${join(dir, name, 'keeper.db')}`,
+    ENCRYPTION_KEY_FILE: join(dir, name, 'encryption.key'),
+  });
+
+  function facebookPage(name: string) {
+    const app = graph.createApp({ name: `${name} app` });
+    const user = graph.createUser({ name: `${name} admin` });
+    const page = graph.createPage({ name });
+    graph.grantRole(user.id, page.id);
+    const token = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+    return { app, user, page, token };
+  }
+
+  it('alert-test: delivered to a live receiver (exit 0); a dead one is not delivered (exit 1); no secret in the output', async () => {
+    const webhookSecret = 'cli-alert-test-secret-0123';
+    const receiver = await startWebhookReceiver({ secret: webhookSecret });
+    const dead = await refusedUrl();
+    try {
+      const arrived = receiver.next();
+      const ok = await cli(['alert-test'], {
+        env: { WEBHOOK_URLS: receiver.url, WEBHOOK_SECRET: webhookSecret },
+      });
+      expect(ok.code, ok.stderr).toBe(0);
+      const got = await arrived;
+      expect(got.verified).toBe(true);
+      expect(got.body).toMatchObject({ event: 'test' });
+      expect(ok.stdout).toContain(webhookTargetId(receiver.url));
+      expect(ok.stdout).toMatch(/webhook\s+\S+\s+delivered/);
+
+      const bad = await cli(['alert-test', '--json'], {
+        env: { WEBHOOK_URLS: `${receiver.url},${dead}`, WEBHOOK_SECRET: webhookSecret },
+      });
+      expect(bad.code).toBe(1);
+      const results = (JSON.parse(bad.stdout) as { results: { target: string; delivered: boolean }[] })
+        .results;
+      expect(results).toEqual([
+        expect.objectContaining({ target: webhookTargetId(receiver.url), delivered: true }),
+        expect.objectContaining({ target: webhookTargetId(dead), delivered: false }),
+      ]);
+      const text = await cli(['alert-test'], { env: { WEBHOOK_URLS: dead, WEBHOOK_SECRET: webhookSecret } });
+      expect(text.code).toBe(1);
+      expect(text.stdout).toContain('NOT delivered');
+      for (const r of [ok, bad, text]) {
+        const all = r.stdout + r.stderr;
+        // The receiver's URL carries ?token=receiver-secret; neither it nor the signing secret shows.
+        expect(all).not.toContain('receiver-secret');
+        expect(all).not.toContain(webhookSecret);
+        expect(all).not.toContain(receiver.url);
+        expect(all).not.toContain(dead);
+      }
+      expect(receiver.got).toHaveLength(2);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('status --exit-status exits 0 while every Page is fine and 1 once one is needs_reauth; plain status exits 0', async () => {
+    const env = own('exit-status');
+    const fb = facebookPage('Exit Status Page');
+    const add = await cli(['add', fb.page.id, '-', fb.app.appId, '-'], {
+      env,
+      stdin: `${fb.token}\n${fb.app.appSecret}\n`,
+    });
+    expect(add.code, add.stderr).toBe(0);
+    expect((await cli(['status', '--exit-status'], { env })).code).toBe(0);
+
+    // The admin changes their password: the Page token and the source die; check finds it.
+    graph.changePassword(fb.user.id);
+    const check = await cli(['check', '--all'], { env });
+    expect(check.code).toBe(1);
+    const after = await cli(['status', '--exit-status'], { env });
+    expect(after.code, after.stderr).toBe(1);
+    expect(after.stdout).toContain('needs_reauth');
+    expect((await cli(['status'], { env })).code).toBe(0);
+  });
+
+  it('history needs no --page-id with one Page, and asks for it (exit 2) with two', async () => {
+    const env = own('history-one');
+    const one = facebookPage('History Page');
+    await cli(['add', one.page.id, '-', one.app.appId, '-'], {
+      env,
+      stdin: `${one.token}\n${one.app.appSecret}\n`,
+    });
+    const h = await cli(['history'], { env });
+    expect(h.code, h.stderr).toBe(0);
+    expect(h.stdout).toMatch(/\bsetup\b/);
+    const json = await cli(['history', '--json'], { env });
+    expect(json.code).toBe(0);
+    const items = (JSON.parse(json.stdout) as { history: { type: string; message: string | null }[] })
+      .history;
+    expect(items.map((e) => e.type)).toContain('setup');
+
+    const two = facebookPage('History Page Two');
+    await cli(['add', two.page.id, '-', two.app.appId, '-'], {
+      env,
+      stdin: `${two.token}\n${two.app.appSecret}\n`,
+    });
+    const ambiguous = await cli(['history'], { env });
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toContain('page_id');
   });
 });

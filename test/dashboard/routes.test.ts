@@ -3,9 +3,12 @@
  * CSRF, the add-page form and its messages, actions, escaping, headers, and no secret in any page.
  */
 import { describe, expect, it } from 'vitest';
+import { NO_ALERT_CHANNEL, webhookTargetId } from '../../src/alerts/channels.js';
 import { DAY, HOUR } from '../../src/clock.js';
+import { escapeHtml } from '../../src/dashboard/html.js';
 import { revokeApiKey } from '../../src/http/auth.js';
-import { csrfOf, withDashboard } from './world.js';
+import { refusedUrl, startWebhookReceiver } from '../alerts/receivers.js';
+import { csrfOf, REFERENCE_TIME, withDashboard } from './world.js';
 
 const sessionCookie = (r: { cookies: { name: string }[] }) =>
   r.cookies.find((c) => c.name === 'ftk_session') as
@@ -432,4 +435,69 @@ describe('dashboard: what it sends', () => {
       });
       expect(form.statusCode).toBe(415);
     }));
+});
+
+describe('dashboard: alert channels', () => {
+  it('with no channel, every signed-in page carries the banner, and the test button says nothing was sent', () =>
+    withDashboard(async (w) => {
+      const b = w.browser();
+      await b.signIn(w.keys.admin);
+      for (const url of ['/', '/pages/new']) {
+        const page = await b.get(url);
+        expect(page.body).toContain('id="no-alert-channel"');
+        expect(page.body).toContain(escapeHtml(NO_ALERT_CHANNEL));
+      }
+      const list = await b.get('/');
+      expect(list.body).toContain('action="/alerts/test"');
+      const sent = await b.post('/alerts/test', { _csrf: csrfOf(list.body) });
+      expect(sent.statusCode).toBe(303);
+      expect((await b.get('/')).body).toContain('No test alert was sent.');
+    }));
+
+  it('the test button needs the CSRF token, sends to every channel and says per channel whether it was delivered', async () => {
+    // The dashboard's clock stands still at REFERENCE_TIME; the receiver checks the signature there.
+    const receiver = await startWebhookReceiver({
+      secret: 'dashboard-test-secret-0123',
+      nowSec: () => REFERENCE_TIME / 1000,
+    });
+    const dead = await refusedUrl();
+    // The receiver's URL carries `?token=receiver-secret`: a credential no page may show.
+    const hookSecret = 'receiver-secret';
+    try {
+      await withDashboard(
+        async (w) => {
+          const b = w.browser();
+          await b.signIn(w.keys.admin);
+          const list = await b.get('/');
+          expect(list.body).not.toContain('id="no-alert-channel"');
+
+          const forged = await b.post('/alerts/test', {});
+          expect(forged.statusCode).toBe(403);
+          expect(receiver.got).toHaveLength(0);
+
+          const arrived = receiver.next();
+          const sent = await b.post('/alerts/test', { _csrf: csrfOf(list.body) });
+          expect(sent.statusCode).toBe(303);
+          const got = await arrived;
+          expect(got.verified).toBe(true);
+          expect(got.body).toMatchObject({ event: 'test' });
+
+          const after = (await b.get('/')).body;
+          const flash = /<div class="flash flash-(\w+)"[^>]*>([^<]*)<\/div>/.exec(after);
+          expect(flash?.[1]).toBe('error');
+          const live = webhookTargetId(receiver.url);
+          const gone = webhookTargetId(dead);
+          expect(flash?.[2]).toContain(escapeHtml(`webhook ${live}: delivered`));
+          expect(flash?.[2]).toContain(escapeHtml(`webhook ${gone}: NOT delivered`));
+          for (const body of w.bodies) expect(body).not.toContain(hookSecret);
+        },
+        {
+          WEBHOOK_URLS: `${receiver.url},${dead}`,
+          WEBHOOK_SECRET: 'dashboard-test-secret-0123',
+        },
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
 });

@@ -63,6 +63,49 @@ function facebookPage(name: string, lifetime: 'short' | 'long' = 'short') {
   return { app, user, page, token: graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime }) };
 }
 
+describe('add with - in a terminal', () => {
+  it('prompts for each - value, echoes nothing of what is typed, ends each at Enter, and stores the Page', async () => {
+    const fb = facebookPage('Hidden Bakery', 'long');
+    const env = envFor('add-tty');
+    const t = openTerminal(`node bin/fb-token-keeper.js add ${fb.page.id} - ${fb.app.appId} -`, {
+      cwd: ROOT,
+      env,
+    });
+    try {
+      await t.waitFor(/ACCESS_TOKEN \(or FB_ACCESS_TOKEN\) \(typed hidden, Enter to end\): /);
+      t.enter(fb.token);
+      await t.waitFor(/APP_SECRET \(or FB_APP_SECRET\) \(typed hidden, Enter to end\): /);
+      // A typo and its correction: backspace works without showing anything.
+      t.type('x');
+      t.type(KEY.backspace);
+      t.enter(fb.app.appSecret);
+      await t.waitFor(/Page \d+ \(Hidden Bakery\): healthy/);
+      expect(await t.exit()).toBe(0);
+    } finally {
+      t.kill();
+    }
+    expect(t.raw()).not.toContain(fb.token);
+    expect(t.raw()).not.toContain(fb.app.appSecret);
+    expect(t.raw()).not.toContain('•');
+    const status = await cli(['status', '--json'], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(fb.page.id);
+  });
+
+  it('from a pipe, - still reads one line per value and asks nothing', async () => {
+    const fb = facebookPage('Piped Bakery', 'long');
+    const env = envFor('add-pipe');
+    const r = await cli(
+      ['add', fb.page.id, '-', fb.app.appId, '-'],
+      env,
+      `${fb.token}\n${fb.app.appSecret}\n`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('typed hidden');
+    expect(r.stdout).toContain(`Page ${fb.page.id} (Piped Bakery): healthy`);
+  });
+});
+
 describe('setup in a terminal', () => {
   it('asks, masks the secrets, says what the token is and what will happen, stores it, and says how to run the service', async () => {
     const fb = facebookPage('Terminal Bakery');

@@ -264,6 +264,41 @@ describe.each(testBackends())('HTTP routes on %s', (backend) => {
     });
   });
 
+  it('validate with an explicit access_token and several Pages: the app they all use; page_id_required when they use several', async () => {
+    await withApi(backend, async (w) => {
+      const a = await w.setupPage('A');
+      await w.setupPage('B');
+      const shared = await w.call('POST', '/api/token/validate', {
+        body: { access_token: w.userToken(a.userId) },
+      });
+      expect(shared.statusCode, shared.body).toBe(200);
+      expect(shared.json()).toMatchObject({
+        valid: true,
+        type: 'USER',
+        app_id: w.fbApp.appId,
+        user_id: a.userId,
+      });
+      // Without a token there is still no telling whose stored token to inspect.
+      expectError(await w.call('POST', '/api/token/validate'), 400, 'page_id_required');
+
+      const other = w.graph.createApp({ name: 'Other app' });
+      const { userId, pageId } = w.newPage('C');
+      const setup = await w.call('POST', '/api/token/setup', {
+        body: {
+          page_id: pageId,
+          access_token: w.graph.issueUserToken({ appId: other.appId, userId, lifetime: 'long' }),
+          app_id: other.appId,
+          app_secret: other.appSecret,
+        },
+      });
+      expect(setup.statusCode, setup.body).toBe(201);
+      const ambiguous = await w.call('POST', '/api/token/validate', {
+        body: { access_token: w.userToken(a.userId) },
+      });
+      expectError(ambiguous, 400, 'page_id_required');
+    });
+  });
+
   it('unknown pages: 404 page_not_found on every page route; no page at all: page_id_required', async () => {
     await withApi(backend, async (w) => {
       expectError(await w.call('GET', '/api/token/status'), 400, 'page_id_required');

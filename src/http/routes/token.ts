@@ -94,7 +94,7 @@ export const tokenRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (a
         tags: ['seed'],
         summary: 'What Facebook says about a token (debug_token)',
         description:
-          'Inspects `access_token` (or, when left out, the stored posting token of `page_id`) with the app of `page_id` (or the only managed page, or `app_id` + `app_secret`). An invalid token is a 200 with `valid: false` and `error`.',
+          'Inspects `access_token` (or, when left out, the stored posting token of `page_id`) with the app of `page_id` (or the only managed page; or, with `access_token`, the app every managed page uses; or `app_id` + `app_secret`; several apps answer 400 `page_id_required`). An invalid token is a 200 with `valid: false` and `error`.',
         security: SECURITY,
         body: validateBody,
         response: { 200: validateResult, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 502) },
