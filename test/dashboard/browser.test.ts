@@ -173,7 +173,7 @@ describe('dashboard in a browser, against `serve`', () => {
     await page.getByLabel('Access token').fill(token);
     await page.getByRole('button', { name: 'Check and add' }).click();
     await page.waitForURL(`${base}/pages/${fbPage.id}`);
-    expect(await page.locator('.flash').textContent()).toMatch(
+    expect(await page.locator('.flash:not(#no-alert-channel)').textContent()).toMatch(
       /^Corner Bakery was added and is healthy\. This was a short-lived user token; I exchanged it for a long-lived one/,
     );
     expect(await badge().getAttribute('data-state')).toBe('healthy');
@@ -223,7 +223,7 @@ describe('dashboard in a browser, against `serve`', () => {
     expect(await page.locator('#state-message').textContent()).toBe(
       'The admin changed their Facebook password: reconnect the Page.',
     );
-    expect(await page.locator('.flash-error').textContent()).toContain(
+    expect(await page.locator('.flash-error:not(#no-alert-channel)').textContent()).toContain(
       'Checked with Facebook: healthy → needs reconnect.',
     );
     expect(await page.locator('p.explain').textContent()).toContain(
@@ -244,7 +244,7 @@ describe('dashboard in a browser, against `serve`', () => {
     await page.goto(`${base}/pages/${added.pageId}`);
     await page.getByRole('button', { name: 'Renew now' }).click();
     await page.waitForURL(`${base}/pages/${added.pageId}`);
-    expect(await page.locator('.flash-error').textContent()).toContain(
+    expect(await page.locator('.flash-error:not(#no-alert-channel)').textContent()).toContain(
       'Not renewed: The admin changed their Facebook password',
     );
 
@@ -261,7 +261,9 @@ describe('dashboard in a browser, against `serve`', () => {
     await page.getByRole('button', { name: 'Pause auto-renew' }).click();
     await page.getByRole('button', { name: 'Resume auto-renew' }).waitFor();
     expect(await badge().getAttribute('data-state')).toBe('paused');
-    expect(await page.locator('.flash').textContent()).toContain('Auto-renew is paused');
+    expect(await page.locator('.flash:not(#no-alert-channel)').textContent()).toContain(
+      'Auto-renew is paused',
+    );
     await page.getByRole('button', { name: 'Resume auto-renew' }).click();
     await page.getByRole('button', { name: 'Pause auto-renew' }).waitFor();
     expect(await badge().getAttribute('data-state')).toBe('healthy');
@@ -345,7 +347,7 @@ describe('dashboard in a browser, against `serve`', () => {
     const old = (await context.cookies()).find((c) => c.name === 'ftk_session')!.value;
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    expect(await page.locator('.flash').textContent()).toBe('You are signed out.');
+    expect(await page.locator('.flash:not(#no-alert-channel)').textContent()).toBe('You are signed out.');
     expect((await context.cookies()).map((c) => c.name)).not.toContain('ftk_session');
     await page.goto(`${base}/pages/${demoPages[0]}`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
