@@ -10,19 +10,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openKeyring } from '../../src/crypto/keyring.js';
 import { generateKey, loadKeys, parseKeyList, writeKeyFile } from '../../src/crypto/keys.js';
 import { createSecretBox, keyIdOf } from '../../src/crypto/secret-box.js';
-import { AppError } from '../../src/errors.js';
+import { thrown } from '../helpers/errors.js';
 
 const AAD = 'page:1:posting_token';
-
-function thrown(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AppError);
-    return e as AppError;
-  }
-  throw new Error('expected an error');
-}
 
 let dir: string;
 beforeEach(() => {

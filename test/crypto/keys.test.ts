@@ -10,17 +10,7 @@ import {
   resolveEncryptionKey,
 } from '../../src/crypto/keys.js';
 import { keyIdOf } from '../../src/crypto/secret-box.js';
-import { AppError } from '../../src/errors.js';
-
-function thrown(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AppError);
-    return e as AppError;
-  }
-  throw new Error('expected an error');
-}
+import { thrown } from '../helpers/errors.js';
 
 describe('parseEncryptionKey', () => {
   it('accepts base64 of exactly 32 bytes (standard, unpadded or URL-safe)', () => {

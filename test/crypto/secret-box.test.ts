@@ -1,22 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createSecretBox, keyIdOf } from '../../src/crypto/secret-box.js';
-import { AppError } from '../../src/errors.js';
+import { thrown } from '../helpers/errors.js';
 
 const oldKey = randomBytes(32);
 const newKey = randomBytes(32);
 const AAD = 'page:123:posting_token';
 const TOKEN = 'EAABsecretTOKENvalue';
-
-function thrown(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AppError);
-    return e as AppError;
-  }
-  throw new Error('expected an error');
-}
 
 /** Flip one bit of one envelope part (1 = key id … 4 = tag). */
 function tamper(envelope: string, part: number): string {
