@@ -15,7 +15,10 @@
  * All times are epoch milliseconds; `null` means "never" (for expiries) or "not yet".
  */
 
-export type Platform = 'facebook_page';
+import type { AccountPlatform } from './platforms/provider.js';
+
+/** The platform of a posting identity; one list in src/platforms/provider.ts. */
+export type Platform = AccountPlatform;
 
 export type TokenType = 'USER' | 'PAGE' | 'SYSTEM_USER' | 'APP' | 'UNKNOWN';
 
