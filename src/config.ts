@@ -150,6 +150,13 @@ const schema = z.object({
     .refine((s) => /^v\d+\.\d+$/.test(s), { error: 'GRAPH_API_VERSION must look like v26.0' }),
   GRAPH_TIMEOUT_MS: integer('GRAPH_TIMEOUT_MS', 100, 300_000).default(10_000),
   FACEBOOK_DIALOG_URL: url('FACEBOOK_DIALOG_URL').default('https://www.facebook.com'),
+  // Instagram API with Instagram Login and the Threads API: their own hosts (docs/FACEBOOK.md#instagram-login-tokens, #threads-tokens).
+  INSTAGRAM_API_URL: url('INSTAGRAM_API_URL').default('https://graph.instagram.com'),
+  /** Where Instagram redeems a Login code (`POST /oauth/access_token`): not graph.instagram.com. */
+  INSTAGRAM_OAUTH_URL: url('INSTAGRAM_OAUTH_URL').default('https://api.instagram.com'),
+  INSTAGRAM_DIALOG_URL: url('INSTAGRAM_DIALOG_URL').default('https://www.instagram.com'),
+  THREADS_API_URL: url('THREADS_API_URL').default('https://graph.threads.net'),
+  THREADS_DIALOG_URL: url('THREADS_DIALOG_URL').default('https://threads.net'),
   PUBLIC_URL: url('PUBLIC_URL').default('http://localhost:5000'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: integer('PORT', 0, 65535).default(5000),
@@ -225,6 +232,16 @@ export interface Config {
   graphApiVersion: string;
   graphTimeoutMs: number;
   facebookDialogUrl: string;
+  /** graph.instagram.com: the Instagram-Login token exchange, refresh and `/me`. */
+  instagramApiUrl: string;
+  /** api.instagram.com: redeems the Instagram Login dialog's code. */
+  instagramOauthUrl: string;
+  /** www.instagram.com: the Instagram Login dialog (`/oauth/authorize`), for reconnect links. */
+  instagramDialogUrl: string;
+  /** graph.threads.net: the Threads token exchange, refresh, code redemption and `/me`. */
+  threadsApiUrl: string;
+  /** threads.net: the Threads authorization window (`/oauth/authorize`), for reconnect links. */
+  threadsDialogUrl: string;
   publicUrl: string;
   host: string;
   port: number;
@@ -300,6 +317,11 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     graphApiVersion: e.GRAPH_API_VERSION,
     graphTimeoutMs: e.GRAPH_TIMEOUT_MS,
     facebookDialogUrl: e.FACEBOOK_DIALOG_URL,
+    instagramApiUrl: e.INSTAGRAM_API_URL,
+    instagramOauthUrl: e.INSTAGRAM_OAUTH_URL,
+    instagramDialogUrl: e.INSTAGRAM_DIALOG_URL,
+    threadsApiUrl: e.THREADS_API_URL,
+    threadsDialogUrl: e.THREADS_DIALOG_URL,
     publicUrl: e.PUBLIC_URL,
     host: e.HOST,
     port: e.PORT,

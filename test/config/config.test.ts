@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CONFIG_VARIABLES, displayDatabaseUrl, loadConfig } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
@@ -109,6 +110,11 @@ describe('config', () => {
     ['WEBHOOK_SECRET', { WEBHOOK_SECRET: 'short' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['SMTP_URL', { SMTP_URL: 'mail.example.com' }],
+    ['INSTAGRAM_API_URL', { INSTAGRAM_API_URL: 'graph.instagram.com' }],
+    ['INSTAGRAM_OAUTH_URL', { INSTAGRAM_OAUTH_URL: 'api instagram' }],
+    ['INSTAGRAM_DIALOG_URL', { INSTAGRAM_DIALOG_URL: 'www.instagram.com' }],
+    ['THREADS_API_URL', { THREADS_API_URL: 'nope' }],
+    ['THREADS_DIALOG_URL', { THREADS_DIALOG_URL: 'threads.net/oauth' }],
     ['ALERT_EMAIL_TO', { SMTP_URL: 'smtp://mail.example.com:25' }],
   ];
   it.each(bad)('a bad %s fails with a message naming it', (variable, env) => {
@@ -187,5 +193,38 @@ describe('config', () => {
     );
     expect(configError({ METRICS_TOKEN: 'short' }).message).toContain('METRICS_TOKEN must be at least 16');
     expect(configError({ METRICS_PAGE_SERIES: 'some' }).message).toContain('METRICS_PAGE_SERIES must be');
+  });
+
+  it('Instagram Login and Threads hosts: the real ones by default, the emulator’s path prefixes when set', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      instagramApiUrl: 'https://graph.instagram.com',
+      instagramOauthUrl: 'https://api.instagram.com',
+      instagramDialogUrl: 'https://www.instagram.com',
+      threadsApiUrl: 'https://graph.threads.net',
+      threadsDialogUrl: 'https://threads.net',
+    });
+    const e = loadConfig({
+      INSTAGRAM_API_URL: 'http://127.0.0.1:5055/instagram/',
+      INSTAGRAM_OAUTH_URL: 'http://127.0.0.1:5055/instagram',
+      INSTAGRAM_DIALOG_URL: 'http://127.0.0.1:5055/instagram//',
+      THREADS_API_URL: 'http://127.0.0.1:5055/threads',
+      THREADS_DIALOG_URL: 'http://127.0.0.1:5055/threads/',
+    });
+    // A trailing slash is dropped, so paths can be appended.
+    expect(e.instagramApiUrl).toBe('http://127.0.0.1:5055/instagram');
+    expect(e.instagramDialogUrl).toBe('http://127.0.0.1:5055/instagram');
+    expect(e.threadsDialogUrl).toBe('http://127.0.0.1:5055/threads');
+    for (const v of [
+      'INSTAGRAM_API_URL',
+      'INSTAGRAM_OAUTH_URL',
+      'INSTAGRAM_DIALOG_URL',
+      'THREADS_API_URL',
+      'THREADS_DIALOG_URL',
+    ]) {
+      expect(CONFIG_VARIABLES).toContain(v);
+      expect(readFileSync('README.md', 'utf8')).toContain(`| \`${v}\` |`);
+      expect(readFileSync('.env.example', 'utf8')).toContain(`${v}=`);
+    }
   });
 });
