@@ -5,6 +5,12 @@
  * A JSON array body is taken as the positional arguments of the method.
  */
 import { z } from 'zod';
+import {
+  PLATFORM_EVENTS,
+  type PlatformEvent,
+  type PlatformTokenStatus,
+  REFRESHABLE_PLATFORMS,
+} from './refreshable.js';
 import { ControlError, type TokenStatus } from './state.js';
 import { FAULT_KINDS, type FaultSpec, type RecordedCall } from './http.js';
 import type { FakeGraph } from './index.js';
@@ -15,6 +21,7 @@ const times = z
   .transform((v) => (v === null || v === 'Infinity' ? Number.POSITIVE_INFINITY : v));
 
 const str = z.string().min(1);
+const platform = z.enum(REFRESHABLE_PLATFORMS);
 const scopes = z.array(str).optional();
 
 interface OpDef {
@@ -115,6 +122,48 @@ const OPS = {
   resetCalls: def(z.object({}), (g) => g.resetCalls()),
   now: def(z.object({}), (g) => g.clock.now()),
   advanceClock: def(z.object({ ms: z.number() }), (g, a) => g.advanceClock(a.ms)),
+  // Instagram Login and Threads.
+  createPlatformApp: def(
+    z.object({
+      platform,
+      appId: str.optional(),
+      appSecret: str.optional(),
+      name: str.optional(),
+      facebookAppId: str.optional(),
+    }),
+    (g, { platform: p, ...o }) => g.createPlatformApp(p, defined(o)),
+  ),
+  createPlatformAccount: def(
+    z.object({ platform, id: str.optional(), username: str.optional(), name: str.optional() }),
+    (g, { platform: p, ...o }) => g.createPlatformAccount(p, defined(o)),
+  ),
+  issuePlatformToken: def(
+    z.object({ platform, appId: str, accountId: str, lifetime: z.enum(['short', 'long']), scopes }),
+    (g, a) =>
+      g.issuePlatformToken(a.platform, {
+        appId: a.appId,
+        accountId: a.accountId,
+        lifetime: a.lifetime,
+        ...(a.scopes ? { scopes: a.scopes } : {}),
+      }),
+  ),
+  platformEvent: def(
+    z.object({ platform, accountId: str, event: z.enum(PLATFORM_EVENTS), appId: str.optional() }),
+    (g, a) => g.platformEvent(a.platform, a.accountId, a.event, a.appId),
+  ),
+  invalidatePlatformToken: def(
+    z.object({ platform, token: str, event: z.enum(PLATFORM_EVENTS).optional() }),
+    (g, a) => g.invalidatePlatformToken(a.platform, a.token, a.event),
+  ),
+  platformTokenStatus: def(z.object({ platform, token: str }), (g, a) =>
+    g.platformTokenStatus(a.platform, a.token),
+  ),
+  setRefreshChangesToken: def(z.object({ platform, value: z.boolean() }), (g, a) =>
+    g.setRefreshChangesToken(a.platform, a.value),
+  ),
+  setPlatformDialogAccount: def(z.object({ platform, accountId: str }), (g, a) =>
+    g.setPlatformDialogAccount(a.platform, a.accountId),
+  ),
 } satisfies Record<string, OpDef>;
 
 export type ControlOp = keyof typeof OPS;
@@ -136,6 +185,11 @@ const POSITIONAL: Partial<Record<ControlOp, string[]>> = {
   setLatency: ['ms'],
   countCalls: ['path'],
   advanceClock: ['ms'],
+  platformEvent: ['platform', 'accountId', 'event', 'appId'],
+  invalidatePlatformToken: ['platform', 'token', 'event'],
+  platformTokenStatus: ['platform', 'token'],
+  setRefreshChangesToken: ['platform', 'value'],
+  setPlatformDialogAccount: ['platform', 'accountId'],
 };
 
 export interface ControlReply {
@@ -232,6 +286,32 @@ export interface RemoteFakeGraph {
   resetCalls(): Promise<void>;
   now(): Promise<number>;
   advanceClock(ms: number): Promise<number>;
+  createPlatformApp(
+    platform: 'instagram' | 'threads',
+    o?: { appId?: string; appSecret?: string; name?: string; facebookAppId?: string },
+  ): Promise<{ appId: string; appSecret: string; name: string; facebookAppId: string | null }>;
+  createPlatformAccount(
+    platform: 'instagram' | 'threads',
+    o?: { id?: string; username?: string; name?: string },
+  ): Promise<{ id: string; username: string; name: string }>;
+  issuePlatformToken(
+    platform: 'instagram' | 'threads',
+    o: { appId: string; accountId: string; lifetime: 'short' | 'long'; scopes?: string[] },
+  ): Promise<string>;
+  platformEvent(
+    platform: 'instagram' | 'threads',
+    accountId: string,
+    event: PlatformEvent,
+    appId?: string,
+  ): Promise<void>;
+  invalidatePlatformToken(
+    platform: 'instagram' | 'threads',
+    token: string,
+    event?: PlatformEvent,
+  ): Promise<void>;
+  platformTokenStatus(platform: 'instagram' | 'threads', token: string): Promise<PlatformTokenStatus>;
+  setRefreshChangesToken(platform: 'instagram' | 'threads', value: boolean): Promise<void>;
+  setPlatformDialogAccount(platform: 'instagram' | 'threads', accountId: string): Promise<void>;
 }
 
 /** Drive an emulator (this process or another) through its HTTP control API. */
@@ -284,5 +364,15 @@ export function connectFakeGraph(url: string): RemoteFakeGraph {
     resetCalls: () => v(op('resetCalls')),
     now: () => op('now'),
     advanceClock: (ms) => op('advanceClock', { ms }),
+    createPlatformApp: (p, o = {}) => op('createPlatformApp', { platform: p, ...o }),
+    createPlatformAccount: (p, o = {}) => op('createPlatformAccount', { platform: p, ...o }),
+    issuePlatformToken: (p, o) => op('issuePlatformToken', { platform: p, ...o }),
+    platformEvent: (p, accountId, event, appId) =>
+      v(op('platformEvent', { platform: p, accountId, event, ...(appId === undefined ? {} : { appId }) })),
+    invalidatePlatformToken: (p, token, event) =>
+      v(op('invalidatePlatformToken', { platform: p, token, ...(event === undefined ? {} : { event }) })),
+    platformTokenStatus: (p, token) => op('platformTokenStatus', { platform: p, token }),
+    setRefreshChangesToken: (p, value) => v(op('setRefreshChangesToken', { platform: p, value })),
+    setPlatformDialogAccount: (p, accountId) => v(op('setPlatformDialogAccount', { platform: p, accountId })),
   };
 }

@@ -7,6 +7,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HOUR, MINUTE } from '../clock.js';
 import { confirmDialog, renderDialog } from './dialog.js';
+import { isPlatformDialog, isPlatformPrefix, routePlatform } from './platform-http.js';
+import type { RefreshablePlatform, RefreshableWorld } from './refreshable.js';
 import {
   type AppRecord,
   fbtraceId,
@@ -70,6 +72,8 @@ export interface HttpLayerOptions {
   version: string;
   requireAppsecretProof: boolean;
   random: () => number;
+  /** Instagram Login and Threads, served under `/instagram` and `/threads` (platform-http.ts). */
+  platforms: Record<RefreshablePlatform, RefreshableWorld>;
 }
 
 interface Reply {
@@ -527,6 +531,32 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       fault: null,
     };
     calls.push(record);
+
+    if (isPlatformPrefix(segments[0])) {
+      const platformRest = segments.slice(1);
+      if (!isPlatformDialog(platformRest)) {
+        if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+        const fault = takeFault(url.pathname);
+        if (fault) {
+          record.fault = fault.kind;
+          const r = faultReply(fault, url.pathname, { appId: null, kind: 'USER' });
+          if (r === 'hold') {
+            held.add(res);
+            res.on('close', () => held.delete(res));
+            return;
+          }
+          record.status = r.status;
+          record.fbCode = fbCodeOf(r.body);
+          return send(res, r);
+        }
+      }
+      const r = routePlatform(options.platforms[segments[0]], method, platformRest, q);
+      record.status = r.status;
+      record.fbCode = r.headers['content-type']?.includes('json') ? fbCodeOf(JSON.parse(r.body)) : null;
+      res.writeHead(r.status, r.headers);
+      res.end(r.body);
+      return;
+    }
 
     // docs/FACEBOOK.md#versions: the version is pinned in the path; anything else is refused (the emulator is stricter
     // than Facebook, which routes unversioned calls to a default version).

@@ -8,6 +8,8 @@
  * - dialog.ts  the Login dialog (`/{version}/dialog/oauth`).
  * - control.ts the control API over HTTP (`POST /__emulator/<op>`) and a client for it.
  * - persist.ts the world kept in a file across restarts (`stateFile`, `fake-graph --state FILE`).
+ * - refreshable.ts, instagram.ts, threads.ts, platform-http.ts: the Instagram API with Instagram
+ *   Login and the Threads API, served under `/instagram` and `/threads` (docs/EMULATOR.md).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,10 +17,29 @@ import { type Clock, systemClock } from '../clock.js';
 import { runControl } from './control.js';
 import { createHttpLayer, type FaultSpec, type RecordedCall } from './http.js';
 import { persistState, type StatePersistence } from './persist.js';
+import { INSTAGRAM_RULES } from './instagram.js';
+import {
+  type PlatformAccountRecord,
+  type PlatformEvent,
+  type PlatformTokenStatus,
+  RefreshableWorld,
+  type RefreshablePlatform,
+} from './refreshable.js';
 import { FakeGraphState, type TokenStatus } from './state.js';
+import { THREADS_RULES } from './threads.js';
 
 export { CONTROL_OPS, type ControlOp, connectFakeGraph, type RemoteFakeGraph } from './control.js';
 export { FAULT_KINDS, type FaultKind, type FaultSpec, type RecordedCall } from './http.js';
+export {
+  PLATFORM_EVENTS,
+  PLATFORM_LONG_LIVED_MS,
+  PLATFORM_SHORT_LIVED_MS,
+  REFRESH_MIN_AGE_MS,
+  REFRESHABLE_PLATFORMS,
+  type PlatformEvent,
+  type PlatformTokenStatus,
+  type RefreshablePlatform,
+} from './refreshable.js';
 export {
   DEFAULT_SCOPES,
   DEFAULT_TASKS,
@@ -119,6 +140,35 @@ export interface FakeGraph {
   resetCalls(): void;
   /** Moves the emulator's clock when it is a ManualClock (for control from another process). */
   advanceClock(ms: number): number;
+
+  // ---- Instagram Login and Threads (served under `${url}/instagram` and `${url}/threads`) ----
+  /** `${url}/instagram`: INSTAGRAM_API_URL, INSTAGRAM_OAUTH_URL and INSTAGRAM_DIALOG_URL. */
+  readonly instagramUrl: string;
+  /** `${url}/threads`: THREADS_API_URL and THREADS_DIALOG_URL. */
+  readonly threadsUrl: string;
+  /** An Instagram or Threads app (its own app id and secret; `facebookAppId`: the same Meta app's Facebook id). */
+  createPlatformApp(
+    platform: RefreshablePlatform,
+    o?: { appId?: string; appSecret?: string; name?: string; facebookAppId?: string },
+  ): { appId: string; appSecret: string; name: string; facebookAppId: string | null };
+  /** An Instagram professional account or a Threads profile. */
+  createPlatformAccount(
+    platform: RefreshablePlatform,
+    o?: { id?: string; username?: string; name?: string },
+  ): PlatformAccountRecord;
+  /** A short-lived (1 hour) or long-lived (60 days) token, issued now. */
+  issuePlatformToken(
+    platform: RefreshablePlatform,
+    o: { appId: string; accountId: string; lifetime: 'short' | 'long'; scopes?: readonly string[] },
+  ): string;
+  /** Kills the account's tokens issued before now (for `app_removed`, only that app's). */
+  platformEvent(platform: RefreshablePlatform, accountId: string, event: PlatformEvent, appId?: string): void;
+  invalidatePlatformToken(platform: RefreshablePlatform, token: string, event?: PlatformEvent): void;
+  platformTokenStatus(platform: RefreshablePlatform, token: string): PlatformTokenStatus;
+  /** true (default): a refresh answers a new token string; false: the same string with a new expiry. */
+  setRefreshChangesToken(platform: RefreshablePlatform, value: boolean): void;
+  /** The account the platform's Login dialog offers first. */
+  setPlatformDialogAccount(platform: RefreshablePlatform, accountId: string): void;
 }
 
 export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<FakeGraph> {
@@ -126,11 +176,18 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
   const version = options.version ?? 'v26.0';
   const host = options.host ?? '127.0.0.1';
   const state = new FakeGraphState(clock);
-  const persistence = options.stateFile === undefined ? null : persistState(state, options.stateFile);
+  const isFacebookApp = (appId: string) => state.apps.has(appId);
+  const platforms: Record<RefreshablePlatform, RefreshableWorld> = {
+    instagram: new RefreshableWorld(INSTAGRAM_RULES, clock, isFacebookApp),
+    threads: new RefreshableWorld(THREADS_RULES, clock, isFacebookApp),
+  };
+  const persistence =
+    options.stateFile === undefined ? null : persistState(state, options.stateFile, { ...platforms });
   const layer = createHttpLayer(state, {
     version,
     requireAppsecretProof: options.requireAppsecretProof ?? true,
     random: options.random ?? Math.random,
+    platforms,
   });
 
   let graph: FakeGraph | null = null;
@@ -236,6 +293,21 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       }
       return c.advance(ms);
     },
+    instagramUrl: `${url}/instagram`,
+    threadsUrl: `${url}/threads`,
+    createPlatformApp: (platform, o) => platforms[platform].createApp(o),
+    createPlatformAccount: (platform, o) => platforms[platform].createAccount(o),
+    issuePlatformToken: (platform, o) => platforms[platform].issueToken(o),
+    platformEvent: (platform, accountId, event, appId) => platforms[platform].event(accountId, event, appId),
+    invalidatePlatformToken: (platform, token, event) => platforms[platform].invalidateToken(token, event),
+    platformTokenStatus: (platform, token) => platforms[platform].tokenStatus(token),
+    setRefreshChangesToken: (platform, value) => {
+      platforms[platform].refreshChangesToken = value;
+    },
+    setPlatformDialogAccount: (platform, accountId) => {
+      platforms[platform].account(accountId);
+      platforms[platform].dialogAccount = accountId;
+    },
   };
   return graph;
 }
@@ -279,6 +351,8 @@ export async function runFakeGraphCli(
       url: g.url,
       graph_api_url: g.url,
       facebook_dialog_url: g.url,
+      instagram_url: g.instagramUrl,
+      threads_url: g.threadsUrl,
       control_url: `${g.url}/__emulator/<op>`,
       restored_from: g.persistence.file,
     };
@@ -291,6 +365,12 @@ export async function runFakeGraphCli(
   g.grantRole(user.id, page.id);
   g.setDialogUser(user.id);
   const systemUser = g.createSystemUser({ appId: app.appId, pages: [page.id], name: 'Demo System User' });
+  const igApp = g.createPlatformApp('instagram', { name: 'Demo app (Instagram)' });
+  const igAccount = g.createPlatformAccount('instagram', { username: 'demo.bakery', name: 'Demo Bakery' });
+  const thApp = g.createPlatformApp('threads', { name: 'Demo app (Threads)', facebookAppId: app.appId });
+  const thProfile = g.createPlatformAccount('threads', { username: 'demo.bakery', name: 'Demo Bakery' });
+  g.setPlatformDialogAccount('instagram', igAccount.id);
+  g.setPlatformDialogAccount('threads', thProfile.id);
   const seeded = {
     url: g.url,
     version: g.version,
@@ -301,6 +381,26 @@ export async function runFakeGraphCli(
     user: { id: user.id, name: user.name },
     page: { id: page.id, name: page.name },
     system_user: { id: systemUser.id, name: systemUser.name },
+    instagram_url: g.instagramUrl,
+    instagram: {
+      app: { app_id: igApp.appId, app_secret: igApp.appSecret },
+      account: { id: igAccount.id, username: igAccount.username },
+      short_lived_token: g.issuePlatformToken('instagram', {
+        appId: igApp.appId,
+        accountId: igAccount.id,
+        lifetime: 'short',
+      }),
+    },
+    threads_url: g.threadsUrl,
+    threads: {
+      app: { app_id: thApp.appId, app_secret: thApp.appSecret },
+      profile: { id: thProfile.id, username: thProfile.username },
+      short_lived_token: g.issuePlatformToken('threads', {
+        appId: thApp.appId,
+        accountId: thProfile.id,
+        lifetime: 'short',
+      }),
+    },
     tokens: {
       short_lived_user: g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'short' }),
       long_lived_user: g.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' }),

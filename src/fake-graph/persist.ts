@@ -19,7 +19,7 @@ import type { FakeGraphState } from './state.js';
 export const STATE_FILE_FORMAT = 'fake-graph-state/1';
 const SAVE_DELAY_MS = 50;
 /** Fields of the model that are not world data. */
-const SKIPPED = new Set(['clock']);
+const SKIPPED = new Set(['clock', 'rules', 'isFacebookApp']);
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -80,8 +80,44 @@ function fields(state: FakeGraphState): Record<string, unknown> {
   return state as unknown as Record<string, unknown>;
 }
 
-/** Fill `state` from the file when it exists, and save it there from now on. */
-export function persistState(state: FakeGraphState, file: string): StatePersistence {
+/** The data fields of a model object, encoded (not its clock, rules or functions). */
+function snapshotOf(target: object): Record<string, Json> {
+  const snapshot: Record<string, Json> = {};
+  for (const [key, value] of Object.entries(target)) {
+    if (!SKIPPED.has(key) && typeof value !== 'function') snapshot[key] = encode(value);
+  }
+  return snapshot;
+}
+
+/** Fill a model object's fields from their saved form, keeping its Maps, Sets and arrays. */
+function restoreInto(target: Record<string, unknown>, saved: Record<string, Json>): void {
+  for (const [key, raw] of Object.entries(saved)) {
+    if (SKIPPED.has(key) || !(key in target)) continue;
+    const current = target[key];
+    const value = decode(raw);
+    if (current instanceof Map && value instanceof Map) {
+      current.clear();
+      for (const [k, x] of value) current.set(k, x);
+    } else if (current instanceof Set && value instanceof Set) {
+      current.clear();
+      for (const x of value) current.add(x);
+    } else if (Array.isArray(current) && Array.isArray(value)) {
+      current.splice(0, current.length, ...(value as unknown[]));
+    } else {
+      target[key] = value;
+    }
+  }
+}
+
+/**
+ * Fill `state` (and the `more` models, e.g. the Instagram and Threads worlds, each under its key)
+ * from the file when it exists, and save it there from now on.
+ */
+export function persistState(
+  state: FakeGraphState,
+  file: string,
+  more: Record<string, object> = {},
+): StatePersistence {
   let restored = false;
   let meta: unknown = null;
   let text: string | null = null;
@@ -100,21 +136,11 @@ export function persistState(state: FakeGraphState, file: string): StatePersiste
     if (parsed.format !== STATE_FILE_FORMAT || typeof parsed.state !== 'object' || parsed.state === null) {
       throw new Error(`${file} is not a fake-graph state file (format is not ${STATE_FILE_FORMAT})`);
     }
-    const target = fields(state);
-    for (const [key, saved] of Object.entries(parsed.state)) {
-      if (SKIPPED.has(key) || !(key in target)) continue;
-      const current = target[key];
-      const value = decode(saved);
-      if (current instanceof Map && value instanceof Map) {
-        current.clear();
-        for (const [k, x] of value) current.set(k, x);
-      } else if (current instanceof Set && value instanceof Set) {
-        current.clear();
-        for (const x of value) current.add(x);
-      } else if (Array.isArray(current) && Array.isArray(value)) {
-        current.splice(0, current.length, ...(value as unknown[]));
-      } else {
-        target[key] = value;
+    restoreInto(fields(state), parsed.state);
+    for (const [key, model] of Object.entries(more)) {
+      const saved = parsed.state[key];
+      if (saved !== null && typeof saved === 'object' && !Array.isArray(saved)) {
+        restoreInto(model as Record<string, unknown>, saved);
       }
     }
     meta = parsed.meta ?? null;
@@ -125,10 +151,8 @@ export function persistState(state: FakeGraphState, file: string): StatePersiste
   const write = () => {
     if (timer) clearTimeout(timer);
     timer = null;
-    const snapshot: Record<string, Json> = {};
-    for (const [key, value] of Object.entries(fields(state))) {
-      if (!SKIPPED.has(key) && typeof value !== 'function') snapshot[key] = encode(value);
-    }
+    const snapshot = snapshotOf(fields(state));
+    for (const [key, model] of Object.entries(more)) snapshot[key] = snapshotOf(model);
     const body: StateFile = {
       format: STATE_FILE_FORMAT,
       saved_at: new Date().toISOString(),
