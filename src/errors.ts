@@ -14,6 +14,11 @@ export type ErrorCode =
   | 'token_invalid'
   | 'token_wrong_app'
   | 'app_credentials_invalid'
+  | 'threads_app_id_required'
+  | 'refresh_too_early'
+  | 'refresh_refused'
+  | 'whatsapp_temporary_token'
+  | 'whatsapp_system_user_required'
   | 'token_wrong_page'
   | 'missing_permission'
   | 'renewal_in_progress'
@@ -54,6 +59,12 @@ const STATUS: Record<ErrorCode, number> = {
   token_invalid: 422,
   token_wrong_app: 422,
   app_credentials_invalid: 422,
+  threads_app_id_required: 422,
+  // Not yet: Instagram and Threads refuse a refresh before the token is 24 hours old.
+  refresh_too_early: 409,
+  refresh_refused: 422,
+  whatsapp_temporary_token: 422,
+  whatsapp_system_user_required: 422,
   token_wrong_page: 422,
   missing_permission: 422,
   renewal_in_progress: 409,

@@ -169,6 +169,8 @@ export interface GraphErrorFields {
   cause?: Error;
   /** Exact secret strings of this call, removed from the message. Not stored. */
   secrets?: readonly string[];
+  /** needs_reauth: the sentence for a person, when Facebook's per-subcode one does not fit (Instagram, Threads). */
+  humanMessage?: string;
 }
 
 export class GraphError extends AppError {
@@ -213,7 +215,7 @@ export class GraphError extends AppError {
     this.endpoint = f.endpoint ?? null;
     this.isTransient = f.isTransient ?? f.kind === 'transient';
     this.retryAfterMs = retryAfterMs;
-    this.humanMessage = f.kind === 'needs_reauth' ? reauthHumanMessage(fbSubcode) : null;
+    this.humanMessage = f.kind === 'needs_reauth' ? (f.humanMessage ?? reauthHumanMessage(fbSubcode)) : null;
   }
 }
 

@@ -1,0 +1,134 @@
+/**
+ * The Instagram API with Instagram Login (docs/FACEBOOK.md#instagram-login-tokens): the calls the
+ * keeper makes, over platforms/http.ts.
+ * - `GET {INSTAGRAM_API_URL}/access_token?grant_type=ig_exchange_token&client_secret&access_token`
+ *   (https://developers.facebook.com/docs/instagram-platform/reference/access_token);
+ * - `GET {INSTAGRAM_API_URL}/refresh_access_token?grant_type=ig_refresh_token&access_token`
+ *   (https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token);
+ * - `GET {INSTAGRAM_API_URL}/me?fields=user_id,username`: the liveness check (no debug_token for
+ *   these tokens; they work only against graph.instagram.com);
+ * - `POST {INSTAGRAM_OAUTH_URL}/oauth/access_token` (code → short-lived token)
+ *   (https://developers.facebook.com/docs/instagram-platform/instagram-api-with-instagram-login/business-login).
+ */
+import { z } from 'zod';
+import type { Clock } from '../../clock.js';
+import type { AppCredentials, GraphCallInfo } from '../../graph/client.js';
+import { createPlatformCaller } from '../http.js';
+import type { PlatformToken } from '../refreshable-provider.js';
+
+export interface InstagramClientOptions {
+  /** INSTAGRAM_API_URL (graph.instagram.com). */
+  apiUrl: string;
+  /** INSTAGRAM_OAUTH_URL (api.instagram.com). */
+  oauthUrl: string;
+  clock: Clock;
+  timeoutMs?: number;
+  onCall?: (info: GraphCallInfo) => void;
+}
+
+const id = z.union([z.string().min(1), z.number()]).transform(String);
+/** `expires_in` is required: the expiry is always the platform's, never assumed. */
+export const instagramTokenSchema = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string().optional(),
+  expires_in: z.number().positive(),
+});
+const meSchema = z.object({ user_id: id, username: z.string().optional(), id: id.optional() });
+const shortLived = z.object({
+  access_token: z.string().min(1),
+  user_id: id,
+  permissions: z.union([z.string(), z.array(z.string())]).optional(),
+});
+/** Current docs wrap the answer in `data: [...]`; older ones answered it flat. */
+const codeSchema = z.union([z.object({ data: z.array(shortLived).min(1) }), shortLived]);
+
+export interface InstagramClient {
+  exchange(shortLived: string, app: AppCredentials): Promise<PlatformToken>;
+  refresh(longLived: string): Promise<PlatformToken>;
+  me(token: string): Promise<{ userId: string; username: string | null }>;
+  redeemCode(
+    code: string,
+    redirectUri: string,
+    app: AppCredentials,
+  ): Promise<{ accessToken: string; userId: string; scopes: string[] }>;
+}
+
+export function createInstagramClient(o: InstagramClientOptions): InstagramClient {
+  const call = createPlatformCaller({
+    platform: 'instagram',
+    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+    ...(o.onCall ? { onCall: o.onCall } : {}),
+  });
+  const api = { base: o.apiUrl.replace(/\/+$/, ''), variable: 'INSTAGRAM_API_URL' };
+  const token = (r: z.infer<typeof instagramTokenSchema>): PlatformToken => ({
+    accessToken: r.access_token,
+    expiresIn: r.expires_in,
+    expiresAt: o.clock.now() + r.expires_in * 1000,
+  });
+  return {
+    async exchange(shortLivedToken, app) {
+      const r = await call({
+        ...api,
+        endpoint: 'access_token(ig_exchange_token)',
+        path: '/access_token',
+        params: {
+          grant_type: 'ig_exchange_token',
+          client_secret: app.appSecret,
+          access_token: shortLivedToken,
+        },
+        secrets: [app.appSecret, shortLivedToken],
+        schema: instagramTokenSchema,
+        tokenCall: true,
+      });
+      return token(r);
+    },
+    async refresh(longLived) {
+      const r = await call({
+        ...api,
+        endpoint: 'refresh_access_token(ig_refresh_token)',
+        path: '/refresh_access_token',
+        params: { grant_type: 'ig_refresh_token', access_token: longLived },
+        secrets: [longLived],
+        schema: instagramTokenSchema,
+        tokenCall: true,
+      });
+      return token(r);
+    },
+    async me(t) {
+      const r = await call({
+        ...api,
+        endpoint: 'me',
+        path: '/me',
+        params: { fields: 'user_id,username', access_token: t },
+        secrets: [t],
+        schema: meSchema,
+        tokenCall: true,
+      });
+      return { userId: r.user_id, username: r.username ?? null };
+    },
+    async redeemCode(code, redirectUri, app) {
+      const r = await call({
+        base: o.oauthUrl.replace(/\/+$/, ''),
+        variable: 'INSTAGRAM_OAUTH_URL',
+        endpoint: 'oauth/access_token(code)',
+        path: '/oauth/access_token',
+        method: 'POST',
+        params: {
+          client_id: app.appId,
+          client_secret: app.appSecret,
+          grant_type: 'authorization_code',
+          redirect_uri: redirectUri,
+          code,
+        },
+        secrets: [app.appSecret, code],
+        schema: codeSchema,
+        tokenCall: false,
+      });
+      const first = 'data' in r ? r.data[0]! : r;
+      const scopes = Array.isArray(first.permissions)
+        ? first.permissions
+        : (first.permissions ?? '').split(',').filter(Boolean);
+      return { accessToken: first.access_token, userId: first.user_id, scopes };
+    },
+  };
+}
