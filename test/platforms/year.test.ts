@@ -25,8 +25,9 @@ describe.each(['instagram', 'threads'] as const)('a year of %s refreshes', (plat
         const ages: number[] = [];
         for (let t = T0 + CHECK_MS; t <= T0 + 365 * DAY; t += CHECK_MS) {
           w.clock.set(t);
-          if (!w.graph.platformTokenStatus(platform, current.token).valid)
-            {minutesWithoutToken += CHECK_MS / 60_000;}
+          if (!w.graph.platformTokenStatus(platform, current.token).valid) {
+            minutesWithoutToken += CHECK_MS / 60_000;
+          }
           const decision = refreshDue({ issuedAt, expiresAt }, t, threshold);
           expect(decision.reason).not.toBe('expired');
           if (!decision.due) continue;
