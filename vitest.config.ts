@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
  *
  * One worker more than there are cores: unit files spend much of their time waiting on child
  * processes (the CLI, `serve`, npm, Chromium), HTTP and PostgreSQL, so a third worker on 2 cores
- * keeps both busy (docs/TESTING.md, "How long CI takes": 283 s instead of ~380 s for the unit project).
+ * keeps both busy (docs/CI.md: 283 s instead of ~380 s for the unit project).
  */
 /**
  * Unit files that cost a lot and exercise nothing that differs between Node majors: CI runs them on
