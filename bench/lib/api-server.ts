@@ -89,21 +89,39 @@ const logger = createLogger({
 const keeper = await createTokenKeeper({ config, store, logger });
 const app = await buildApp({ config, keeper, store, clock: systemClock, logger });
 const { key } = await createApiKey(store, { name: 'bench', scopes: ['admin'], clock: systemClock });
+// What a posting app holds: a token:read key (an admin key does not read tokens).
+const { key: tokenKey } = await createApiKey(store, {
+  name: 'bench posting app',
+  scopes: ['token:read'],
+  clock: systemClock,
+});
 const appUrl = await startServer(app, { host: '127.0.0.1', port: 0 });
 
-// The bare route returns exactly the bytes the status route returns, as a constant.
-const sample = await app.inject({
-  method: 'GET',
-  url: '/api/token/status',
-  headers: { authorization: `Bearer ${key}` },
-});
-if (sample.statusCode !== 200) throw new Error(`status answered ${sample.statusCode}: ${sample.body}`);
-const body = JSON.parse(sample.body) as unknown;
+// The bare routes return exactly the bytes the status and token routes return, as constants.
+async function sampleOf(url: string, apiKey: string): Promise<string> {
+  const r = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${apiKey}` } });
+  if (r.statusCode !== 200) throw new Error(`${url} answered ${r.statusCode}: ${r.body}`);
+  return r.body;
+}
+const statusBody = await sampleOf('/api/token/status', key);
+const tokenPath = `/api/pages/${page.pageId}/token`;
+const tokenBody = await sampleOf(tokenPath, tokenKey);
 const bare = Fastify();
-bare.get('/bare', () => body);
+const statusConstant = JSON.parse(statusBody) as unknown;
+const tokenConstant = JSON.parse(tokenBody) as unknown;
+bare.get('/bare', () => statusConstant);
+bare.get('/bare-token', () => tokenConstant);
 const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
 
-process.send?.({ appUrl, bareUrl, key, bytes: sample.body.length });
+process.send?.({
+  appUrl,
+  bareUrl,
+  key,
+  tokenKey,
+  tokenPath,
+  bytes: statusBody.length,
+  tokenBytes: tokenBody.length,
+});
 process.on('disconnect', () => {
   void Promise.all([app.close(), bare.close()]).then(() => process.exit(0));
 });

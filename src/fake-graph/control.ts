@@ -79,6 +79,7 @@ const OPS = {
   changePassword: def(z.object({ userId: str }), (g, a) => g.changePassword(a.userId)),
   logout: def(z.object({ userId: str }), (g, a) => g.logout(a.userId)),
   checkpoint: def(z.object({ userId: str }), (g, a) => g.checkpoint(a.userId)),
+  inactive90Days: def(z.object({ userId: str }), (g, a) => g.inactive90Days(a.userId)),
   removeApp: def(z.object({ userId: str, appId: str }), (g, a) => g.removeApp(a.userId, a.appId)),
   invalidateToken: def(z.object({ token: str, subcode: z.number().int().optional() }), (g, a) =>
     g.invalidateToken(a.token, a.subcode),
@@ -176,6 +177,7 @@ const POSITIONAL: Partial<Record<ControlOp, string[]>> = {
   changePassword: ['userId'],
   logout: ['userId'],
   checkpoint: ['userId'],
+  inactive90Days: ['userId'],
   removeApp: ['userId', 'appId'],
   invalidateToken: ['token', 'subcode'],
   setExchangeExtends: ['value'],
@@ -269,6 +271,7 @@ export interface RemoteFakeGraph {
   changePassword(userId: string): Promise<void>;
   logout(userId: string): Promise<void>;
   checkpoint(userId: string): Promise<void>;
+  inactive90Days(userId: string): Promise<void>;
   removeApp(userId: string, appId: string): Promise<void>;
   invalidateToken(token: string, subcode?: number): Promise<void>;
   setExchangeExtends(value: boolean): Promise<void>;
@@ -346,6 +349,7 @@ export function connectFakeGraph(url: string): RemoteFakeGraph {
     changePassword: (userId) => v(op('changePassword', { userId })),
     logout: (userId) => v(op('logout', { userId })),
     checkpoint: (userId) => v(op('checkpoint', { userId })),
+    inactive90Days: (userId) => v(op('inactive90Days', { userId })),
     removeApp: (userId, appId) => v(op('removeApp', { userId, appId })),
     invalidateToken: (token, subcode) =>
       v(op('invalidateToken', { token, ...(subcode !== undefined ? { subcode } : {}) })),

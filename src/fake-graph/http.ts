@@ -34,6 +34,8 @@ export const FAULT_KINDS = [
   'throttle_app_341',
   'throttle_custom_613',
   'policy_block_368',
+  'page_permission_190',
+  'unsupported_get_100_33',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -256,6 +258,25 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
           368,
           'It looks like you were misusing this feature by going too fast. You’ve been temporarily blocked from using it.',
         );
+      case 'page_permission_190':
+        // docs/FACEBOOK.md#misread-errors: a 190 about one Page's permissions (the same login still
+        // works for its other Pages), in the words Facebook used in 2025–26.
+        return oauthError(
+          400,
+          190,
+          "(#190) Any of the pages_read_engagement, pages_manage_metadata, pages_read_user_content, pages_manage_ads, pages_show_list or pages_messaging permission(s) must be granted before impersonating a user's page.",
+        );
+      case 'unsupported_get_100_33':
+        // docs/FACEBOOK.md#misread-errors: what valid Page tokens got during a Meta incident (May 2026).
+        return json(400, {
+          error: {
+            message: `Unsupported get request. Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
+            type: 'GraphMethodException',
+            code: 100,
+            error_subcode: 33,
+            fbtrace_id: fbtraceId(),
+          },
+        });
       case 'throttle_page':
         // docs/FACEBOOK.md#the-error-envelope [S9]: "(#32) Page request limit reached".
         return {

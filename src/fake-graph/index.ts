@@ -110,6 +110,8 @@ export interface FakeGraph {
   removeApp(userId: string, appId: string): void;
   /** 190/459. */
   checkpoint(userId: string): void;
+  /** 190/493: the person has not used the app for 90 days. */
+  inactive90Days(userId: string): void;
   /** One token (and tokens minted from it), with any subcode (default 467). */
   invalidateToken(token: string, subcode?: number): void;
   /** false (default): re-exchanging a long-lived user token keeps its expiry; true: now + 60 days. */
@@ -259,6 +261,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     logout: (userId) => state.logout(userId),
     removeApp: (userId, appId) => state.removeApp(userId, appId),
     checkpoint: (userId) => state.checkpoint(userId),
+    inactive90Days: (userId) => state.inactive90Days(userId),
     invalidateToken: (token, subcode) => state.invalidateToken(token, subcode),
     setExchangeExtends: (value) => {
       state.exchangeExtends = value;

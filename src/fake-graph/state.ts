@@ -174,6 +174,8 @@ const SUBCODE_MESSAGES: Record<
   464: (c) =>
     `Error validating access token: Sessions for the user ${c.userId ?? 'unknown'} are not allowed because the user is not a confirmed user.`,
   467: () => 'Error validating access token: The session is invalid because the user logged out.',
+  // docs/FACEBOOK.md#misread-errors: the person has not used the app for 90 days.
+  493: () => "Error validating access token: The user hasn't engaged the app in longer than 90 days.",
   492: (c) =>
     `Error validating access token: The user ${c.userId ?? 'unknown'} does not have an appropriate role on the Page ${c.pageId ?? 'unknown'}.`,
 };
@@ -475,6 +477,10 @@ export class FakeGraphState {
   }
   checkpoint(userId: string): void {
     this.userEvent(userId, 459);
+  }
+  /** The person has not used the app for 90 days: their tokens fail with 190/493 (docs/FACEBOOK.md#misread-errors). */
+  inactive90Days(userId: string): void {
+    this.userEvent(userId, 493);
   }
   /** The user removed the app (de-authorisation): that app's tokens only. A new login re-authorises. */
   removeApp(userId: string, appId: string): void {

@@ -8,9 +8,12 @@
  * | throttled       | graph_rate_limited        | 4, 17, 32, 341, 613, 80000–80099, 368 (long pause)      |
  * | transient       | graph_unavailable         | 1, 2, is_transient:true, 5xx without body, network, timeout |
  * | transient       | graph_bad_response        | HTML page, invalid JSON, unexpected shape               |
- * | needs_reauth    | graph_token_invalid       | 190, 102, auth subcodes 458–467 and 492                 |
+ * | needs_reauth    | graph_token_invalid       | 190, 102, auth subcodes 458–467, 492 and 493            |
+ * | permission      | missing_permission        | 190 "… must be granted before impersonating a user's page" |
  * | permission      | graph_permission_denied   | 10, 3, 200–299                                          |
  * | invalid_request | graph_invalid_request     | 100 and everything else; code 1 "Error validating client secret" |
+ *
+ * 100/33 on a Page whose Page token is valid is transient for that Page: `kindForPage`.
  *
  * Throttle codes are checked first: "(#4) Application request limit reached" arrives with
  * `is_transient: true` (docs/FACEBOOK.md#the-error-envelope) and must still be a cool-down, not a quick retry.
@@ -43,9 +46,6 @@ const CODE_OF: Record<GraphErrorKind, ErrorCode> = {
 export function isThrottleCode(code: number): boolean {
   return [4, 17, 32, 341, 613, 368].includes(code) || (code >= 80000 && code <= 80099);
 }
-
-/** Authentication subcodes (docs/FACEBOOK.md#codes-and-what-the-keeper-does) that mean "a person must reconnect". */
-export const REAUTH_SUBCODES: readonly number[] = [458, 459, 460, 463, 464, 467, 492];
 
 /**
  * Facebook answers a wrong app secret on `/oauth/access_token` with code 1, the "unknown, retry"
@@ -100,7 +100,33 @@ export function appCredentialProblem(message: string): string | null {
   return APP_CREDENTIAL_ERRORS.find((e) => e.test.test(message))?.sentence ?? null;
 }
 
-/** Pure: the kind for a Graph error code / subcode / is_transient (and, for code 1, the message). */
+/**
+ * A 190 that is about one Page's permissions, not about the login: "(#190) Any of the
+ * pages_read_engagement, … permission(s) must be granted before impersonating a user's page."
+ * The same login keeps working for its other Pages (docs/FACEBOOK.md#misread-errors), so this is a
+ * missing permission on that Page, never "the token is dead".
+ */
+const PAGE_PERMISSION_MESSAGE = /must be granted before impersonating a user'?s page/i;
+
+/** True for Facebook's "permission(s) must be granted before impersonating a user's page". */
+export function isPagePermissionProblem(code: number, message: string): boolean {
+  return code === 190 && PAGE_PERMISSION_MESSAGE.test(message);
+}
+
+/**
+ * 100 with subcode 33 ("Unsupported get request. Object with ID … does not exist, cannot be loaded
+ * due to missing permissions…") is what a person without a role on the Page gets, a permanent
+ * `invalid_request`. But during Meta incidents Pages whose Page token `debug_token` called valid got
+ * it too (docs/FACEBOOK.md#misread-errors). So for a Page whose posting token was valid at its last
+ * inspection it is transient: retried with backoff (the Page shows `failing` with Facebook's
+ * words), never "reconnect". A Page token that really died is seen by `debug_token`, which every
+ * check asks first.
+ */
+export function kindForPage(err: GraphError, pageTokenValid: boolean): GraphErrorKind {
+  return err.fbCode === 100 && err.fbSubcode === 33 && pageTokenValid ? 'transient' : err.kind;
+}
+
+/** Pure: the kind for a Graph error code / subcode / is_transient (and, for codes 1 and 190, the message). */
 export function kindOf(
   code: number,
   subcode: number | null,
@@ -110,6 +136,7 @@ export function kindOf(
   if (isThrottleCode(code)) return 'throttled';
   if (code === 1 && CONFIG_ERROR_MESSAGE.test(message)) return 'invalid_request';
   if (isTransient || code === 1 || code === 2) return 'transient';
+  if (isPagePermissionProblem(code, message)) return 'permission';
   if (code === 190 || code === 102 || (subcode !== null && REAUTH_SUBCODES.includes(subcode))) {
     return 'needs_reauth';
   }
@@ -127,26 +154,66 @@ export function defaultThrottleMs(code: number): number {
   return PAGE_THROTTLE_DEFAULT_MS;
 }
 
-/** One sentence for a person, per authentication subcode (docs/FACEBOOK.md#codes-and-what-the-keeper-does "What to do"). */
+/**
+ * The one table of authentication subcodes (docs/FACEBOOK.md#codes-and-what-the-keeper-does "What
+ * to do", #tokens-die-early): the reason code stored with a Page's state and the sentence a person
+ * reads, in the Page's state, alerts, API errors and `GraphError.humanMessage` alike.
+ */
+const REAUTH_REASONS: Record<number, { reason: string; message: string }> = {
+  458: {
+    reason: 'app_removed',
+    message: 'The Facebook user removed this app: reconnect to authorise it again.',
+  },
+  // https://developers.facebook.com/docs/graph-api/guides/error-handling: 459 "The user is checkpointed.
+  // The user must log in to www.facebook.com to restore access".
+  459: {
+    reason: 'checkpoint',
+    message:
+      'Facebook locked the account behind a security checkpoint: log in to facebook.com and complete the security check (https://www.facebook.com), then reconnect the Page.',
+  },
+  460: {
+    reason: 'password_changed',
+    message: 'The admin changed their Facebook password: reconnect the Page.',
+  },
+  463: { reason: 'expired', message: 'The token has expired: reconnect the Page.' },
+  464: {
+    reason: 'unconfirmed_user',
+    message: 'The Facebook account is not confirmed: confirm it at facebook.com, then reconnect.',
+  },
+  467: {
+    reason: 'logged_out',
+    message: 'The Facebook user logged out or the session was invalidated: reconnect the Page.',
+  },
+  492: {
+    reason: 'no_page_role',
+    message:
+      'The Facebook user no longer has a role on the Page: reconnect as someone with a role on it (or give them a role again first).',
+  },
+  // docs/FACEBOOK.md#data-access-expires-after-90-days: data access ends 90 days after the person
+  // last used the app; logging in through the app (the reconnect link) starts another 90 days.
+  493: {
+    reason: 'data_access_expired',
+    message:
+      'Facebook ended this app’s data access because the admin has not used the app for 90 days: reconnect the Page (logging in through the app renews it for another 90 days).',
+  },
+};
+
+const TOKEN_INVALID = {
+  reason: 'token_invalid',
+  message: 'Facebook no longer accepts this token: reconnect the Page.',
+};
+
+/** Authentication subcodes that mean "a person must reconnect". */
+export const REAUTH_SUBCODES: readonly number[] = Object.keys(REAUTH_REASONS).map(Number);
+
+/** Reason code and sentence for an authentication subcode (`token_invalid` for any other). */
+export function reauthReason(subcode: number | null): { reason: string; message: string } {
+  return (subcode === null ? undefined : REAUTH_REASONS[subcode]) ?? TOKEN_INVALID;
+}
+
+/** The sentence for a person, per authentication subcode. */
 export function reauthHumanMessage(subcode: number | null): string {
-  switch (subcode) {
-    case 458:
-      return 'The Facebook user removed this app from their account, so its tokens stopped working: reconnect to authorise the app again.';
-    case 459:
-      return 'Facebook locked the account behind a security checkpoint: the user must log in at https://www.facebook.com to clear it, then reconnect.';
-    case 460:
-      return 'The Facebook user changed their password (or Facebook reset the session for security), which invalidated the token: reconnect the Page.';
-    case 463:
-      return 'The token has expired: reconnect the Page to get a new one.';
-    case 464:
-      return 'The Facebook account is not confirmed: the user must log in at https://www.facebook.com to confirm it, then reconnect.';
-    case 467:
-      return 'The Facebook session was ended (the user logged out, or the token was revoked): reconnect the Page.';
-    case 492:
-      return 'The Facebook user no longer has a role on the Page: give them a role on the Page again (or use another admin), then reconnect.';
-    default:
-      return 'Facebook no longer accepts this token: reconnect the Page.';
-  }
+  return reauthReason(subcode).message;
 }
 
 export interface GraphErrorFields {
@@ -284,10 +351,14 @@ export function classifyGraphError(
           fbType: e.type ?? null,
         });
       }
+      const pagePermission = isPagePermissionProblem(e.code, e.message ?? '');
       return new GraphError({
         ...base,
         kind,
-        message: `${where}: ${fbMessage} (#${e.code}${subcode === null ? '' : `/${subcode}`}, HTTP ${status})`,
+        ...(pagePermission ? { code: 'missing_permission' as const } : {}),
+        message: pagePermission
+          ? `${where}: a Page permission is missing for this Page (the login itself still works): reconnect and grant the Page permissions for this Page. Facebook said: ${fbMessage} (#${e.code}, HTTP ${status})`
+          : `${where}: ${fbMessage} (#${e.code}${subcode === null ? '' : `/${subcode}`}, HTTP ${status})`,
         fbCode: e.code,
         fbSubcode: subcode,
         fbtraceId: e.fbtrace_id ?? null,

@@ -325,6 +325,15 @@ export function refuseRepeated(
 
 const TOUCH_EVERY_MS = MINUTE;
 
+/**
+ * How long a verified key is trusted without reading its row again (posting apps call the token
+ * route often; the lookup and hash were ≈ 6 % of a request, docs/BENCHMARKS.md). Any write through
+ * the store (`Store.writes`: a revocation, a new key, anything) ends every such trust at once, so a
+ * key revoked through this process is refused on the very next request; one revoked by another
+ * process (the CLI, a second instance) is refused within this time.
+ */
+export const VERIFIED_KEY_MS = 5_000;
+
 export interface AuthDeps {
   store: Store;
   clock: Clock;
@@ -335,6 +344,25 @@ export interface AuthDeps {
 /** `onRequest` hook for routes whose config names `scopes`; `onSend` hook to record use. */
 export function createAuthHooks(deps: AuthDeps) {
   const { store, clock, limiter, logger } = deps;
+  /** sha256 of the presented key → the key it verified as. Never the key itself. */
+  const verified = new Map<string, { key: ApiKey; writes: number; at: number }>();
+
+  async function verifyCached(presented: string): Promise<ApiKey | null> {
+    const writes = store.writes?.();
+    if (writes === undefined) return verifyApiKey(store, presented);
+    const digest = hashSecret(presented);
+    const now = clock.now();
+    const kept = verified.get(digest);
+    if (kept && kept.writes === writes && now >= kept.at && now - kept.at < VERIFIED_KEY_MS) return kept.key;
+    const key = await verifyApiKey(store, presented);
+    if (key) {
+      if (verified.size >= 1000) verified.clear();
+      verified.set(digest, { key, writes, at: now });
+    } else {
+      verified.delete(digest);
+    }
+    return key;
+  }
 
   async function onRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const scopes = request.routeOptions.config.scopes;
@@ -345,7 +373,7 @@ export function createAuthHooks(deps: AuthDeps) {
       throw new AppError('unauthorized', 'an API key is required: send "Authorization: Bearer <api key>"');
     }
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    const key = m ? await verifyApiKey(store, m[1]!) : null;
+    const key = m ? await verifyCached(m[1]!) : null;
     if (!key) {
       refuseRepeated(limiter, logger, await failureCount(store, request.ip, m?.[1]), request.ip);
       void reply.header('www-authenticate', 'Bearer error="invalid_token"');

@@ -3,7 +3,11 @@
  * table of cases is unit-tested, and every reason code ends up in history ("why didn't it renew?").
  */
 import { DAY, HOUR, MINUTE } from '../clock.js';
+import { reauthReason } from '../graph/errors.js';
 import { type ManagedPage, type PageState, REQUIRED_SCOPES, type TokenInfo } from '../types.js';
+
+/** The reason and sentence per authentication subcode: one table, in src/graph/errors.ts. */
+export { reauthReason };
 
 export interface Policy {
   /** Global RENEWAL_THRESHOLD_DAYS; a page may override it. */
@@ -144,6 +148,16 @@ export function deriveState(page: ManagedPage, now: number, policy: Policy): Der
       message: 'The posting token has expired and could not be re-minted: reconnect the Page.',
     };
   }
+  if (page.lastError?.code === 'missing_permission' && page.lastError.fbCode === 190) {
+    // Facebook refused to act as this Page for a missing Page permission (src/graph/errors.ts,
+    // isPagePermissionProblem): the login is fine, this one Page needs its permissions granted.
+    return {
+      state: 'needs_reauth',
+      reason: 'missing_permission',
+      message:
+        'Facebook refuses to act as this Page because a Page permission is missing for it (the login itself still works): reconnect, tick this Page and grant every permission asked.',
+    };
+  }
   if (!p.isValid) {
     const r = reauthReason(p.error?.subcode ?? null);
     return { state: 'needs_reauth', reason: r.reason, message: r.message };
@@ -226,53 +240,6 @@ function healthyNeverMessage(page: ManagedPage, now: number): string {
   return until === null
     ? 'The posting token does not expire; self-healing is available.'
     : `The posting token does not expire; self-healing available until ${new Date(until).toISOString()}.`;
-}
-
-/**
- * Reason code and a sentence for a person for each documented invalidation subcode (docs/FACEBOOK.md#tokens-die-early, #codes-and-what-the-keeper-does).
- */
-export function reauthReason(subcode: number | null): { reason: string; message: string } {
-  switch (subcode) {
-    case 458:
-      return {
-        reason: 'app_removed',
-        message: 'The Facebook user removed this app: reconnect to authorise it again.',
-      };
-    case 459:
-      return {
-        reason: 'checkpoint',
-        message:
-          'Facebook locked the account behind a security checkpoint: log in at facebook.com, then reconnect.',
-      };
-    case 460:
-      return {
-        reason: 'password_changed',
-        message: 'The admin changed their Facebook password: reconnect the Page.',
-      };
-    case 463:
-      return { reason: 'expired', message: 'The token has expired: reconnect the Page.' };
-    case 464:
-      return {
-        reason: 'unconfirmed_user',
-        message: 'The Facebook account is not confirmed: confirm it at facebook.com, then reconnect.',
-      };
-    case 467:
-      return {
-        reason: 'logged_out',
-        message: 'The Facebook user logged out or the session was invalidated: reconnect the Page.',
-      };
-    case 492:
-      return {
-        reason: 'no_page_role',
-        message:
-          'The Facebook user is no longer an admin of the Page: reconnect as someone with a role on it.',
-      };
-    default:
-      return {
-        reason: 'token_invalid',
-        message: 'Facebook no longer accepts this token: reconnect the Page.',
-      };
-  }
 }
 
 const BACKOFF_BASE_MS = MINUTE;

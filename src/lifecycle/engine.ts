@@ -13,7 +13,7 @@ import type { EventEmitter } from 'node:events';
 import { type Clock, toIso as iso } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { DebugTokenInfo, GraphClient } from '../graph/client.js';
-import { GraphError } from '../graph/errors.js';
+import { GraphError, kindForPage } from '../graph/errors.js';
 import type { Logger } from '../logger.js';
 import { LeaseLostError, type NewPage, type PagePatch, type Store } from '../store/types.js';
 import type { LastError, ManagedPage, NewEvent, PageSecrets, TokenInfo } from '../types.js';
@@ -234,7 +234,7 @@ export function createEngine(deps: EngineDeps) {
       appThrottledUntil.set(page.appId, until);
       next = { ...next, retryAt: until, nextCheckAt: Math.max(until, next.nextCheckAt ?? 0) };
       reason = 'throttled';
-    } else if (err instanceof GraphError && err.kind === 'transient') {
+    } else if (err instanceof GraphError && kindForPage(err, page.posting.isValid) === 'transient') {
       const failureCount = page.failureCount + 1;
       const retryAt = now + backoffMs(failureCount, deps.random);
       next = { ...next, failureCount, retryAt, nextCheckAt: retryAt };

@@ -322,11 +322,39 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     return page;
   }
 
+  /**
+   * Status snapshots: `GET /api/token/status` and `GET /api/pages/{id}/token` are what posting apps
+   * poll, and assembling a status (Page row, 20 history events, the view) is most of their cost
+   * (docs/BENCHMARKS.md, API). A snapshot is served only while no write at all has gone through
+   * this store since it was read (`Store.writes`: a check, a renewal, a setup, a pause, a new event,
+   * anything) and for at most SNAPSHOT_MS of the clock, which bounds how long a change made by
+   * *another* process (a second instance, the CLI) can go unseen. Errors are never kept.
+   */
+  const SNAPSHOT_MS = 1000;
+  const snapshots = new Map<string, { writes: number; at: number; status: PageStatus }>();
   async function status(pageId?: string, opts: { historyLimit?: number } = {}): Promise<PageStatus> {
+    const key = `${pageId ?? ''}:${opts.historyLimit ?? 20}`;
+    const writes = store.writes?.();
+    const now = clock.now();
+    const kept = snapshots.get(key);
+    if (
+      kept &&
+      writes !== undefined &&
+      kept.writes === writes &&
+      now >= kept.at &&
+      now - kept.at < SNAPSHOT_MS
+    ) {
+      return kept.status;
+    }
     const page = await mustGetPage(await resolvePageId(pageId));
     const history =
       opts.historyLimit === 0 ? [] : await store.listEvents(page.pageId, { limit: opts.historyLimit ?? 20 });
-    return view(page, history);
+    const fresh = view(page, history);
+    if (writes !== undefined) {
+      if (snapshots.size >= 1000) snapshots.clear();
+      snapshots.set(key, { writes, at: now, status: fresh });
+    }
+    return fresh;
   }
 
   function view(page: ManagedPage, history: Awaited<ReturnType<Store['listEvents']>>): PageStatus {

@@ -7,6 +7,7 @@
  *   sqlite:PATH          better-sqlite3, PATH relative to the working directory (sqlite::memory: too)
  *   postgres://…         pg.Pool (postgresql:// also accepted)
  */
+import { countWrites } from './write-count.js';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -111,7 +112,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     schema: options.schema,
     create: options.create,
   });
-  return createStore(database, options.secretBox, options.clock ?? systemClock);
+  return countWrites(createStore(database, options.secretBox, options.clock ?? systemClock));
 }
 
 // --- SQLite -----------------------------------------------------------------------------------

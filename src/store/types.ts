@@ -70,6 +70,11 @@ export interface SealedKeyUsage {
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * How many writes were made through this object (store/write-count.ts; `openStore` provides it):
+   * a cache of reads is current while this number has not moved. Absent: do not cache.
+   */
+  writes?(): number;
 
   // --- schema ---------------------------------------------------------------------------------
   migrate(): Promise<{ applied: string[] }>;

@@ -8,11 +8,16 @@ import {
   classifyGraphError,
   GraphError,
   type GraphErrorKind,
+  kindForPage,
   kindOf,
   reauthHumanMessage,
 } from '../../src/graph/errors.js';
 import { redactUrl, safeCause, scrubSecrets } from '../../src/graph/redact.js';
 import { parseUsageHeaders } from '../../src/graph/usage.js';
+
+/** Facebook's words (gitroomhq/postiz-app PR #1912). */
+const IMPERSONATING =
+  "(#190) Any of the pages_read_engagement, pages_manage_metadata, pages_read_user_content, pages_manage_ads, pages_show_list or pages_messaging permission(s) must be granted before impersonating a user's page.";
 
 const body = (code: number, extra: Record<string, unknown> = {}) => ({
   error: { message: `(#${code}) something`, type: 'OAuthException', code, fbtrace_id: 'AbC123', ...extra },
@@ -58,7 +63,49 @@ describe('classifyGraphError', () => {
     ['code 299', body(299), 400, 'permission', 'graph_permission_denied'],
     ['code 3', body(3), 400, 'permission', 'graph_permission_denied'],
     ['code 100', body(100), 400, 'invalid_request', 'graph_invalid_request'],
-    ['code 100/33', body(100, { error_subcode: 33 }), 400, 'invalid_request', 'graph_invalid_request'],
+    // Alone, 100/33 is "no such object for you" (a person without a role); see kindForPage.
+    [
+      'code 100/33 (GraphMethodException)',
+      body(100, { error_subcode: 33, type: 'GraphMethodException' }),
+      400,
+      'invalid_request',
+      'graph_invalid_request',
+    ],
+    [
+      'code 100/other subcode',
+      body(100, { error_subcode: 2018001 }),
+      400,
+      'invalid_request',
+      'graph_invalid_request',
+    ],
+    [
+      'code 190 "must be granted before impersonating a user\'s page" is a Page permission, not a dead login',
+      body(190, { message: IMPERSONATING }),
+      400,
+      'permission',
+      'missing_permission',
+    ],
+    [
+      'the same words with a subcode',
+      body(190, { message: IMPERSONATING, error_subcode: 2069032 }),
+      400,
+      'permission',
+      'missing_permission',
+    ],
+    [
+      'code 190/459 (checkpoint)',
+      body(190, { error_subcode: 459 }),
+      400,
+      'needs_reauth',
+      'graph_token_invalid',
+    ],
+    [
+      'code 190/493 (90 days without use)',
+      body(190, { error_subcode: 493 }),
+      400,
+      'needs_reauth',
+      'graph_token_invalid',
+    ],
     ['code 506 (duplicate post)', body(506), 400, 'invalid_request', 'graph_invalid_request'],
     ['code 190 under HTTP 200', body(190), 200, 'needs_reauth', 'graph_token_invalid'],
     ['a body as text', JSON.stringify(body(2)), 500, 'transient', 'graph_unavailable'],
@@ -146,12 +193,13 @@ describe('classifyGraphError', () => {
   it('needs_reauth carries one sentence per subcode; other kinds none', () => {
     const msgs = new Map<number | null, RegExp>([
       [458, /removed this app/],
-      [459, /checkpoint.*log in at https:\/\/www\.facebook\.com/],
-      [460, /changed their password/],
+      [459, /checkpoint: log in to facebook\.com and complete the security check/],
+      [460, /changed their Facebook password/],
       [463, /expired/],
       [464, /not confirmed/],
       [467, /logged out/],
       [492, /no longer has a role on the Page/],
+      [493, /has not used the app for 90 days/],
       [null, /no longer accepts this token/],
     ]);
     for (const [subcode, re] of msgs) {
@@ -161,6 +209,31 @@ describe('classifyGraphError', () => {
     }
     expect(new Set([...msgs.keys()].map(reauthHumanMessage)).size).toBe(msgs.size);
     expect(classifyGraphError(body(2), 500, {}).humanMessage).toBeNull();
+  });
+
+  it('100/33 on a Page whose Page token debug_token calls valid is transient (Meta incidents); otherwise the code decides', () => {
+    const e = classifyGraphError(body(100, { error_subcode: 33, type: 'GraphMethodException' }), 400, {});
+    const cases: [GraphError, boolean, GraphErrorKind][] = [
+      [e, true, 'transient'],
+      [e, false, 'invalid_request'],
+      [classifyGraphError(body(100), 400, {}), true, 'invalid_request'],
+      [classifyGraphError(body(100, { error_subcode: 34 }), 400, {}), true, 'invalid_request'],
+      [classifyGraphError(body(190, { error_subcode: 460 }), 400, {}), true, 'needs_reauth'],
+      [classifyGraphError(body(4), 403, {}), true, 'throttled'],
+    ];
+    for (const [err, valid, kind] of cases) expect(kindForPage(err, valid)).toBe(kind);
+  });
+
+  it('the Page-permission 190 says which Page permission problem it is and keeps Facebook’s words; no human reauth sentence', () => {
+    const e = classifyGraphError(body(190, { message: IMPERSONATING }), 400, {}, { endpoint: '{page-id}' });
+    expect(e.message).toMatch(/a Page permission is missing for this Page \(the login itself still works\)/);
+    expect(e.message).toContain('must be granted before impersonating');
+    expect(e.humanMessage).toBeNull();
+    expect(e.details).toMatchObject({ kind: 'permission', fb_code: 190 });
+    // Another 190 message stays a dead token.
+    expect(classifyGraphError(body(190, { message: 'Error validating access token' }), 400, {}).kind).toBe(
+      'needs_reauth',
+    );
   });
 
   it('scrubs a token echoed in Facebook’s message and the call’s known secrets', () => {

@@ -11,6 +11,7 @@ import {
   verifyApiKey,
 } from '../../src/http/auth.js';
 import { testBackends, withStore } from '../helpers/backends.js';
+import { withApi } from './world.js';
 
 describe.each(testBackends())('API keys on %s', (backend) => {
   it('a key is ftk_<id>_<secret>, shown once; only sha256 of the secret is stored', async () => {
@@ -108,6 +109,30 @@ describe.each(testBackends())('API keys on %s', (backend) => {
       const again = await ensureBootstrapKey(store, clock);
       expect(again).not.toBeNull();
       expect(again).not.toBe(key);
+    });
+  });
+});
+
+describe.each(testBackends())('verified keys on %s (the short-lived cache of the API hook)', (backend) => {
+  it('a revoked key is refused on the very next request; an expiry still counts on a trusted key', async () => {
+    await withApi(backend, async (w) => {
+      expect((await w.call('GET', '/api/pages', { key: w.keys.admin })).statusCode).toBe(200);
+      expect((await w.call('GET', '/api/pages', { key: w.keys.admin })).statusCode).toBe(200);
+      expect(await revokeApiKey(w.store, w.keys.admin, w.clock)).toBe(true);
+      expect((await w.call('GET', '/api/pages', { key: w.keys.admin })).statusCode).toBe(401);
+
+      const { key } = await createApiKey(w.store, {
+        name: 'short',
+        scopes: ['admin'],
+        clock: w.clock,
+        expiresAt: w.clock.now() + 2_000,
+      });
+      expect((await w.call('GET', '/api/pages', { key })).statusCode).toBe(200);
+      expect((await w.call('GET', '/api/pages', { key })).statusCode).toBe(200);
+      w.clock.advance(2_000);
+      const expired = await w.call('GET', '/api/pages', { key });
+      expect(expired.statusCode).toBe(401);
+      expect(expired.json()).toMatchObject({ error: { code: 'api_key_expired' } });
     });
   });
 });

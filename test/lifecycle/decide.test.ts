@@ -12,6 +12,7 @@ import {
   type Policy,
   reauthReason,
 } from '../../src/lifecycle/decide.js';
+import { REAUTH_SUBCODES, reauthHumanMessage } from '../../src/graph/errors.js';
 import type { ManagedPage, TokenInfo } from '../../src/types.js';
 import { managedPage, tokenInfo } from '../helpers/pages.js';
 
@@ -231,6 +232,49 @@ describe('deriveState', () => {
       'password_changed',
     ],
     [
+      'checkpoint',
+      page({ posting: token({ isValid: false, error: { code: 190, subcode: 459, message: 'x' } }) }),
+      'needs_reauth',
+      'checkpoint',
+    ],
+    [
+      'ninety days without using the app',
+      page({ posting: token({ isValid: false, error: { code: 190, subcode: 493, message: 'x' } }) }),
+      'needs_reauth',
+      'data_access_expired',
+    ],
+    [
+      'Facebook refused to act as the Page for a missing Page permission (posting token still valid)',
+      page({
+        lastError: {
+          code: 'missing_permission',
+          message: 'x',
+          fbCode: 190,
+          fbSubcode: null,
+          fbtraceId: null,
+          at: NOW,
+        },
+      }),
+      'needs_reauth',
+      'missing_permission',
+    ],
+    [
+      'a transient 100/33 is a failing Page, not needs_reauth',
+      page({
+        failureCount: 1,
+        lastError: {
+          code: 'graph_unavailable',
+          message: 'x',
+          fbCode: 100,
+          fbSubcode: 33,
+          fbtraceId: null,
+          at: NOW,
+        },
+      }),
+      'failing',
+      'graph_unavailable',
+    ],
+    [
       'role removed',
       page({ posting: token({ isValid: false, error: { code: 190, subcode: 492, message: 'x' } }) }),
       'needs_reauth',
@@ -347,8 +391,14 @@ describe('helpers', () => {
   });
 
   it('has a sentence for every documented invalidation subcode', () => {
-    const reasons = [458, 459, 460, 463, 464, 467, 492].map((s) => reauthReason(s).reason);
-    expect(new Set(reasons).size).toBe(7);
+    const reasons = [458, 459, 460, 463, 464, 467, 492, 493].map((s) => reauthReason(s).reason);
+    expect(new Set(reasons).size).toBe(8);
     expect(reauthReason(460).message).toMatch(/password/);
+  });
+
+  it('one table: the state sentence is the Graph error’s human message, for every subcode', () => {
+    for (const s of [...REAUTH_SUBCODES, null, 12345]) {
+      expect(reauthReason(s).message).toBe(reauthHumanMessage(s));
+    }
   });
 });

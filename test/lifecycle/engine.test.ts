@@ -389,3 +389,94 @@ describe.each(testBackends())('engine on %s', (backend) => {
     });
   });
 });
+
+/** Answers other tools misread in 2025–26 (docs/FACEBOOK.md#misread-errors): the Page state each leads to. */
+describe.each(testBackends())('engine on %s: misread errors', (backend) => {
+  async function setupLong(w: KeeperWorld, userId: string, pageId: string): Promise<string> {
+    const long = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long' });
+    await w.keeper.setup({ pageId, accessToken: long, appId: w.app.appId, appSecret: w.app.appSecret });
+    return long;
+  }
+
+  it('190 "must be granted before impersonating a user’s page": missing_permission on that Page, the login stays alive, its sibling heals', async () => {
+    await withKeeper(backend, async (w) => {
+      const { userId, pageId } = w.newPage('Refused');
+      const sibling = w.graph.createPage({ name: 'Sibling' }).id;
+      w.graph.grantRole(userId, sibling);
+      await setupLong(w, userId, pageId);
+      await setupLong(w, userId, sibling);
+      // Both posting tokens die; Facebook refuses to act as the first Page only.
+      for (const id of [pageId, sibling]) w.graph.invalidateToken(await w.keeper.getPageToken(id), 467);
+      w.graph.injectFault({
+        path: `/${pageId}`,
+        kind: 'page_permission_190',
+        times: Number.POSITIVE_INFINITY,
+      });
+      await runFor(w, 7 * HOUR, HOUR);
+
+      const s = await w.keeper.status(pageId);
+      expect(s).toMatchObject({ state: 'needs_reauth', state_reason: 'missing_permission' });
+      expect(s.state_message).toMatch(/Page permission is missing for it \(the login itself still works\)/);
+      expect(s.last_error?.code).toBe('missing_permission');
+      // The source token (the login) is not marked dead: self-healing stays possible once granted.
+      expect((await w.store.getPage(pageId))?.source?.isValid).toBe(true);
+      const sib = await w.keeper.status(sibling);
+      expect(sib.state).toBe('healthy');
+      expect(w.graph.tokenStatus(await w.keeper.getPageToken(sibling)).valid).toBe(true);
+
+      // Granted again (the fault gone): the next check heals the Page from the same login.
+      w.graph.clearFaults();
+      await runFor(w, 7 * HOUR, HOUR);
+      expect((await w.keeper.status(pageId)).state).toBe('healthy');
+    });
+  });
+
+  it('100/33 on a Page whose Page token debug_token calls valid is transient: failing with backoff, then healthy; not needs_reauth', async () => {
+    await withKeeper(backend, async (w) => {
+      const { userId, pageId } = w.newPage();
+      await setupLong(w, userId, pageId);
+      const token = await w.keeper.getPageToken(pageId);
+      w.graph.injectFault({ path: `/${pageId}`, kind: 'unsupported_get_100_33', times: 2 });
+      await expect(w.keeper.renew(pageId, { force: true })).rejects.toSatisfy(
+        (e: unknown) => e instanceof AppError && /Unsupported get request/.test(e.message),
+      );
+      const s = await w.keeper.status(pageId);
+      expect(s.state).toBe('failing');
+      expect(s.state).not.toBe('needs_reauth');
+      expect(s.last_error).toMatchObject({ fb_code: 100, fb_subcode: 33 });
+      const page = await w.store.getPage(pageId);
+      expect(page?.failureCount).toBe(1);
+      expect(page?.retryAt).toBeGreaterThan(w.clock.now());
+      expect(page?.source?.isValid).toBe(true);
+      expect(await w.keeper.getPageToken(pageId)).toBe(token);
+      // Once Meta's incident is over the next check finds the Page as it was.
+      await runFor(w, 1 * DAY, 10 * MINUTE);
+      expect((await w.keeper.status(pageId)).state).toBe('healthy');
+    });
+  });
+
+  it('190/459 checkpoint: needs_reauth saying to log in to facebook.com and complete the security check', async () => {
+    await withKeeper(backend, async (w) => {
+      const { userId, pageId } = w.newPage();
+      await setupLong(w, userId, pageId);
+      w.graph.checkpoint(userId);
+      await w.keeper.check({ pageId });
+      const s = await w.keeper.status(pageId);
+      expect(s).toMatchObject({ state: 'needs_reauth', state_reason: 'checkpoint' });
+      expect(s.state_message).toMatch(/log in to facebook\.com and complete the security check/);
+    });
+  });
+
+  it('190/493 (90 days without using the app): needs_reauth saying data access expired', async () => {
+    await withKeeper(backend, async (w) => {
+      const { userId, pageId } = w.newPage();
+      await setupLong(w, userId, pageId);
+      w.graph.inactive90Days(userId);
+      await w.keeper.check({ pageId });
+      const s = await w.keeper.status(pageId);
+      expect(s).toMatchObject({ state: 'needs_reauth', state_reason: 'data_access_expired' });
+      expect(s.state_message).toMatch(/has not used the app for 90 days/);
+      expect(s.reconnect_url).toMatch(/\/connect\//);
+    });
+  });
+});

@@ -28,6 +28,7 @@ import { testBackends } from '../helpers/backends.js';
 import {
   checkRotationChain,
   pgSchema,
+  pollUntil,
   prng,
   SEED,
   scale,
@@ -64,6 +65,10 @@ describe.each(testBackends())('kill test on %s', (backend) => {
       GRAPH_TIMEOUT_MS: '5000',
     };
     const open = () => openStore({ databaseUrl, secretBox: createSecretBox({ current: keyBytes }) });
+    /** Page tokens the emulator minted (`GET /{version}/{page-id}` answered 200). */
+    const mints = () =>
+      graph.calls.filter((c) => c.method === 'GET' && c.status === 200 && /^\/v[\d.]+\/\d+$/.test(c.path))
+        .length;
     const ticker = setInterval(() => emulatorClock.advance(10 * MINUTE), 100);
     try {
       // --- Pages set up through the library, as `add` would, before the first serve. -----------
@@ -101,8 +106,13 @@ describe.each(testBackends())('kill test on %s', (backend) => {
             );
           }
         })();
-        // Wait on the real process for a random while, then kill it mid-work.
-        await new Promise((r) => setTimeout(r, 200 + random() * 1500));
+        // Wait until this process is renewing (a Page token minted since it started: on a loaded
+        // machine that can take seconds), then a random while more, then kill it mid-work.
+        const mintedBefore = mints();
+        await pollUntil('a Page token minted by this process', () => mints() > mintedBefore, {
+          timeoutMs: 60_000,
+        });
+        await new Promise((r) => setTimeout(r, random() * 1500));
         await serve.kill('SIGKILL');
         driving = false;
         await driver;
