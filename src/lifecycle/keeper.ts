@@ -428,8 +428,9 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
     async getPageToken(pageId, opts = {}) {
       // `after`: the Graph error the app's call got; check (and heal) now, answer a token that works.
-      if (opts.after !== undefined)
+      if (opts.after !== undefined) {
         return (await onDemand.refresh(pageId, parseReport(opts.after))).access_token;
+      }
       const secrets = await store.getSecrets(pageId);
       if (!secrets) {
         throw new AppError('page_not_found', `page ${pageId} is not managed here`, {
