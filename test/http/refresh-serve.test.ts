@@ -55,7 +55,6 @@ async function refresh(pageId: string, body?: unknown) {
     headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' },
     body: body === undefined ? '' : JSON.stringify(body),
   });
-  // biome-ignore lint/suspicious/noExplicitAny: a JSON answer, read by the assertions
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return { status: r.status, json: (await r.json()) as Record<string, any> };
 }
