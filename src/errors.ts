@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'token_wrong_page'
   | 'missing_permission'
   | 'renewal_in_progress'
+  | 'needs_reauth'
   | 'graph_token_invalid'
   | 'graph_rate_limited'
   | 'graph_unavailable'
@@ -68,6 +69,8 @@ const STATUS: Record<ErrorCode, number> = {
   token_wrong_page: 422,
   missing_permission: 422,
   renewal_in_progress: 409,
+  // The Page's login is gone: only a person can act (reconnect), so retrying cannot help.
+  needs_reauth: 409,
   graph_token_invalid: 422,
   graph_rate_limited: 429,
   graph_unavailable: 502,

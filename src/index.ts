@@ -18,6 +18,7 @@ export type {
   HistoryItem,
   KeeperEventMap,
 } from './lifecycle/types.js';
+export type { ReportedGraphError, TokenRefreshResult } from './lifecycle/on-demand.js';
 export { loadConfig, type Config } from './config.js';
 export { AppError, type ErrorCode } from './errors.js';
 export { createManualClock, type Clock, type ManualClock } from './clock.js';

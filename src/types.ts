@@ -140,6 +140,8 @@ export const EVENT_TYPES = [
   'source_not_extendable',
   /** A renewal re-minted the posting token, but Facebook gave it the same expiry. */
   'not_extendable',
+  /** A posting app reported a failed call (token refresh route, `getPageToken(id, { after })`). */
+  'checked_on_demand',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

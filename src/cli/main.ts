@@ -337,13 +337,21 @@ Examples:
       new Option('--scenario <name>', 'what happens during the run').choices(SCENARIOS).default('default'),
     )
     .option('--pages <n>', 'how many pages', '3')
+    .option('--post-every <minutes>', 'a posting app posts every N minutes and reports token errors')
     .option('--json', 'print JSON')
-    .action(async (o: { days: string; scenario: string; pages: string; json?: boolean }) => {
-      const { runSimulation, simulationText } = await import('../lifecycle/simulate.js');
-      const r = await runSimulation({ days: Number(o.days), scenario: o.scenario, pages: Number(o.pages) });
-      if (o.json) json(r);
-      else out(simulationText(r));
-    });
+    .action(
+      async (o: { days: string; scenario: string; pages: string; postEvery?: string; json?: boolean }) => {
+        const { runSimulation, simulationText } = await import('../lifecycle/simulate.js');
+        const r = await runSimulation({
+          days: Number(o.days),
+          scenario: o.scenario,
+          pages: Number(o.pages),
+          ...(o.postEvery !== undefined ? { postEveryMinutes: Number(o.postEvery) } : {}),
+        });
+        if (o.json) json(r);
+        else out(simulationText(r));
+      },
+    );
 
   program
     .command('fake-graph')

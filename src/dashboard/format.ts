@@ -118,6 +118,7 @@ export const EVENT_LABEL: Record<string, string> = {
   source_not_extendable: 'source not extendable',
   settings_changed: 'settings changed',
   alert_queued: 'alert sent',
+  checked_on_demand: 'checked on request',
 };
 
 export type EventTone = 'good' | 'bad' | 'info';

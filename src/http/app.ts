@@ -48,6 +48,7 @@ import { markOptionalBodies } from './openapi.js';
 import { installBoundedClose } from './server.js';
 import { defaultReady, opsRoutes, type ReadyCheck } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
+import { refreshRoutes } from './routes/refresh.js';
 import { tokenRoutes } from './routes/token.js';
 
 /** Largest accepted request body. The biggest legitimate one (setup) is well under 8 KiB. */
@@ -229,6 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   void app.register(tokenRoutes, { keeper });
   void app.register(pageRoutes, { keeper });
+  void app.register(refreshRoutes, { keeper });
   const extra = deps.extraRoutes;
   if (extra) void app.register(async (child) => extra(child as unknown as FastifyInstance));
 

@@ -11,12 +11,13 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'No API key, or an invalid or revoked one (`unauthorized`)',
   403: 'The API key lacks the scope (`forbidden`)',
   404: 'Unknown page (`page_not_found`)',
-  409: 'Conflict (`renewal_in_progress`, `page_exists`)',
+  409: 'Conflict (`renewal_in_progress`, `page_exists`, `needs_reauth`: a person must reconnect the Page)',
   413: 'Body larger than the limit (`payload_too_large`)',
   415: 'Body is not JSON (`unsupported_media_type`)',
   422: 'Facebook refused the token (`token_invalid`, `token_wrong_app`, `token_wrong_page`, `missing_permission`, `graph_token_invalid`, …)',
   429: 'Too many invalid API keys from this address (`rate_limited`), or Facebook throttling (`graph_rate_limited`)',
   502: 'Facebook unavailable or answering nonsense (`graph_unavailable`, `graph_bad_response`)',
+  503: 'Facebook failing for now: retry after the Retry-After header (`graph_unavailable`, …)',
 };
 
 /** Error responses for the OpenAPI document (the error handler sends them; they are not serialised here). */

@@ -15,6 +15,7 @@ import type {
   SetupResult,
   ValidateResult,
 } from '../lifecycle/types.js';
+import type { TokenRefreshResult } from '../lifecycle/on-demand.js';
 import { PAGE_STATES } from '../types.js';
 import { OUTCOMES } from '../lifecycle/outcome.js';
 
@@ -319,3 +320,54 @@ export type SchemaChecks = [
   Assert<Equal<z.infer<typeof validateResult>, ValidateResult>>,
   Assert<Equal<Omit<z.infer<typeof setupResponse>, keyof PageStatus>, Omit<SetupResult, 'status'>>>,
 ];
+
+// --- heal on demand (lifecycle/on-demand.ts) ------------------------------------------------
+
+const graphInt = (what: string) =>
+  z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`);
+
+/** The Graph error the posting app got: Facebook's `error` object (its `type` is accepted too). */
+export const tokenRefreshBody = z
+  .strictObject({
+    code: graphInt('code').nullish().describe('`error.code`, e.g. 190'),
+    error_subcode: graphInt('error_subcode').nullish().describe('`error.error_subcode`, e.g. 460'),
+    fbtrace_id: z
+      .string({ error: 'fbtrace_id must be a string' })
+      .max(100, 'fbtrace_id must be at most 100 characters')
+      .nullish(),
+    message: z
+      .string({ error: 'message must be a string' })
+      .max(2000, 'message must be at most 2000 characters')
+      .nullish(),
+    type: z
+      .string({ error: 'type must be a string' })
+      .max(100, 'type must be at most 100 characters')
+      .nullish(),
+  })
+  .nullish();
+
+export const tokenRefreshResult = z.object({
+  success: z.literal(true),
+  page_id: z.string(),
+  access_token: z
+    .string()
+    .describe('The current valid posting token: the same one, or a new one after a heal.'),
+  verdict: z
+    .enum(['token_valid', 'healed', 'renewed'])
+    .describe(
+      '`token_valid`: the token is fine, so the error was not the token’s; `healed`: a new token was minted.',
+    ),
+  token_changed: z.boolean(),
+  checked_now: z
+    .boolean()
+    .describe('false: answered from a check less than 10 seconds old, without calling Facebook.'),
+  checked_at: isoTime.nullable(),
+  recheck_after: isoTime,
+  message: z.string(),
+  state: pageState,
+  token_type: tokenType,
+  expires_at: isoOrNever,
+});
+
+/** Like the checks above, for the refresh route's answer. */
+export type TokenRefreshSchemaCheck = Assert<Equal<z.infer<typeof tokenRefreshResult>, TokenRefreshResult>>;

@@ -722,7 +722,10 @@ export function createEngine(deps: EngineDeps) {
     return results;
   }
 
-  return { processPage, runRound, debug, mint, withState, appThrottledUntil };
+  /** The work this process is doing on a page right now, if any (lifecycle/on-demand.ts waits for it). */
+  const busy = (pageId: string): Promise<ProcessOutcome> | undefined => inFlight.get(pageId);
+
+  return { processPage, runRound, debug, mint, withState, appThrottledUntil, busy };
 }
 
 export type Engine = ReturnType<typeof createEngine>;

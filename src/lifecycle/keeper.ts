@@ -5,9 +5,10 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hkdfSync, randomUUID } from 'node:crypto';
+import { type AlertDispatcher, createAlertDispatcher } from '../alerts/dispatcher.js';
 import { planAlerts } from '../alerts/plan.js';
 import { targetsFromConfig } from '../alerts/channels.js';
-import { type Clock, HOUR, MINUTE, systemClock, toIso } from '../clock.js';
+import { type Clock, HOUR, MINUTE, systemClock, systemTimers, type Timers, toIso } from '../clock.js';
 import { type Config, DATABASE_FILE, displayDatabaseUrl, loadConfig } from '../config.js';
 import { type Keyring, openKeyring } from '../crypto/keyring.js';
 import { describeKeySource } from '../crypto/keys.js';
@@ -22,6 +23,7 @@ import type { Store } from '../store/types.js';
 import { type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createEngine, newPageFrom, safeError } from './engine.js';
+import { createOnDemand, parseReport } from './on-demand.js';
 import { prepareSetup, setupEvent } from './setup.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
@@ -44,6 +46,8 @@ export interface KeeperOptions {
   store?: Store;
   graph?: GraphClient;
   clock?: Clock;
+  /** Waits on the injected clock (an on-demand call waiting for another instance's lease). */
+  timers?: Timers;
   logger?: Logger;
   random?: () => number;
   /** Run migrations when opening the store (default true). */
@@ -281,6 +285,23 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     onPageChanged,
   });
 
+  // Alerts of an on-demand check are delivered within the reporter's call, by a dispatcher of its
+  // own (made when first needed; rows are claimed, so it and `serve`'s never send one twice).
+  let onDemandDispatcher: AlertDispatcher | null = null;
+  const onDemand = createOnDemand({
+    store,
+    clock,
+    timers: options.timers ?? systemTimers,
+    logger,
+    engine,
+    events,
+    reconnectUrl: linkFor,
+    deliverAlerts: async () => {
+      onDemandDispatcher ??= createAlertDispatcher({ store, config, clock, logger, events });
+      await onDemandDispatcher.deliverDue();
+    },
+  });
+
   async function resolvePageId(pageId: string | undefined): Promise<string> {
     if (pageId !== undefined) return pageId;
     // Only the ids, and only enough of them: this runs on every status call without page_id.
@@ -433,7 +454,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       return pages.map((p) => view(p, []));
     },
 
-    async getPageToken(pageId) {
+    async getPageToken(pageId, opts = {}) {
+      // `after`: the Graph error the app's call got; check (and heal) now, answer a token that works.
+      if (opts.after !== undefined) {
+        return (await onDemand.refresh(pageId, parseReport(opts.after))).access_token;
+      }
       const secrets = await store.getSecrets(pageId);
       if (!secrets) {
         throw new AppError('page_not_found', `page ${pageId} is not managed here`, {
@@ -441,6 +466,10 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         });
       }
       return secrets.postingToken;
+    },
+
+    async refreshPageToken(pageId, reported) {
+      return onDemand.refresh(pageId, parseReport(reported));
     },
 
     async check(opts = {}): Promise<CheckReport> {
@@ -686,6 +715,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     },
 
     async close() {
+      await onDemandDispatcher?.stop();
       if (!options.store) await store.close();
     },
   };

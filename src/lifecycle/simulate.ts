@@ -8,13 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createManualClock, createManualTimers, DAY, MINUTE } from '../clock.js';
 import { generateKey } from '../crypto/keys.js';
+import { createGraphClient } from '../graph/client.js';
 import { startFakeGraph } from '../fake-graph/index.js';
 import { silentLogger } from '../logger.js';
 import type { PageState } from '../types.js';
+import { canMintFromSource } from './decide.js';
 import { createTokenKeeper } from './keeper.js';
 import { mulberry32 } from '../random.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { createScheduler } from './scheduler.js';
+import { createSimPoster, type PostingAppReport } from './sim-poster.js';
 
 export { SCENARIOS, type Scenario };
 
@@ -25,6 +28,11 @@ export interface SimulationOptions {
   /** Minutes between scheduler wake-ups (and samples of token validity). */
   stepMinutes?: number;
   seed?: number;
+  /**
+   * A posting app that posts to every Page every N minutes and, on a 190, reports it to the keeper
+   * and retries once (docs/POSTING_APPS.md). Off when absent.
+   */
+  postEveryMinutes?: number;
 }
 
 export interface SimulationReport {
@@ -47,6 +55,8 @@ export interface SimulationReport {
   /** For scenarios with an invalidation event: minutes from the event until the page showed it. */
   detection_minutes: Record<string, number | null>;
   reasons: Record<string, string | null>;
+  /** With `postEveryMinutes`: what the posting app did (null without one). */
+  posting_app: PostingAppReport | null;
 }
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
@@ -59,8 +69,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > 1000) {
     throw new Error('--pages must be a whole number from 1 to 1000');
   }
+  const postEvery = options.postEveryMinutes;
+  if (postEvery !== undefined && (!Number.isInteger(postEvery) || postEvery < 1 || postEvery > 1440)) {
+    throw new Error('--post-every must be a whole number of minutes from 1 to 1440');
+  }
   const scenario = options.scenario as Scenario;
-  const step = (options.stepMinutes ?? 30) * MINUTE;
+  // The loop moves at least as often as the posting app posts.
+  const step = Math.min(options.stepMinutes ?? 30, postEvery ?? Number.POSITIVE_INFINITY) * MINUTE;
   const random = mulberry32(options.seed ?? 42);
   const clock = createManualClock('2027-01-01T00:00:00Z');
   const timers = createManualTimers(clock);
@@ -76,6 +91,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       WEBHOOK_URLS: 'http://127.0.0.1:9/simulated',
     },
     clock,
+    timers,
     logger: silentLogger,
     random,
     create: true,
@@ -133,6 +149,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       users.push(user.id);
     }
 
+    const poster =
+      postEvery === undefined
+        ? null
+        : createSimPoster({
+            keeper,
+            // Its own client: the posting app's calls are not the keeper's Graph calls.
+            graph: createGraphClient({ baseUrl: graph.url, version: keeper.config.graphApiVersion, clock }),
+            app,
+            everyMinutes: postEvery,
+          });
+    let lastPost = Number.NEGATIVE_INFINITY;
+
     const scheduler = createScheduler({
       clock,
       timers,
@@ -157,7 +185,19 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     while (clock.now() < end) {
       if (!eventDone && clock.now() >= eventAt) {
         eventDone = true;
-        if (scenario === 'password-change') graph.changePassword(users[0]!);
+        if (scenario === 'password-change') {
+          graph.changePassword(users[0]!);
+          // A password change also kills the Page tokens of the Pages the person co-administers
+          // (docs/FACEBOOK.md#tokens-die-early), while those Pages' own logins live on: the first
+          // other Page whose stored login can still mint loses its token, and can be healed.
+          for (const id of ids.slice(1)) {
+            const page = await keeper.store.getPage(id);
+            if (page && canMintFromSource(page, clock.now())) {
+              graph.invalidateToken(await keeper.getPageToken(id), 460);
+              break;
+            }
+          }
+        }
         if (scenario === 'role-removed') graph.removeRole(users[0]!, ids[0]!);
       }
       if (scenario === 'throttling') {
@@ -178,6 +218,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         if (page?.state === 'needs_reauth') detected[ids[0]!] = Math.round((clock.now() - eventAt) / MINUTE);
       }
       touched.clear();
+      if (poster && clock.now() - lastPost >= (postEvery ?? 0) * MINUTE) {
+        lastPost = clock.now();
+        // After the sample: a token that died since the last post counts until the post finds out.
+        await poster.postAll(ids);
+      }
     }
     await scheduler.stop();
     const finalStates: Record<string, PageState> = {};
@@ -205,6 +250,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       final_states: finalStates,
       detection_minutes: detected,
       reasons,
+      posting_app: poster?.report() ?? null,
     };
   } finally {
     await keeper.close();
@@ -238,5 +284,11 @@ export function simulationText(r: SimulationReport): string {
   for (const [id, m] of Object.entries(r.detection_minutes)) {
     lines.push(`  page ${id} showed the invalidation after ${m === null ? 'never' : `${m} minutes`}`);
   }
+  const p = r.posting_app;
+  lines.push(
+    p === null
+      ? '  no posting app (with --post-every N, one posts every N minutes and reports token errors)'
+      : `  posting app, every ${p.every_minutes} minutes: ${p.posts} posts, ${p.failed_posts} failed, ${p.refreshes} token refresh calls (${p.healed_on_demand} healed at once)${p.stopped.length > 0 ? `; stopped posting to ${p.stopped.join(', ')} (needs a person)` : ''}`,
+  );
   return lines.join('\n');
 }

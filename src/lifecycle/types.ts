@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { PageState, TokenType } from '../types.js';
+import type { ReportedGraphError, TokenRefreshResult } from './on-demand.js';
 import type { Outcome } from './outcome.js';
 
 export interface HistoryItem {
@@ -182,8 +183,18 @@ export interface TokenKeeper {
   /** With no pageId: the only managed page, else AppError('page_id_required'). */
   status(pageId?: string, options?: { historyLimit?: number }): Promise<PageStatus>;
   listPages(): Promise<PageStatus[]>;
-  /** The decrypted posting token: what a posting app posts with. */
-  getPageToken(pageId: string): Promise<string>;
+  /**
+   * The decrypted posting token: what a posting app posts with. With `after` (the Graph error a
+   * call with it got, e.g. `{ code: 190, error_subcode: 460, fbtrace_id, message }`), the token is
+   * checked now and healed when it can be, as `refreshPageToken` does: the answer is a token that
+   * works, or an AppError `needs_reauth` naming the reason and the reconnect link.
+   */
+  getPageToken(
+    pageId: string,
+    options?: { after?: ReportedGraphError | { error: ReportedGraphError } },
+  ): Promise<string>;
+  /** `POST /api/pages/{page_id}/token/refresh`: check now (at most once per 10 s), heal, answer the token. */
+  refreshPageToken(pageId: string, reported?: unknown): Promise<TokenRefreshResult>;
   /** Check every due page (or one page, or all with `all`), exactly like the scheduler does. */
   check(options?: { pageId?: string; dryRun?: boolean; all?: boolean }): Promise<CheckReport>;
   renew(pageId?: string, options?: { force?: boolean; dryRun?: boolean }): Promise<RenewResult>;

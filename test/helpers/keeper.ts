@@ -3,7 +3,12 @@
  * over HTTP to the emulator, and a manual clock shared by both.
  */
 import { randomBytes } from 'node:crypto';
-import { createManualClock, type ManualClock } from '../../src/clock.js';
+import {
+  createManualClock,
+  createManualTimers,
+  type ManualClock,
+  type ManualTimers,
+} from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
 import { type FakeGraph, startFakeGraph } from '../../src/fake-graph/index.js';
 import { createTokenKeeper, type KeeperInternals } from '../../src/lifecycle/keeper.js';
@@ -15,6 +20,8 @@ export const REFERENCE_TIME = Date.parse('2027-01-01T00:00:00Z');
 
 export interface KeeperWorld {
   clock: ManualClock;
+  /** Timers on `clock`, the keeper's (an on-demand call waiting for a lease waits on them). */
+  timers: ManualTimers;
   graph: FakeGraph;
   keeper: KeeperInternals;
   store: Store;
@@ -41,6 +48,7 @@ export async function withKeeper(
   options: { env?: Record<string, string>; random?: () => number } = {},
 ): Promise<void> {
   const clock = createManualClock(REFERENCE_TIME);
+  const timers = createManualTimers(clock);
   const graph = await startFakeGraph({ clock });
   try {
     await withStore(backend, async (store) => {
@@ -50,6 +58,7 @@ export async function withKeeper(
           config: loadConfig(env),
           store,
           clock,
+          timers,
           logger: silentLogger,
           random: options.random ?? (() => 0.5),
         });
@@ -57,6 +66,7 @@ export async function withKeeper(
       const app = graph.createApp({ name: 'Test app' });
       await fn({
         clock,
+        timers,
         graph,
         keeper,
         store,

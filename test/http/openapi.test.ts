@@ -16,6 +16,7 @@ const API = [
   ['post', '/api/pages/{page_id}/check'],
   ['get', '/api/pages/{page_id}/history'],
   ['get', '/api/pages/{page_id}/token'],
+  ['post', '/api/pages/{page_id}/token/refresh'],
 ] as const;
 
 describe('OpenAPI', () => {
@@ -63,6 +64,16 @@ describe('OpenAPI', () => {
       expect(history.sort()).toEqual(['path:page_id', 'query:before_id', 'query:limit']);
       const token = doc.paths['/api/pages/{page_id}/token'].get;
       expect(token.description).toMatch(/token:read/);
+      const refresh = doc.paths['/api/pages/{page_id}/token/refresh'].post;
+      expect(refresh.requestBody.required).toBe(false);
+      expect(Object.keys(refresh.responses)).toEqual(
+        expect.arrayContaining(['200', '400', '403', '409', '429']),
+      );
+      expect(refresh.responses['200'].content['application/json'].schema.properties.verdict.enum).toEqual([
+        'token_valid',
+        'healed',
+        'renewed',
+      ]);
     });
   });
 

@@ -20,6 +20,7 @@ const TEMPLATES = [
   '/api/pages/{id}/check',
   '/api/pages/{id}/history',
   '/api/pages/{id}/token',
+  '/api/pages/{id}/token/refresh',
   '/healthz',
   '/readyz',
   '/openapi.json',
@@ -36,6 +37,10 @@ const FIELDS = [
   'renewal_threshold_days',
   'limit',
   'before_id',
+  'code',
+  'error_subcode',
+  'fbtrace_id',
+  'message',
 ];
 
 const nasty = fc.constantFrom(

@@ -94,4 +94,61 @@ describe('library', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('heal on demand in-process: getPageToken(id, { after: graphError }) answers a re-minted token', async () => {
+    const { createTokenKeeper, createManualClock, AppError } = await import('fb-token-keeper');
+    const graph = await startFakeGraph();
+    const dir = mkdtempSync(join(tmpdir(), 'fbtk-lib-'));
+    try {
+      const app = graph.createApp({ name: 'Poster' });
+      const user = graph.createUser({ name: 'Admin' });
+      const page = graph.createPage({ name: 'Lib Page' });
+      graph.grantRole(user.id, page.id);
+      const clock = createManualClock(Date.now());
+      const keeper = await createTokenKeeper({
+        env: {
+          DATABASE_URL: `sqlite:${join(dir, 'keeper.db')}`,
+          TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+          GRAPH_API_URL: graph.url,
+          LOG_LEVEL: 'silent',
+        },
+        clock,
+        create: true,
+      });
+      const userToken = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
+      await keeper.setup({
+        pageId: page.id,
+        accessToken: userToken,
+        appId: app.appId,
+        appSecret: app.appSecret,
+      });
+      const token = await keeper.getPageToken(page.id);
+      graph.invalidateToken(token);
+      const failed = await keeper.graph.postToFeed(page.id, token, 'x', app).catch((e: unknown) => e);
+      const err = failed as {
+        fbCode: number;
+        fbSubcode: number | null;
+        fbtraceId: string | null;
+        message: string;
+      };
+      expect(err.fbCode).toBe(190);
+      // Past the 10-second window of the setup's own check.
+      clock.advance(11_000);
+      const fresh = await keeper.getPageToken(page.id, {
+        after: {
+          code: err.fbCode,
+          error_subcode: err.fbSubcode,
+          fbtrace_id: err.fbtraceId,
+          message: err.message,
+        },
+      });
+      expect(fresh).not.toBe(token);
+      expect(graph.tokenStatus(fresh).valid).toBe(true);
+      await expect(keeper.getPageToken(page.id, { after: 'nope' as never })).rejects.toBeInstanceOf(AppError);
+      await keeper.close();
+    } finally {
+      await graph.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

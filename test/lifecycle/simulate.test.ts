@@ -1,6 +1,6 @@
 /** `simulate`: the real engine, scheduler and store against the emulator over a virtual year. */
 import { describe, expect, it } from 'vitest';
-import { runSimulation } from '../../src/lifecycle/simulate.js';
+import { runSimulation, simulationText } from '../../src/lifecycle/simulate.js';
 
 describe('simulate', () => {
   it('a year with the default scenario: no minute without a valid posting token', async () => {
@@ -21,9 +21,39 @@ describe('simulate', () => {
     expect(r.reasons[first!]).toBe('password_changed');
     expect(r.detection_minutes[first!]).not.toBeNull();
     expect(r.detection_minutes[first!]).toBeLessThanOrEqual(6 * 60 * 1.1);
+    // The second Page's login (a 60-day user token from day 0) ends on day 60, the day of the
+    // password change: it cannot be healed, so its token is left alone and stays valid.
     expect(r.final_states[second!]).toBe('healthy');
     expect(r.minutes_without_valid_token[second!]).toBe(0);
+    expect(r.posting_app).toBeNull();
   }, 60_000);
+
+  it('with a posting app that reports failures, a self-healable Page is without a valid token for about one post interval', async () => {
+    // Day 10: the admin of the first Page changes their password; the second Page, which they
+    // co-administer, loses its Page token while its own login lives on (self-healable).
+    const base = { days: 20, scenario: 'password-change', pages: 2 } as const;
+    const without = await runSimulation(base);
+    expect(without.heals).toBe(1);
+    const withApp = await runSimulation({ ...base, postEveryMinutes: 10 });
+    const [first, second] = Object.keys(withApp.final_states);
+    // The healable Page: from up to a check interval down to one post interval.
+    // Page ids differ between runs: compare the second Page of each.
+    const secondWithout = Object.keys(without.final_states)[1]!;
+    expect(without.minutes_without_valid_token[secondWithout]).toBeGreaterThan(30);
+    expect(withApp.minutes_without_valid_token[second!]).toBeLessThanOrEqual(10);
+    expect(withApp.final_states[second!]).toBe('healthy');
+    expect(withApp.posting_app).toMatchObject({ every_minutes: 10, healed_on_demand: 1, stopped: [first] });
+    // The dead login: shown at the app's next post, and the app stops posting to it.
+    expect(withApp.final_states[first!]).toBe('needs_reauth');
+    // (sampled one step after the post that found it)
+    expect(withApp.detection_minutes[first!]).toBeLessThanOrEqual(20);
+    // One refresh call per dead token; the healed Page's post succeeded on the retry.
+    expect(withApp.posting_app?.failed_posts).toBe(1);
+    expect(withApp.posting_app?.refreshes).toBe(2);
+    expect(simulationText(withApp)).toMatch(
+      /posting app, every 10 minutes: \d+ posts, 1 failed, 2 token refresh calls \(1 healed at once\)/,
+    );
+  }, 120_000);
 
   it('refuses an unknown scenario', async () => {
     await expect(runSimulation({ days: 1, scenario: 'nope', pages: 1 })).rejects.toThrow(/unknown scenario/);
