@@ -95,8 +95,10 @@ async function openOwnStore(
   refuseToStrandOldData(config);
   let keyring: Keyring | undefined;
   const description = describeKeySource(config.keySource);
+  // Migration 0004 re-seals the secrets it moves, so it may need the keys before start-up has
+  // looked at what is stored: secrets exist then, so the key must too (never created here).
   const mustLoad = (): Keyring => {
-    if (!keyring) throw new AppError('internal_error', 'the keyring is used before it is loaded');
+    keyring ??= openKeyring(config.keySource, { create: false });
     return keyring;
   };
   // The keyring loads after the database has been looked at: a key file is only created for a
@@ -124,7 +126,7 @@ async function openOwnStore(
     if (options.migrate !== false) await store.migrate();
     const usage = await store.sealedKeyUsage();
     try {
-      keyring = openKeyring(config.keySource, { create: create && usage.length === 0 });
+      keyring ??= openKeyring(config.keySource, { create: create && usage.length === 0 });
     } catch (err) {
       if (err instanceof AppError && err.code === 'encryption_key_missing' && usage.length > 0) {
         const secrets = usage.reduce((n, u) => n + u.count, 0);
