@@ -21,6 +21,7 @@ import { proveKeyring } from './key-check.js';
 import type { Store } from '../store/types.js';
 import { type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
+import { createFacebookProvider } from '../platforms/facebook/provider.js';
 import { createEngine, newPageFrom, safeError } from './engine.js';
 import { prepareSetup, setupEvent } from './setup.js';
 import { toHistoryItem, toStatus } from './status.js';
@@ -270,9 +271,15 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     }
   }
 
+  const provider = createFacebookProvider({
+    graph,
+    clock,
+    dialogUrl: config.facebookDialogUrl,
+    version: config.graphApiVersion,
+  });
   const engine = createEngine({
     store,
-    graph,
+    provider,
     clock,
     logger,
     policy,
