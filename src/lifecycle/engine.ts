@@ -51,6 +51,8 @@ export interface ProcessOptions {
   dueBy?: number;
   /** The round already looked at this page's connection: do not look again. */
   connectionDone?: boolean;
+  /** Mint a new posting token from the connection's (new) source token, whatever the decision. */
+  remint?: boolean;
   /** What that look came to (a Page that needed nothing reports its source's renewal). */
   connectionLook?: ConnectionOutcome;
 }

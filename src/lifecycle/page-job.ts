@@ -18,6 +18,7 @@ import { LeaseLostError, type PagePatch } from '../store/types.js';
 import type { LastError, ManagedPage, NewEvent, PageSecrets, TokenInfo } from '../types.js';
 import {
   backoffMs,
+  canMintFromSource,
   type Decision,
   decide,
   deriveState,
@@ -332,7 +333,11 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       };
     }
 
-    const decision = decide(inspected, now, policy, options.force === true ? { force: true } : {});
+    // A login given a new source token re-mints every Page under it from that token.
+    const decision: Decision =
+      options.remint === true && canMintFromSource(inspected, now)
+        ? { action: 'renew', reason: 'source_replaced' }
+        : decide(inspected, now, policy, options.force === true ? { force: true } : {});
     if (dryRun) {
       const after = withState(inspected, now);
       return {
