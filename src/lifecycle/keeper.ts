@@ -421,8 +421,9 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
   function connectionState(c: Connection): ConnectionView['state'] {
     const now = clock.now();
-    if (!c.source.isValid || (c.source.expiresAt !== null && c.source.expiresAt <= now))
+    if (!c.source.isValid || (c.source.expiresAt !== null && c.source.expiresAt <= now)) {
       return 'needs_reauth';
+    }
     if (c.source.expiresAt !== null && c.extensionBlockedUntil !== null) return 'expiring';
     return 'healthy';
   }
