@@ -18,7 +18,7 @@ import { reconnectUrl } from '../http/connect.js';
 import { createLogger, type Logger } from '../logger.js';
 import { openStore, parseDatabaseUrl } from '../store/database.js';
 import { proveKeyring } from './key-check.js';
-import type { Store } from '../store/types.js';
+import type { NewAlert, Store } from '../store/types.js';
 import { type Connection, type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createFacebookProvider } from '../platforms/facebook/provider.js';
@@ -239,6 +239,29 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   const targets = targetsFromConfig(config);
   const linkFor = (pageId: string) => reconnectUrl(config, pageId, clock.now(), linkSecret);
 
+  /**
+   * A dead login is one problem, not one per Page: its `needs_reauth` is keyed on the login's token,
+   * names every Page under it and carries one reconnect link (reconnecting re-mints every sibling).
+   * The first Page to notice queues it; its siblings' repeats have the same key and are ignored.
+   */
+  async function perLogin(alert: NewAlert, page: ManagedPage): Promise<NewAlert> {
+    if (alert.kind !== 'needs_reauth' || page.connectionId === null || !page.source || page.source.isValid) {
+      return alert;
+    }
+    const pages = await store.listConnectionPages(page.connectionId);
+    const names = pages.map((p) => (p.pageName ? `${p.pageName} (${p.pageId})` : p.pageId));
+    return {
+      ...alert,
+      dedupeKey: `needs_reauth:connection:${page.connectionId}:${page.source.hash}`,
+      payload: {
+        ...alert.payload,
+        connection_id: page.connectionId,
+        page_ids: pages.map((p) => p.pageId),
+        message: `The Facebook login behind ${pages.length} Page(s) stopped working (${typeof alert.payload.message === 'string' ? alert.payload.message : 'needs reauthorisation'}). Reconnect once to heal all of them: ${names.join(', ')}.`,
+      },
+    };
+  }
+
   async function onPageChanged(before: ManagedPage | null, after: ManagedPage): Promise<void> {
     try {
       const alerts = planAlerts({
@@ -249,7 +272,8 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         reconnectUrl: linkFor(after.pageId),
         failingAlertAfterMs: config.alertFailingAfterHours * HOUR,
       });
-      for (const alert of alerts) {
+      for (const planned of alerts) {
+        const alert = await perLogin(planned, after);
         // With no channel the alert goes nowhere; start-up, `status`, `check` and the dashboard say so.
         if (targets.length === 0) continue;
         const queued = await store.enqueueAlert(alert, targets);

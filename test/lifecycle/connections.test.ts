@@ -63,4 +63,49 @@ describe.each(testBackends())('connections on %s', (backend) => {
       await other.close();
     });
   });
+
+  it('a dead login raises one needs_reauth alert naming every Page, with one reconnect link', async () => {
+    await withKeeper(
+      backend,
+      async (w) => {
+        const user = w.graph.createUser({ name: 'Admin' });
+        const token = w.graph.issueUserToken({ appId: w.app.appId, userId: user.id, lifetime: 'long' });
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const page = w.graph.createPage({ name: `Shop ${i}` });
+          w.graph.grantRole(user.id, page.id);
+          await w.keeper.setup({
+            pageId: page.id,
+            accessToken: token,
+            appId: w.app.appId,
+            appSecret: w.app.appSecret,
+          });
+          ids.push(page.id);
+        }
+        // Another login on the same app never notices.
+        const other = w.newPage('Bystander');
+        await w.keeper.setup({
+          pageId: other.pageId,
+          accessToken: w.graph.issueUserToken({ appId: w.app.appId, userId: other.userId, lifetime: 'long' }),
+          appId: w.app.appId,
+          appSecret: w.app.appSecret,
+        });
+        w.graph.changePassword(user.id);
+        w.clock.advance(7 * HOUR);
+        await w.keeper.runRound();
+        for (const id of ids) expect((await w.keeper.status(id)).state).toBe('needs_reauth');
+        expect((await w.keeper.status(other.pageId)).state).toBe('healthy');
+        const reauth = (await w.store.dueAlertDeliveries(w.clock.now() + DAY, 100)).filter(
+          (d) => d.kind === 'needs_reauth',
+        );
+        expect(reauth).toHaveLength(1);
+        expect([...(reauth[0]!.payload.page_ids as string[])].sort()).toEqual([...ids].sort());
+        expect(String(reauth[0]!.payload.reconnect_url)).toMatch(/\/connect\/\d+\?exp=/);
+        const [connection] = (await w.keeper.listConnections()).filter((c) => c.user_id === user.id);
+        expect(connection).toMatchObject({ state: 'needs_reauth', source_valid: false });
+        expect(connection!.reconnect_url).not.toBeNull();
+      },
+      { env: { WEBHOOK_URLS: 'http://127.0.0.1:9/hook' } },
+    );
+  });
 });
