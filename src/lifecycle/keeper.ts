@@ -14,7 +14,7 @@ import { describeKeySource } from '../crypto/keys.js';
 import { createSecretBox, type KeyProvider } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import { createGraphClient, type GraphClient } from '../graph/client.js';
-import { reconnectUrl } from '../http/connect.js';
+import { reconnectUrl } from '../reconnect/links.js';
 import { createLogger, type Logger } from '../logger.js';
 import { openStore, parseDatabaseUrl } from '../store/database.js';
 import { proveKeyring } from './key-check.js';
