@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'page_not_found'
+  | 'connection_not_found'
   | 'page_id_required'
   | 'page_exists'
   | 'token_invalid'
@@ -55,6 +56,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   page_not_found: 404,
+  connection_not_found: 404,
   page_id_required: 400,
   page_exists: 409,
   token_invalid: 422,

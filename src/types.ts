@@ -15,7 +15,7 @@
  * All times are epoch milliseconds; `null` means "never" (for expiries) or "not yet".
  */
 
-import type { AccountPlatform } from './platforms/provider.js';
+import type { AccountPlatform, ConnectionPlatform } from './platforms/provider.js';
 
 /** The platform of a posting identity; one list in src/platforms/provider.ts. */
 export type Platform = AccountPlatform;
@@ -84,6 +84,8 @@ export interface LastError {
 export interface ManagedPage {
   pageId: string;
   platform: Platform;
+  /** The connection (login) whose source token mints this Page's token; null: a bare Page token. */
+  connectionId: string | null;
   pageName: string | null;
   appId: string;
   state: PageState;
@@ -92,6 +94,7 @@ export interface ManagedPage {
   /** A sentence for a person. */
   stateMessage: string | null;
   posting: TokenInfo;
+  /** The source token's facts: those of the page's connection (read from it, written to it). */
   source: TokenInfo | null;
   autoRenew: boolean;
   /** Per-page override of RENEWAL_THRESHOLD_DAYS. */
@@ -111,6 +114,35 @@ export interface ManagedPage {
    */
   sourceExtensionBlockedUntil: number | null;
   lastError: LastError | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * A connection: one source token (a Facebook user or system-user token) for one app, with the
+ * Pages it can mint tokens for under it. Checked once per round for all its Pages.
+ */
+export interface Connection {
+  id: string;
+  platform: ConnectionPlatform;
+  appId: string;
+  /** The Facebook user (or system user) the source token belongs to. */
+  userId: string;
+  userName: string | null;
+  source: TokenInfo;
+  /** Extending the source token was found not to move its expiry: not re-tried before this time. */
+  extensionBlockedUntil: number | null;
+  /** Facebook throttled this app for this login: no call before this time (every instance sees it). */
+  throttledUntil: number | null;
+  failureCount: number;
+  retryAt: number | null;
+  lastError: LastError | null;
+  lastCheckedAt: number | null;
+  nextCheckAt: number | null;
+  /** A replaced source token is revoked at this time (after the grace period); null: none waiting. */
+  retiredRevokeAt: number | null;
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
   createdAt: number;

@@ -139,7 +139,7 @@ export function pageFor(s: SeededPage, now: number, nextCheckAt: number | null):
     ...NOTHING_YET,
   };
   const d = deriveState(
-    { ...page, createdAt: now, updatedAt: now, leaseOwner: null, leaseExpiresAt: null },
+    { ...page, connectionId: null, createdAt: now, updatedAt: now, leaseOwner: null, leaseExpiresAt: null },
     now,
     BENCH_POLICY,
   );

@@ -155,6 +155,62 @@ Examples:
     );
 
   program
+    .command('connect')
+    .description(
+      "set up a login and its Pages together: every Page the token can post to, or those named with --page-id ('-' reads a value from stdin)",
+    )
+    .argument('[ACCESS_TOKEN]', 'a user or system-user token; or env FB_ACCESS_TOKEN, or - for stdin')
+    .argument('<APP_ID>')
+    .argument('[APP_SECRET]', 'or env FB_APP_SECRET, or - for stdin')
+    .option('--platform <platform>', 'facebook (the only one today)', 'facebook')
+    .option('--page-id <id...>', 'only these Pages (repeat the option for several)')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        token: string | undefined,
+        appId: string,
+        secret: string | undefined,
+        o: { json?: boolean; platform: string; pageId?: string[] },
+      ) => {
+        const [accessToken = '', appSecret = ''] = await readSecretArgs(
+          [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
+          ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
+          io.stdin,
+          { prompt: io.stderr },
+        );
+        await withKeeper(
+          async (k) => {
+            const r = await k.connect({
+              accessToken,
+              appId,
+              appSecret,
+              platform: o.platform,
+              ...(o.pageId ? { pageIds: o.pageId } : {}),
+            });
+            if (o.json) {
+              json(r);
+              return;
+            }
+            const lines = [
+              `Connection ${r.connection.id}: ${r.pages.length} Page(s) kept from one ${r.connection.source_token_type === 'SYSTEM_USER' ? 'system-user' : 'user'} token, checked once per round and healed together.`,
+              ...r.pages.map((p) => `  ${p.page_id}  ${p.page_name ?? ''}  ${p.state}`),
+              ...(r.not_set_up.length > 0
+                ? [
+                    'Not set up:',
+                    ...r.not_set_up.map((n) => `  ${n.page_id}  ${n.name ?? ''}  ${n.code}: ${n.message}`),
+                  ]
+                : []),
+              '',
+              'Run the service with: npm start',
+            ];
+            out(lines.join('\n'));
+          },
+          { create: true },
+        );
+      },
+    );
+
+  program
     .command('setup')
     .description(
       'guided set-up (asks for the ids, the secret and the token); with flags it runs without questions',

@@ -47,6 +47,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { markOptionalBodies } from './openapi.js';
 import { installBoundedClose } from './server.js';
 import { defaultReady, opsRoutes, type ReadyCheck } from './routes/ops.js';
+import { connectionRoutes } from './routes/connections.js';
 import { pageRoutes } from './routes/pages.js';
 import { refreshRoutes } from './routes/refresh.js';
 import { tokenRoutes } from './routes/token.js';
@@ -231,6 +232,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   void app.register(tokenRoutes, { keeper });
   void app.register(pageRoutes, { keeper });
   void app.register(refreshRoutes, { keeper });
+  void app.register(connectionRoutes, { keeper });
   const extra = deps.extraRoutes;
   if (extra) void app.register(async (child) => extra(child as unknown as FastifyInstance));
 

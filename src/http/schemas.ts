@@ -371,3 +371,74 @@ export const tokenRefreshResult = z.object({
 
 /** Like the checks above, for the refresh route's answer. */
 export type TokenRefreshSchemaCheck = Assert<Equal<z.infer<typeof tokenRefreshResult>, TokenRefreshResult>>;
+// --- connections ------------------------------------------------------------------------------
+
+export const connectionParams = z.strictObject({
+  id: z
+    .string()
+    .regex(
+      /^[a-z]+_[0-9A-Za-z-]{1,64}_[0-9A-Za-z-]{1,64}$/,
+      'id must be a connection id (from GET /api/connections)',
+    ),
+});
+
+export const connectBody = z.strictObject({
+  access_token: secretString('access_token', 4096).describe(
+    'A user token (short- or long-lived) or a system-user token: the login whose Pages are kept.',
+  ),
+  app_id: facebookId('app_id'),
+  app_secret: secretString('app_secret', 256),
+  platform: z.enum(['facebook'], { error: 'platform must be facebook' }).optional(),
+  page_ids: z
+    .array(facebookId('page_ids[]'))
+    .min(1, 'page_ids must name at least one Page (leave it out for every Page)')
+    .max(1000)
+    .optional()
+    .describe('Without: every Page the token manages with a posting task.'),
+});
+
+export const connectionView = z.object({
+  id: z.string(),
+  platform: z.string(),
+  app_id: z.string(),
+  user_id: z.string(),
+  user_name: z.string().nullable(),
+  state: z.enum(['healthy', 'expiring', 'needs_reauth']),
+  source_token_type: tokenType,
+  source_valid: z.boolean(),
+  source_expires_at: isoOrNever,
+  data_access_expires_at: isoOrNever,
+  scopes: z.array(z.string()),
+  last_checked_at: isoTime.nullable(),
+  next_check_at: isoTime.nullable(),
+  last_error: z.object({ code: z.string(), message: z.string(), at: isoTime }).nullable(),
+  page_ids: z.array(z.string()),
+  reconnect_url: z.string().nullable(),
+});
+
+export const connectionList = z.object({ success: z.literal(true), connections: z.array(connectionView) });
+
+export const connectionDetail = connectionView.extend({
+  success: z.literal(true),
+  pages: z.array(pageStatus),
+  available_to_add: z
+    .array(z.object({ page_id: z.string(), name: z.string().nullable() }))
+    .nullable()
+    .describe('Pages this login can post to that are not kept yet; null when Facebook could not be asked.'),
+});
+
+export const connectResult = z.object({
+  success: z.literal(true),
+  connection: connectionView,
+  pages: z.array(pageStatus),
+  not_set_up: z.array(
+    z.object({ page_id: z.string(), name: z.string().nullable(), code: z.string(), message: z.string() }),
+  ),
+});
+
+export const connectionDeleted = z.object({
+  success: z.literal(true),
+  id: z.string(),
+  deleted: z.literal(true),
+  page_ids: z.array(z.string()),
+});

@@ -8,29 +8,34 @@ import { hkdfSync, randomUUID } from 'node:crypto';
 import { type AlertDispatcher, createAlertDispatcher } from '../alerts/dispatcher.js';
 import { planAlerts } from '../alerts/plan.js';
 import { targetsFromConfig } from '../alerts/channels.js';
-import { type Clock, HOUR, MINUTE, systemClock, systemTimers, type Timers, toIso } from '../clock.js';
+import { type Clock, DAY, HOUR, MINUTE, systemClock, systemTimers, type Timers, toIso } from '../clock.js';
 import { type Config, DATABASE_FILE, displayDatabaseUrl, loadConfig } from '../config.js';
 import { type Keyring, openKeyring } from '../crypto/keyring.js';
 import { describeKeySource } from '../crypto/keys.js';
 import { createSecretBox, type KeyProvider } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import { createGraphClient, type GraphClient } from '../graph/client.js';
-import { reconnectUrl } from '../http/connect.js';
+import { reconnectUrl } from '../reconnect/links.js';
 import { createLogger, type Logger } from '../logger.js';
 import { openStore, parseDatabaseUrl } from '../store/database.js';
 import { proveKeyring } from './key-check.js';
-import type { Store } from '../store/types.js';
-import { type ManagedPage, needsPerson } from '../types.js';
+import type { NewAlert, Store } from '../store/types.js';
+import { type Connection, type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
+import { createFacebookProvider } from '../platforms/facebook/provider.js';
 import { createEngine, newPageFrom, safeError } from './engine.js';
 import { createOnDemand, parseReport } from './on-demand.js';
-import { prepareSetup, setupEvent } from './setup.js';
+import { checkSetupInput, prepareSetup, setupEvent } from './setup.js';
+import { connectionIdOf } from '../store/connection-store.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
-import { toTokenInfo } from './inspect.js';
+import { assertValidForApp, toTokenInfo } from './inspect.js';
 import { isRenewal, renewalMessage } from './outcome.js';
 import type {
   CheckReport,
+  ConnectionDetail,
+  ConnectionView,
+  ConnectResult,
   KeeperEventMap,
   PageStatus,
   RenewResult,
@@ -99,8 +104,10 @@ async function openOwnStore(
   refuseToStrandOldData(config);
   let keyring: Keyring | undefined;
   const description = describeKeySource(config.keySource);
+  // Migration 0004 re-seals the secrets it moves, so it may need the keys before start-up has
+  // looked at what is stored: secrets exist then, so the key must too (never created here).
   const mustLoad = (): Keyring => {
-    if (!keyring) throw new AppError('internal_error', 'the keyring is used before it is loaded');
+    keyring ??= openKeyring(config.keySource, { create: false });
     return keyring;
   };
   // The keyring loads after the database has been looked at: a key file is only created for a
@@ -128,7 +135,7 @@ async function openOwnStore(
     if (options.migrate !== false) await store.migrate();
     const usage = await store.sealedKeyUsage();
     try {
-      keyring = openKeyring(config.keySource, { create: create && usage.length === 0 });
+      keyring ??= openKeyring(config.keySource, { create: create && usage.length === 0 });
     } catch (err) {
       if (err instanceof AppError && err.code === 'encryption_key_missing' && usage.length > 0) {
         const secrets = usage.reduce((n, u) => n + u.count, 0);
@@ -236,6 +243,29 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   const targets = targetsFromConfig(config);
   const linkFor = (pageId: string) => reconnectUrl(config, pageId, clock.now(), linkSecret);
 
+  /**
+   * A dead login is one problem, not one per Page: its `needs_reauth` is keyed on the login's token,
+   * names every Page under it and carries one reconnect link (reconnecting re-mints every sibling).
+   * The first Page to notice queues it; its siblings' repeats have the same key and are ignored.
+   */
+  async function perLogin(alert: NewAlert, page: ManagedPage): Promise<NewAlert> {
+    if (alert.kind !== 'needs_reauth' || page.connectionId === null || !page.source || page.source.isValid) {
+      return alert;
+    }
+    const pages = await store.listConnectionPages(page.connectionId);
+    const names = pages.map((p) => (p.pageName ? `${p.pageName} (${p.pageId})` : p.pageId));
+    return {
+      ...alert,
+      dedupeKey: `needs_reauth:connection:${page.connectionId}:${page.source.hash}`,
+      payload: {
+        ...alert.payload,
+        connection_id: page.connectionId,
+        page_ids: pages.map((p) => p.pageId),
+        message: `The Facebook login behind ${pages.length} Page(s) stopped working (${typeof alert.payload.message === 'string' ? alert.payload.message : 'needs reauthorisation'}). Reconnect once to heal all of them: ${names.join(', ')}.`,
+      },
+    };
+  }
+
   async function onPageChanged(before: ManagedPage | null, after: ManagedPage): Promise<void> {
     try {
       const alerts = planAlerts({
@@ -246,7 +276,8 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         reconnectUrl: linkFor(after.pageId),
         failingAlertAfterMs: config.alertFailingAfterHours * HOUR,
       });
-      for (const alert of alerts) {
+      for (const planned of alerts) {
+        const alert = await perLogin(planned, after);
         // With no channel the alert goes nowhere; start-up, `status`, `check` and the dashboard say so.
         if (targets.length === 0) continue;
         const queued = await store.enqueueAlert(alert, targets);
@@ -272,9 +303,15 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     }
   }
 
+  const provider = createFacebookProvider({
+    graph,
+    clock,
+    dialogUrl: config.facebookDialogUrl,
+    version: config.graphApiVersion,
+  });
   const engine = createEngine({
     store,
-    graph,
+    provider,
     clock,
     logger,
     policy,
@@ -388,9 +425,23 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     });
   }
 
-  async function storeSetup(input: SetupInput, type: 'setup' | 'reconnected') {
+  /**
+   * Set up one Page. When its source token is new to its login (user and app), the login takes it,
+   * and every sibling Page is re-minted from it (a reconnect or a new token for one Page heals
+   * them all); `siblingsDone` names Pages the caller sets up itself anyway.
+   */
+  async function storeSetup(
+    input: SetupInput,
+    type: 'setup' | 'reconnected',
+    siblingsDone: ReadonlySet<string> = new Set(),
+  ) {
     const prepared = await prepareSetup(graph, input, { now: () => clock.now(), policy, random });
     const previous = await store.getPage(input.pageId);
+    const source = prepared.page.source;
+    const loginId = source
+      ? connectionIdOf('facebook', input.appId, source.userId ?? `page-${input.pageId}`)
+      : null;
+    const loginBefore = loginId ? await store.getConnection(loginId) : null;
     let page = engine.withState(prepared.page, clock.now());
     if (previous) {
       // Setting up again keeps the person's settings; everything about the tokens is replaced.
@@ -423,7 +474,68 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       { pageId: stored.pageId, state: stored.state, tokenType: prepared.inputType, event: type },
       'page set up',
     );
+    if (loginBefore && source && loginBefore.source.hash !== source.hash) {
+      await remintSiblings(loginBefore.id, new Set([stored.pageId, ...siblingsDone]));
+    }
     return { prepared, stored };
+  }
+
+  /** Re-mint every Page of a login from its new source token; one Page's failure is its own. */
+  async function remintSiblings(connectionId: string, skip: ReadonlySet<string>): Promise<void> {
+    for (const sibling of await store.listConnectionPages(connectionId)) {
+      if (skip.has(sibling.pageId)) continue;
+      await engine
+        .processPage(sibling.pageId, { mode: 'renew', remint: true, connectionDone: true })
+        .catch((err: unknown) =>
+          logger.warn({ pageId: sibling.pageId, err: safeError(err) }, 'sibling re-mint failed'),
+        );
+    }
+  }
+
+  function connectionState(c: Connection): ConnectionView['state'] {
+    const now = clock.now();
+    if (!c.source.isValid || (c.source.expiresAt !== null && c.source.expiresAt <= now)) {
+      return 'needs_reauth';
+    }
+    if (c.source.expiresAt !== null && c.extensionBlockedUntil !== null) return 'expiring';
+    return 'healthy';
+  }
+
+  function connectionView(c: Connection, pageIds: string[]): ConnectionView {
+    const state = connectionState(c);
+    return {
+      id: c.id,
+      platform: c.platform,
+      app_id: c.appId,
+      user_id: c.userId,
+      user_name: c.userName,
+      state,
+      source_token_type: c.source.type,
+      source_valid: c.source.isValid,
+      source_expires_at: toIso(c.source.expiresAt),
+      data_access_expires_at: toIso(c.source.dataAccessExpiresAt),
+      scopes: c.source.scopes,
+      last_checked_at: toIso(c.lastCheckedAt),
+      next_check_at: toIso(c.nextCheckAt),
+      last_error: c.lastError && {
+        code: c.lastError.code,
+        message: c.lastError.message,
+        at: toIso(c.lastError.at)!,
+      },
+      page_ids: pageIds,
+      // A reconnect through any Page of the login gives the login its new token and re-mints every sibling.
+      reconnect_url: state === 'healthy' || pageIds.length === 0 ? null : linkFor(pageIds[0]!),
+    };
+  }
+
+  async function mustGetConnection(id: string): Promise<Connection> {
+    const c = await store.getConnection(id);
+    if (!c) {
+      throw new AppError('connection_not_found', `connection ${id} is not managed here`, {
+        details: { connection_id: id },
+      });
+    }
+    return c;
   }
 
   const keeper: KeeperInternals = {
@@ -679,6 +791,120 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         ...(opts.beforeId !== undefined ? { beforeId: opts.beforeId } : {}),
       });
       return events.map(toHistoryItem);
+    },
+
+    async connect(input): Promise<ConnectResult> {
+      const platform = input.platform ?? 'facebook';
+      if (platform !== 'facebook') {
+        throw new AppError('validation_failed', `platform ${platform} is not supported yet: use facebook`, {
+          details: { fields: [{ field: 'platform', message: 'must be facebook' }] },
+        });
+      }
+      checkSetupInput({
+        pageId: '1',
+        accessToken: input.accessToken,
+        appId: input.appId,
+        appSecret: input.appSecret,
+      });
+      const app = { appId: input.appId, appSecret: input.appSecret };
+      const given = await provider.inspect(input.accessToken, app);
+      assertValidForApp(given, input.appId);
+      if (given.type !== 'USER' && given.type !== 'SYSTEM_USER') {
+        throw new AppError(
+          'token_invalid',
+          `A connection is a user or system-user token; this is a ${given.type} token (set up a Page token with setup/add).`,
+          { details: { token_type: given.type } },
+        );
+      }
+      // A short-lived user token is made long-lived once, here, not once per Page.
+      const shortLived =
+        given.type === 'USER' && given.expiresAt !== null && given.expiresAt - clock.now() <= DAY;
+      const token = shortLived
+        ? (await provider.exchangeShortLived(input.accessToken, app)).token
+        : input.accessToken;
+      const children = await provider.listChildren(token, app);
+      const wanted = input.pageIds ?? children.filter((c) => c.canPost && c.granted).map((c) => c.id);
+      const notSetUp: ConnectResult['not_set_up'] = [];
+      const done = new Set<string>(wanted);
+      const pages: PageStatus[] = [];
+      for (const pageId of wanted) {
+        try {
+          const { stored } = await storeSetup({ pageId, accessToken: token, ...app }, 'setup', done);
+          pages.push(view(stored, []));
+        } catch (err) {
+          if (!(err instanceof AppError) || err.code === 'internal_error') throw err;
+          const child = children.find((c) => c.id === pageId);
+          notSetUp.push({ page_id: pageId, name: child?.name ?? null, code: err.code, message: err.message });
+        }
+      }
+      // Pages the login manages but cannot post to, or that were not ticked in the dialog: named, not dropped.
+      if (input.pageIds === undefined) {
+        for (const c of children.filter((c) => !c.canPost || !c.granted)) {
+          notSetUp.push({
+            page_id: c.id,
+            name: c.name,
+            code: 'missing_permission',
+            message: c.granted
+              ? `The login has no posting task on Page ${c.id} (it needs CREATE_CONTENT, MANAGE or MODERATE).`
+              : `Page ${c.id} was not selected when the app was authorised: reconnect and tick it.`,
+          });
+        }
+      }
+      if (pages.length === 0) {
+        throw new AppError(
+          'token_wrong_page',
+          wanted.length === 0
+            ? 'This login cannot post to any Page: give it a role with a posting task on a Page, and tick the Page in the Login dialog.'
+            : `None of the Pages could be set up: ${notSetUp.map((n) => `${n.page_id} (${n.code})`).join(', ')}.`,
+          { details: { not_set_up: notSetUp } },
+        );
+      }
+      const connectionId = (await store.getPage(pages[0]!.page_id))?.connectionId;
+      const connection = await mustGetConnection(connectionId ?? '');
+      const ids = (await store.listConnectionPages(connection.id)).map((p) => p.pageId);
+      logger.info({ connectionId: connection.id, pages: pages.length }, 'connection set up');
+      return { success: true, connection: connectionView(connection, ids), pages, not_set_up: notSetUp };
+    },
+
+    async listConnections() {
+      const [connections, pages] = await Promise.all([store.listConnections(), store.listPages()]);
+      return connections.map((c) =>
+        connectionView(
+          c,
+          pages.filter((p) => p.connectionId === c.id).map((p) => p.pageId),
+        ),
+      );
+    },
+
+    async getConnection(id): Promise<ConnectionDetail> {
+      const c = await mustGetConnection(id);
+      const pages = await store.listConnectionPages(id);
+      const ids = new Set(pages.map((p) => p.pageId));
+      let available: ConnectionDetail['available_to_add'] = null;
+      const secrets = await store.getConnectionSecrets(id);
+      if (secrets && c.source.isValid) {
+        // One Graph call: the Pages this login could post to now, less the ones already kept.
+        const children = await provider
+          .listChildren(secrets.sourceToken, { appId: c.appId, appSecret: secrets.appSecret })
+          .catch(() => null);
+        available =
+          children
+            ?.filter((ch) => ch.canPost && ch.granted && !ids.has(ch.id))
+            .map((ch) => ({ page_id: ch.id, name: ch.name })) ?? null;
+      }
+      return {
+        success: true,
+        ...connectionView(c, [...ids]),
+        pages: pages.map((p) => view(p, [])),
+        available_to_add: available,
+      };
+    },
+
+    async deleteConnection(id) {
+      await mustGetConnection(id);
+      const ids = (await store.deleteConnection(id)) ?? [];
+      logger.info({ connectionId: id, pages: ids.length }, 'connection deleted');
+      return ids;
     },
 
     async reconnect(pageId, code, redirectUri) {

@@ -5,6 +5,8 @@
  * `not_extendable`).
  */
 import { toIso } from '../clock.js';
+import type { Connection, ManagedPage } from '../types.js';
+import type { Decision } from './decide.js';
 
 export const OUTCOMES = [
   /** The posting token was replaced by one with a later expiry (or one that never expires). */
@@ -65,4 +67,27 @@ export function renewalMessage(outcome: Outcome, facts: OutcomeFacts): string | 
     default:
       return null;
   }
+}
+
+/** What one piece of work on one Page came to (the one result type of page-job and round). */
+export interface ProcessOutcome {
+  pageId: string;
+  before: ManagedPage;
+  after: ManagedPage;
+  decision: Decision;
+  outcome: Outcome;
+  tokenChanged: boolean;
+  message: string | null;
+}
+
+/** What one look at a connection's source token came to (connection-job). */
+export interface ConnectionOutcome {
+  connectionId: string;
+  before: Connection;
+  after: Connection;
+  /** `checked`, `source_renewed`, `source_not_extendable`, `failed` or `skipped`. */
+  outcome: Extract<Outcome, 'checked' | 'source_renewed' | 'source_not_extendable' | 'failed' | 'skipped'>;
+  /** Why (a reason code: `fresh`, `source_expires_soon`, `forced`, `leased`, `not_due`, an error code…). */
+  reason: string;
+  message: string | null;
 }

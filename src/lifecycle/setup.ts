@@ -145,6 +145,7 @@ export async function prepareSetup(
   const page: ManagedPage = {
     pageId: input.pageId,
     platform: 'facebook_page',
+    connectionId: null,
     pageName,
     appId: input.appId,
     state: 'healthy',

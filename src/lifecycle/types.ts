@@ -141,6 +141,53 @@ export interface SetupResult {
   input_token_lifetime: 'short' | 'long' | 'never' | 'unknown';
 }
 
+export interface ConnectInput {
+  accessToken: string;
+  appId: string;
+  appSecret: string;
+  /** Only `facebook` today. */
+  platform?: string;
+  /** Without: every Page the token manages with a posting task. */
+  pageIds?: string[];
+}
+
+/** `GET /api/connections/{id}`: one login, its source token's facts and its Pages. */
+export interface ConnectionView {
+  id: string;
+  platform: string;
+  app_id: string;
+  user_id: string;
+  user_name: string | null;
+  /** `healthy`, `expiring` (the source cannot be extended and expires), `needs_reauth` (the login is gone). */
+  state: 'healthy' | 'expiring' | 'needs_reauth';
+  source_token_type: TokenType;
+  source_valid: boolean;
+  source_expires_at: string | null;
+  data_access_expires_at: string | null;
+  scopes: string[];
+  last_checked_at: string | null;
+  next_check_at: string | null;
+  last_error: { code: string; message: string; at: string } | null;
+  page_ids: string[];
+  /** One link that reconnects the login and re-mints every Page under it (when it needs a person). */
+  reconnect_url: string | null;
+}
+
+export interface ConnectionDetail extends ConnectionView {
+  success: true;
+  pages: PageStatus[];
+  /** Pages the login can post to that are not managed yet (asked from Facebook now; null if it could not answer). */
+  available_to_add: { page_id: string; name: string | null }[] | null;
+}
+
+export interface ConnectResult {
+  success: true;
+  connection: ConnectionView;
+  pages: PageStatus[];
+  /** Pages asked for (or managed by the login) that could not be set up, with why. */
+  not_set_up: { page_id: string; name: string | null; code: string; message: string }[];
+}
+
 export interface PageSettingsPatch {
   autoRenew?: boolean;
   renewalThresholdDays?: number | null;
@@ -213,5 +260,11 @@ export interface TokenKeeper {
    * event `reconnected`. Nothing changes when any step fails.
    */
   reconnect(pageId: string, code: string, redirectUri: string): Promise<PageStatus>;
+  /** Set up a login and its Pages together (every Page it can post to, or `pageIds`). */
+  connect(input: ConnectInput): Promise<ConnectResult>;
+  listConnections(): Promise<ConnectionView[]>;
+  getConnection(id: string): Promise<ConnectionDetail>;
+  /** Stop managing the login and every Page under it; returns their ids. */
+  deleteConnection(id: string): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -6,20 +6,31 @@
  */
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
+import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import type { Database, DatabaseFeatures } from './database.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Tables } from './schema.js';
 import type { MigrationStatus } from './types.js';
 
+/** What a migration that moves secrets needs: the box that opens and re-seals them. */
+export interface MigrationContext {
+  box: SecretBox;
+  now: number;
+}
+
 export interface Migration {
-  up(db: Kysely<unknown>, features: DatabaseFeatures): Promise<void>;
+  up(db: Kysely<unknown>, features: DatabaseFeatures, context: MigrationContext): Promise<void>;
 }
 
 const KNOWN = Object.keys(MIGRATIONS).sort();
 
 /** Applies every pending migration, in order. Running it again is a no-op. */
-export async function migrate(database: Database, clock: Clock): Promise<{ applied: string[] }> {
+export async function migrate(
+  database: Database,
+  clock: Clock,
+  box: SecretBox,
+): Promise<{ applied: string[] }> {
   const applied: string[] = [];
   for (const name of KNOWN) {
     await database.migrationTransaction(async (trx) => {
@@ -33,7 +44,10 @@ export async function migrate(database: Database, clock: Clock): Promise<{ appli
       refuseUnknown(done);
       if (done.includes(name)) return;
       // Migrations get an untyped handle: they describe the schema as it was then, not today's Tables.
-      await MIGRATIONS[name]!.up(trx as unknown as Kysely<unknown>, database.features);
+      await MIGRATIONS[name]!.up(trx as unknown as Kysely<unknown>, database.features, {
+        box,
+        now: clock.now(),
+      });
       await trx.insertInto('schema_migrations').values({ name, applied_at: clock.now() }).execute();
       applied.push(name);
     });

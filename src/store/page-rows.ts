@@ -1,13 +1,22 @@
 /**
- * ManagedPage <-> `pages` row. TokenInfo is flattened into `posting_*` / `source_*` columns,
- * lists and objects are JSON text, booleans are 0/1. Secrets are not handled here (page-store seals them).
+ * ManagedPage <-> `pages` row (+ its connection's row). The posting token's TokenInfo is flattened
+ * into `posting_*` columns, lists and objects are JSON text, booleans are 0/1. A page's `source`
+ * and `sourceExtensionBlockedUntil` are its connection's (connection-rows.ts). Secrets are not
+ * handled here (page-store seals them).
  */
 import type { Insertable } from 'kysely';
 import type { LastError, ManagedPage, PageState, Platform, TokenInfo, TokenType } from '../types.js';
-import type { PageRow, PagesTable } from './schema.js';
+import { connectionTokenInfo } from './connection-rows.js';
+import type { ConnectionRow, PageRow, PagesTable } from './schema.js';
 
-/** The page fields a caller may write (everything but the key, timestamps and lease). */
-type PageFields = Omit<ManagedPage, 'pageId' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt'>;
+/** Page fields that live on the page's connection, not on the page row. */
+export const CONNECTION_FIELDS = ['source', 'sourceExtensionBlockedUntil'] as const;
+
+/** The page fields a caller may write to the page row (everything but the key, timestamps, lease). */
+type PageFields = Omit<
+  ManagedPage,
+  'pageId' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt' | (typeof CONNECTION_FIELDS)[number]
+>;
 
 type Columns = Partial<Insertable<PagesTable>>;
 
@@ -32,19 +41,7 @@ const WRITERS: { [K in keyof PageFields]: (value: PageFields[K]) => Columns } = 
     posting_hash: t.hash,
     posting_error: t.error === null ? null : JSON.stringify(t.error),
   }),
-  source: (t) => ({
-    source_type: t?.type ?? null,
-    source_is_valid: t === null ? null : t.isValid ? 1 : 0,
-    source_expires_at: t?.expiresAt ?? null,
-    source_data_access_expires_at: t?.dataAccessExpiresAt ?? null,
-    source_scopes: t === null ? null : JSON.stringify(t.scopes),
-    source_user_id: t?.userId ?? null,
-    source_profile_id: t?.profileId ?? null,
-    source_app_id: t?.appId ?? null,
-    source_checked_at: t?.checkedAt ?? null,
-    source_hash: t?.hash ?? null,
-    source_error: t?.error == null ? null : JSON.stringify(t.error),
-  }),
+  connectionId: (v) => ({ connection_id: v }),
   autoRenew: (v) => ({ auto_renew: v ? 1 : 0 }),
   renewalThresholdDays: (v) => ({ renewal_threshold_days: v }),
   lastCheckedAt: (v) => ({ last_checked_at: v }),
@@ -53,14 +50,13 @@ const WRITERS: { [K in keyof PageFields]: (value: PageFields[K]) => Columns } = 
   failureCount: (v) => ({ failure_count: v }),
   retryAt: (v) => ({ retry_at: v }),
   extensionBlockedUntil: (v) => ({ extension_blocked_until: v }),
-  sourceExtensionBlockedUntil: (v) => ({ source_extension_blocked_until: v }),
   lastError: (v) => ({ last_error: v === null ? null : JSON.stringify(v) }),
 };
 
 const FIELDS = Object.keys(WRITERS) as (keyof PageFields)[];
 
 /** Columns for the fields present in `fields` (absent or undefined fields are left alone). */
-export function pageColumns(fields: Partial<PageFields>): Columns {
+export function pageColumns(fields: Partial<Omit<ManagedPage, 'pageId'>>): Columns {
   const out: Columns = {};
   for (const key of FIELDS) Object.assign(out, columnsFor(key, fields[key]));
   return out;
@@ -70,10 +66,11 @@ function columnsFor<K extends keyof PageFields>(key: K, value: PageFields[K] | u
   return value === undefined ? {} : WRITERS[key](value);
 }
 
-export function rowToPage(row: PageRow): ManagedPage {
+export function rowToPage(row: PageRow, connection: ConnectionRow | null | undefined): ManagedPage {
   return {
     pageId: row.page_id,
     platform: row.platform as Platform,
+    connectionId: row.connection_id,
     pageName: row.page_name,
     appId: row.app_id,
     state: row.state as PageState,
@@ -92,22 +89,7 @@ export function rowToPage(row: PageRow): ManagedPage {
       hash: row.posting_hash,
       error: row.posting_error === null ? null : (parseJson(row.posting_error) as TokenInfo['error']),
     },
-    source:
-      row.source_type === null
-        ? null
-        : {
-            type: row.source_type as TokenType,
-            isValid: row.source_is_valid === 1,
-            expiresAt: row.source_expires_at,
-            dataAccessExpiresAt: row.source_data_access_expires_at,
-            scopes: row.source_scopes === null ? [] : (parseJson(row.source_scopes) as string[]),
-            userId: row.source_user_id,
-            profileId: row.source_profile_id,
-            appId: row.source_app_id,
-            checkedAt: row.source_checked_at,
-            hash: row.source_hash ?? '',
-            error: row.source_error === null ? null : (parseJson(row.source_error) as TokenInfo['error']),
-          },
+    source: connection ? connectionTokenInfo(connection) : null,
     autoRenew: row.auto_renew === 1,
     renewalThresholdDays: row.renewal_threshold_days,
     lastCheckedAt: row.last_checked_at,
@@ -116,7 +98,7 @@ export function rowToPage(row: PageRow): ManagedPage {
     failureCount: row.failure_count,
     retryAt: row.retry_at,
     extensionBlockedUntil: row.extension_blocked_until,
-    sourceExtensionBlockedUntil: row.source_extension_blocked_until,
+    sourceExtensionBlockedUntil: connection?.extension_blocked_until ?? null,
     lastError: row.last_error === null ? null : (parseJson(row.last_error) as LastError),
     leaseOwner: row.lease_owner,
     leaseExpiresAt: row.lease_expires_at,

@@ -1,19 +1,33 @@
 /**
  * The Store (see ./types.ts) over Kysely, dialect-agnostic: pages, leases, history and key
- * rotation here; API keys and the alert outbox in their own files. Secrets are sealed and opened
- * here and nowhere else, each bound to its row and field by the AAD `page:<pageId>:<field>`.
+ * rotation here; apps and connections, API keys and the alert outbox in their own files. Secrets
+ * are sealed and opened in the store and nowhere else, each bound to its row and field by its AAD:
+ * `page:<pageId>:posting_token`, `app:<appId>:app_secret`, `connection:<id>:source_token`.
+ *
+ * A page's `source` (and the app secret and source token of its secrets) are its connection's:
+ * read from the connection row, and a write of them goes to the connection row, so every Page of
+ * one login sees one source token.
  */
 import { type ExpressionBuilder, type Insertable, type Kysely, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
-import type { EventType, HistoryEvent, NewEvent, PageSecrets, PageState } from '../types.js';
+import type {
+  EventType,
+  HistoryEvent,
+  ManagedPage,
+  NewEvent,
+  PageSecrets,
+  PageState,
+  TokenInfo,
+} from '../types.js';
 import { alertOutbox } from './alert-outbox.js';
 import { apiKeyMethods } from './api-keys.js';
 import type { Database } from './database.js';
 import { migrate, migrationStatus } from './migrate.js';
+import { appAad, connectionAad, connectionMethods, connectionRows } from './connection-store.js';
 import { pageColumns, parseJson, rowToPage } from './page-rows.js';
-import type { EventRow, PagesTable, Tables } from './schema.js';
+import type { EventRow, PageRow, PagesTable, Tables } from './schema.js';
 import { LeaseLostError, type Store } from './types.js';
 
 type SecretField = 'app_secret' | 'posting_token' | 'source_token';
@@ -23,44 +37,85 @@ export function secretAad(pageId: string, field: SecretField): string {
   return `page:${pageId}:${field}`;
 }
 
-interface SealedSecrets {
-  page_id: string;
-  app_secret_enc: string;
-  posting_token_enc: string;
-  source_token_enc: string | null;
-}
-
 const DEFAULT_EVENT_LIMIT = 100;
 
 export function createStore(database: Database, box: SecretBox, clock: Clock): Store {
   const { db } = database;
+  const rows = connectionRows(box, clock);
 
-  function sealSecrets(pageId: string, secrets: Partial<PageSecrets>): Partial<Insertable<PagesTable>> {
-    const out: Partial<Insertable<PagesTable>> = {};
-    if (secrets.appSecret !== undefined) {
-      out.app_secret_enc = box.seal(secrets.appSecret, secretAad(pageId, 'app_secret'));
-    }
-    if (secrets.postingToken !== undefined) {
-      out.posting_token_enc = box.seal(secrets.postingToken, secretAad(pageId, 'posting_token'));
-    }
-    if (secrets.sourceToken !== undefined) {
-      out.source_token_enc =
-        secrets.sourceToken === null
-          ? null
-          : box.seal(secrets.sourceToken, secretAad(pageId, 'source_token'));
-    }
-    return out;
+  /** Pages with their connection's facts, one extra query for all of them. */
+  async function withConnections(q: Kysely<Tables>, pageRows: PageRow[]): Promise<ManagedPage[]> {
+    const byId = await rows.connectionsById(
+      q,
+      pageRows.map((r) => r.connection_id),
+    );
+    return pageRows.map((r) => rowToPage(r, r.connection_id === null ? null : byId.get(r.connection_id)));
   }
 
-  function openSecrets(row: SealedSecrets): PageSecrets {
+  async function readSecrets(q: Kysely<Tables>, pageId: string): Promise<PageSecrets | null> {
+    const page = await q
+      .selectFrom('pages')
+      .select(['page_id', 'app_id', 'connection_id', 'posting_token_enc'])
+      .where('page_id', '=', pageId)
+      .executeTakeFirst();
+    if (!page) return null;
+    const [app, connection] = await Promise.all([
+      q.selectFrom('apps').selectAll().where('app_id', '=', page.app_id).executeTakeFirst(),
+      page.connection_id === null
+        ? Promise.resolve(undefined)
+        : q.selectFrom('connections').selectAll().where('id', '=', page.connection_id).executeTakeFirst(),
+    ]);
+    if (!app) throw new AppError('internal_error', `the secret of app ${page.app_id} is not stored`);
     return {
-      appSecret: box.open(row.app_secret_enc, secretAad(row.page_id, 'app_secret')),
-      postingToken: box.open(row.posting_token_enc, secretAad(row.page_id, 'posting_token')),
-      sourceToken:
-        row.source_token_enc === null
-          ? null
-          : box.open(row.source_token_enc, secretAad(row.page_id, 'source_token')),
+      appSecret: rows.openAppSecret(app),
+      postingToken: box.open(page.posting_token_enc, secretAad(pageId, 'posting_token')),
+      sourceToken: connection ? rows.openSource(connection) : null,
     };
+  }
+
+  /**
+   * Where a page's source goes: the connection of its user and app (created when new), or none.
+   * `source.userId` names the login; a source debug_token named no owner for stays a login of its own.
+   */
+  async function attachSource(
+    q: Kysely<Tables>,
+    page: { pageId: string; appId: string; nextCheckAt?: number | null },
+    source: TokenInfo,
+    sourceToken: string,
+    blockedUntil: number | null | undefined,
+  ): Promise<string> {
+    const conn = await rows.upsertConnection(
+      q,
+      {
+        platform: 'facebook',
+        appId: page.appId,
+        userId: source.userId ?? `page-${page.pageId}`,
+        userName: null,
+        source,
+        nextCheckAt: page.nextCheckAt ?? null,
+      },
+      sourceToken,
+    );
+    if (blockedUntil !== undefined && blockedUntil !== null) {
+      await q
+        .updateTable('connections')
+        .set({ extension_blocked_until: blockedUntil })
+        .where('id', '=', conn.id)
+        .execute();
+    }
+    return conn.id;
+  }
+
+  /** A connection nobody's Page points at any more holds a token for nothing: it goes. */
+  async function dropIfOrphaned(q: Kysely<Tables>, connectionId: string | null): Promise<void> {
+    if (connectionId === null) return;
+    const left = await q
+      .selectFrom('pages')
+      .select('page_id')
+      .where('connection_id', '=', connectionId)
+      .limit(1)
+      .execute();
+    if (left.length === 0) await q.deleteFrom('connections').where('id', '=', connectionId).execute();
   }
 
   async function insertEvents(q: Kysely<Tables>, events: NewEvent[]): Promise<void> {
@@ -85,7 +140,7 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
   return {
     dialect: database.features.dialect,
 
-    migrate: () => migrate(database, clock),
+    migrate: () => migrate(database, clock, box),
     migrationStatus: () => migrationStatus(database),
 
     async ping() {
@@ -108,24 +163,24 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
     // --- pages ----------------------------------------------------------------------------------
 
     async listPages() {
-      const rows = await db
+      const list = await db
         .selectFrom('pages')
         .selectAll()
         .orderBy('created_at')
         .orderBy('page_id')
         .execute();
-      return rows.map(rowToPage);
+      return withConnections(db, list);
     },
 
     async listPageIds(limit) {
-      const rows = await db
+      const list = await db
         .selectFrom('pages')
         .select('page_id')
         .orderBy('created_at')
         .orderBy('page_id')
         .limit(limit)
         .execute();
-      return rows.map((r) => r.page_id);
+      return list.map((r) => r.page_id);
     },
 
     async countPages() {
@@ -138,51 +193,110 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
 
     async getPage(pageId) {
       const row = await db.selectFrom('pages').selectAll().where('page_id', '=', pageId).executeTakeFirst();
-      return row ? rowToPage(row) : null;
+      return row ? ((await withConnections(db, [row]))[0] ?? null) : null;
     },
 
-    async getSecrets(pageId) {
-      const row = await db
-        .selectFrom('pages')
-        .select(['page_id', 'app_secret_enc', 'posting_token_enc', 'source_token_enc'])
-        .where('page_id', '=', pageId)
-        .executeTakeFirst();
-      return row ? openSecrets(row) : null;
-    },
+    getSecrets: (pageId) => readSecrets(db, pageId),
 
     async savePage(page, secrets, events = []) {
       const now = clock.now();
-      // A new setup replaces everything, lease included: a renewal still running on the old data
-      // then fails with LeaseLostError instead of overwriting the new setup.
-      const replacement = {
-        ...pageColumns(page),
-        ...sealSecrets(page.pageId, secrets),
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: now,
-      };
-      // NewPage carries every page field, so pageColumns() set every column.
-      const row = { ...replacement, page_id: page.pageId, created_at: now } as Insertable<PagesTable>;
       return database.writeTransaction(async (trx) => {
+        const previous = await trx
+          .selectFrom('pages')
+          .select('connection_id')
+          .where('page_id', '=', page.pageId)
+          .executeTakeFirst();
+        await rows.upsertApp(trx, page.appId, secrets.appSecret);
+        // A page set up with a source token joins the connection of its user and app (and gives it
+        // this token); one set up from a bare Page token has none.
+        const connectionId =
+          secrets.sourceToken !== null && page.source !== null
+            ? await attachSource(
+                trx,
+                page,
+                page.source,
+                secrets.sourceToken,
+                page.sourceExtensionBlockedUntil,
+              )
+            : null;
+        // A new setup replaces everything, lease included: a renewal still running on the old data
+        // then fails with LeaseLostError instead of overwriting the new setup.
+        const replacement = {
+          ...pageColumns({ ...page, connectionId }),
+          posting_token_enc: box.seal(secrets.postingToken, secretAad(page.pageId, 'posting_token')),
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now,
+        };
+        // NewPage carries every page field, so pageColumns() set every column.
+        const row = { ...replacement, page_id: page.pageId, created_at: now } as Insertable<PagesTable>;
         const saved = await trx
           .insertInto('pages')
           .values(row)
           .onConflict((oc) => oc.column('page_id').doUpdateSet(replacement))
           .returningAll()
           .executeTakeFirstOrThrow();
+        if (previous && previous.connection_id !== connectionId) {
+          await dropIfOrphaned(trx, previous.connection_id);
+        }
         await insertEvents(trx, events);
-        return rowToPage(saved);
+        return (await withConnections(trx, [saved]))[0]!;
       });
     },
 
     async updatePage(pageId, patch, options = {}) {
-      const set = {
-        ...pageColumns(patch),
-        ...sealSecrets(pageId, options.secrets ?? {}),
-        updated_at: clock.now(),
-      };
+      const secrets = options.secrets ?? {};
       const { leaseOwner } = options;
       return database.writeTransaction(async (trx) => {
+        const set: Partial<Insertable<PagesTable>> = { ...pageColumns(patch), updated_at: clock.now() };
+        if (secrets.postingToken !== undefined) {
+          set.posting_token_enc = box.seal(secrets.postingToken, secretAad(pageId, 'posting_token'));
+        }
+        const current = await trx
+          .selectFrom('pages')
+          .select(['app_id', 'connection_id', 'lease_owner'])
+          .where('page_id', '=', pageId)
+          .executeTakeFirst();
+        if (!current) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
+        if (leaseOwner !== undefined && current.lease_owner !== leaseOwner) throw new LeaseLostError(pageId);
+        const appId = patch.appId ?? current.app_id;
+        if (secrets.appSecret !== undefined) await rows.upsertApp(trx, appId, secrets.appSecret);
+        // The source is the connection's: a new one moves the page to its login, none detaches it.
+        let connectionId = current.connection_id;
+        if (patch.source === null || secrets.sourceToken === null) {
+          connectionId = null;
+        } else if (secrets.sourceToken !== undefined && patch.source !== undefined) {
+          connectionId = await attachSource(
+            trx,
+            { pageId, appId },
+            patch.source,
+            secrets.sourceToken,
+            undefined,
+          );
+        } else if (connectionId !== null) {
+          const conn = {
+            ...(patch.source !== undefined ? rows.sourceColumns(patch.source) : {}),
+            ...(patch.sourceExtensionBlockedUntil !== undefined
+              ? { extension_blocked_until: patch.sourceExtensionBlockedUntil }
+              : {}),
+            ...(secrets.sourceToken !== undefined
+              ? {
+                  source_token_enc: box.seal(
+                    secrets.sourceToken,
+                    connectionAad(connectionId, 'source_token'),
+                  ),
+                }
+              : {}),
+          };
+          if (Object.keys(conn).length > 0) {
+            await trx
+              .updateTable('connections')
+              .set({ ...conn, updated_at: clock.now() })
+              .where('id', '=', connectionId)
+              .execute();
+          }
+        }
+        set.connection_id = connectionId;
         const row = await trx
           .updateTable('pages')
           .set(set)
@@ -190,23 +304,21 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
           .$if(leaseOwner !== undefined, (qb) => qb.where('lease_owner', '=', leaseOwner!))
           .returningAll()
           .executeTakeFirst();
-        if (!row) {
-          // Throwing rolls the transaction back: neither the row nor the events are written.
-          const exists = await trx
-            .selectFrom('pages')
-            .select('page_id')
-            .where('page_id', '=', pageId)
-            .executeTakeFirst();
-          if (exists) throw new LeaseLostError(pageId);
-          throw new AppError('page_not_found', `page ${pageId} is not managed here`);
-        }
+        // Throwing rolls the transaction back: neither the row nor the events are written.
+        if (!row) throw new LeaseLostError(pageId);
+        if (current.connection_id !== connectionId) await dropIfOrphaned(trx, current.connection_id);
         await insertEvents(trx, options.events ?? []);
-        return rowToPage(row);
+        return (await withConnections(trx, [row]))[0]!;
       });
     },
 
     async deletePage(pageId) {
       return database.writeTransaction(async (trx) => {
+        const page = await trx
+          .selectFrom('pages')
+          .select('connection_id')
+          .where('page_id', '=', pageId)
+          .executeTakeFirst();
         const result = await trx.deleteFrom('pages').where('page_id', '=', pageId).executeTakeFirst();
         // Alerts about a page nobody manages any more would only confuse; history stays as the audit trail.
         await trx
@@ -214,6 +326,7 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
           .where('page_id', '=', pageId)
           .where('status', '=', 'pending')
           .execute();
+        await dropIfOrphaned(trx, page?.connection_id ?? null);
         return result.numDeletedRows > 0n;
       });
     },
@@ -225,7 +338,7 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
       const [never, due] = dueQueries(db, now);
       const first = await never.limit(limit).execute();
       const rest = first.length < limit ? await due.limit(limit - first.length).execute() : [];
-      return [...first, ...rest].map(rowToPage);
+      return withConnections(db, [...first, ...rest]);
     },
 
     // --- leases ---------------------------------------------------------------------------------
@@ -282,6 +395,7 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
       return rows.map(rowToEvent);
     },
 
+    ...connectionMethods(database, box, clock),
     ...apiKeyMethods(db),
     ...alertOutbox(database),
 
@@ -291,20 +405,57 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
       return database.writeTransaction(async (trx) => {
         // Lock the rows (PostgreSQL) so a renewal committing meanwhile cannot be overwritten with
         // the old token re-sealed. SQLite's write transaction already excludes other writers.
-        const rows = await trx
-          .selectFrom('pages')
-          .select(['page_id', 'app_secret_enc', 'posting_token_enc', 'source_token_enc'])
-          .$if(database.features.rowLocks, (qb) => qb.forUpdate())
-          .execute();
+        const locked = <T extends { forUpdate(): T }>(qb: T) =>
+          database.features.rowLocks ? qb.forUpdate() : qb;
         let resealed = 0;
-        for (const row of rows) {
-          const secrets = openSecrets(row);
+        const pages = await trx
+          .selectFrom('pages')
+          .select(['page_id', 'posting_token_enc'])
+          .$call(locked)
+          .execute();
+        for (const page of pages) {
+          const aad = secretAad(page.page_id, 'posting_token');
+          const sealed = box.seal(box.open(page.posting_token_enc, aad), aad);
           await trx
             .updateTable('pages')
-            .set(sealSecrets(row.page_id, secrets))
-            .where('page_id', '=', row.page_id)
+            .set({ posting_token_enc: sealed })
+            .where('page_id', '=', page.page_id)
             .execute();
-          resealed += secrets.sourceToken === null ? 2 : 3;
+          resealed++;
+        }
+        const apps = await trx
+          .selectFrom('apps')
+          .select(['app_id', 'app_secret_enc'])
+          .$call(locked)
+          .execute();
+        for (const app of apps) {
+          const sealed = box.seal(rows.openAppSecret(app), appAad(app.app_id));
+          await trx
+            .updateTable('apps')
+            .set({ app_secret_enc: sealed })
+            .where('app_id', '=', app.app_id)
+            .execute();
+          resealed++;
+        }
+        const conns = await trx
+          .selectFrom('connections')
+          .select(['id', 'source_token_enc', 'retired_token_enc'])
+          .$call(locked)
+          .execute();
+        for (const c of conns) {
+          const retiredAad = connectionAad(c.id, 'retired_token');
+          await trx
+            .updateTable('connections')
+            .set({
+              source_token_enc: box.seal(rows.openSource(c), connectionAad(c.id, 'source_token')),
+              retired_token_enc:
+                c.retired_token_enc === null
+                  ? null
+                  : box.seal(box.open(c.retired_token_enc, retiredAad), retiredAad),
+            })
+            .where('id', '=', c.id)
+            .execute();
+          resealed += c.retired_token_enc === null ? 1 : 2;
         }
         return { resealed };
       });
@@ -313,40 +464,53 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
     secretBox: box,
 
     async sealedKeyUsage() {
-      // Envelopes are `v1.<8 hex key id>.…` (crypto/secret-box): characters 4–11 name the key.
-      const { rows } = await sql<{ field: SecretField; key_id: string; n: number | string; page_id: string }>`
-        select 'app_secret' as field, substr(app_secret_enc, 4, 8) as key_id, count(*) as n, min(page_id) as page_id
-          from pages group by substr(app_secret_enc, 4, 8)
-        union all
-        select 'posting_token', substr(posting_token_enc, 4, 8), count(*), min(page_id)
+      // Envelopes are `v1.<8 hex key id>.…` (crypto/secret-box): characters 4–11 name the key. The
+      // sample is a Page whose secrets include one sealed with that key (getSecrets opens all three).
+      const { rows: usage } = await sql<{
+        field: SecretField;
+        key_id: string;
+        n: number | string;
+        page_id: string | null;
+      }>`
+        select 'posting_token' as field, substr(posting_token_enc, 4, 8) as key_id, count(*) as n, min(page_id) as page_id
           from pages group by substr(posting_token_enc, 4, 8)
         union all
-        select 'source_token', substr(source_token_enc, 4, 8), count(*), min(page_id)
-          from pages where source_token_enc is not null group by substr(source_token_enc, 4, 8)`.execute(db);
-      return rows.map((r) => ({
+        select 'app_secret', substr(a.app_secret_enc, 4, 8), count(distinct a.app_id), min(p.page_id)
+          from apps a left join pages p on p.app_id = a.app_id group by substr(a.app_secret_enc, 4, 8)
+        union all
+        select 'source_token', substr(c.source_token_enc, 4, 8), count(distinct c.id), min(p.page_id)
+          from connections c left join pages p on p.connection_id = c.id group by substr(c.source_token_enc, 4, 8)
+        union all
+        select 'source_token', substr(retired_token_enc, 4, 8), count(*), min(id)
+          from connections where retired_token_enc is not null group by substr(retired_token_enc, 4, 8)`.execute(
+        db,
+      );
+      return usage.map((r) => ({
         keyId: r.key_id,
         field: r.field,
         count: Number(r.n),
-        samplePageId: r.page_id,
+        samplePageId: r.page_id ?? '',
       }));
     },
 
     async pagesSealedWith(keyId, limit) {
-      const rows = await db
-        .selectFrom('pages')
-        .select(['page_id', 'app_secret_enc', 'posting_token_enc', 'source_token_enc'])
-        .where((eb) =>
-          eb.or([
-            eb(eb.fn('substr', ['app_secret_enc', eb.lit(4), eb.lit(8)]), '=', keyId),
-            eb(eb.fn('substr', ['posting_token_enc', eb.lit(4), eb.lit(8)]), '=', keyId),
-            eb(eb.fn('substr', ['source_token_enc', eb.lit(4), eb.lit(8)]), '=', keyId),
-          ]),
-        )
-        .orderBy('page_id')
-        .limit(limit)
-        .execute();
+      const { rows: found } = await sql<{
+        page_id: string;
+        posting_token_enc: string;
+        app_secret_enc: string | null;
+        source_token_enc: string | null;
+      }>`
+        select p.page_id, p.posting_token_enc, a.app_secret_enc, c.source_token_enc
+          from pages p
+          left join apps a on a.app_id = p.app_id
+          left join connections c on c.id = p.connection_id
+         where substr(p.posting_token_enc, 4, 8) = ${keyId}
+            or substr(a.app_secret_enc, 4, 8) = ${keyId}
+            or substr(c.source_token_enc, 4, 8) = ${keyId}
+         order by p.page_id
+         limit ${limit}`.execute(db);
       const named = (enc: string | null) => enc !== null && enc.slice(3, 11) === keyId;
-      return rows.map((r) => ({
+      return found.map((r) => ({
         pageId: r.page_id,
         fields: [
           ...(named(r.app_secret_enc) ? ['app_secret'] : []),

@@ -26,18 +26,8 @@ export interface PagesTable {
   posting_hash: string;
   posting_error: string | null;
 
-  // TokenInfo of the source token; every column is null when there is no source token.
-  source_type: string | null;
-  source_is_valid: number | null;
-  source_expires_at: number | null;
-  source_data_access_expires_at: number | null;
-  source_scopes: string | null;
-  source_user_id: string | null;
-  source_profile_id: string | null;
-  source_app_id: string | null;
-  source_checked_at: number | null;
-  source_hash: string | null;
-  source_error: string | null;
+  /** The connection (login) this Page is minted from; null for a Page set up from a bare Page token. */
+  connection_id: string | null;
 
   auto_renew: number;
   renewal_threshold_days: number | null;
@@ -47,14 +37,55 @@ export interface PagesTable {
   failure_count: number;
   retry_at: number | null;
   extension_blocked_until: number | null;
-  source_extension_blocked_until: number | null;
   last_error: string | null;
 
-  // Sealed with the SecretBox (aad `page:<pageId>:<field>`); never plaintext.
-  app_secret_enc: string;
+  // Sealed with the SecretBox (aad `page:<pageId>:posting_token`); never plaintext.
   posting_token_enc: string;
-  source_token_enc: string | null;
 
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One row per app: its secret, sealed once (aad `app:<appId>:app_secret`); migration 0004. */
+export interface AppsTable {
+  app_id: string;
+  app_secret_enc: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One row per login (source token of one app); migration 0004. */
+export interface ConnectionsTable {
+  id: string;
+  platform: string;
+  app_id: string;
+  user_id: string;
+  user_name: string | null;
+  // TokenInfo of the source token, flattened (user id and app id are the columns above).
+  token_type: string;
+  token_is_valid: number;
+  token_expires_at: number | null;
+  token_data_access_expires_at: number | null;
+  token_scopes: string;
+  token_profile_id: string | null;
+  token_app_id: string | null;
+  token_checked_at: number | null;
+  token_hash: string;
+  token_error: string | null;
+  /** Sealed (aad `connection:<id>:source_token`). */
+  source_token_enc: string;
+  extension_blocked_until: number | null;
+  throttled_until: number | null;
+  failure_count: number;
+  retry_at: number | null;
+  last_error: string | null;
+  last_checked_at: number | null;
+  next_check_at: number | null;
+  /** A replaced source token, kept until `retired_revoke_at` (aad `connection:<id>:retired_token`). */
+  retired_token_enc: string | null;
+  retired_revoke_at: number | null;
   lease_owner: string | null;
   lease_expires_at: number | null;
   created_at: number;
@@ -123,6 +154,8 @@ export interface SchemaMigrationsTable {
 
 export interface Tables {
   pages: PagesTable;
+  apps: AppsTable;
+  connections: ConnectionsTable;
   events: EventsTable;
   api_keys: ApiKeysTable;
   alert_deliveries: AlertDeliveriesTable;
@@ -132,6 +165,7 @@ export interface Tables {
 }
 
 export type PageRow = Selectable<PagesTable>;
+export type ConnectionRow = Selectable<ConnectionsTable>;
 export type EventRow = Selectable<EventsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type AlertDeliveryRow = Selectable<AlertDeliveriesTable>;

@@ -1,8 +1,44 @@
 import type { SecretBox } from '../crypto/secret-box.js';
-import type { ApiKey, ApiKeyScope, HistoryEvent, ManagedPage, NewEvent, PageSecrets } from '../types.js';
+import type { ConnectionPlatform } from '../platforms/provider.js';
+import type {
+  ApiKey,
+  ApiKeyScope,
+  Connection,
+  HistoryEvent,
+  ManagedPage,
+  NewEvent,
+  PageSecrets,
+  TokenInfo,
+} from '../types.js';
+import type { ConnectionFields } from './connection-rows.js';
 
-/** A page as stored for the first time (or replaced by a new setup). */
-export type NewPage = Omit<ManagedPage, 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt'>;
+/**
+ * A page as stored for the first time (or replaced by a new setup). `connectionId` is set by the
+ * store: a page saved with a source token joins (or creates) the connection of its user and app.
+ */
+export type NewPage = Omit<
+  ManagedPage,
+  'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseExpiresAt' | 'connectionId'
+> & { connectionId?: string | null };
+
+/** A login as stored by `connect` (or replaced by a new token for the same user and app). */
+export interface NewConnection {
+  platform: ConnectionPlatform;
+  appId: string;
+  userId: string;
+  userName: string | null;
+  source: TokenInfo;
+  nextCheckAt: number | null;
+}
+
+export type ConnectionPatch = Partial<ConnectionFields>;
+
+export interface ConnectionSecrets {
+  appSecret: string;
+  sourceToken: string;
+  /** A replaced source token waiting to be revoked (see `retiredRevokeAt`). */
+  retiredToken: string | null;
+}
 
 /** Fields an update may change. Lease fields change only through claim/release. */
 export type PagePatch = Partial<
@@ -103,6 +139,38 @@ export interface Store {
    */
   listDuePages(now: number, limit: number): Promise<ManagedPage[]>;
 
+  // --- apps and connections (connection-store.ts) --------------------------------------------
+  listConnections(): Promise<Connection[]>;
+  getConnection(id: string): Promise<Connection | null>;
+  getConnectionSecrets(id: string): Promise<ConnectionSecrets | null>;
+  /** Insert, or replace the source token of the login of the same platform, app and user. */
+  saveConnection(
+    connection: NewConnection,
+    secrets: { appSecret: string; sourceToken: string },
+  ): Promise<Connection>;
+  /**
+   * Change a connection; with `leaseOwner`, only while that owner holds its lease (else
+   * LeaseLostError). `sourceToken` replaces the token; `retiredToken` keeps the one it replaces
+   * for revocation later (null forgets it). `events` are written in the same transaction.
+   */
+  updateConnection(
+    id: string,
+    patch: ConnectionPatch,
+    options?: {
+      sourceToken?: string;
+      retiredToken?: string | null;
+      leaseOwner?: string;
+      events?: NewEvent[];
+    },
+  ): Promise<Connection>;
+  /** Deletes the connection and every Page under it; returns their ids (null: no such connection). */
+  deleteConnection(id: string): Promise<string[] | null>;
+  listConnectionPages(id: string): Promise<ManagedPage[]>;
+  /** Connections due for a look (next_check_at null or <= now), free of a live lease. */
+  listDueConnections(now: number, limit: number): Promise<Connection[]>;
+  claimConnection(id: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
+  releaseConnection(id: string, owner: string): Promise<void>;
+
   // --- leases ---------------------------------------------------------------------------------
   /** Conditional UPDATE: true when `owner` now holds the lease (free, expired or already ours). */
   claimPage(pageId: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
@@ -164,8 +232,8 @@ export interface Store {
 }
 
 export class LeaseLostError extends Error {
-  constructor(pageId: string) {
-    super(`lease on page ${pageId} is no longer held`);
+  constructor(pageId: string, what: 'page' | 'connection' = 'page') {
+    super(`lease on ${what} ${pageId} is no longer held`);
     this.name = 'LeaseLostError';
   }
 }

@@ -29,6 +29,7 @@ export function managedPage(now: number, overrides: Partial<ManagedPage> = {}): 
   return {
     pageId: '100',
     platform: 'facebook_page',
+    connectionId: null,
     pageName: 'P',
     appId: '200',
     state: 'healthy',

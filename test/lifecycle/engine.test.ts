@@ -89,13 +89,20 @@ describe.each(testBackends())('engine on %s', (backend) => {
     await withKeeper(backend, async (w) => {
       const p1 = w.graph.createPage({ name: 'SU never' });
       const p2 = w.graph.createPage({ name: 'SU 60d' });
-      const su = w.graph.createSystemUser({ appId: w.app.appId, pages: [p1.id, p2.id] });
+      // Two system users: tokens of one system user and app are one connection, whose newest
+      // token serves every Page of it.
+      const su = w.graph.createSystemUser({ appId: w.app.appId, pages: [p1.id] });
+      const su60 = w.graph.createSystemUser({ appId: w.app.appId, pages: [p2.id] });
       const never = w.graph.issueSystemUserToken({
         appId: w.app.appId,
         systemUserId: su.id,
         expiring: false,
       });
-      const sixty = w.graph.issueSystemUserToken({ appId: w.app.appId, systemUserId: su.id, expiring: true });
+      const sixty = w.graph.issueSystemUserToken({
+        appId: w.app.appId,
+        systemUserId: su60.id,
+        expiring: true,
+      });
       const a = await w.keeper.setup({
         pageId: p1.id,
         accessToken: never,

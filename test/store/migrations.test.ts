@@ -5,10 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { openDatabase } from '../../src/store/database.js';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
-import { testBackends, withStore, withTestDatabase } from '../helpers/backends.js';
+import { testBackends, testBox, withStore, withTestDatabase } from '../helpers/backends.js';
 
 const TABLES = [
   'pages',
+  'apps',
+  'connections',
   'events',
   'api_keys',
   'alert_deliveries',
@@ -71,7 +73,7 @@ describe.each(testBackends())('migrations on %s', (backend) => {
               .addColumn('name', 'text', (c) => c.primaryKey())
               .addColumn('applied_at', 'bigint', (c) => c.notNull())
               .execute();
-            await MIGRATIONS[name]!.up(trx as never, old.features);
+            await MIGRATIONS[name]!.up(trx as never, old.features, { box: testBox(), now: 0 });
             await trx.insertInto('schema_migrations').values({ name, applied_at: 0 }).execute();
           });
         }
@@ -83,7 +85,9 @@ describe.each(testBackends())('migrations on %s', (backend) => {
         ['00000000000000aa', 'poster', 'ab'.repeat(32), '["token:read"]', 1, null, null],
       );
       const store = await db.openStore();
-      expect(await store.migrate()).toEqual({ applied: ['0003_key_limits_and_sessions'] });
+      expect(await store.migrate()).toEqual({
+        applied: ['0003_key_limits_and_sessions', '0004_connections'],
+      });
       expect(await store.getApiKey('00000000000000aa')).toMatchObject({
         scopes: ['token:read'],
         pageIds: null,

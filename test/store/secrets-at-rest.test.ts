@@ -15,7 +15,7 @@ async function rawDatabase(db: TestDatabase): Promise<string> {
       .map((f) => readFileSync(f).toString('latin1'))
       .join('\n');
   }
-  const tables = ['pages', 'events', 'api_keys', 'alert_deliveries', 'alert_keys'];
+  const tables = ['pages', 'apps', 'connections', 'events', 'api_keys', 'alert_deliveries', 'alert_keys'];
   const dumps = await Promise.all(
     tables.map(async (t) => JSON.stringify(await db.query(`select * from ${t}`))),
   );
@@ -32,8 +32,14 @@ async function decryptionError(p: Promise<unknown>, code = 'decryption_failed'):
   return error as AppError;
 }
 
+/** Each Page with its own app and login, so each holds three secrets of its own. */
 async function seed(store: Store, ids: string[]): Promise<void> {
-  for (const id of ids) await store.savePage(newPage(id), secretsFor(id), [event(id, T0, { type: 'setup' })]);
+  for (const id of ids) {
+    const page = newPage(id, { appId: `app-${id}` });
+    await store.savePage({ ...page, source: { ...page.source!, userId: `user-${id}` } }, secretsFor(id), [
+      event(id, T0, { type: 'setup' }),
+    ]);
+  }
 }
 
 describe.each(testBackends())('secrets at rest on %s', (backend) => {
@@ -75,7 +81,9 @@ describe.each(testBackends())('secrets at rest on %s', (backend) => {
   it('refuses a ciphertext moved to another field of the same row', async () => {
     await withStore(backend, async (store, db) => {
       await seed(store, ['A']);
-      await db.query(`update pages set app_secret_enc = posting_token_enc where page_id = 'A'`);
+      await db.query(
+        `update apps set app_secret_enc = (select posting_token_enc from pages where page_id = 'A') where app_id = 'app-A'`,
+      );
       await decryptionError(store.getSecrets('A'));
     });
   });
@@ -135,9 +143,11 @@ describe.each(testBackends())('secrets at rest on %s', (backend) => {
         expect(err.message).toContain(keyIdOf(newKey));
         expect(err.message).toContain('does not hold');
       }
-      for (const row of await db.query(
-        'select app_secret_enc, posting_token_enc, source_token_enc from pages',
-      )) {
+      for (const row of [
+        ...(await db.query('select posting_token_enc from pages')),
+        ...(await db.query('select app_secret_enc from apps')),
+        ...(await db.query('select source_token_enc from connections')),
+      ]) {
         for (const value of Object.values(row)) {
           if (value !== null) expect((value as string).split('.')[1]).toBe(keyIdOf(newKey));
         }

@@ -1,0 +1,291 @@
+/**
+ * The work on one connection (one login's source token), under the connection's lease: look at
+ * the source token once, extend it when it needs a longer life, and mark its Pages that need a new
+ * token minted from it. Its Pages' own work is page-job.ts; a round runs every due connection
+ * before the Pages (round.ts), so N Pages of one login cost one look at the source, not N.
+ *
+ * The lease (a conditional UPDATE on the connection row, like a page's) means two instances
+ * never exchange one source token twice. Backoff, throttling and "extending does not work" are
+ * stored on the row, so every instance and every restart sees them.
+ */
+import { toIso as iso } from '../clock.js';
+import { AppError } from '../errors.js';
+import { GraphError } from '../graph/errors.js';
+import type { ConnectionPatch } from '../store/types.js';
+import type { Connection, LastError, NewEvent } from '../types.js';
+import { backoffMs, movedForward, reauthReason, withinThreshold } from './decide.js';
+import type { EngineDeps } from './engine.js';
+import { type ConnectionOutcome, renewalMessage } from './outcome.js';
+
+export interface ConnectionRunOptions {
+  /** `auto`: when its expiry is within the threshold; `force`: a person's "renew now"; `never`: look only. */
+  extend: 'auto' | 'force' | 'never';
+  dryRun?: boolean;
+  /** A scheduled round: skip a connection that is not due (by `dueBy`), in backoff, or leased. */
+  scheduled?: boolean;
+  dueBy?: number;
+}
+
+export function createConnectionJob(deps: EngineDeps) {
+  const { store, clock, policy, owner, logger, provider } = deps;
+
+  /** One piece of work per connection per process (the lease is re-entrant for its owner). */
+  const inFlight = new Map<string, Promise<ConnectionOutcome>>();
+
+  async function run(connectionId: string, options: ConnectionRunOptions): Promise<ConnectionOutcome> {
+    const running = inFlight.get(connectionId);
+    // Someone in this process is looking at it right now: that look is this one's too.
+    if (running) {
+      const r = await running;
+      return options.scheduled ? { ...r, outcome: 'skipped', reason: 'in_flight' } : r;
+    }
+    const p = runOnce(connectionId, options);
+    inFlight.set(connectionId, p);
+    try {
+      return await p;
+    } finally {
+      if (inFlight.get(connectionId) === p) inFlight.delete(connectionId);
+    }
+  }
+
+  async function runOnce(connectionId: string, options: ConnectionRunOptions): Promise<ConnectionOutcome> {
+    const listed = await store.getConnection(connectionId);
+    if (!listed) {
+      throw new AppError('connection_not_found', `connection ${connectionId} is not managed here`, {
+        details: { connection_id: connectionId },
+      });
+    }
+    const now = clock.now();
+    const skip = (c: Connection, reason: string): ConnectionOutcome => ({
+      connectionId,
+      before: c,
+      after: c,
+      outcome: 'skipped',
+      reason,
+      message: null,
+    });
+    const gate = (c: Connection): string | null => {
+      if (c.throttledUntil !== null && c.throttledUntil > now) return 'throttled';
+      if (!options.scheduled) return null;
+      if (c.retryAt !== null && c.retryAt > now) return 'backoff';
+      if (c.nextCheckAt !== null && c.nextCheckAt > (options.dueBy ?? now)) return 'not_due';
+      return null;
+    };
+    const closed = gate(listed);
+    if (closed) return skip(listed, closed);
+    const dryRun = options.dryRun === true;
+    // Leased by another instance: its look is as good as ours; a page's work goes on with what is stored.
+    if (!dryRun && !(await store.claimConnection(connectionId, owner, now, deps.leaseTtlMs))) {
+      return skip(listed, 'leased');
+    }
+    try {
+      // Re-read under the lease: another instance may have looked at it since the listing.
+      const before = (await store.getConnection(connectionId)) ?? listed;
+      const again = gate(before);
+      if (again) return skip(before, again);
+      return await underLease(before, options, dryRun);
+    } finally {
+      if (!dryRun) {
+        await store
+          .releaseConnection(connectionId, owner)
+          .catch((e: unknown) => logger.warn({ err: e, connectionId }, 'connection lease release failed'));
+      }
+    }
+  }
+
+  async function underLease(
+    before: Connection,
+    options: ConnectionRunOptions,
+    dryRun: boolean,
+  ): Promise<ConnectionOutcome> {
+    const now = clock.now();
+    const secrets = await store.getConnectionSecrets(before.id);
+    if (!secrets) throw new AppError('connection_not_found', `connection ${before.id} is not managed here`);
+    const app = { appId: before.appId, appSecret: secrets.appSecret };
+    const pages = await store.listConnectionPages(before.id);
+    const onPages = (type: NewEvent['type'], reason: string, extra: Partial<NewEvent>): NewEvent[] =>
+      pages.map((p) => ({
+        pageId: p.pageId,
+        at: now,
+        type,
+        reason,
+        stateFrom: null,
+        stateTo: null,
+        message: null,
+        details: {},
+        ...extra,
+      }));
+    const save = async (
+      patch: ConnectionPatch,
+      extra: { sourceToken?: string; retiredToken?: string | null; events?: NewEvent[] } = {},
+    ): Promise<Connection> => {
+      if (dryRun) return { ...before, ...patch };
+      const after = await store.updateConnection(before.id, patch, { leaseOwner: owner, ...extra });
+      if (deps.onConnectionChanged) await deps.onConnectionChanged(before, after, pages);
+      return after;
+    };
+    const scheduleNext = now + policy.checkIntervalMs;
+
+    let info;
+    try {
+      info = await provider.inspect(secrets.sourceToken, app);
+    } catch (err) {
+      if (!(err instanceof GraphError) || dryRun) throw err;
+      const after = await save(failurePatch(before, err, now, false));
+      return {
+        connectionId: before.id,
+        before,
+        after,
+        outcome: 'failed',
+        reason: err.code,
+        message: err.message,
+      };
+    }
+    const looked: ConnectionPatch = {
+      source: info,
+      lastCheckedAt: now,
+      nextCheckAt: scheduleNext,
+      failureCount: 0,
+      retryAt: null,
+      lastError: null,
+    };
+    const expiresAt = info.expiresAt;
+    const wantsExtension =
+      options.extend !== 'never' &&
+      info.isValid &&
+      expiresAt !== null &&
+      (options.extend === 'force' ||
+        (before.extensionBlockedUntil === null &&
+          withinThreshold(expiresAt, now, policy.renewalThresholdDays)));
+    if (!wantsExtension || dryRun) {
+      const after = await save(looked);
+      return {
+        connectionId: before.id,
+        before,
+        after,
+        outcome: 'checked',
+        reason: wantsExtension ? 'source_expires_soon' : info.isValid ? 'fresh' : 'source_invalid',
+        message: null,
+      };
+    }
+    const reason = options.extend === 'force' ? 'forced' : 'source_expires_soon';
+    try {
+      const extended = await provider.extend({ token: secrets.sourceToken, info }, app);
+      if (extended && extended.info.isValid && movedForward(expiresAt, extended.info.expiresAt)) {
+        const message = renewalMessage('source_renewed', {
+          expiresAt: null,
+          sourceExpiresAt: extended.info.expiresAt,
+        });
+        // The old token stays valid: it is revoked only after the grace period, when posting apps
+        // have picked up the Page tokens minted from the new one (README, "Connections").
+        const graceMs = deps.sourceRevokeGraceMs ?? null;
+        const after = await save(
+          {
+            ...looked,
+            source: extended.info,
+            extensionBlockedUntil: null,
+            retiredRevokeAt: graceMs === null ? null : now + graceMs,
+          },
+          {
+            sourceToken: extended.token,
+            ...(graceMs === null ? {} : { retiredToken: secrets.sourceToken }),
+            events: onPages('renewed', reason, {
+              message,
+              details: {
+                token: 'source',
+                connection_id: before.id,
+                source_expires_at: iso(extended.info.expiresAt),
+                previous_source_expires_at: iso(expiresAt),
+              },
+            }),
+          },
+        );
+        // Page tokens minted from the old token expire with it: their next check re-mints them.
+        if (!dryRun) {
+          for (const page of pages) {
+            if (page.posting.expiresAt !== null) await store.updatePage(page.pageId, { nextCheckAt: now });
+          }
+        }
+        deps.events.emit('renewal', {
+          pageId: pages[0]?.pageId ?? before.id,
+          outcome: 'renewed',
+          token: 'source',
+          reason,
+        });
+        return { connectionId: before.id, before, after, outcome: 'source_renewed', reason, message };
+      }
+      // docs/FACEBOOK.md#re-exchanging-does-not-extend: keep the token we have, remember that this
+      // path does not extend it, and stop re-trying until a person gives a new one.
+      const message = renewalMessage('source_not_extendable', {
+        expiresAt: null,
+        sourceExpiresAt: expiresAt,
+      });
+      const after = await save(
+        { ...looked, extensionBlockedUntil: expiresAt },
+        {
+          events: onPages('source_not_extendable', 'not_extendable', {
+            message,
+            details: { connection_id: before.id, source_expires_at: iso(expiresAt) },
+          }),
+        },
+      );
+      deps.events.emit('renewal', {
+        pageId: pages[0]?.pageId ?? before.id,
+        outcome: 'not_extendable',
+        token: 'source',
+        reason,
+      });
+      return { connectionId: before.id, before, after, outcome: 'source_not_extendable', reason, message };
+    } catch (err) {
+      if (!(err instanceof GraphError)) throw err;
+      const after = await save({ ...looked, ...failurePatch({ ...before, source: info }, err, now, true) });
+      return {
+        connectionId: before.id,
+        before,
+        after,
+        outcome: 'failed',
+        reason: err.code,
+        message: err.message,
+      };
+    }
+  }
+
+  /** A failed call, stored: throttling for every instance, backoff, or a login that is gone. */
+  function failurePatch(c: Connection, err: GraphError, now: number, extending: boolean): ConnectionPatch {
+    const lastError: LastError = {
+      code: err.code,
+      message: err.message,
+      fbCode: err.fbCode,
+      fbSubcode: err.fbSubcode,
+      fbtraceId: err.fbtraceId,
+      at: now,
+    };
+    if (err.kind === 'throttled') {
+      const until = now + err.retryAfterMs;
+      return { lastError, throttledUntil: until, nextCheckAt: Math.max(until, c.nextCheckAt ?? 0) };
+    }
+    if (err.kind === 'transient') {
+      const failureCount = c.failureCount + 1;
+      const retryAt = now + backoffMs(failureCount, deps.random);
+      return { lastError, failureCount, retryAt, nextCheckAt: retryAt };
+    }
+    if (err.kind === 'needs_reauth' && extending) {
+      // The exchange refused the source token: the login is gone until a person reconnects.
+      const r = reauthReason(err.fbSubcode);
+      return {
+        lastError,
+        source: {
+          ...c.source,
+          isValid: false,
+          error: { code: err.fbCode ?? 190, subcode: err.fbSubcode, message: r.message },
+        },
+      };
+    }
+    // Permanent for this attempt: do not hammer Facebook; the next regular look tries again.
+    return { lastError, extensionBlockedUntil: extending ? c.source.expiresAt : c.extensionBlockedUntil };
+  }
+
+  return { run };
+}
+
+export type ConnectionJob = ReturnType<typeof createConnectionJob>;

@@ -1,0 +1,160 @@
+/**
+ * A round: every due connection first (one look at each login's source token, extended when it
+ * needs to be), then every due Page (one look at its posting token), C at a time. A round over N
+ * Pages of one login costs N + 1 Graph calls when nothing needs renewing.
+ */
+import type { ManagedPage } from '../types.js';
+import type { ConnectionOutcome } from './outcome.js';
+import type { ConnectionJob } from './connection-job.js';
+import { type EngineDeps, type Mode, pool, type ProcessOutcome, safeError } from './engine.js';
+import type { PageJob } from './page-job.js';
+
+export interface RoundOptions {
+  dryRun?: boolean;
+  all?: boolean;
+  concurrency: number;
+  collect?: boolean;
+  /** See ProcessOptions.dueBy. */
+  dueBy?: number;
+  /** Hears of each page the round could not work on (the round goes on). */
+  onPageError?: (pageId: string, err: unknown) => void;
+}
+
+export function createRound(deps: EngineDeps, connections: ConnectionJob, pages: PageJob) {
+  const { store, clock, logger } = deps;
+  const processPage = pages.processPage;
+
+  /** Look at every due login once (all of them with `all`), before their Pages. */
+  async function runConnections(options: RoundOptions): Promise<Map<string, ConnectionOutcome>> {
+    const looks = new Map<string, ConnectionOutcome>();
+    const seen = new Set<string>();
+    for (;;) {
+      const due = options.all
+        ? await store.listConnections()
+        : await store.listDueConnections(options.dueBy ?? clock.now(), 500);
+      const fresh = due.filter((c) => !seen.has(c.id));
+      if (fresh.length === 0) return looks;
+      for (const c of fresh) seen.add(c.id);
+      await pool(fresh, Math.max(1, options.concurrency), async (c) => {
+        try {
+          const look = await connections.run(c.id, {
+            extend: 'auto',
+            dryRun: options.dryRun === true,
+            scheduled: !options.all,
+            ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
+          });
+          if (look.outcome !== 'skipped') looks.set(c.id, look);
+        } catch (err) {
+          // One login's failure never stops the round: its Pages are still checked.
+          logger.warn({ connectionId: c.id, err: safeError(err) }, 'connection check failed');
+        }
+      });
+      if (options.all || options.dryRun) return looks;
+    }
+  }
+
+  /**
+   * Check every due page, C at a time, until none is due. The due pages are streamed: when the
+   * queue runs dry the next batch is listed while the other workers are still busy, so there is no
+   * barrier every 500 pages where C-1 workers wait for the slowest page of the batch.
+   * `collect: false` keeps no outcomes (a scheduled round over 100,000 pages would otherwise hold
+   * two page snapshots per page until the round ends).
+   */
+  async function runRound(options: RoundOptions): Promise<ProcessOutcome[]> {
+    const startedAt = clock.now();
+    const looks = await runConnections(options);
+    const collect = options.collect !== false;
+    const results: ProcessOutcome[] = [];
+    let checked = 0;
+    let failed = 0;
+    const seen = new Set<string>();
+    const mode: Mode = options.all ? 'check' : 'scheduled';
+    const once = options.all === true || options.dryRun === true;
+    const queue: ManagedPage[] = [];
+    let exhausted = false;
+    let listing: Promise<void> | null = null;
+
+    /** List the next due pages into the queue; `exhausted` when nothing new is due. */
+    const refill = (): Promise<void> =>
+      (listing ??= (async () => {
+        try {
+          const batch = options.all
+            ? await store.listPages()
+            : await store.listDuePages(options.dueBy ?? clock.now(), 500);
+          let added = 0;
+          for (const page of batch) {
+            if (seen.has(page.pageId)) continue;
+            seen.add(page.pageId);
+            queue.push(page);
+            added++;
+          }
+          if (added === 0 || once) exhausted = true;
+        } finally {
+          listing = null;
+        }
+      })());
+
+    const worker = async () => {
+      for (;;) {
+        if (queue.length === 0) {
+          if (exhausted) return;
+          await refill();
+          continue;
+        }
+        const page = queue.shift()!;
+        // Keep the next batch coming before the queue is empty, so workers never wait for it.
+        if (queue.length < options.concurrency && !exhausted && listing === null) {
+          void refill().catch(() => undefined);
+        }
+        try {
+          const outcome = await processPage(
+            page.pageId,
+            {
+              mode,
+              dryRun: options.dryRun === true,
+              connectionDone: true,
+              ...(page.connectionId !== null && looks.has(page.connectionId)
+                ? { connectionLook: looks.get(page.connectionId)! }
+                : {}),
+              ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
+            },
+            mode === 'scheduled' ? page : undefined,
+          );
+          if (outcome.outcome !== 'skipped') checked++;
+          if (outcome.outcome === 'failed') failed++;
+          if (collect) results.push(outcome);
+        } catch (err) {
+          // One page's failure (lease lost, a throttled app, a deleted page) never stops the round,
+          // and never drops the page from the round's summary either.
+          const e = safeError(err);
+          logger.warn({ pageId: page.pageId, err: e }, 'page check failed');
+          options.onPageError?.(page.pageId, err);
+          const throttledNow = e.code === 'graph_rate_limited';
+          if (!throttledNow) failed++;
+          if (collect) {
+            results.push({
+              pageId: page.pageId,
+              before: page,
+              after: page,
+              decision: { action: 'none', reason: throttledNow ? 'throttled' : e.code },
+              outcome: throttledNow ? 'skipped' : 'failed',
+              tokenChanged: false,
+              message: e.message,
+            });
+          }
+        }
+      }
+    };
+    await refill();
+    // Every worker finishes its page before the round ends, even when listing failed for one of them.
+    const settled = await Promise.allSettled(
+      Array.from({ length: Math.max(1, options.concurrency) }, worker),
+    );
+    const broken = settled.find((r) => r.status === 'rejected');
+    if (broken) throw broken.reason;
+    deps.events.emit('check_round', { startedAt, finishedAt: clock.now(), checked, failed });
+    return results;
+  }
+
+  return { runRound };
+}
