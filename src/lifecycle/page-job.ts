@@ -234,14 +234,9 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       const due = isDue(before, now, options.dueBy ?? now);
       if (due.reason !== 'due') return skip(due.reason);
     }
-    // A person's check or renewal looks at the login first; a round has done so already.
-    let looked: ConnectionOutcome | null = options.connectionLook ?? null;
-    if (before.connectionId !== null && options.mode !== 'scheduled' && options.connectionDone !== true) {
-      looked = await connections.run(before.connectionId, {
-        extend: options.force === true ? 'force' : 'auto',
-        dryRun,
-      });
-    }
+    // The page lease is claimed before the look at the login, so that a second instance asked
+    // about the same Page (an on-demand refresh) sees the Page taken and waits for this work,
+    // instead of doing it again beside it.
     if (!dryRun && !(await store.claimPage(pageId, owner, now, deps.leaseTtlMs))) {
       if (options.mode === 'scheduled') return skip('leased');
       throw new AppError(
@@ -250,6 +245,14 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       );
     }
     try {
+      // A person's check or renewal looks at the login first; a round has done so already.
+      let looked: ConnectionOutcome | null = options.connectionLook ?? null;
+      if (before.connectionId !== null && options.mode !== 'scheduled' && options.connectionDone !== true) {
+        looked = await connections.run(before.connectionId, {
+          extend: options.force === true ? 'force' : 'auto',
+          dryRun,
+        });
+      }
       return await underLease(before, options, dryRun, looked);
     } finally {
       if (!dryRun) {
