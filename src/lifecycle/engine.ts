@@ -30,6 +30,7 @@ import {
 } from './decide.js';
 import { assertPostingTasks, assertPostingToken, pageTasks, toTokenInfo } from './inspect.js';
 import { isRenewal, type Outcome, renewalMessage, renewedToken } from './outcome.js';
+import { callsPerCheck, type Pacer } from './pacing.js';
 import type { KeeperEventMap } from './types.js';
 
 export interface EngineDeps {
@@ -45,6 +46,11 @@ export interface EngineDeps {
   random: () => number;
   /** Called after every stored change to a page (alerts are planned here). Must not throw. */
   onPageChanged?: (before: ManagedPage | null, after: ManagedPage) => Promise<void>;
+  /**
+   * The call-budget hook (lifecycle/pacing.ts): a scheduled round asks it before claiming each due
+   * Page; a Page it holds back stays due for a later round. Absent: no pacing.
+   */
+  pacer?: Pacer;
 }
 
 export type Mode = 'scheduled' | 'check' | 'renew';
@@ -315,6 +321,9 @@ export function createEngine(deps: EngineDeps) {
     if (options.mode === 'scheduled') {
       const due = isDue(before, now, options.dueBy ?? now);
       if (due.reason !== 'due') return skip(due.reason);
+      if (!dryRun && deps.pacer && !deps.pacer.admit(before.appId, callsPerCheck(before), now)) {
+        return skip('paced');
+      }
     }
     if (!dryRun && !(await store.claimPage(pageId, owner, now, deps.leaseTtlMs))) {
       if (options.mode === 'scheduled') return skip('leased');

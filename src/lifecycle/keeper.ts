@@ -13,6 +13,7 @@ import { type Keyring, openKeyring } from '../crypto/keyring.js';
 import { describeKeySource } from '../crypto/keys.js';
 import { createSecretBox, type KeyProvider } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
+import { CallBudget } from '../graph/budget.js';
 import { createGraphClient, type GraphClient } from '../graph/client.js';
 import { reconnectUrl } from '../http/connect.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -22,6 +23,7 @@ import type { Store } from '../store/types.js';
 import { type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createEngine, newPageFrom, safeError } from './engine.js';
+import { callsPerCheck, createPacer, type PacingPlan, planPacing } from './pacing.js';
 import { prepareSetup, setupEvent } from './setup.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
@@ -48,12 +50,25 @@ export interface KeeperOptions {
   random?: () => number;
   /** Run migrations when opening the store (default true). */
   migrate?: boolean;
+  /** Pace scheduled rounds against each app's call budget (default true; false for comparisons). */
+  pacing?: boolean;
   /**
    * May a missing database (SQLite file, or a PostgreSQL schema without tables) and a missing key
    * file be created? Default false: a keeper pointed at the wrong place fails naming the path,
    * instead of starting an empty database with a new key. `serve`, `migrate`, `setup` and `add` pass true.
    */
   create?: boolean;
+}
+
+/** One app's budget, for start-up, `status`, `/readyz` and `/metrics`. */
+export interface AppBudgetReport {
+  appId: string;
+  pages: number;
+  /** The last X-App-Usage (highest of its numbers), percent; null: none seen yet. */
+  usagePercent: number | null;
+  /** Estimated calls per hour the app may make; null: not known yet. */
+  capacityPerHour: number | null;
+  plan: PacingPlan;
 }
 
 /** Which database and key source a keeper uses, as `status` shows them (never a key or a password). */
@@ -77,6 +92,10 @@ export interface KeeperInternals extends TokenKeeper {
   readonly linkSecret: Buffer;
   /** Check the due pages once, as the scheduler does. */
   runRound(): Promise<void>;
+  /** Each app's call budget as the usage headers show it, and whether its Pages fit (lifecycle/pacing.ts). */
+  callBudget(): Promise<AppBudgetReport[]>;
+  /** The budget tracker the Graph client feeds. */
+  readonly budget: CallBudget;
   sources(): KeeperSources;
   reconnectUrl(pageId: string): string;
 }
@@ -216,6 +235,10 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     hkdfSync('sha256', keyring.oldest(), Buffer.alloc(0), 'fb-token-keeper reconnect links', 32),
   );
   const events = new EventEmitter<KeeperEventMap>();
+  // Each app's call budget, fed by the usage headers of every answer (graph/budget.ts), and the
+  // pacer the rounds ask before each check (lifecycle/pacing.ts).
+  const budget = new CallBudget(config.graphUsageTarget);
+  const pacer = createPacer({ budget });
   const graph =
     options.graph ??
     createGraphClient({
@@ -223,7 +246,15 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       version: config.graphApiVersion,
       timeoutMs: config.graphTimeoutMs,
       clock,
+      batch: config.graphBatch,
       onCall: (info) => events.emit('graph_call', info),
+      onUsage: (u) => {
+        if (u.bucket !== 'app') return;
+        const now = clock.now();
+        budget.recordCalls(u.appId, u.calls, now);
+        if (u.throttled) budget.observeThrottle(u.appId, now);
+        else budget.observe(u.appId, u.usage, now);
+      },
     });
   const policy: Policy = {
     renewalThresholdDays: config.renewalThresholdDays,
@@ -279,7 +310,37 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     events,
     random,
     onPageChanged,
+    ...(options.pacing === false ? {} : { pacer }),
   });
+
+  /** Per app: its Pages, what the usage headers say of its budget, and the pacing plan. */
+  async function callBudget(): Promise<AppBudgetReport[]> {
+    const now = clock.now();
+    const byApp = new Map<string, { pages: number; calls: number }>();
+    for (const p of await store.listPages()) {
+      const a = byApp.get(p.appId) ?? { pages: 0, calls: 0 };
+      a.pages++;
+      a.calls += callsPerCheck(p);
+      byApp.set(p.appId, a);
+    }
+    return [...byApp.entries()].map(([appId, a]) => {
+      const view = budget.view(appId, now);
+      return {
+        appId,
+        pages: a.pages,
+        usagePercent: view.reportedPercent,
+        capacityPerHour: view.capacity,
+        plan: planPacing({
+          pages: a.pages,
+          callsPerCheck: a.calls / a.pages,
+          intervalMs: policy.checkIntervalMs,
+          capacityPerHour: view.capacity,
+          otherCallsPerHour: view.otherCalls,
+          targetPercent: config.graphUsageTarget,
+        }),
+      };
+    });
+  }
 
   async function resolvePageId(pageId: string | undefined): Promise<string> {
     if (pageId !== undefined) return pageId;
@@ -652,6 +713,9 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         key_ids: [...store.secretBox.keyIds],
       };
     },
+
+    budget,
+    callBudget,
 
     async runRound() {
       await engine.runRound({ concurrency: config.checkConcurrency, collect: false });

@@ -188,4 +188,24 @@ describe('config', () => {
     expect(configError({ METRICS_TOKEN: 'short' }).message).toContain('METRICS_TOKEN must be at least 16');
     expect(configError({ METRICS_PAGE_SERIES: 'some' }).message).toContain('METRICS_PAGE_SERIES must be');
   });
+
+  it('GRAPH_USAGE_TARGET (a percentage, default 50) and GRAPH_BATCH (auto|off, default auto)', () => {
+    expect(loadConfig({})).toMatchObject({ graphUsageTarget: 50, graphBatch: 'auto' });
+    expect(loadConfig({ GRAPH_USAGE_TARGET: '80', GRAPH_BATCH: 'off' })).toMatchObject({
+      graphUsageTarget: 80,
+      graphBatch: 'off',
+    });
+    expect(loadConfig({ GRAPH_USAGE_TARGET: '12.5' }).graphUsageTarget).toBe(12.5);
+    expect(configError({ GRAPH_USAGE_TARGET: '0' }).message).toContain(
+      'GRAPH_USAGE_TARGET must be more than 0',
+    );
+    expect(configError({ GRAPH_USAGE_TARGET: '150' }).message).toContain(
+      'GRAPH_USAGE_TARGET must be at most 100',
+    );
+    expect(configError({ GRAPH_USAGE_TARGET: 'half' }).message).toContain(
+      'GRAPH_USAGE_TARGET must be a percentage',
+    );
+    expect(configError({ GRAPH_BATCH: 'on' }).message).toContain('GRAPH_BATCH must be auto or off');
+    expect(CONFIG_VARIABLES).toEqual(expect.arrayContaining(['GRAPH_USAGE_TARGET', 'GRAPH_BATCH']));
+  });
 });
