@@ -23,7 +23,7 @@ import type { Store } from '../store/types.js';
 import { type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createEngine, newPageFrom, safeError } from './engine.js';
-import { callsPerCheck, createPacer, type PacingPlan, planPacing } from './pacing.js';
+import { type AppBudgetReport, budgetReports, createPacer } from './pacing.js';
 import { prepareSetup, setupEvent } from './setup.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
@@ -60,17 +60,6 @@ export interface KeeperOptions {
   create?: boolean;
 }
 
-/** One app's budget, for start-up, `status`, `/readyz` and `/metrics`. */
-export interface AppBudgetReport {
-  appId: string;
-  pages: number;
-  /** The last X-App-Usage (highest of its numbers), percent; null: none seen yet. */
-  usagePercent: number | null;
-  /** Estimated calls per hour the app may make; null: not known yet. */
-  capacityPerHour: number | null;
-  plan: PacingPlan;
-}
-
 /** Which database and key source a keeper uses, as `status` shows them (never a key or a password). */
 export interface KeeperSources {
   database: string;
@@ -93,7 +82,7 @@ export interface KeeperInternals extends TokenKeeper {
   /** Check the due pages once, as the scheduler does. */
   runRound(): Promise<void>;
   /** Each app's call budget as the usage headers show it, and whether its Pages fit (lifecycle/pacing.ts). */
-  callBudget(): Promise<AppBudgetReport[]>;
+  callBudget(pages?: readonly ManagedPage[]): Promise<AppBudgetReport[]>;
   /** The budget tracker the Graph client feeds. */
   readonly budget: CallBudget;
   sources(): KeeperSources;
@@ -314,31 +303,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   });
 
   /** Per app: its Pages, what the usage headers say of its budget, and the pacing plan. */
-  async function callBudget(): Promise<AppBudgetReport[]> {
-    const now = clock.now();
-    const byApp = new Map<string, { pages: number; calls: number }>();
-    for (const p of await store.listPages()) {
-      const a = byApp.get(p.appId) ?? { pages: 0, calls: 0 };
-      a.pages++;
-      a.calls += callsPerCheck(p);
-      byApp.set(p.appId, a);
-    }
-    return [...byApp.entries()].map(([appId, a]) => {
-      const view = budget.view(appId, now);
-      return {
-        appId,
-        pages: a.pages,
-        usagePercent: view.reportedPercent,
-        capacityPerHour: view.capacity,
-        plan: planPacing({
-          pages: a.pages,
-          callsPerCheck: a.calls / a.pages,
-          intervalMs: policy.checkIntervalMs,
-          capacityPerHour: view.capacity,
-          otherCallsPerHour: view.otherCalls,
-          targetPercent: config.graphUsageTarget,
-        }),
-      };
+  async function callBudget(pages?: readonly ManagedPage[]): Promise<AppBudgetReport[]> {
+    return budgetReports(pages ?? (await store.listPages()), budget, {
+      now: clock.now(),
+      intervalMs: policy.checkIntervalMs,
+      targetPercent: config.graphUsageTarget,
     });
   }
 

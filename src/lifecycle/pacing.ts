@@ -165,3 +165,46 @@ export function createPacer(options: PacerOptions): Pacer & { paced(appId: strin
     paced: (appId) => pacedCount.get(appId) ?? 0,
   };
 }
+
+/** One app's budget, for start-up, `status`, `/readyz` and `/metrics`. */
+export interface AppBudgetReport {
+  appId: string;
+  pages: number;
+  /** The last X-App-Usage (highest of its numbers), percent; null: none seen yet. */
+  usagePercent: number | null;
+  /** Estimated calls per hour the app may make; null: not known yet. */
+  capacityPerHour: number | null;
+  plan: PacingPlan;
+}
+
+/** Per app of `pages`: what the budget tracker knows, and the plan for its Pages. Pure. */
+export function budgetReports(
+  pages: readonly { appId: string; source: unknown }[],
+  budget: CallBudget,
+  o: { now: number; intervalMs: number; targetPercent: number },
+): AppBudgetReport[] {
+  const byApp = new Map<string, { pages: number; calls: number }>();
+  for (const p of pages) {
+    const a = byApp.get(p.appId) ?? { pages: 0, calls: 0 };
+    a.pages++;
+    a.calls += callsPerCheck(p);
+    byApp.set(p.appId, a);
+  }
+  return [...byApp.entries()].map(([appId, a]) => {
+    const view = budget.view(appId, o.now);
+    return {
+      appId,
+      pages: a.pages,
+      usagePercent: view.reportedPercent,
+      capacityPerHour: view.capacity,
+      plan: planPacing({
+        pages: a.pages,
+        callsPerCheck: a.calls / a.pages,
+        intervalMs: o.intervalMs,
+        capacityPerHour: view.capacity,
+        otherCallsPerHour: view.otherCalls,
+        targetPercent: o.targetPercent,
+      }),
+    };
+  });
+}
