@@ -337,13 +337,33 @@ Examples:
       new Option('--scenario <name>', 'what happens during the run').choices(SCENARIOS).default('default'),
     )
     .option('--pages <n>', 'how many pages', '3')
+    .option(
+      '--app-users <n>',
+      'budget the app for this many daily users (200 calls each per hour), as Facebook does',
+    )
+    .option('--no-pacing', 'do not pace the rounds against the budget (to compare)')
     .option('--json', 'print JSON')
-    .action(async (o: { days: string; scenario: string; pages: string; json?: boolean }) => {
-      const { runSimulation, simulationText } = await import('../lifecycle/simulate.js');
-      const r = await runSimulation({ days: Number(o.days), scenario: o.scenario, pages: Number(o.pages) });
-      if (o.json) json(r);
-      else out(simulationText(r));
-    });
+    .action(
+      async (o: {
+        days: string;
+        scenario: string;
+        pages: string;
+        appUsers?: string;
+        pacing: boolean;
+        json?: boolean;
+      }) => {
+        const { runSimulation, simulationText } = await import('../lifecycle/simulate.js');
+        const r = await runSimulation({
+          days: Number(o.days),
+          scenario: o.scenario,
+          pages: Number(o.pages),
+          ...(o.appUsers === undefined ? {} : { appUsers: Number(o.appUsers) }),
+          pacing: o.pacing,
+        });
+        if (o.json) json(r);
+        else out(simulationText(r));
+      },
+    );
 
   program
     .command('fake-graph')

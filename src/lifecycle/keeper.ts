@@ -52,6 +52,8 @@ export interface KeeperOptions {
   migrate?: boolean;
   /** Pace scheduled rounds against each app's call budget (default true; false for comparisons). */
   pacing?: boolean;
+  /** How much of the budget's rate one round may spend at once, in ms of it (default a minute, the service's poll). */
+  pacingBurstMs?: number;
   /**
    * May a missing database (SQLite file, or a PostgreSQL schema without tables) and a missing key
    * file be created? Default false: a keeper pointed at the wrong place fails naming the path,
@@ -227,7 +229,10 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   // Each app's call budget, fed by the usage headers of every answer (graph/budget.ts), and the
   // pacer the rounds ask before each check (lifecycle/pacing.ts).
   const budget = new CallBudget(config.graphUsageTarget);
-  const pacer = createPacer({ budget });
+  const pacer = createPacer({
+    budget,
+    ...(options.pacingBurstMs === undefined ? {} : { burstMs: options.pacingBurstMs }),
+  });
   const graph =
     options.graph ??
     createGraphClient({
