@@ -753,19 +753,24 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       return done(oauthError(400, 100, '(#100) The parameter batch must be a JSON array of requests'));
     }
     if (items.length > MAX_BATCH) {
-      return done(oauthError(400, 100, `(#100) Too many requests in batch message. Maximum batch size is ${MAX_BATCH}`));
+      return done(
+        oauthError(400, 100, `(#100) Too many requests in batch message. Maximum batch size is ${MAX_BATCH}`),
+      );
     }
     const top = caller(q);
-    budget.charge(
-      bucOf(top) === null ? `app:${top.appId ?? ''}` : `buc:${bucOf(top) ?? ''}`,
-      { calls: 0, time: ROUND_TRIP_TIME, cpu: 0 },
-    );
+    budget.charge(bucOf(top) === null ? `app:${top.appId ?? ''}` : `buc:${bucOf(top) ?? ''}`, {
+      calls: 0,
+      time: ROUND_TRIP_TIME,
+      cpu: 0,
+    });
     const answers: unknown[] = [];
     for (const raw of items) {
       const it = raw as { method?: unknown; relative_url?: unknown; body?: unknown };
       const method = typeof it.method === 'string' ? it.method.toUpperCase() : '';
       if ((method !== 'GET' && method !== 'POST') || typeof it.relative_url !== 'string') {
-        answers.push(itemAnswer(oauthError(400, 100, '(#100) Each batch request needs a method and a relative_url')));
+        answers.push(
+          itemAnswer(oauthError(400, 100, '(#100) Each batch request needs a method and a relative_url')),
+        );
         continue;
       }
       const rel = new URL(it.relative_url.replace(/^\/+/, ''), `http://graph/${version}/`);
@@ -840,7 +845,12 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     /** The usage the next answer to the app would report (percent; no rounding to a header). */
     appUsage(appId: string): UsagePercent & { calls: number; capacity: number; budgeted: boolean } {
       const { capacity, budgeted } = platformCapacity(state.app(appId));
-      return { ...budget.percent(`app:${appId}`, capacity), calls: budget.calls(`app:${appId}`), capacity, budgeted };
+      return {
+        ...budget.percent(`app:${appId}`, capacity),
+        calls: budget.calls(`app:${appId}`),
+        capacity,
+        budgeted,
+      };
     },
     /** Forget all usage (the rolling windows), e.g. between two runs of a benchmark. */
     resetUsage(): void {

@@ -242,8 +242,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       await scheduler.trigger();
       if (budgeted) {
         maxUsage = Math.max(maxUsage, graph.appUsage(app.appId).call_count);
-        if (plan === null && clock.now() - start >= 60 * MINUTE)
-          {plan = (await keeper.callBudget())[0]?.plan ?? null;}
+        if (plan === null && clock.now() - start >= 60 * MINUTE) {
+          plan = (await keeper.callBudget())[0]?.plan ?? null;
+        }
       }
       // Sampling every Page's token each step is the cost of the validity figures: skipped past 1,000 Pages.
       if (ids.length > 1000) {

@@ -50,7 +50,7 @@ async function batch(items: unknown[], token = appToken) {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: form.toString(),
   });
-  return { status: res.status, body: (await res.json()), headers: res.headers };  
+  return { status: res.status, body: await res.json(), headers: res.headers };
 }
 
 function pageToken(): { pageId: string; token: string } {
@@ -72,7 +72,12 @@ describe('the app budget: 200 × daily users calls per rolling hour', () => {
     const second = await get('/debug_token', appToken, { input_token: input });
     expect(second.appUsage).toEqual({ call_count: 1, total_time: 1, total_cputime: 1 });
     for (let i = 0; i < 98; i++) await get('/debug_token', appToken, { input_token: input });
-    expect(g.appUsage(app.appId)).toMatchObject({ calls: 100, capacity: 200, call_count: 50, budgeted: true });
+    expect(g.appUsage(app.appId)).toMatchObject({
+      calls: 100,
+      capacity: 200,
+      call_count: 50,
+      budgeted: true,
+    });
   });
 
   it('at 100 % the app is throttled with #4 (app token) and its calls still count; the rolling hour frees it', async () => {
@@ -98,7 +103,9 @@ describe('the app budget: 200 × daily users calls per rolling hour', () => {
     const u = g.createUser();
     const input = g.issueUserToken({ appId: app.appId, userId: u.id, lifetime: 'long' });
     let last = null as Record<string, number> | null;
-    for (let i = 0; i < 200; i++) last = (await get('/debug_token', appToken, { input_token: input })).appUsage;
+    for (let i = 0; i < 200; i++) {
+      last = (await get('/debug_token', appToken, { input_token: input })).appUsage;
+    }
     expect(last).toEqual({ call_count: 20, total_time: 20, total_cputime: 20 });
   });
 
@@ -122,7 +129,9 @@ describe('the app budget: 200 × daily users calls per rolling hour', () => {
     for (let i = 0; i < 2; i++) {
       expect((await get('/debug_token', appToken, { input_token: user })).status).toBe(200);
     }
-    expect((await get('/debug_token', appToken, { input_token: user })).body.error).toMatchObject({ code: 613 });
+    expect((await get('/debug_token', appToken, { input_token: user })).body.error).toMatchObject({
+      code: 613,
+    });
     // Other paths are not under the custom limit.
     expect((await get('/me', user, { fields: 'id' })).status).toBe(200);
   });
@@ -183,7 +192,9 @@ describe('batch requests', () => {
     expect(r.status).toBe(200);
     expect(r.body).toHaveLength(3);
     expect(r.body[0].code).toBe(200);
-    expect(r.body[0].headers).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'content-type' })]));
+    expect(r.body[0].headers).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'content-type' })]),
+    );
     expect(JSON.parse(r.body[0].body).data).toMatchObject({ is_valid: true, type: 'USER' });
     expect(JSON.parse(r.body[1].body).data).toMatchObject({ is_valid: false });
     // /me with an app token is refused inside its own item, the others are not affected.
