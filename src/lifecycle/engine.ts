@@ -61,6 +61,8 @@ export interface ProcessOptions {
   dryRun?: boolean;
   /** Scheduled mode: count a page due by this time as due now (a cron round, `cronDueBy`). */
   dueBy?: number;
+  /** Scheduled mode: ask the pacer before claiming (the service's rounds; a cron run cannot wait). */
+  paced?: boolean;
 }
 
 export interface ProcessOutcome {
@@ -321,7 +323,12 @@ export function createEngine(deps: EngineDeps) {
     if (options.mode === 'scheduled') {
       const due = isDue(before, now, options.dueBy ?? now);
       if (due.reason !== 'due') return skip(due.reason);
-      if (!dryRun && deps.pacer && !deps.pacer.admit(before.appId, callsPerCheck(before), now)) {
+      if (
+        !dryRun &&
+        options.paced === true &&
+        deps.pacer &&
+        !deps.pacer.admit(before.appId, callsPerCheck(before), now)
+      ) {
         return skip('paced');
       }
     }
@@ -638,6 +645,8 @@ export function createEngine(deps: EngineDeps) {
     collect?: boolean;
     /** See ProcessOptions.dueBy. */
     dueBy?: number;
+    /** See ProcessOptions.paced. */
+    paced?: boolean;
     /** Hears of each page the round could not work on (the round goes on). */
     onPageError?: (pageId: string, err: unknown) => void;
   }): Promise<ProcessOutcome[]> {
@@ -692,6 +701,7 @@ export function createEngine(deps: EngineDeps) {
               mode,
               dryRun: options.dryRun === true,
               ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
+              ...(options.paced === true ? { paced: true } : {}),
             },
             mode === 'scheduled' ? page : undefined,
           );

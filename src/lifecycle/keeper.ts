@@ -692,7 +692,8 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     callBudget,
 
     async runRound() {
-      await engine.runRound({ concurrency: config.checkConcurrency, collect: false });
+      // Paced: the next round (a poll later) takes what the budget held back. A cron `check` is not.
+      await engine.runRound({ concurrency: config.checkConcurrency, collect: false, paced: true });
     },
 
     async close() {
