@@ -149,6 +149,14 @@ const schema = z.object({
     .default('v26.0')
     .refine((s) => /^v\d+\.\d+$/.test(s), { error: 'GRAPH_API_VERSION must look like v26.0' }),
   GRAPH_TIMEOUT_MS: integer('GRAPH_TIMEOUT_MS', 100, 300_000).default(10_000),
+  /** The share of an app's Facebook call budget a round may plan to use (docs/FACEBOOK.md#throttling). */
+  GRAPH_USAGE_TARGET: z.coerce
+    .number({ error: 'GRAPH_USAGE_TARGET must be a percentage such as 50' })
+    .gt(0, 'GRAPH_USAGE_TARGET must be more than 0 (a percentage such as 50)')
+    .max(100, 'GRAPH_USAGE_TARGET must be at most 100 (a percentage)')
+    .default(50),
+  /** auto: debug_token calls made at the same time go out as one Graph batch request; off: never. */
+  GRAPH_BATCH: z.enum(['auto', 'off'], { error: 'GRAPH_BATCH must be auto or off' }).default('auto'),
   FACEBOOK_DIALOG_URL: url('FACEBOOK_DIALOG_URL').default('https://www.facebook.com'),
   // Instagram API with Instagram Login and the Threads API: their own hosts (docs/FACEBOOK.md#instagram-login-tokens, #threads-tokens).
   INSTAGRAM_API_URL: url('INSTAGRAM_API_URL').default('https://graph.instagram.com'),
@@ -246,6 +254,10 @@ export interface Config {
   host: string;
   port: number;
   checkIntervalHours: number;
+  /** GRAPH_USAGE_TARGET: percent of the app's call budget a round plans to use (0 < t ≤ 100). */
+  graphUsageTarget: number;
+  /** GRAPH_BATCH. */
+  graphBatch: 'auto' | 'off';
   renewalThresholdDays: number;
   alertDaysBefore: number[];
   alertFailingAfterHours: number;
@@ -326,6 +338,8 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     host: e.HOST,
     port: e.PORT,
     checkIntervalHours: e.CHECK_INTERVAL_HOURS,
+    graphUsageTarget: e.GRAPH_USAGE_TARGET,
+    graphBatch: e.GRAPH_BATCH,
     renewalThresholdDays: e.RENEWAL_THRESHOLD_DAYS,
     alertDaysBefore: Object.freeze(e.ALERT_DAYS_BEFORE) as number[],
     alertFailingAfterHours: e.ALERT_FAILING_AFTER_HOURS,

@@ -16,6 +16,7 @@ import { registerDashboard } from './dashboard/routes.js';
 import { createMetrics } from './http/metrics.js';
 import { startServer } from './http/server.js';
 import { createTokenKeeper, type KeeperInternals, type KeeperOptions } from './lifecycle/keeper.js';
+import type { BudgetWarning } from './lifecycle/pacing.js';
 import { createScheduler } from './lifecycle/scheduler.js';
 import { safeError } from './lifecycle/engine.js';
 import { AppError } from './errors.js';
@@ -42,7 +43,11 @@ export async function createService(options: ServiceOptions = {}) {
     pollMs: options.pollMs ?? Math.min(MINUTE, keeper.policy.checkIntervalMs),
     runRound: () => keeper.runRound(),
   });
-  const metrics = createMetrics(keeper, store, clock, { pageSeries: config.metricsPageSeries });
+  const metrics = createMetrics(keeper, store, clock, {
+    pageSeries: config.metricsPageSeries,
+    callBudget: (pages) => keeper.callBudget(pages),
+  });
+  const budgetWatch = watchCallBudget(keeper);
 
   async function ready() {
     const checks: Record<string, { ok: boolean; message?: string }> = {};
@@ -67,6 +72,9 @@ export async function createService(options: ServiceOptions = {}) {
       first.done === true
         ? { ok: true }
         : { ok: false, message: `${faults.size} stored secret(s) cannot be opened: ${first.value.message}` };
+    // Advisory: a budget too small for the Pages slows their checks but serves every token, so
+    // it never fails readiness; its message says what is achievable (lifecycle/pacing.ts).
+    checks.call_budget = budgetWatch.check();
     checks.scheduler = scheduler.isAlive()
       ? { ok: true }
       : { ok: false, message: scheduler.isRunning() ? 'no round finished recently' : 'not running' };
@@ -105,12 +113,53 @@ export async function createService(options: ServiceOptions = {}) {
     /** Stop taking work, let in-flight work finish (bounded), release leases, close the database. */
     stop(): Promise<void> {
       stopping ??= (async () => {
+        budgetWatch.close();
         await scheduler.stop();
         await dispatcher.stop();
         await app.close();
         await keeper.close();
       })();
       return stopping;
+    },
+  };
+}
+
+/**
+ * Says when an app's Pages cannot all be checked within CHECK_INTERVAL_HOURS inside
+ * GRAPH_USAGE_TARGET of its call budget: after each round (the budget is known from the usage
+ * headers of the first calls, so this is at start-up in practice) it logs each new shortfall once
+ * with the achievable interval, and `/readyz` shows the last one in its `call_budget` check.
+ */
+function watchCallBudget(keeper: KeeperInternals) {
+  let warnings: (BudgetWarning & { appId: string })[] = [];
+  const said = new Set<string>();
+  const onRound = () => {
+    keeper
+      .callBudget()
+      .then((reports) => {
+        warnings = reports.flatMap((r) => (r.plan.warning ? [{ ...r.plan.warning, appId: r.appId }] : []));
+        const short = new Set(warnings.map((w) => w.appId));
+        for (const appId of said) if (!short.has(appId)) said.delete(appId);
+        for (const w of warnings) {
+          // Once per shortfall: the estimate moves a little every round, the log need not.
+          if (said.has(w.appId)) continue;
+          said.add(w.appId);
+          keeper.logger.warn({ appId: w.appId, warning: w }, w.message);
+        }
+      })
+      .catch((err: unknown) =>
+        keeper.logger.warn({ err: safeError(err) }, 'call budget could not be planned'),
+      );
+  };
+  keeper.events.on('check_round', onRound);
+  return {
+    check(): { ok: boolean; message?: string } {
+      return warnings.length === 0
+        ? { ok: true }
+        : { ok: true, message: warnings.map((w) => `app ${w.appId}: ${w.message}`).join(' ') };
+    },
+    close() {
+      keeper.events.off('check_round', onRound);
     },
   };
 }

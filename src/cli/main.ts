@@ -394,15 +394,30 @@ Examples:
     )
     .option('--pages <n>', 'how many pages', '3')
     .option('--post-every <minutes>', 'a posting app posts every N minutes and reports token errors')
+    .option(
+      '--app-users <n>',
+      'budget the app for this many daily users (200 calls each per hour), as Facebook does',
+    )
+    .option('--no-pacing', 'do not pace the rounds against the budget (to compare)')
     .option('--json', 'print JSON')
     .action(
-      async (o: { days: string; scenario: string; pages: string; postEvery?: string; json?: boolean }) => {
+      async (o: {
+        days: string;
+        scenario: string;
+        pages: string;
+        postEvery?: string;
+        appUsers?: string;
+        pacing: boolean;
+        json?: boolean;
+      }) => {
         const { runSimulation, simulationText } = await import('../lifecycle/simulate.js');
         const r = await runSimulation({
           days: Number(o.days),
           scenario: o.scenario,
           pages: Number(o.pages),
           ...(o.postEvery !== undefined ? { postEveryMinutes: Number(o.postEvery) } : {}),
+          ...(o.appUsers === undefined ? {} : { appUsers: Number(o.appUsers) }),
+          pacing: o.pacing,
         });
         if (o.json) json(r);
         else out(simulationText(r));

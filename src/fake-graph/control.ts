@@ -117,6 +117,22 @@ const OPS = {
     },
   ),
   clearFaults: def(z.object({}), (g) => g.clearFaults()),
+  setAppUsers: def(z.object({ appId: str, users: z.number().int().positive().nullable() }), (g, a) =>
+    g.setAppUsers(a.appId, a.users),
+  ),
+  setUserLimit: def(
+    z.object({ appId: str, callsPerHour: z.number().int().nonnegative().nullable() }),
+    (g, a) => g.setUserLimit(a.appId, a.callsPerHour),
+  ),
+  setCustomLimit: def(
+    z.object({ appId: str, path: str, callsPerHour: z.number().int().nonnegative().nullable() }),
+    (g, a) => g.setCustomLimit(a.appId, a.path, a.callsPerHour),
+  ),
+  refuseInBatch: def(z.object({ path: str, refuse: z.boolean().default(true) }), (g, a) =>
+    g.refuseInBatch(a.path, a.refuse),
+  ),
+  appUsage: def(z.object({ appId: str }), (g, a) => g.appUsage(a.appId)),
+  resetUsage: def(z.object({}), (g) => g.resetUsage()),
   setLatency: def(z.object({ ms: z.number().nonnegative() }), (g, a) => g.setLatency(a.ms)),
   calls: def(z.object({}), (g) => g.calls),
   countCalls: def(z.object({ path: str.optional() }), (g, a) => g.countCalls(a.path)),
@@ -192,6 +208,8 @@ const POSITIONAL: Partial<Record<ControlOp, string[]>> = {
   platformTokenStatus: ['platform', 'token'],
   setRefreshChangesToken: ['platform', 'value'],
   setPlatformDialogAccount: ['platform', 'accountId'],
+  setAppUsers: ['appId', 'users'],
+  appUsage: ['appId'],
 };
 
 export interface ControlReply {
@@ -281,6 +299,12 @@ export interface RemoteFakeGraph {
   selectPages(appId: string, userId: string, pageIds: string[]): Promise<void>;
   setDataAccessExpiry(appId: string, userId: string, at: number): Promise<void>;
   tokenStatus(token: string): Promise<TokenStatus>;
+  setAppUsers(appId: string, users: number | null): Promise<void>;
+  setUserLimit(appId: string, callsPerHour: number | null): Promise<void>;
+  setCustomLimit(appId: string, path: string, callsPerHour: number | null): Promise<void>;
+  refuseInBatch(path: string, refuse?: boolean): Promise<void>;
+  appUsage(appId: string): Promise<ReturnType<FakeGraph['appUsage']>>;
+  resetUsage(): Promise<void>;
   injectFault(f: FaultSpec): Promise<void>;
   clearFaults(): Promise<void>;
   setLatency(ms: number): Promise<void>;
@@ -360,6 +384,12 @@ export function connectFakeGraph(url: string): RemoteFakeGraph {
     selectPages: (appId, userId, pageIds) => v(op('selectPages', { appId, userId, pageIds })),
     setDataAccessExpiry: (appId, userId, at) => v(op('setDataAccessExpiry', { appId, userId, at })),
     tokenStatus: (token) => op('tokenStatus', { token }),
+    setAppUsers: (appId, users) => v(op('setAppUsers', { appId, users })),
+    setUserLimit: (appId, callsPerHour) => v(op('setUserLimit', { appId, callsPerHour })),
+    setCustomLimit: (appId, path, callsPerHour) => v(op('setCustomLimit', { appId, path, callsPerHour })),
+    refuseInBatch: (path, refuse = true) => v(op('refuseInBatch', { path, refuse })),
+    appUsage: (appId) => op('appUsage', { appId }),
+    resetUsage: () => v(op('resetUsage')),
     injectFault: (f) => v(op('injectFault', { ...f })),
     clearFaults: () => v(op('clearFaults')),
     setLatency: (ms) => v(op('setLatency', { ms })),

@@ -5,7 +5,18 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HOUR, MINUTE } from '../clock.js';
+import { MINUTE } from '../clock.js';
+import {
+  BudgetModel,
+  CALLS_PER_USER_PER_HOUR,
+  ITEM_CPU,
+  ITEM_TIME,
+  maxPercent,
+  PAGE_CALLS_PER_HOUR,
+  ROUND_TRIP_TIME,
+  SINGLE_CALL,
+  type UsagePercent,
+} from './budget.js';
 import { confirmDialog, renderDialog } from './dialog.js';
 import { isPlatformDialog, isPlatformPrefix, routePlatform } from './platform-http.js';
 import type { RefreshablePlatform, RefreshableWorld } from './refreshable.js';
@@ -68,7 +79,12 @@ export interface RecordedCall {
   /** What the emulator made of `appsecret_proof` (`none`: the call carried no token to prove). */
   proof: 'valid' | 'invalid' | 'missing' | 'none';
   fault: FaultKind | null;
+  /** Set on the items of a batch request (the request itself is recorded too, as `POST /{version}/`). */
+  batch?: true;
 }
+
+/** "up to 50 requests" per batch (https://developers.facebook.com/docs/graph-api/batch-requests). */
+export const MAX_BATCH = 50;
 
 export interface HttpLayerOptions {
   version: string;
@@ -115,23 +131,31 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
   const calls: RecordedCall[] = [];
   const held = new Set<ServerResponse>();
   let latencyMs = 0;
-  /** Rolling one-hour windows of call times, per app and per Page (for the usage headers). */
-  const windows = new Map<string, number[]>();
+  const budget = new BudgetModel(state.clock);
+  /** `${appId} ${path}` → calls per rolling hour: Meta's #613 "custom rate limit" on one endpoint. */
+  const customLimits = new Map<string, { appId: string; path: string; callsPerHour: number }>();
+  /** Paths refused inside a batch (Meta does not document which calls a batch accepts). */
+  const refusedInBatch = new Set<string>();
 
-  function tick(key: string): number {
-    const now = state.clock.now();
-    const list = (windows.get(key) ?? []).filter((t) => t > now - HOUR && t <= now);
-    list.push(now);
-    windows.set(key, list);
-    return list.length;
+  /** The app's Platform budget: 200 × its daily users when set, else 200 × the world's users, never throttled. */
+  function platformCapacity(app: AppRecord): { capacity: number; budgeted: boolean } {
+    const users = app.dailyUsers ?? null;
+    return users === null
+      ? { capacity: CALLS_PER_USER_PER_HOUR * Math.max(1, state.users.size), budgeted: false }
+      : { capacity: CALLS_PER_USER_PER_HOUR * users, budgeted: true };
   }
 
-  const usage = (pct: number) =>
-    JSON.stringify({
-      call_count: pct,
-      total_cputime: Math.floor(pct * 0.4),
-      total_time: Math.floor(pct * 0.6),
-    });
+  /** The Business Use Case object a Page or system-user token's calls count against. */
+  const bucOf = (who: Who): string | null =>
+    who.kind === 'PAGE'
+      ? (who.rec?.pageId ?? null)
+      : who.kind === 'SYSTEM_USER'
+        ? (who.rec?.systemUserId ?? null)
+        : null;
+
+  const asHeader = (u: UsagePercent) => JSON.stringify(u);
+  const bucHeader = (id: string, u: UsagePercent, regainMinutes: number) =>
+    JSON.stringify({ [id]: [{ type: 'pages', ...u, estimated_time_to_regain_access: regainMinutes }] });
 
   /**
    * docs/FACEBOOK.md#throttling (https://developers.facebook.com/docs/graph-api/overview/rate-limiting): calls with an app
@@ -139,37 +163,113 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
    * get X-App-Usage; calls with a Page or system-user token count against Business Use Case limits
    * and get X-Business-Use-Case-Usage (type `pages`, 4800 calls/hour; Page tokens also
    * X-Page-Usage). No X-App-Usage while usage rounds to 0 %: Meta sends the headers "once enough
-   * calls have been made", and not when utilization "is effectively 0%".
+   * calls have been made", and not when utilization "is effectively 0%". An app that is not
+   * budgeted (no daily users set) reports at most 99 %.
    */
-  function usageHeaders(ctx: Ctx): Record<string, string> {
+  function usageHeaders(who: Who): Record<string, string> {
     const h: Record<string, string> = {};
-    const kind = ctx.rec?.kind ?? null;
-    if (ctx.app && (kind === null || kind === 'USER')) {
-      const capacity = 200 * Math.max(1, state.users.size);
-      const pct = Math.min(99, Math.floor((tick(`app:${ctx.app.appId}`) * 100) / capacity));
-      if (pct > 0) h['x-app-usage'] = usage(pct);
+    const app = who.appId === null ? undefined : state.apps.get(who.appId);
+    if (app && (who.kind === 'APP' || who.kind === 'USER')) {
+      const { capacity, budgeted } = platformCapacity(app);
+      const u = budget.percent(`app:${app.appId}`, capacity);
+      const shown = budgeted ? u : capAt99(u);
+      if (maxPercent(shown) > 0) h['x-app-usage'] = asHeader(shown);
     }
-    const buc = kind === 'PAGE' ? ctx.rec?.pageId : kind === 'SYSTEM_USER' ? ctx.rec?.systemUserId : null;
+    const buc = bucOf(who);
     if (buc) {
-      // Rounded up: the Page limit's 1 % is 48 calls, and the keeper's header parsing is exercised
-      // on every Page-token call (unverified: how soon Facebook starts sending these).
-      const pct = Math.min(99, Math.ceil((tick(`buc:${buc}`) * 100) / 4800));
-      if (kind === 'PAGE') h['x-page-usage'] = usage(pct);
-      h['x-business-use-case-usage'] = JSON.stringify({
-        [buc]: [{ type: 'pages', ...JSON.parse(usage(pct)), estimated_time_to_regain_access: 0 }],
-      });
+      // At least 1 % once a call was made: the Page limit's 1 % is 48 calls, and the keeper's
+      // header parsing is exercised on every Page-token call (unverified: how soon Facebook starts
+      // sending these).
+      const raw = budget.percent(`buc:${buc}`, PAGE_CALLS_PER_HOUR);
+      const u = {
+        call_count: Math.max(1, raw.call_count),
+        total_time: Math.max(1, raw.total_time),
+        total_cputime: Math.max(1, raw.total_cputime),
+      };
+      const shown = app && platformCapacity(app).budgeted ? u : capAt99(u);
+      if (who.kind === 'PAGE') h['x-page-usage'] = asHeader(shown);
+      h['x-business-use-case-usage'] = bucHeader(buc, shown, 0);
     }
     return h;
   }
 
+  /**
+   * A budgeted app's call refused because a budget it counts against is spent (checked before the
+   * call; the call is charged all the same: "Continuing to make calls will continue to increase
+   * your call count", rate-limiting page). Codes as Meta documents them: #4 app limit, #17 user
+   * limit, #32 a user token's Pages API call, #613 a custom limit, #80001 a Page token's Page.
+   */
+  function overBudget(who: Who, path: string): Reply | null {
+    const app = who.appId === null ? undefined : state.apps.get(who.appId);
+    if (!app || !platformCapacity(app).budgeted) return null;
+    const buc = bucOf(who);
+    if (buc) {
+      const u = budget.percent(`buc:${buc}`, PAGE_CALLS_PER_HOUR);
+      if (maxPercent(u) < 100) return null;
+      return {
+        ...oauthError(
+          400,
+          80001,
+          '(#80001) There have been too many calls to this Page account. Wait a bit and try again. For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting.',
+        ),
+        headers: { 'x-business-use-case-usage': bucHeader(buc, u, 60) },
+      };
+    }
+    if (who.kind !== 'APP' && who.kind !== 'USER') return null;
+    for (const limit of customLimits.values()) {
+      if (limit.appId !== app.appId || !path.includes(limit.path)) continue;
+      if (budget.calls(`custom:${app.appId} ${limit.path}`) >= limit.callsPerHour) {
+        return oauthError(400, 613, '(#613) Calls to this api have exceeded the rate limit.');
+      }
+    }
+    const userLimit = budget.userLimit(app.appId);
+    if (
+      who.kind === 'USER' &&
+      userLimit !== null &&
+      budget.calls(`user:${app.appId}:${who.rec?.userId ?? ''}`) >= userLimit
+    ) {
+      return oauthError(400, 17, '(#17) User request limit reached', { is_transient: true });
+    }
+    const u = budget.percent(`app:${app.appId}`, platformCapacity(app).capacity);
+    if (maxPercent(u) < 100) return null;
+    // "32: User or app whose token is being used in the Pages API request has reached its rate limit".
+    const pagesApi = /^\d+$/.test(path.split('/').filter(Boolean)[1] ?? '');
+    const r =
+      who.kind === 'USER' && pagesApi
+        ? oauthError(400, 32, '(#32) Page request limit reached')
+        : oauthError(403, 4, '(#4) Application request limit reached', { is_transient: true });
+    return { ...r, headers: { 'x-app-usage': asHeader(u) } };
+  }
+
+  /** Charges one call (or one batch item, `item: true`) to every budget it counts against. */
+  function chargeCall(who: Who, path: string, item: boolean): void {
+    const charge = item ? { calls: 1, time: ITEM_TIME, cpu: ITEM_CPU } : SINGLE_CALL;
+    const buc = bucOf(who);
+    if (buc) return budget.charge(`buc:${buc}`, charge);
+    if (who.appId === null || (who.kind !== 'APP' && who.kind !== 'USER')) return;
+    budget.charge(`app:${who.appId}`, charge);
+    if (who.kind === 'USER') budget.charge(`user:${who.appId}:${who.rec?.userId ?? ''}`, charge);
+    for (const limit of customLimits.values()) {
+      if (limit.appId === who.appId && path.includes(limit.path)) {
+        budget.charge(`custom:${who.appId} ${limit.path}`, charge);
+      }
+    }
+  }
+
+  interface Who {
+    appId: string | null;
+    kind: TokenRecord['kind'] | 'APP' | null;
+    rec: TokenRecord | null;
+  }
+
   /** Who a request claims to be, before routing: the app and the kind of its token. */
-  function caller(q: URLSearchParams): { appId: string | null; kind: TokenRecord['kind'] | 'APP' | null } {
+  function caller(q: URLSearchParams): Who {
     const token = q.get('access_token');
-    if (token === null) return { appId: q.get('client_id'), kind: 'APP' };
+    if (token === null) return { appId: q.get('client_id'), kind: 'APP', rec: null };
     const bar = token.indexOf('|');
-    if (bar > 0) return { appId: token.slice(0, bar), kind: 'APP' };
+    if (bar > 0) return { appId: token.slice(0, bar), kind: 'APP', rec: null };
     const rec = state.tokens.get(token);
-    return rec ? { appId: rec.appId, kind: rec.kind } : { appId: null, kind: null };
+    return rec ? { appId: rec.appId, kind: rec.kind, rec } : { appId: null, kind: null, rec: null };
   }
 
   // ---- faults --------------------------------------------------------------------------------
@@ -200,7 +300,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
    * codes (80001…) only for Page and system-user tokens; with an app or user token the same
    * fault answers with the Platform code (#4 for an app token, #32 for a user token on a Page).
    */
-  function faultReply(f: FaultSpec, path: string, who: ReturnType<typeof caller>): Reply | 'hold' {
+  function faultReply(f: FaultSpec, path: string, who: Who): Reply | 'hold' {
     const objectId = path.split('/').filter(Boolean)[1] ?? '';
     const pageId = /^\d+$/.test(objectId) ? objectId : '0';
     const platform = who.kind === 'APP' || who.kind === 'USER';
@@ -560,7 +660,7 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
         const fault = takeFault(url.pathname);
         if (fault) {
           record.fault = fault.kind;
-          const r = faultReply(fault, url.pathname, { appId: null, kind: 'USER' });
+          const r = faultReply(fault, url.pathname, { appId: null, kind: 'USER', rec: null });
           if (r === 'hold') {
             held.add(res);
             res.on('close', () => held.delete(res));
@@ -606,6 +706,31 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     }
 
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    const r =
+      rest.length === 0 && method === 'POST' && q.has('batch')
+        ? answerBatch(q, record)
+        : answerOne(method, rest, q, url.pathname, record, false);
+    if (r === 'hold') {
+      // Hold the request until the client gives up (or the emulator closes).
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      return;
+    }
+    send(res, r);
+  }
+
+  /**
+   * One Graph call (or one item of a batch, `item: true`): a lasting #4 block, an injected fault, a
+   * spent budget, or the route's answer with the usage headers. Fills in `record`.
+   */
+  function answerOne(
+    method: string,
+    rest: string[],
+    q: URLSearchParams,
+    pathname: string,
+    record: RecordedCall,
+    item: boolean,
+  ): Reply | 'hold' {
     const who = caller(q);
     const block = who.appId === null ? undefined : appBlocks.get(who.appId);
     if (block && who.appId !== null) {
@@ -617,23 +742,25 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
         record.fault = 'throttle_app';
         record.status = r.status;
         record.fbCode = 4;
-        return send(res, r);
+        return r;
       }
       appBlocks.delete(who.appId);
     }
-    const fault = takeFault(url.pathname);
+    const fault = takeFault(pathname);
     if (fault) {
       record.fault = fault.kind;
-      const r = faultReply(fault, url.pathname, who);
-      if (r === 'hold') {
-        // Hold the request until the client gives up (or the emulator closes).
-        held.add(res);
-        res.on('close', () => held.delete(res));
-        return;
-      }
+      const r = faultReply(fault, pathname, who);
+      if (r === 'hold') return r;
       record.status = r.status;
       record.fbCode = fbCodeOf(r.body);
-      return send(res, r);
+      return r;
+    }
+    const spent = overBudget(who, pathname);
+    chargeCall(who, pathname, item);
+    if (spent) {
+      record.status = spent.status;
+      record.fbCode = fbCodeOf(spent.body);
+      return spent;
     }
 
     const ctx: Ctx = { app: null, rec: null, proof: 'none' };
@@ -644,11 +771,100 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       if (!(e instanceof GraphFailure)) throw e;
       r = failure(e);
     }
-    r = { ...r, headers: { ...usageHeaders(ctx), ...r.headers } };
+    r = { ...r, headers: { ...usageHeaders(who), ...r.headers } };
     record.status = r.status;
     record.fbCode = fbCodeOf(r.body);
     record.proof = ctx.proof;
-    send(res, r);
+    return r;
+  }
+
+  /**
+   * docs/EMULATOR.md "Batch requests" (https://developers.facebook.com/docs/graph-api/batch-requests):
+   * `POST /{version}/` with `batch=[{"method","relative_url","body"?}, …]` (at most 50) and a
+   * top-level `access_token`, which an item without its own inherits. The answer is an array of
+   * `{code, headers:[{name,value}], body:"<JSON text>"}`, one per item, in order. Each item is a
+   * call of its own (faults, budgets, the record of calls, marked `batch: true`); the request
+   * itself adds one round trip of time to the caller's budget, no call count.
+   */
+  function answerBatch(q: URLSearchParams, envelope: RecordedCall): Reply | 'hold' {
+    const done = (r: Reply): Reply => {
+      envelope.status = r.status;
+      envelope.fbCode = fbCodeOf(r.body);
+      return r;
+    };
+    const token = q.get('access_token');
+    if (!token) return done(oauthError(400, 104, 'An access token is required to request this resource.'));
+    let items: unknown;
+    try {
+      items = JSON.parse(q.get('batch') ?? '');
+    } catch {
+      items = null;
+    }
+    if (!Array.isArray(items) || items.length === 0) {
+      return done(oauthError(400, 100, '(#100) The parameter batch must be a JSON array of requests'));
+    }
+    if (items.length > MAX_BATCH) {
+      return done(
+        oauthError(400, 100, `(#100) Too many requests in batch message. Maximum batch size is ${MAX_BATCH}`),
+      );
+    }
+    const top = caller(q);
+    budget.charge(bucOf(top) === null ? `app:${top.appId ?? ''}` : `buc:${bucOf(top) ?? ''}`, {
+      calls: 0,
+      time: ROUND_TRIP_TIME,
+      cpu: 0,
+    });
+    const answers: unknown[] = [];
+    for (const raw of items) {
+      const it = raw as { method?: unknown; relative_url?: unknown; body?: unknown };
+      const method = typeof it.method === 'string' ? it.method.toUpperCase() : '';
+      if ((method !== 'GET' && method !== 'POST') || typeof it.relative_url !== 'string') {
+        answers.push(
+          itemAnswer(oauthError(400, 100, '(#100) Each batch request needs a method and a relative_url')),
+        );
+        continue;
+      }
+      const rel = new URL(it.relative_url.replace(/^\/+/, ''), `http://graph/${version}/`);
+      const iq = new URLSearchParams(rel.searchParams);
+      if (typeof it.body === 'string') for (const [k, v] of new URLSearchParams(it.body)) iq.append(k, v);
+      if (!iq.has('access_token')) {
+        iq.set('access_token', token);
+        const proof = q.get('appsecret_proof');
+        if (proof !== null && !iq.has('appsecret_proof')) iq.set('appsecret_proof', proof);
+      }
+      const record: RecordedCall = {
+        method,
+        path: rel.pathname,
+        params: [...new Set(iq.keys())].sort(),
+        at: state.clock.now(),
+        status: 0,
+        fbCode: null,
+        proof: 'none',
+        fault: null,
+        batch: true,
+      };
+      calls.push(record);
+      const segs = rel.pathname.split('/').filter(Boolean).map(decodeURIComponent).slice(1);
+      if ([...refusedInBatch].some((p) => rel.pathname.includes(p))) {
+        // How Facebook refuses a call type inside a batch is not documented: an item-level #100.
+        const r = oauthError(400, 100, `(#100) ${segs.join('/')} is not supported in batch requests`);
+        record.status = r.status;
+        record.fbCode = 100;
+        answers.push(itemAnswer(r));
+        continue;
+      }
+      const r = answerOne(method, segs, iq, rel.pathname, record, true);
+      if (r === 'hold') return 'hold';
+      answers.push(itemAnswer(r));
+    }
+    return done(json(200, answers, usageHeaders(top)));
+  }
+
+  function itemAnswer(r: Reply): { code: number; headers: { name: string; value: string }[]; body: string } {
+    const headers = Object.entries({ 'content-type': 'text/javascript; charset=UTF-8', ...r.headers }).map(
+      ([name, value]) => ({ name, value }),
+    );
+    return { code: r.status, headers, body: r.raw ?? JSON.stringify(r.body) };
   }
 
   return {
@@ -660,6 +876,36 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
     clearFaults(): void {
       faults.length = 0;
       appBlocks.clear();
+    },
+    /** The app's per-user limit (#17) in calls per rolling hour; null: none. */
+    setUserLimit(appId: string, callsPerHour: number | null): void {
+      state.app(appId);
+      budget.setUserLimit(appId, callsPerHour);
+    },
+    /** A custom limit (#613) on the app's calls to paths containing `path`; null: remove it. */
+    setCustomLimit(appId: string, path: string, callsPerHour: number | null): void {
+      state.app(appId);
+      if (callsPerHour === null) customLimits.delete(`${appId} ${path}`);
+      else customLimits.set(`${appId} ${path}`, { appId, path, callsPerHour });
+    },
+    /** Items of a batch whose path contains `path` are refused (true) or served (false). */
+    refuseInBatch(path: string, refuse: boolean): void {
+      if (refuse) refusedInBatch.add(path);
+      else refusedInBatch.delete(path);
+    },
+    /** The usage the next answer to the app would report (percent; no rounding to a header). */
+    appUsage(appId: string): UsagePercent & { calls: number; capacity: number; budgeted: boolean } {
+      const { capacity, budgeted } = platformCapacity(state.app(appId));
+      return {
+        ...budget.percent(`app:${appId}`, capacity),
+        calls: budget.calls(`app:${appId}`),
+        capacity,
+        budgeted,
+      };
+    },
+    /** Forget all usage (the rolling windows), e.g. between two runs of a benchmark. */
+    resetUsage(): void {
+      budget.reset();
     },
     setLatency(ms: number): void {
       latencyMs = Math.max(0, ms);
@@ -678,6 +924,14 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       for (const res of held) res.destroy();
       held.clear();
     },
+  };
+}
+
+function capAt99(u: UsagePercent): UsagePercent {
+  return {
+    call_count: Math.min(99, u.call_count),
+    total_time: Math.min(99, u.total_time),
+    total_cputime: Math.min(99, u.total_cputime),
   };
 }
 

@@ -4,7 +4,8 @@
  * clock. Tests, `simulate` and demos run against it; the production client code path is the same.
  *
  * - state.ts   the model: apps, users, Pages, roles, tokens, lifetimes, invalidation events.
- * - http.ts    routing, pinned version, appsecret_proof, usage headers, faults, call records.
+ * - http.ts    routing, pinned version, appsecret_proof, usage headers, batch requests, faults, call records.
+ * - budget.ts  the rate budgets: rolling-hour usage per app and Page, the cost of a call and a batch.
  * - dialog.ts  the Login dialog (`/{version}/dialog/oauth`).
  * - control.ts the control API over HTTP (`POST /__emulator/<op>`) and a client for it.
  * - persist.ts the world kept in a file across restarts (`stateFile`, `fake-graph --state FILE`).
@@ -29,7 +30,8 @@ import { FakeGraphState, type TokenStatus } from './state.js';
 import { THREADS_RULES } from './threads.js';
 
 export { CONTROL_OPS, type ControlOp, connectFakeGraph, type RemoteFakeGraph } from './control.js';
-export { FAULT_KINDS, type FaultKind, type FaultSpec, type RecordedCall } from './http.js';
+export { CALLS_PER_USER_PER_HOUR, PAGE_CALLS_PER_HOUR } from './budget.js';
+export { FAULT_KINDS, type FaultKind, type FaultSpec, MAX_BATCH, type RecordedCall } from './http.js';
 export {
   PLATFORM_EVENTS,
   PLATFORM_LONG_LIVED_MS,
@@ -130,6 +132,29 @@ export interface FakeGraph {
   tokenStatus(token: string): TokenStatus;
   /** The posts made on a Page, oldest first. */
   posts(pageId: string): { id: string; message: string; at: number }[];
+
+  /**
+   * The app's daily users: its Platform budget becomes 200 × users calls per rolling hour, reported
+   * in X-App-Usage and throttled at 100 % (docs/EMULATOR.md "The call budget"); null: not budgeted.
+   */
+  setAppUsers(appId: string, users: number | null): void;
+  /** A per-user limit on the app's user-token calls (#17), calls per rolling hour; null: none. */
+  setUserLimit(appId: string, callsPerHour: number | null): void;
+  /** A custom limit (#613) on the app's calls to paths containing `path`; null removes it. */
+  setCustomLimit(appId: string, path: string, callsPerHour: number | null): void;
+  /** Batch items whose path contains `path` are refused with #100 (true) or served again (false). */
+  refuseInBatch(path: string, refuse: boolean): void;
+  /** The app's usage over the rolling hour: percentages, calls, capacity (200 × users). */
+  appUsage(appId: string): {
+    call_count: number;
+    total_time: number;
+    total_cputime: number;
+    calls: number;
+    capacity: number;
+    budgeted: boolean;
+  };
+  /** Forget every rolling usage window. */
+  resetUsage(): void;
 
   injectFault(f: FaultSpec): void;
   clearFaults(): void;
@@ -281,6 +306,12 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     setDataAccessExpiry: (appId, userId, at) => state.setDataAccessExpiry(appId, userId, at),
     tokenStatus: (token) => state.tokenStatus(token),
     posts: (pageId) => state.page(pageId).posts.map((p) => ({ ...p })),
+    setAppUsers: (appId, users) => state.setAppUsers(appId, users),
+    setUserLimit: (appId, callsPerHour) => layer.setUserLimit(appId, callsPerHour),
+    setCustomLimit: (appId, path, callsPerHour) => layer.setCustomLimit(appId, path, callsPerHour),
+    refuseInBatch: (path, refuse) => layer.refuseInBatch(path, refuse),
+    appUsage: (appId) => layer.appUsage(appId),
+    resetUsage: () => layer.resetUsage(),
     injectFault: (f) => layer.injectFault(f),
     clearFaults: () => layer.clearFaults(),
     setLatency: (ms) => layer.setLatency(ms),

@@ -15,6 +15,12 @@ export interface AppRecord {
   name: string;
   /** Users in a developer role on the app (their user tokens may call debug_token, docs/FACEBOOK.md#debug_token). */
   developers: Set<string>;
+  /**
+   * The app's daily users, for its Platform rate limit ("200 * Number of Users" calls per rolling
+   * hour, docs/EMULATOR.md "The call budget"). Absent or null: the budget is not modelled for this
+   * app (usage reported, never throttled).
+   */
+  dailyUsers?: number | null;
 }
 
 export interface UserRecord {
@@ -326,6 +332,14 @@ export class FakeGraphState {
     };
     this.systemUsers.set(su.id, su);
     return { id: su.id, name: su.name };
+  }
+
+  /** Control API: the app's daily users (its call budget); null: not budgeted. */
+  setAppUsers(appId: string, users: number | null): void {
+    if (users !== null && (!Number.isInteger(users) || users < 1)) {
+      throw new ControlError('users must be a whole number of at least 1, or null');
+    }
+    this.app(appId).dailyUsers = users;
   }
 
   // ---- grants --------------------------------------------------------------------------------

@@ -15,12 +15,16 @@ import { safeCause } from './redact.js';
 import {
   accessTokenSchema,
   accountsSchema,
+  batchAnswerSchema,
   debugTokenSchema,
   meSchema,
   pageSchema,
   postSchema,
 } from './schemas.js';
-import { type GraphUsage, parseUsageHeaders } from './usage.js';
+import { createBatchQueue, type ItemResult } from './batch.js';
+import { batchItemHeaders, type GraphUsage, parseUsageHeaders, usageBucket } from './usage.js';
+
+type Reporter = (err: GraphError | null) => void;
 
 export interface AppCredentials {
   appId: string;
@@ -90,6 +94,26 @@ export interface GraphClientOptions {
   onCall?: (info: GraphCallInfo) => void;
   /** Upper bound on `/me/accounts` pages followed. Default 50. */
   maxAccountPages?: number;
+  /**
+   * Hears the usage headers of every answer with the budget they count against (one call each;
+   * a batch request itself as 0 calls, each of its items as 1): what feeds the call budget
+   * (graph/budget.ts). Must not throw.
+   */
+  onUsage?: (u: UsageReport) => void;
+  /** GRAPH_BATCH: `auto` sends debug_token calls made at the same time as one batch request. Default `off`. */
+  batch?: 'auto' | 'off';
+}
+
+/** What one answer said of the budgets (see `GraphClientOptions.onUsage`). */
+export interface UsageReport {
+  appId: string;
+  /** `app`: the app's Platform budget (app and user tokens); `page`: the Page's (Page tokens). */
+  bucket: 'app' | 'page';
+  /** Calls this answer stands for (0 for the batch request itself, whose items report on their own). */
+  calls: number;
+  usage: GraphUsage;
+  /** Facebook refused the call as throttled. */
+  throttled: boolean;
 }
 
 export interface GraphClient {
@@ -107,6 +131,12 @@ export interface GraphClient {
   listPageAccounts(userToken: string, app: AppCredentials): Promise<PageAccount[]>;
   /** docs/FACEBOOK.md#who-a-token-belongs-to-me. With a Page token, `/me` is the Page. */
   me(token: string, app: AppCredentials): Promise<{ id: string; name: string }>;
+  /**
+   * The cheapest validity probe of a Page token: `GET /me?fields=id` made with the Page token
+   * itself, which counts against the Page's budget, not the app's (docs/FACEBOOK.md#throttling).
+   * Resolves with the Page id; a dead token throws its GraphError (190…).
+   */
+  probePageToken(pageToken: string, app: AppCredentials): Promise<{ id: string }>;
   /** The Login dialog's code → a (short-lived) user token. */
   exchangeCode(code: string, redirectUri: string, app: AppCredentials): Promise<ExchangedToken>;
   /** docs/FACEBOOK.md#posting: `POST /{page-id}/feed` with a Page token. Not retried here: posts are not idempotent. */
@@ -148,6 +178,15 @@ interface CallSpec<T> {
   schema: z.ZodType<T>;
   /** Accept the pre-v2.3 URL-encoded `access_token=…&expires=…` body (docs/FACEBOOK.md#exchanging-for-a-long-lived-token). */
   allowFormEncoded?: boolean;
+  /** The budget the call counts against when known (`page` for Page-token calls); else from the token and the headers. */
+  bucket?: 'app' | 'page';
+}
+
+/** An HTTP answer before it is read as a Graph answer (a whole response, or one batch item). */
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
 }
 
 export function createGraphClient(options: GraphClientOptions): GraphClient {
@@ -156,40 +195,30 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   const root = `${options.baseUrl.replace(/\/+$/, '')}/${options.version}`;
   let lastUsage: GraphUsage = { maxPercent: 0, retryAfterMs: null };
 
-  async function call<T>(spec: CallSpec<T>): Promise<T> {
-    const method = spec.method ?? 'GET';
-    const params: Record<string, string> = { ...spec.params };
-    const secrets: string[] = [
+  const secretsOf = (spec: CallSpec<unknown>, extra: string[] = []): string[] => {
+    const secrets = [
       spec.app.appSecret,
       appToken(spec.app),
       ...Object.values(secretParams(spec.params)),
+      ...extra,
     ];
     if (spec.accessToken !== null) {
-      const proof = appsecretProof(spec.accessToken, spec.app.appSecret);
+      secrets.push(spec.accessToken, appsecretProof(spec.accessToken, spec.app.appSecret));
+    }
+    return secrets;
+  };
+
+  /** The HTTP exchange of one call; a network failure or timeout is a transient GraphError. */
+  async function send(spec: CallSpec<unknown>, secrets: string[], report: Reporter): Promise<RawAnswer> {
+    const method = spec.method ?? 'GET';
+    const params: Record<string, string> = { ...spec.params };
+    if (spec.accessToken !== null) {
       params.access_token = spec.accessToken;
-      params.appsecret_proof = proof;
-      secrets.push(spec.accessToken, proof);
+      params.appsecret_proof = appsecretProof(spec.accessToken, spec.app.appSecret);
     }
     const query = new URLSearchParams(params).toString();
     const url = method === 'GET' ? `${root}${spec.path}?${query}` : `${root}${spec.path}`;
-    const started = performance.now();
-    const report = (err: GraphError | null) =>
-      options.onCall?.({
-        endpoint: spec.endpoint,
-        durationMs: performance.now() - started,
-        ok: err === null,
-        fbCode: err?.fbCode ?? null,
-        kind: err?.kind ?? null,
-      });
-    const fail = (err: GraphError): never => {
-      report(err);
-      throw err;
-    };
-
     const signal = AbortSignal.timeout(timeoutMs);
-    let status: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let text: string;
     try {
       const res = await request(url, {
         method,
@@ -200,27 +229,61 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         },
         ...(method === 'POST' ? { body: query } : {}),
       });
-      status = res.statusCode;
-      headers = res.headers;
-      text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
     } catch (e: unknown) {
       // The undici error is replaced by a safe stand-in: it may reference the request (and the URL).
       const timedOut = signal.aborted;
-      return fail(
-        new GraphError({
-          kind: 'transient',
-          endpoint: spec.endpoint,
-          // The URL without its query (which carries tokens), and where it comes from.
-          message: timedOut
-            ? `Facebook ${spec.endpoint} did not answer within ${timeoutMs} ms (${root}${spec.path}; GRAPH_API_URL=${options.baseUrl})`
-            : `could not reach Facebook for ${spec.endpoint} at ${root}${spec.path} (network error): check GRAPH_API_URL (now ${options.baseUrl}) and the network`,
-          cause: safeCause(e, secrets),
-          secrets,
-        }),
-      );
+      const err = new GraphError({
+        kind: 'transient',
+        endpoint: spec.endpoint,
+        // The URL without its query (which carries tokens), and where it comes from.
+        message: timedOut
+          ? `Facebook ${spec.endpoint} did not answer within ${timeoutMs} ms (${root}${spec.path}; GRAPH_API_URL=${options.baseUrl})`
+          : `could not reach Facebook for ${spec.endpoint} at ${root}${spec.path} (network error): check GRAPH_API_URL (now ${options.baseUrl}) and the network`,
+        cause: safeCause(e, secrets),
+        secrets,
+      });
+      report(err);
+      throw err;
     }
+  }
 
-    lastUsage = parseUsageHeaders(headers);
+  const reporter = (endpoint: string): Reporter => {
+    const started = performance.now();
+    return (err) =>
+      options.onCall?.({
+        endpoint,
+        durationMs: performance.now() - started,
+        ok: err === null,
+        fbCode: err?.fbCode ?? null,
+        kind: err?.kind ?? null,
+      });
+  };
+
+  /** Tells the budget what an answer said: which bucket, how many calls, the headers. */
+  function tellUsage(spec: CallSpec<unknown>, usage: GraphUsage, calls: number, throttled: boolean): void {
+    if (!options.onUsage) return;
+    const byToken = spec.accessToken === null || spec.accessToken === appToken(spec.app) ? 'app' : null;
+    const heard = usageBucket(usage);
+    // A user or Page token's answer without any header: counted against the app, the budget that
+    // matters more (Facebook sends no header while usage is about 0 %).
+    const bucket = spec.bucket ?? byToken ?? (heard === 'page' ? 'page' : 'app');
+    try {
+      options.onUsage({ appId: spec.app.appId, bucket, calls, usage, throttled });
+    } catch {
+      // Budget bookkeeping must never make a call fail.
+    }
+  }
+
+  /** Reads one answer (a response, or an item of a batch) as the call's result or its GraphError. */
+  function finish<T>(spec: CallSpec<T>, raw: RawAnswer, secrets: string[], report: Reporter, calls = 1): T {
+    const { status, headers, text } = raw;
+    const fail = (err: GraphError): never => {
+      report(err);
+      throw err;
+    };
+    const usage = parseUsageHeaders(headers);
+    lastUsage = usage;
     let json: unknown;
     let parsedJson = true;
     try {
@@ -240,10 +303,14 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     }
     const hasErrorObject = parsedJson && typeof json === 'object' && json !== null && 'error' in json;
     if (status < 200 || status >= 300 || !parsedJson || hasErrorObject) {
-      return fail(
-        classifyGraphError(parsedJson ? json : text, status, headers, { endpoint: spec.endpoint, secrets }),
-      );
+      const err = classifyGraphError(parsedJson ? json : text, status, headers, {
+        endpoint: spec.endpoint,
+        secrets,
+      });
+      tellUsage(spec, usage, calls, err.kind === 'throttled');
+      return fail(err);
     }
+    tellUsage(spec, usage, calls, false);
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
       // Only the paths of the problems: zod messages could quote the received values.
@@ -265,6 +332,84 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     return parsed.data;
   }
 
+  async function call<T>(spec: CallSpec<T>): Promise<T> {
+    const secrets = secretsOf(spec);
+    const report = reporter(spec.endpoint);
+    const raw = await send(spec, secrets, report);
+    return finish(spec, raw, secrets, report);
+  }
+
+  const debugSpec = (
+    inputToken: string,
+    app: AppCredentials,
+  ): CallSpec<z.infer<typeof debugTokenSchema>> => ({
+    // Authenticated by the app token; a token cannot inspect itself (docs/FACEBOOK.md#debug_token, docs/FACEBOOK.md#what-goes-wrong-in-the-field item 7).
+    endpoint: 'debug_token',
+    path: '/debug_token',
+    params: { input_token: inputToken },
+    accessToken: appToken(app),
+    app,
+    schema: debugTokenSchema,
+  });
+
+  /**
+   * debug_token calls of one app as one batch request (src/graph/batch.ts): `POST /` with the app
+   * token at the top and `batch=[{method:GET, relative_url:"debug_token?input_token=…"}, …]`; each
+   * item's answer `{code, headers, body}` is read like a single answer.
+   */
+  async function debugBatch(
+    items: { inputToken: string; app: AppCredentials }[],
+  ): Promise<(ItemResult<z.infer<typeof debugTokenSchema>> | undefined)[]> {
+    const app = items[0]!.app;
+    const inputs = items.map((i) => i.inputToken);
+    const envelope: CallSpec<z.infer<typeof batchAnswerSchema>> = {
+      endpoint: 'batch(debug_token)',
+      method: 'POST',
+      path: '/',
+      params: {
+        batch: JSON.stringify(
+          inputs.map((t) => ({
+            method: 'GET',
+            relative_url: `debug_token?${new URLSearchParams({ input_token: t }).toString()}`,
+          })),
+        ),
+      },
+      accessToken: appToken(app),
+      app,
+      schema: batchAnswerSchema,
+    };
+    const secrets = secretsOf(envelope, inputs);
+    const report = reporter(envelope.endpoint);
+    const raw = await send(envelope, secrets, report);
+    const answers = finish(envelope, raw, secrets, report, 0);
+    return items.map((item, i) => {
+      const a = answers[i];
+      // An item Facebook did not run is made again alone.
+      if (!a) return undefined;
+      const spec = debugSpec(item.inputToken, item.app);
+      try {
+        const value = finish(
+          spec,
+          { status: a.code, headers: batchItemHeaders(a.headers), text: a.body ?? '' },
+          secretsOf(spec),
+          reporter(spec.endpoint),
+        );
+        return { ok: true, value };
+      } catch (e: unknown) {
+        return { ok: false, error: e };
+      }
+    });
+  }
+
+  const debugQueue =
+    options.batch === 'auto'
+      ? createBatchQueue<{ inputToken: string; app: AppCredentials }, z.infer<typeof debugTokenSchema>>({
+          sendBatch: (_key, items) => debugBatch(items),
+          sendSingle: (item) => call(debugSpec(item.inputToken, item.app)),
+          isRefusal: (e) => e instanceof GraphError && e.kind === 'invalid_request',
+        })
+      : null;
+
   const ms = (s: number | undefined) => (s === undefined || s === 0 ? null : s * 1000);
   const exchanged = (r: z.infer<typeof accessTokenSchema>): ExchangedToken => {
     const expiresIn = r.expires_in ?? r.expires ?? null;
@@ -282,15 +427,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     },
 
     async debugToken(inputToken, app) {
-      // Authenticated by the app token; a token cannot inspect itself (docs/FACEBOOK.md#debug_token, docs/FACEBOOK.md#what-goes-wrong-in-the-field item 7).
-      const r = await call({
-        endpoint: 'debug_token',
-        path: '/debug_token',
-        params: { input_token: inputToken },
-        accessToken: appToken(app),
-        app,
-        schema: debugTokenSchema,
-      });
+      const r = debugQueue
+        ? await debugQueue.call(`${app.appId}|${app.appSecret}`, { inputToken, app })
+        : await call(debugSpec(inputToken, app));
       const d = r.data;
       return {
         isValid: d.is_valid,
@@ -411,6 +550,19 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       return { id: r.id, name: r.name ?? '' };
     },
 
+    async probePageToken(pageToken, app) {
+      const r = await call({
+        endpoint: 'me(page probe)',
+        path: '/me',
+        params: { fields: 'id' },
+        accessToken: pageToken,
+        app,
+        schema: meSchema,
+        bucket: 'page',
+      });
+      return { id: r.id };
+    },
+
     async exchangeCode(code, redirectUri, app) {
       // No access token yet: the client secret authenticates the call, so no proof is sent.
       const r = await call({
@@ -435,6 +587,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         accessToken: pageToken,
         app,
         schema: postSchema,
+        bucket: 'page',
       });
       return { id: r.id };
     },

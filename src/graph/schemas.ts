@@ -72,3 +72,17 @@ export const meSchema = z.object({ id, name: z.string().optional() });
 
 /** docs/FACEBOOK.md#posting: `{"id": "page_post_id"}`. */
 export const postSchema = z.object({ id });
+
+/**
+ * A batch answer (https://developers.facebook.com/docs/graph-api/batch-requests): one entry per
+ * item, `{code, headers:[{name,value}], body:"<JSON text>"}`, or null for an item Facebook did not run.
+ */
+export const batchAnswerSchema = z.array(
+  z
+    .object({
+      code: z.number(),
+      headers: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
+      body: z.string().nullable().optional(),
+    })
+    .nullable(),
+);

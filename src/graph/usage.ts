@@ -109,3 +109,24 @@ export function parseUsageHeaders(headers: HeaderSource): GraphUsage {
     retryAfterMs,
   };
 }
+
+/**
+ * Which budget an answer's headers speak of: `app` (X-App-Usage: Platform limits, app and user
+ * tokens), `page` (only X-Page-Usage / X-Business-Use-Case-Usage: the Page's limit, Page and
+ * system-user tokens), or `unknown` (no header: Facebook sends none while usage is about 0 %).
+ */
+export function usageBucket(usage: GraphUsage): 'app' | 'page' | 'unknown' {
+  if (usage.app) return 'app';
+  if (usage.page || usage.business) return 'page';
+  return 'unknown';
+}
+
+/** A batch item's `headers: [{name, value}]` (https://developers.facebook.com/docs/graph-api/batch-requests) as a header record. */
+export function batchItemHeaders(list: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(list)) return out;
+  for (const h of list as { name?: unknown; value?: unknown }[]) {
+    if (typeof h?.name === 'string' && typeof h.value === 'string') out[h.name.toLowerCase()] = h.value;
+  }
+  return out;
+}

@@ -25,6 +25,12 @@
  * - `soonest_page_token_expiry_timestamp_seconds` the soonest posting-token expiry (absent = none expires)
  * - `soonest_source_token_expiry_timestamp_seconds` the soonest source-token expiry (absent = none)
  * - `metrics_pages_with_series`                   Pages that have per-Page series (METRICS_PAGE_SERIES)
+ * Per app (its call budget, lifecycle/pacing.ts):
+ * - `app_usage_percent{app_id}`                   the last X-App-Usage (absent before the first header)
+ * - `app_budget_calls_per_hour{app_id}`           estimated calls per hour the app may make
+ * - `app_checks_calls_per_hour{app_id}`           calls per hour its Page checks need
+ * - `app_achievable_check_interval_hours{app_id}` the interval its Pages can have inside GRAPH_USAGE_TARGET
+ * - `app_call_budget_short{app_id}`               1 when its Pages do not fit in CHECK_INTERVAL_HOURS
  * Per Page (all Pages, none, or the N that need attention first, per METRICS_PAGE_SERIES):
  * - `page_token_expiry_timestamp_seconds{page_id}` posting token expiry (absent = never expires)
  * - `page_token_days_left{page_id}`               days until that expiry (absent = never expires)
@@ -34,7 +40,8 @@
  * plus the process metrics of prom-client (`fbtk_process_*`, `fbtk_nodejs_*`).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { type Clock, DAY } from '../clock.js';
+import { type Clock, DAY, HOUR } from '../clock.js';
+import type { AppBudgetReport } from '../lifecycle/pacing.js';
 import type { KeeperEventMap, TokenKeeper } from '../lifecycle/types.js';
 import type { Store } from '../store/types.js';
 import { type ManagedPage, PAGE_STATES } from '../types.js';
@@ -69,6 +76,50 @@ export interface MetricsOptions {
   pageSeries?: number | 'all';
   /** The Page gauges are recomputed at most this often, however many scrapers ask. */
   maxAgeMs?: number;
+  /** Each app's call budget and pacing plan for these Pages (lifecycle/pacing.ts); absent: no budget series. */
+  callBudget?: (pages: readonly ManagedPage[]) => Promise<AppBudgetReport[]>;
+}
+
+/** The budget series of one app each (see the list at the top). */
+export function budgetFamilies(reports: readonly AppBudgetReport[]): string[] {
+  const series = (name: string, value: (r: AppBudgetReport) => number | null) =>
+    reports.flatMap((r) => {
+      const v = value(r);
+      return v === null || !Number.isFinite(v)
+        ? []
+        : [`${PREFIX}${name}{app_id="${labelValue(r.appId)}"} ${v}`];
+    });
+  return [
+    family(
+      'app_usage_percent',
+      "The app's last X-App-Usage (highest of call_count, total_time, total_cputime), percent; absent before the first header.",
+      series('app_usage_percent', (r) => r.usagePercent),
+    ),
+    family(
+      'app_budget_calls_per_hour',
+      'Calls per hour the app may make, estimated from X-App-Usage (a lower bound); absent while unknown.',
+      series('app_budget_calls_per_hour', (r) => r.capacityPerHour),
+    ),
+    family(
+      'app_checks_calls_per_hour',
+      "Calls per hour the app's Page checks need to meet CHECK_INTERVAL_HOURS.",
+      series('app_checks_calls_per_hour', (r) => Math.round(r.plan.neededCallsPerHour * 100) / 100),
+    ),
+    family(
+      'app_achievable_check_interval_hours',
+      "The check interval the app's Pages can have inside GRAPH_USAGE_TARGET of its budget; absent while unknown.",
+      series('app_achievable_check_interval_hours', (r) =>
+        r.plan.achievableIntervalMs === null
+          ? null
+          : Math.round((r.plan.achievableIntervalMs / HOUR) * 100) / 100,
+      ),
+    ),
+    family(
+      'app_call_budget_short',
+      "1 when the app's Pages cannot all be checked within CHECK_INTERVAL_HOURS inside GRAPH_USAGE_TARGET of its budget.",
+      series('app_call_budget_short', (r) => (r.plan.fits ? 0 : 1)),
+    ),
+  ];
 }
 
 /**
@@ -221,7 +272,9 @@ export function createMetrics(
       if (se !== null && se !== undefined) soonestSource = Math.min(soonestSource, se);
     }
     const selected = pagesForSeries(list, pageSeries);
+    const budgets = options.callBudget ? await options.callBudget(list) : [];
     const out: string[] = [
+      ...(options.callBudget ? budgetFamilies(budgets) : []),
       family('pages', 'Managed pages.', [`${PREFIX}pages ${list.length}`]),
       family(
         'pages_by_state',

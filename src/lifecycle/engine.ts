@@ -17,6 +17,7 @@ import type { Policy } from './decide.js';
 import type { ConnectionOutcome } from './outcome.js';
 import { createPageJob } from './page-job.js';
 import { createRound } from './round.js';
+import type { Pacer } from './pacing.js';
 import type { KeeperEventMap } from './types.js';
 
 export type { ProcessOutcome } from './outcome.js';
@@ -39,6 +40,11 @@ export interface EngineDeps {
   onConnectionChanged?: (before: Connection, after: Connection, pages: ManagedPage[]) => Promise<void>;
   /** After an extension, keep the replaced source token this long, then revoke it; null: never revoke. */
   sourceRevokeGraceMs?: number | null;
+  /**
+   * The call-budget hook (lifecycle/pacing.ts): a scheduled round asks it before claiming each due
+   * Page; a Page it holds back stays due for a later round. Absent: no pacing.
+   */
+  pacer?: Pacer;
 }
 
 export type Mode = 'scheduled' | 'check' | 'renew';
@@ -55,6 +61,8 @@ export interface ProcessOptions {
   remint?: boolean;
   /** What that look came to (a Page that needed nothing reports its source's renewal). */
   connectionLook?: ConnectionOutcome;
+  /** Scheduled mode: ask the pacer before claiming (the service's rounds; a cron run cannot wait). */
+  paced?: boolean;
 }
 
 export function createEngine(deps: EngineDeps) {

@@ -14,6 +14,7 @@ import { type Keyring, openKeyring } from '../crypto/keyring.js';
 import { describeKeySource } from '../crypto/keys.js';
 import { createSecretBox, type KeyProvider } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
+import { CallBudget } from '../graph/budget.js';
 import { createGraphClient, type GraphClient } from '../graph/client.js';
 import { reconnectUrl } from '../reconnect/links.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -27,6 +28,7 @@ import { createEngine, newPageFrom, safeError } from './engine.js';
 import { createOnDemand, parseReport } from './on-demand.js';
 import { checkSetupInput, prepareSetup, setupEvent } from './setup.js';
 import { connectionIdOf } from '../store/connection-store.js';
+import { type AppBudgetReport, budgetReports, createPacer } from './pacing.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
 import { assertValidForApp, toTokenInfo } from './inspect.js';
@@ -57,6 +59,10 @@ export interface KeeperOptions {
   random?: () => number;
   /** Run migrations when opening the store (default true). */
   migrate?: boolean;
+  /** Pace scheduled rounds against each app's call budget (default true; false for comparisons). */
+  pacing?: boolean;
+  /** How much of the budget's rate one round may spend at once, in ms of it (default a minute, the service's poll). */
+  pacingBurstMs?: number;
   /**
    * May a missing database (SQLite file, or a PostgreSQL schema without tables) and a missing key
    * file be created? Default false: a keeper pointed at the wrong place fails naming the path,
@@ -86,6 +92,10 @@ export interface KeeperInternals extends TokenKeeper {
   readonly linkSecret: Buffer;
   /** Check the due pages once, as the scheduler does. */
   runRound(): Promise<void>;
+  /** Each app's call budget as the usage headers show it, and whether its Pages fit (lifecycle/pacing.ts). */
+  callBudget(pages?: readonly ManagedPage[]): Promise<AppBudgetReport[]>;
+  /** The budget tracker the Graph client feeds. */
+  readonly budget: CallBudget;
   sources(): KeeperSources;
   reconnectUrl(pageId: string): string;
 }
@@ -227,6 +237,13 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     hkdfSync('sha256', keyring.oldest(), Buffer.alloc(0), 'fb-token-keeper reconnect links', 32),
   );
   const events = new EventEmitter<KeeperEventMap>();
+  // Each app's call budget, fed by the usage headers of every answer (graph/budget.ts), and the
+  // pacer the rounds ask before each check (lifecycle/pacing.ts).
+  const budget = new CallBudget(config.graphUsageTarget);
+  const pacer = createPacer({
+    budget,
+    ...(options.pacingBurstMs === undefined ? {} : { burstMs: options.pacingBurstMs }),
+  });
   const graph =
     options.graph ??
     createGraphClient({
@@ -234,7 +251,15 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       version: config.graphApiVersion,
       timeoutMs: config.graphTimeoutMs,
       clock,
+      batch: config.graphBatch,
       onCall: (info) => events.emit('graph_call', info),
+      onUsage: (u) => {
+        if (u.bucket !== 'app') return;
+        const now = clock.now();
+        budget.recordCalls(u.appId, u.calls, now);
+        if (u.throttled) budget.observeThrottle(u.appId, now);
+        else budget.observe(u.appId, u.usage, now);
+      },
     });
   const policy: Policy = {
     renewalThresholdDays: config.renewalThresholdDays,
@@ -320,6 +345,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     events,
     random,
     onPageChanged,
+    ...(options.pacing === false ? {} : { pacer }),
   });
 
   // Alerts of an on-demand check are delivered within the reporter's call, by a dispatcher of its
@@ -338,6 +364,14 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       await onDemandDispatcher.deliverDue();
     },
   });
+  /** Per app: its Pages, what the usage headers say of its budget, and the pacing plan. */
+  async function callBudget(pages?: readonly ManagedPage[]): Promise<AppBudgetReport[]> {
+    return budgetReports(pages ?? (await store.listPages()), budget, {
+      now: clock.now(),
+      intervalMs: policy.checkIntervalMs,
+      targetPercent: config.graphUsageTarget,
+    });
+  }
 
   async function resolvePageId(pageId: string | undefined): Promise<string> {
     if (pageId !== undefined) return pageId;
@@ -936,8 +970,12 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       };
     },
 
+    budget,
+    callBudget,
+
     async runRound() {
-      await engine.runRound({ concurrency: config.checkConcurrency, collect: false });
+      // Paced: the next round (a poll later) takes what the budget held back. A cron `check` is not.
+      await engine.runRound({ concurrency: config.checkConcurrency, collect: false, paced: true });
     },
 
     async close() {

@@ -14,6 +14,7 @@
 import { toIso as iso } from '../clock.js';
 import { AppError } from '../errors.js';
 import { GraphError, kindForPage } from '../graph/errors.js';
+import { callsPerCheck } from './pacing.js';
 import { LeaseLostError, type PagePatch } from '../store/types.js';
 import type { LastError, ManagedPage, NewEvent, PageSecrets, TokenInfo } from '../types.js';
 import {
@@ -233,6 +234,14 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     if (options.mode === 'scheduled') {
       const due = isDue(before, now, options.dueBy ?? now);
       if (due.reason !== 'due') return skip(due.reason);
+      if (
+        !dryRun &&
+        options.paced === true &&
+        deps.pacer &&
+        !deps.pacer.admit(before.appId, callsPerCheck(before), now)
+      ) {
+        return skip('paced');
+      }
     }
     // The page lease is claimed before the look at the login, so that a second instance asked
     // about the same Page (an on-demand refresh) sees the Page taken and waits for this work,

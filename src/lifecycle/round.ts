@@ -16,6 +16,8 @@ export interface RoundOptions {
   collect?: boolean;
   /** See ProcessOptions.dueBy. */
   dueBy?: number;
+  /** See ProcessOptions.paced. */
+  paced?: boolean;
   /** Hears of each page the round could not work on (the round goes on). */
   onPageError?: (pageId: string, err: unknown) => void;
 }
@@ -36,6 +38,8 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
       if (fresh.length === 0) return looks;
       for (const c of fresh) seen.add(c.id);
       await pool(fresh, Math.max(1, options.concurrency), async (c) => {
+        // A login held back by the call budget stays due: its Pages go on with what is stored.
+        if (options.paced === true && deps.pacer && !deps.pacer.admit(c.appId, 1, clock.now())) return;
         try {
           const look = await connections.run(c.id, {
             extend: 'auto',
@@ -113,6 +117,7 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
               mode,
               dryRun: options.dryRun === true,
               connectionDone: true,
+              ...(options.paced === true ? { paced: true } : {}),
               ...(page.connectionId !== null && looks.has(page.connectionId)
                 ? { connectionLook: looks.get(page.connectionId)! }
                 : {}),

@@ -33,6 +33,34 @@ export interface SimulationOptions {
    * and retries once (docs/POSTING_APPS.md). Off when absent.
    */
   postEveryMinutes?: number;
+  /**
+   * Budget the app as Facebook does, for this many daily users (200 calls per user per rolling
+   * hour, throttled at 100 %; docs/EMULATOR.md "The call budget"). The Pages are set up first by
+   * another keeper, then the run starts an hour later with a keeper that knows nothing of the
+   * budget yet (as after a restart). Up to 10,000 Pages in this mode.
+   */
+  appUsers?: number;
+  /** Pace the rounds against the budget (default true); false shows what pacing saves. */
+  pacing?: boolean;
+}
+
+/** What the budget did during a run with `appUsers`. */
+export interface BudgetSummary {
+  app_users: number;
+  pacing: boolean;
+  usage_target_percent: number;
+  /** Answers refused as throttled (#4, #17, #32, #613, #80001). */
+  throttled_answers: number;
+  /** The plan after the first hour of the run (once the usage headers gave the budget). */
+  check_interval_hours: number;
+  achievable_interval_hours: number | null;
+  needed_calls_per_hour: number;
+  allowed_calls_per_hour: number | null;
+  warning: string | null;
+  /** The longest time any Page went without a check, from the start of the run, in hours. */
+  max_hours_between_checks: number;
+  /** Highest X-App-Usage call_count seen by the emulator at a step. */
+  max_usage_percent: number;
 }
 
 export interface SimulationReport {
@@ -57,6 +85,8 @@ export interface SimulationReport {
   reasons: Record<string, string | null>;
   /** With `postEveryMinutes`: what the posting app did (null without one). */
   posting_app: PostingAppReport | null;
+  /** Only with `appUsers`. */
+  budget?: BudgetSummary;
 }
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
@@ -66,8 +96,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!Number.isInteger(options.days) || options.days < 1 || options.days > 3650) {
     throw new Error('--days must be a whole number from 1 to 3650');
   }
-  if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > 1000) {
-    throw new Error('--pages must be a whole number from 1 to 1000');
+  const budgeted = options.appUsers !== undefined;
+  const maxPages = budgeted ? 10_000 : 1000;
+  if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > maxPages) {
+    throw new Error(
+      `--pages must be a whole number from 1 to ${maxPages}${budgeted ? '' : ' (10000 with --app-users)'}`,
+    );
+  }
+  if (budgeted && (!Number.isInteger(options.appUsers) || options.appUsers! < 1)) {
+    throw new Error('--app-users must be a whole number of at least 1');
   }
   const postEvery = options.postEveryMinutes;
   if (postEvery !== undefined && (!Number.isInteger(postEvery) || postEvery < 1 || postEvery > 1440)) {
@@ -82,21 +119,29 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   // Its own stream, so fault injection is repeatable for a seed too.
   const graph = await startFakeGraph({ clock, random: mulberry32((options.seed ?? 42) + 1) });
   const dir = mkdtempSync(join(tmpdir(), 'fbtk-sim-'));
+  const env = {
+    DATABASE_URL: `sqlite:${join(dir, 'sim.db')}`,
+    TOKEN_ENCRYPTION_KEY: generateKey().toString('base64'),
+    GRAPH_API_URL: graph.url,
+    // Alerts are queued (and counted) but not sent anywhere.
+    WEBHOOK_URLS: 'http://127.0.0.1:9/simulated',
+  };
   const keeper = await createTokenKeeper({
-    env: {
-      DATABASE_URL: `sqlite:${join(dir, 'sim.db')}`,
-      TOKEN_ENCRYPTION_KEY: generateKey().toString('base64'),
-      GRAPH_API_URL: graph.url,
-      // Alerts are queued (and counted) but not sent anywhere.
-      WEBHOOK_URLS: 'http://127.0.0.1:9/simulated',
-    },
+    env,
     clock,
     timers,
     logger: silentLogger,
     random,
     create: true,
+    pacing: options.pacing !== false,
+    // A round every step may spend a step's worth of the budget.
+    pacingBurstMs: step,
   });
-  const start = clock.now();
+  // With a budget, the Pages are set up by another keeper before the run (see appUsers).
+  const setupKeeper = budgeted
+    ? await createTokenKeeper({ env, clock, logger: silentLogger, random, create: true })
+    : keeper;
+  let start = clock.now();
   try {
     let graphCalls = 0;
     let checks = 0;
@@ -133,7 +178,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       let token: string;
       if (scenario === 'page-token') {
         const long = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
-        token = (await keeper.graph.getPageToken(page.id, long, app)).accessToken;
+        token = (await setupKeeper.graph.getPageToken(page.id, long, app)).accessToken;
       } else if (i % 3 === 2) {
         const su = graph.createSystemUser({ appId: app.appId, pages: [page.id] });
         token = graph.issueSystemUserToken({ appId: app.appId, systemUserId: su.id, expiring: i % 2 === 0 });
@@ -144,10 +189,35 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           lifetime: i % 3 === 0 ? 'short' : 'long',
         });
       }
-      await keeper.setup({ pageId: page.id, accessToken: token, appId: app.appId, appSecret: app.appSecret });
+      await setupKeeper.setup({
+        pageId: page.id,
+        accessToken: token,
+        appId: app.appId,
+        appSecret: app.appSecret,
+      });
       ids.push(page.id);
       users.push(user.id);
     }
+    if (budgeted) {
+      await setupKeeper.close();
+      // Six hours later every setup call has left the rolling windows and every Page is due (as
+      // after downtime); from now on the app has
+      // `appUsers` daily users.
+      clock.advance(6 * 60 * MINUTE + MINUTE);
+      graph.setAppUsers(app.appId, options.appUsers!);
+      graph.resetUsage();
+      graph.resetCalls();
+      start = clock.now();
+    }
+    const lastCheck = new Map<string, number>(ids.map((id) => [id, start]));
+    let maxGap = 0;
+    let maxUsage = 0;
+    keeper.events.on('page_processed', (e) => {
+      if (e.outcome === 'skipped') return;
+      const now = clock.now();
+      maxGap = Math.max(maxGap, now - (lastCheck.get(e.pageId) ?? start));
+      lastCheck.set(e.pageId, now);
+    });
 
     const poster =
       postEvery === undefined
@@ -171,6 +241,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const eventDay = Math.min(100, Math.max(1, Math.floor(options.days / 2)));
     const eventAt = start + eventDay * DAY;
     let eventDone = false;
+    let plan: Awaited<ReturnType<typeof keeper.callBudget>>[number]['plan'] | null = null;
     const invalidMinutes: Record<string, number> = Object.fromEntries(ids.map((id) => [id, 0]));
     const watched = scenario === 'password-change' || scenario === 'role-removed';
     const detected: Record<string, number | null> = watched ? { [ids[0]!]: null } : {};
@@ -209,6 +280,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
       timers.advance(step);
       await scheduler.trigger();
+      if (budgeted) {
+        maxUsage = Math.max(maxUsage, graph.appUsage(app.appId).call_count);
+        if (plan === null && clock.now() - start >= 60 * MINUTE) {
+          plan = (await keeper.callBudget())[0]?.plan ?? null;
+        }
+      }
+      // Sampling every Page's token each step is the cost of the validity figures: skipped past 1,000 Pages.
+      if (ids.length > 1000) {
+        touched.clear();
+        continue;
+      }
       for (const id of ids) {
         if (touched.has(id) || !tokens.has(id)) tokens.set(id, await keeper.getPageToken(id));
         if (!graph.tokenStatus(tokens.get(id)!).valid) invalidMinutes[id]! += step / MINUTE;
@@ -225,6 +307,29 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
     await scheduler.stop();
+    const now = clock.now();
+    for (const t of lastCheck.values()) maxGap = Math.max(maxGap, now - t);
+    const THROTTLES = [4, 17, 32, 613, 80001];
+    const budget: BudgetSummary | undefined = budgeted
+      ? {
+          app_users: options.appUsers!,
+          pacing: options.pacing !== false,
+          usage_target_percent: keeper.config.graphUsageTarget,
+          throttled_answers: graph.calls.filter((c) => c.fbCode !== null && THROTTLES.includes(c.fbCode))
+            .length,
+          check_interval_hours: keeper.config.checkIntervalHours,
+          achievable_interval_hours:
+            plan?.achievableIntervalMs == null
+              ? null
+              : Math.round((plan.achievableIntervalMs / (60 * MINUTE)) * 100) / 100,
+          needed_calls_per_hour: Math.round(plan?.neededCallsPerHour ?? 0),
+          allowed_calls_per_hour:
+            plan?.allowedCallsPerHour == null ? null : Math.round(plan.allowedCallsPerHour),
+          warning: plan?.warning?.message ?? null,
+          max_hours_between_checks: Math.round((maxGap / (60 * MINUTE)) * 100) / 100,
+          max_usage_percent: maxUsage,
+        }
+      : undefined;
     const finalStates: Record<string, PageState> = {};
     const reasons: Record<string, string | null> = {};
     for (const id of ids) {
@@ -251,6 +356,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       detection_minutes: detected,
       reasons,
       posting_app: poster?.report() ?? null,
+      ...(budget ? { budget } : {}),
     };
   } finally {
     await keeper.close();
@@ -280,6 +386,18 @@ export function simulationText(r: SimulationReport): string {
     lines.push(
       `  ${id.padEnd(20)} ${state.padEnd(15)} ${(r.reasons[id] ?? '-').padEnd(20)} ${r.minutes_without_valid_token[id] ?? 0}`,
     );
+  }
+  const b = r.budget;
+  if (b) {
+    lines.splice(
+      5,
+      0,
+      `  call budget: ${b.app_users} daily user(s) = ${200 * b.app_users} calls/hour; pacing ${b.pacing ? 'on' : 'off'}, GRAPH_USAGE_TARGET ${b.usage_target_percent} %`,
+      `  plan: ${b.needed_calls_per_hour} calls/hour needed, ${b.allowed_calls_per_hour ?? '?'} allowed; achievable interval ${b.achievable_interval_hours ?? '?'} h (CHECK_INTERVAL_HOURS ${b.check_interval_hours})`,
+      ...(b.warning ? [`  warning: ${b.warning}`] : []),
+      `  throttled answers: ${b.throttled_answers}   longest time without a check: ${b.max_hours_between_checks} h   peak usage: ${b.max_usage_percent} %`,
+    );
+    if (r.pages > 1000) lines.push('  (token validity not sampled past 1,000 Pages)');
   }
   for (const [id, m] of Object.entries(r.detection_minutes)) {
     lines.push(`  page ${id} showed the invalidation after ${m === null ? 'never' : `${m} minutes`}`);

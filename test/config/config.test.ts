@@ -227,4 +227,24 @@ describe('config', () => {
       expect(readFileSync('.env.example', 'utf8')).toContain(`${v}=`);
     }
   });
+
+  it('GRAPH_USAGE_TARGET (a percentage, default 50) and GRAPH_BATCH (auto|off, default auto)', () => {
+    expect(loadConfig({})).toMatchObject({ graphUsageTarget: 50, graphBatch: 'auto' });
+    expect(loadConfig({ GRAPH_USAGE_TARGET: '80', GRAPH_BATCH: 'off' })).toMatchObject({
+      graphUsageTarget: 80,
+      graphBatch: 'off',
+    });
+    expect(loadConfig({ GRAPH_USAGE_TARGET: '12.5' }).graphUsageTarget).toBe(12.5);
+    expect(configError({ GRAPH_USAGE_TARGET: '0' }).message).toContain(
+      'GRAPH_USAGE_TARGET must be more than 0',
+    );
+    expect(configError({ GRAPH_USAGE_TARGET: '150' }).message).toContain(
+      'GRAPH_USAGE_TARGET must be at most 100',
+    );
+    expect(configError({ GRAPH_USAGE_TARGET: 'half' }).message).toContain(
+      'GRAPH_USAGE_TARGET must be a percentage',
+    );
+    expect(configError({ GRAPH_BATCH: 'on' }).message).toContain('GRAPH_BATCH must be auto or off');
+    expect(CONFIG_VARIABLES).toEqual(expect.arrayContaining(['GRAPH_USAGE_TARGET', 'GRAPH_BATCH']));
+  });
 });

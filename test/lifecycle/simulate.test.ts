@@ -54,6 +54,35 @@ describe('simulate', () => {
       /posting app, every 10 minutes: \d+ posts, 1 failed, 2 token refresh calls \(1 healed at once\)/,
     );
   }, 120_000);
+  it('an app with one daily user and 300 Pages over a day: paced, 0 throttled answers and the achievable interval met; unpaced, throttled', async () => {
+    const paced = await runSimulation({
+      days: 1,
+      scenario: 'default',
+      pages: 300,
+      appUsers: 1,
+      stepMinutes: 10,
+    });
+    expect(paced.budget).toMatchObject({ app_users: 1, pacing: true, throttled_answers: 0 });
+    // 300 Pages × ~2 calls every 6 h need ~100 calls an hour: more than 50 % of 200 allows.
+    expect(paced.budget!.warning).toMatch(/GRAPH_USAGE_TARGET/);
+    expect(paced.budget!.achievable_interval_hours).toBeGreaterThan(6);
+    // Met, give or take a step and the estimate's caution.
+    expect(paced.budget!.max_hours_between_checks).toBeLessThanOrEqual(
+      paced.budget!.achievable_interval_hours! * 1.25,
+    );
+    const unpaced = await runSimulation({
+      days: 1,
+      scenario: 'default',
+      pages: 300,
+      appUsers: 1,
+      stepMinutes: 10,
+      pacing: false,
+    });
+    expect(unpaced.budget!.throttled_answers).toBeGreaterThan(0);
+    await expect(runSimulation({ days: 1, scenario: 'default', pages: 5000 })).rejects.toThrow(
+      /10000 with --app-users/,
+    );
+  }, 180_000);
 
   it('refuses an unknown scenario', async () => {
     await expect(runSimulation({ days: 1, scenario: 'nope', pages: 1 })).rejects.toThrow(/unknown scenario/);

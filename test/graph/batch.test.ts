@@ -1,0 +1,120 @@
+/**
+ * GRAPH_BATCH=auto against the emulator over real HTTP: debug_token calls made at the same time go
+ * as one batch request, each item read like a single answer (invalid tokens, dead tokens,
+ * throttles), a refused call type falls back to single calls, and the usage headers feed the
+ * budget (each item one call against the app; a Page-token probe against the Page).
+ */
+import { describe, expect, it } from 'vitest';
+import type { UsageReport } from '../../src/graph/client.js';
+import { GraphError } from '../../src/graph/errors.js';
+import { withGraph } from './world.js';
+
+const roundTrips = (graph: { calls: readonly { batch?: true }[] }) =>
+  graph.calls.filter((c) => c.batch !== true).length;
+
+describe('graph client: batching (GRAPH_BATCH=auto)', () => {
+  it('simultaneous debug_token calls of one app go as one batch request with the same answers', async () => {
+    await withGraph(async ({ graph, app, newPage, client2, client }) => {
+      const tokens = Array.from({ length: 30 }, () => {
+        const { userId } = newPage();
+        return graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+      });
+      const batched = client2({ batch: 'auto' });
+      graph.resetCalls();
+      const answers = await Promise.all([...tokens, 'not-a-token'].map((t) => batched.debugToken(t, app)));
+      expect(roundTrips(graph)).toBe(1);
+      expect(graph.countCalls('/debug_token')).toBe(31);
+      expect(answers.slice(0, 30).every((a) => a.isValid && a.type === 'USER')).toBe(true);
+      expect(answers[30]).toMatchObject({ isValid: false });
+      // Same answers as single calls.
+      expect(await client.debugToken(tokens[0]!, app)).toEqual(answers[0]);
+      // A call alone is a single call, not a batch of one.
+      graph.resetCalls();
+      await batched.debugToken(tokens[1]!, app);
+      expect(graph.calls.map((c) => c.path)).toEqual(['/v26.0/debug_token']);
+    });
+  });
+
+  it('more than 50 at once: batches of 50', async () => {
+    await withGraph(async ({ graph, app, newPage, client2 }) => {
+      const { userId } = newPage();
+      const token = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+      const batched = client2({ batch: 'auto' });
+      graph.resetCalls();
+      await Promise.all(Array.from({ length: 120 }, () => batched.debugToken(token, app)));
+      expect(roundTrips(graph)).toBe(3);
+    });
+  });
+
+  it('a throttled item is the answer of that call (no retry alone); a transient item too', async () => {
+    await withGraph(async ({ graph, app, newPage, client2 }) => {
+      const { userId } = newPage();
+      const token = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+      const batched = client2({ batch: 'auto' });
+      graph.injectFault({ kind: 'throttle_custom_613', path: '/debug_token' });
+      graph.resetCalls();
+      const [a, b] = await Promise.allSettled([
+        batched.debugToken(token, app),
+        batched.debugToken(token, app),
+      ]);
+      expect(a.status).toBe('rejected');
+      expect((a as PromiseRejectedResult).reason).toBeInstanceOf(GraphError);
+      expect(((a as PromiseRejectedResult).reason as GraphError).kind).toBe('throttled');
+      expect(b.status).toBe('fulfilled');
+      expect(graph.countCalls('/debug_token')).toBe(2);
+    });
+  });
+
+  it('Facebook refusing debug_token in a batch: each call is made alone, and from then on always alone', async () => {
+    await withGraph(async ({ graph, app, newPage, client2 }) => {
+      const { userId } = newPage();
+      const token = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+      const batched = client2({ batch: 'auto' });
+      graph.refuseInBatch('/debug_token', true);
+      graph.resetCalls();
+      const first = await Promise.all([batched.debugToken(token, app), batched.debugToken(token, app)]);
+      expect(first.every((d) => d.isValid)).toBe(true);
+      // One refused batch (2 items), then 2 single calls.
+      expect(roundTrips(graph)).toBe(3);
+      graph.resetCalls();
+      await Promise.all([batched.debugToken(token, app), batched.debugToken(token, app)]);
+      expect(graph.calls.filter((c) => c.batch === true)).toHaveLength(0);
+      expect(roundTrips(graph)).toBe(2);
+    });
+  });
+
+  it('usage reports: each batch item one call against the app, the request itself none; a Page-token probe against the Page', async () => {
+    const reports: UsageReport[] = [];
+    await withGraph(async ({ graph, app, newPage, client2 }) => {
+      const { userId, pageId } = newPage();
+      const long = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+      const c = client2({ batch: 'auto', onUsage: (u) => reports.push(u) });
+      const page = await c.getPageToken(pageId, long, app);
+      reports.length = 0;
+      graph.setAppUsers(app.appId, 1);
+      await Promise.all([c.debugToken(long, app), c.debugToken(page.accessToken, app)]);
+      expect(reports.map((r) => [r.bucket, r.calls])).toEqual([
+        ['app', 0],
+        ['app', 1],
+        ['app', 1],
+      ]);
+      expect(reports.at(-1)!.usage.app).toMatchObject({ call_count: 1 });
+      reports.length = 0;
+      expect(await c.probePageToken(page.accessToken, app)).toEqual({ id: pageId });
+      expect(reports).toEqual([expect.objectContaining({ bucket: 'page', calls: 1, throttled: false })]);
+      expect(reports[0]!.usage.page).toBeDefined();
+      expect(reports[0]!.usage.app).toBeUndefined();
+    });
+  });
+
+  it('GRAPH_BATCH=off (the default of a bare client): never a batch', async () => {
+    await withGraph(async ({ graph, app, newPage, client }) => {
+      const { userId } = newPage();
+      const token = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+      graph.resetCalls();
+      await Promise.all([client.debugToken(token, app), client.debugToken(token, app)]);
+      expect(roundTrips(graph)).toBe(2);
+      expect(graph.calls.filter((c) => c.batch === true)).toHaveLength(0);
+    });
+  });
+});
