@@ -88,7 +88,7 @@ class RollingWindow {
 /**
  * Per-app and per-Page usage over the rolling hour. An app is budgeted (throttled at 100 %) once
  * its number of users is set (`setAppUsers`, control op `setAppUsers`); an app without one keeps
- * the emulator's older behaviour: usage reported against 200 × the users in the world, capped at
+ * the emulator's older behaviour: usage reported against 200 × 1,000 users (or the users in the world, if more), capped at
  * 99 %, never throttled, so tests that are not about the budget never meet it.
  */
 export class BudgetModel {

@@ -29,6 +29,12 @@ export interface ConnectionRunOptions {
 export function createConnectionJob(deps: EngineDeps) {
   const { store, clock, policy, owner, logger, provider } = deps;
 
+  /**
+   * appId → time before which no call is made for that app: Facebook throttles per app, so a
+   * throttle met by any login's look or any Page's check holds back every other (the page job
+   * shares this map).
+   */
+  const appThrottledUntil = new Map<string, number>();
   /** One piece of work per connection per process (the lease is re-entrant for its owner). */
   const inFlight = new Map<string, Promise<ConnectionOutcome>>();
 
@@ -66,6 +72,7 @@ export function createConnectionJob(deps: EngineDeps) {
     });
     const gate = (c: Connection): string | null => {
       if (c.throttledUntil !== null && c.throttledUntil > now) return 'throttled';
+      if ((appThrottledUntil.get(c.appId) ?? 0) > now) return 'throttled';
       if (!options.scheduled) return null;
       if (c.retryAt !== null && c.retryAt > now) return 'backoff';
       if (c.nextCheckAt !== null && c.nextCheckAt > (options.dueBy ?? now)) return 'not_due';
@@ -262,6 +269,7 @@ export function createConnectionJob(deps: EngineDeps) {
     };
     if (err.kind === 'throttled') {
       const until = now + err.retryAfterMs;
+      appThrottledUntil.set(c.appId, Math.max(until, appThrottledUntil.get(c.appId) ?? 0));
       return { lastError, throttledUntil: until, nextCheckAt: Math.max(until, c.nextCheckAt ?? 0) };
     }
     if (err.kind === 'transient') {
@@ -285,7 +293,7 @@ export function createConnectionJob(deps: EngineDeps) {
     return { lastError, extensionBlockedUntil: extending ? c.source.expiresAt : c.extensionBlockedUntil };
   }
 
-  return { run };
+  return { run, appThrottledUntil };
 }
 
 export type ConnectionJob = ReturnType<typeof createConnectionJob>;

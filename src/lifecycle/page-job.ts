@@ -51,8 +51,8 @@ const PHASE_RENEW = 'renew';
 
 export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
   const { store, clock, logger, policy, owner, provider } = deps;
-  /** appId → time before which no call is made for that app (Facebook throttles per app). */
-  const appThrottledUntil = new Map<string, number>();
+  /** appId → time before which no call is made for that app; shared with the connection job. */
+  const appThrottledUntil = connections.appThrottledUntil;
   /** In-process de-duplication: one piece of work per page at a time. */
   const inFlight = new Map<string, Promise<ProcessOutcome>>();
 
