@@ -224,10 +224,18 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       (before.retryAt !== null && before.retryAt > now && before.lastError?.code === 'graph_rate_limited')
     ) {
       if (options.mode !== 'scheduled') {
-        throw new AppError(
-          'graph_rate_limited',
-          `Facebook is throttling this app; calls resume at ${iso(Math.max(throttled, before.retryAt ?? 0))}.`,
-        );
+        const until = Math.max(throttled, before.retryAt ?? 0);
+        const message = `Facebook is throttling this app; calls resume at ${iso(until)}.`;
+        // The throttle may have been met by another Page or by the look at the login: show it on
+        // this Page too (failing, throttled), so that a person's check says why — without a call.
+        if (!dryRun && before.lastError?.code !== 'graph_rate_limited') {
+          await markThrottled(
+            before,
+            new GraphError({ kind: 'throttled', message, retryAfterMs: until - now }),
+            now,
+          );
+        }
+        throw new AppError('graph_rate_limited', message);
       }
       return skip('throttled');
     }
@@ -269,6 +277,24 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
           .releasePage(pageId, owner)
           .catch((e: unknown) => logger.warn({ err: e, pageId }, 'lease release failed'));
       }
+    }
+  }
+
+  /** Record an app throttle on a Page that has not met it itself (under its lease; no Graph call). */
+  async function markThrottled(before: ManagedPage, err: GraphError, now: number): Promise<void> {
+    if (!(await store.claimPage(before.pageId, owner, now, deps.leaseTtlMs))) return;
+    try {
+      const failed = failurePatch(before, err, now, PHASE_INSPECT);
+      const { source: _s, sourceExtensionBlockedUntil: _b, ...patch } = stripKeys(failed.page);
+      const stored = await store.updatePage(before.pageId, patch, {
+        leaseOwner: owner,
+        events: [...failed.events, ...changeEvents(before, failed.page)],
+      });
+      if (deps.onPageChanged) await deps.onPageChanged(before, stored);
+    } finally {
+      await store
+        .releasePage(before.pageId, owner)
+        .catch((e: unknown) => logger.warn({ err: e, pageId: before.pageId }, 'lease release failed'));
     }
   }
 

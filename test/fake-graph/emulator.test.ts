@@ -387,9 +387,15 @@ describe('fake-graph: documented shapes (docs/FACEBOOK.md#the-calls-the-keeper-m
       type: 'pages',
       estimated_time_to_regain_access: 0,
     });
-    const u = await get('/me', { access_token: long });
-    expect(u.headers.get('x-page-usage')).toBeNull();
-    expect(u.headers.get('x-app-usage')).not.toBeNull();
+    // An app of one daily user (200 calls an hour): one call is past 0 %, so the header is sent.
+    g.setAppUsers(app.appId, 1);
+    try {
+      const u = await get('/me', { access_token: long });
+      expect(u.headers.get('x-page-usage')).toBeNull();
+      expect(JSON.parse(u.headers.get('x-app-usage')!)).toMatchObject({ call_count: expect.any(Number) });
+    } finally {
+      g.setAppUsers(app.appId, null);
+    }
   });
 
   it('throttle faults: documented bodies with usage headers at 100', async () => {
