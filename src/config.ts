@@ -193,6 +193,15 @@ const schema = z.object({
     }),
   /** How long Facebook calls must have failed in a row before `renewal_failed` alerts (docs/ALERTS.md). */
   ALERT_FAILING_AFTER_HOURS: positiveNumber('ALERT_FAILING_AFTER_HOURS').default(24),
+  /**
+   * After an expiring system-user token is refreshed, the replaced token is revoked this many hours
+   * later (0: at the next look), once every Page has its token minted from the new one (README).
+   */
+  SOURCE_REVOKE_GRACE_HOURS: z.coerce
+    .number({ error: 'SOURCE_REVOKE_GRACE_HOURS must be a number of hours' })
+    .min(0, 'SOURCE_REVOKE_GRACE_HOURS must be 0 or more')
+    .max(24 * 59, 'SOURCE_REVOKE_GRACE_HOURS must be less than the 60 days the new token lives')
+    .default(24),
   WEBHOOK_URLS: urlList('WEBHOOK_URLS'),
   WEBHOOK_SECRET: optional(z.string().min(16, 'WEBHOOK_SECRET must be at least 16 characters')),
   SLACK_WEBHOOK_URL: optional(url('SLACK_WEBHOOK_URL')),
@@ -261,6 +270,8 @@ export interface Config {
   renewalThresholdDays: number;
   alertDaysBefore: number[];
   alertFailingAfterHours: number;
+  /** SOURCE_REVOKE_GRACE_HOURS. */
+  sourceRevokeGraceHours: number;
   webhookUrls: string[];
   webhookSecret: string | undefined;
   slackWebhookUrl: string | undefined;
@@ -343,6 +354,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     renewalThresholdDays: e.RENEWAL_THRESHOLD_DAYS,
     alertDaysBefore: Object.freeze(e.ALERT_DAYS_BEFORE) as number[],
     alertFailingAfterHours: e.ALERT_FAILING_AFTER_HOURS,
+    sourceRevokeGraceHours: e.SOURCE_REVOKE_GRACE_HOURS,
     webhookUrls: Object.freeze(e.WEBHOOK_URLS) as string[],
     webhookSecret: e.WEBHOOK_SECRET,
     slackWebhookUrl: e.SLACK_WEBHOOK_URL,

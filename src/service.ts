@@ -18,7 +18,7 @@ import { startServer } from './http/server.js';
 import { createTokenKeeper, type KeeperInternals, type KeeperOptions } from './lifecycle/keeper.js';
 import type { BudgetWarning } from './lifecycle/pacing.js';
 import { createScheduler } from './lifecycle/scheduler.js';
-import { safeError } from './lifecycle/engine.js';
+import { safeError } from './lifecycle/util.js';
 import { AppError } from './errors.js';
 import { openStore } from './store/database.js';
 import type { Store } from './store/types.js';

@@ -174,6 +174,8 @@ export const EVENT_TYPES = [
   'not_extendable',
   /** A posting app reported a failed call (token refresh route, `getPageToken(id, { after })`). */
   'checked_on_demand',
+  /** A source token replaced by a rotation was revoked, after the grace period (SOURCE_REVOKE_GRACE_HOURS). */
+  'source_revoked',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

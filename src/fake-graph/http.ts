@@ -487,6 +487,17 @@ export function createHttpLayer(state: FakeGraphState, options: HttpLayerOptions
       return json(200, state.exchange(app, token, q.get('set_token_expires_in_60_days') === 'true'));
     }
 
+    // docs/FACEBOOK.md#rotating-an-expiring-system-user-token: client id + secret name the app,
+    // `access_token` is the caller (proof-checked like any call), `revoke_token` the token to kill.
+    if (first === 'oauth' && second === 'revoke' && segments.length === 2) {
+      const app = state.clientApp(q.get('client_id') ?? undefined, q.get('client_secret') ?? undefined);
+      ctx.app = app;
+      const caller = q.get('access_token');
+      if (!caller) throw new GraphFailure(400, 104, 'An access token is required to request this resource.');
+      checkProof(caller, app, q.get('appsecret_proof'), ctx, true);
+      return json(200, state.revoke(app, caller, q.get('revoke_token') ?? undefined));
+    }
+
     const accessToken = q.get('access_token');
     if (!accessToken) {
       throw new GraphFailure(400, 104, 'An access token is required to request this resource.');

@@ -186,6 +186,9 @@ const SUBCODE_MESSAGES: Record<
     `Error validating access token: The user ${c.userId ?? 'unknown'} does not have an appropriate role on the Page ${c.pageId ?? 'unknown'}.`,
 };
 
+/** A token revoked through `/oauth/revoke`: Facebook's generic "session has been invalidated". */
+const REVOKED_SUBCODE = 466;
+
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 /** Facebook's date style in expiry messages: "Tuesday, 03-May-16 11:00:00 PDT" (here in UTC). */
@@ -506,6 +509,33 @@ export class FakeGraphState {
     const rec = this.tokens.get(token);
     if (!rec) throw new ControlError('unknown token');
     rec.revokedSubcode = subcode;
+  }
+
+  /**
+   * docs/FACEBOOK.md#rotating-an-expiring-system-user-token: `GET /oauth/revoke`. The caller (a
+   * valid token of the same app) revokes `revokeToken`, which must belong to the app the client
+   * id and secret name; the invalidation is immediate, and reaches the Page tokens minted from it.
+   * A token that no longer works answers its own 190 (a second revoke is refused, not repeated).
+   */
+  revoke(app: AppRecord, caller: string, revokeToken: string | undefined): { success: string } {
+    const { rec: callerRec, app: callerApp } = this.authenticate(caller);
+    if (callerApp.appId !== app.appId || (callerRec !== null && callerRec.appId !== app.appId)) {
+      throw new GraphFailure(400, 100, `(#100) The access token does not belong to application ${app.appId}`);
+    }
+    if (callerRec) this.requireValid(callerRec);
+    if (!revokeToken) throw new GraphFailure(400, 100, '(#100) The parameter revoke_token is required');
+    const rec = this.tokens.get(revokeToken);
+    if (!rec) throw new GraphFailure(400, 190, 'Invalid OAuth access token - Cannot parse access token');
+    if (rec.appId !== app.appId) {
+      throw new GraphFailure(
+        400,
+        100,
+        `(#100) The token to revoke does not belong to application ${app.appId}`,
+      );
+    }
+    this.requireValid(rec);
+    rec.revokedSubcode = REVOKED_SUBCODE;
+    return { success: 'true' };
   }
 
   private userEvent(userId: string, subcode: number): void {

@@ -20,6 +20,7 @@ import {
   meSchema,
   pageSchema,
   postSchema,
+  revokeSchema,
 } from './schemas.js';
 import { createBatchQueue, type ItemResult } from './batch.js';
 import { batchItemHeaders, type GraphUsage, parseUsageHeaders, usageBucket } from './usage.js';
@@ -125,6 +126,12 @@ export interface GraphClient {
     app: AppCredentials,
     options?: { systemUser60Days?: boolean },
   ): Promise<ExchangedToken>;
+  /**
+   * docs/FACEBOOK.md#rotating-an-expiring-system-user-token: `GET /oauth/revoke` invalidates
+   * `token` at once (and the Page tokens minted from it); `caller` is a valid token of the same
+   * app (the replacement), sent as `access_token` with its proof.
+   */
+  revokeToken(token: string, caller: string, app: AppCredentials): Promise<void>;
   /** docs/FACEBOOK.md#minting-the-page-token option 2: `GET /{page-id}?fields=access_token,name` with a user or system-user token. */
   getPageToken(pageId: string, userToken: string, app: AppCredentials): Promise<PageTokenResult>;
   /** docs/FACEBOOK.md#minting-the-page-token option 1: every Page of `/me/accounts` with the user's tasks, following the cursors (bounded). */
@@ -477,6 +484,17 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       return exchanged(r);
     },
 
+    async revokeToken(token, caller, app) {
+      await call({
+        endpoint: 'oauth/revoke',
+        path: '/oauth/revoke',
+        params: { client_id: app.appId, client_secret: app.appSecret, revoke_token: token },
+        accessToken: caller,
+        app,
+        schema: revokeSchema,
+      });
+    },
+
     async getPageToken(pageId, userToken, app) {
       const endpoint = '{page-id}';
       const r = await call({
@@ -596,7 +614,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
 
 function secretParams(params: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of ['input_token', 'fb_exchange_token', 'client_secret', 'code'] as const) {
+  for (const k of ['input_token', 'fb_exchange_token', 'revoke_token', 'client_secret', 'code'] as const) {
     const v = params[k];
     if (v !== undefined) out[k] = v;
   }

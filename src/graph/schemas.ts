@@ -42,6 +42,9 @@ export const accessTokenSchema = z.object({
   expires: seconds.optional(),
 });
 
+/** docs/FACEBOOK.md#rotating-an-expiring-system-user-token: `{"success":"true"}` (a string in Meta's sample). */
+export const revokeSchema = z.object({ success: z.union([z.literal('true'), z.literal(true)]) });
+
 /** docs/FACEBOOK.md#minting-the-page-token option 2. `access_token` is checked by the caller: its absence means "no role", not a bad shape. */
 export const pageSchema = z.object({
   id,

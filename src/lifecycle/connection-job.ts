@@ -8,13 +8,15 @@
  * never exchange one source token twice. Backoff, throttling and "extending does not work" are
  * stored on the row, so every instance and every restart sees them.
  */
-import { toIso as iso } from '../clock.js';
+import { HOUR, toIso as iso } from '../clock.js';
 import { AppError } from '../errors.js';
 import { GraphError } from '../graph/errors.js';
-import type { ConnectionPatch } from '../store/types.js';
-import type { Connection, LastError, NewEvent } from '../types.js';
+import type { AppCredentials } from '../graph/client.js';
+import type { ConnectionPatch, ConnectionSecrets } from '../store/types.js';
+import type { Connection, LastError, ManagedPage, NewEvent } from '../types.js';
 import { backoffMs, movedForward, reauthReason, withinThreshold } from './decide.js';
-import type { EngineDeps } from './engine.js';
+import type { EngineDeps } from './deps.js';
+import { safeError } from './util.js';
 import { type ConnectionOutcome, renewalMessage } from './outcome.js';
 
 export interface ConnectionRunOptions {
@@ -25,6 +27,9 @@ export interface ConnectionRunOptions {
   scheduled?: boolean;
   dueBy?: number;
 }
+
+/** How soon an overdue revoke is tried again (a Page not yet re-minted, a failed call). */
+const REVOKE_RETRY_MS = HOUR;
 
 export function createConnectionJob(deps: EngineDeps) {
   const { store, clock, policy, owner, logger, provider } = deps;
@@ -37,6 +42,12 @@ export function createConnectionJob(deps: EngineDeps) {
   const appThrottledUntil = new Map<string, number>();
   /** One piece of work per connection per process (the lease is re-entrant for its owner). */
   const inFlight = new Map<string, Promise<ConnectionOutcome>>();
+  /**
+   * Re-mints one Page from the connection's current source token (the page job, wired by
+   * engine.ts; this file cannot import it without a cycle). Used after a rotation and before a
+   * retired token is revoked.
+   */
+  let remintPage: ((pageId: string) => Promise<void>) | null = null;
 
   async function run(connectionId: string, options: ConnectionRunOptions): Promise<ConnectionOutcome> {
     const running = inFlight.get(connectionId);
@@ -131,7 +142,9 @@ export function createConnectionJob(deps: EngineDeps) {
       if (deps.onConnectionChanged) await deps.onConnectionChanged(before, after, pages);
       return after;
     };
-    const scheduleNext = now + policy.checkIntervalMs;
+    // Step 3 of a rotation (refresh, deploy, revoke), when its grace period is over.
+    const revokeAt = dryRun ? before.retiredRevokeAt : await revokeRetired(before, secrets, pages, save);
+    const scheduleNext = revokeAt === null ? now + policy.checkIntervalMs : nextLook(revokeAt, now);
 
     let info;
     try {
@@ -183,19 +196,29 @@ export function createConnectionJob(deps: EngineDeps) {
           expiresAt: null,
           sourceExpiresAt: extended.info.expiresAt,
         });
-        // The old token stays valid: it is revoked only after the grace period, when posting apps
-        // have picked up the Page tokens minted from the new one (README, "Connections").
+        // A refreshed system-user token is a rotation (docs/FACEBOOK.md#rotating-an-expiring-system-user-token):
+        // the old token keeps working, every Page is re-minted from the new one (the "deploy"),
+        // and the old one is revoked only after the grace period, when posting apps have picked
+        // up the new Page tokens (README, "Configuration": SOURCE_REVOKE_GRACE_HOURS).
         const graceMs = deps.sourceRevokeGraceMs ?? null;
+        const rotation = graceMs !== null && before.source.type === 'SYSTEM_USER' && !dryRun;
+        if (rotation && secrets.retiredToken !== null) {
+          // Rotated again before the last grace ran out: the oldest token goes now (its Pages were
+          // re-minted at the last rotation), so no retired token is ever forgotten unrevoked.
+          await revokeNow(before, secrets.retiredToken, secrets.sourceToken, app);
+        }
+        const retireUntil = rotation ? now + graceMs : null;
         const after = await save(
           {
             ...looked,
             source: extended.info,
             extensionBlockedUntil: null,
-            retiredRevokeAt: graceMs === null ? null : now + graceMs,
+            retiredRevokeAt: retireUntil,
+            ...(retireUntil === null ? {} : { nextCheckAt: Math.min(scheduleNext, retireUntil) }),
           },
           {
             sourceToken: extended.token,
-            ...(graceMs === null ? {} : { retiredToken: secrets.sourceToken }),
+            retiredToken: rotation ? secrets.sourceToken : null,
             events: onPages('renewed', reason, {
               message,
               details: {
@@ -203,12 +226,16 @@ export function createConnectionJob(deps: EngineDeps) {
                 connection_id: before.id,
                 source_expires_at: iso(extended.info.expiresAt),
                 previous_source_expires_at: iso(expiresAt),
+                ...(retireUntil === null ? {} : { previous_source_revoke_at: iso(retireUntil) }),
               },
             }),
           },
         );
-        // Page tokens minted from the old token expire with it: their next check re-mints them.
-        if (!dryRun) {
+        if (rotation) {
+          // The "deploy": every Page gets a token minted from the new source (token_rotated).
+          await remintAll(pages, before.id);
+        } else if (!dryRun) {
+          // Page tokens minted from the old token expire with it: their next check re-mints them.
           for (const page of pages) {
             if (page.posting.expiresAt !== null) await store.updatePage(page.pageId, { nextCheckAt: now });
           }
@@ -257,6 +284,100 @@ export function createConnectionJob(deps: EngineDeps) {
     }
   }
 
+  async function remintAll(pages: readonly ManagedPage[], connectionId: string): Promise<void> {
+    for (const page of pages) {
+      await remintPage?.(page.pageId).catch((err: unknown) =>
+        // That Page keeps its old token (still valid during the grace); the revoke step re-mints it first.
+        logger.warn({ connectionId, pageId: page.pageId, err: safeError(err) }, 'page re-mint failed'),
+      );
+    }
+  }
+
+  async function revokeNow(c: Connection, retired: string, caller: string, app: AppCredentials) {
+    if (!provider.revokeSource) return;
+    try {
+      await provider.revokeSource(retired, caller, app);
+    } catch (err) {
+      // Refused as a dead token: if it is the retired one (revoked before a crash, or expired),
+      // nothing is left to revoke; if the token still works, the refusal was about something else.
+      if (!(err instanceof GraphError) || err.kind !== 'needs_reauth') throw err;
+      if ((await provider.inspect(retired, app)).isValid) throw err;
+      logger.info({ connectionId: c.id, code: err.code }, 'retired source token was already invalid');
+    }
+  }
+
+  /**
+   * Revoke the retired source token when its time has come, but only once every Page holds a token
+   * minted after the rotation (a Page that missed the re-mint, by a crash or a failed call, is
+   * re-minted first: revoking kills the Page tokens minted from the old token). Returns when the
+   * retired token is (still) due, or null when none is waiting.
+   */
+  async function revokeRetired(
+    c: Connection,
+    secrets: ConnectionSecrets,
+    pages: ManagedPage[],
+    save: (patch: ConnectionPatch, extra: { retiredToken: null; events: NewEvent[] }) => Promise<Connection>,
+  ): Promise<number | null> {
+    const due = c.retiredRevokeAt;
+    const now = clock.now();
+    if (due === null || secrets.retiredToken === null) return null;
+    // When the rotation happened (the grace is the configured one; a changed setting at worst
+    // re-mints a Page once more).
+    const rotatedAt = due - (deps.sourceRevokeGraceMs ?? 0);
+    const behind = (list: readonly ManagedPage[]) =>
+      list.filter((p) => p.lastRenewedAt === null || p.lastRenewedAt < rotatedAt);
+    // A Page that missed the re-mint (another instance held it, a call failed, a crash) gets its
+    // new token at the next look, so its posting apps still have the rest of the grace.
+    if (behind(pages).length > 0) {
+      await remintAll(behind(pages), c.id);
+      const still = behind(await store.listConnectionPages(c.id));
+      if (still.length > 0) {
+        if (due <= now) {
+          logger.warn(
+            { connectionId: c.id, pages: still.map((p) => p.pageId) },
+            'retired source token kept: some Pages still hold a token minted from it',
+          );
+        }
+        // Try again within the hour (nextLook), and never revoke before they have it.
+        return due > now ? Math.min(due, now + REVOKE_RETRY_MS) : now;
+      }
+    }
+    if (due > now) return due;
+    const app = { appId: c.appId, appSecret: secrets.appSecret };
+    try {
+      await revokeNow(c, secrets.retiredToken, secrets.sourceToken, app);
+    } catch (err) {
+      if (!(err instanceof GraphError)) throw err;
+      logger.warn({ connectionId: c.id, err: safeError(err) }, 'revoking the retired source token failed');
+      return now;
+    }
+    await save(
+      { retiredRevokeAt: null },
+      {
+        retiredToken: null,
+        events: pages.map((p) => ({
+          pageId: p.pageId,
+          at: now,
+          type: 'source_revoked',
+          reason: 'grace_period_over',
+          stateFrom: null,
+          stateTo: null,
+          message:
+            'The replaced source token was revoked: every Page now posts with a token minted from its replacement.',
+          details: { connection_id: c.id, rotated_at: iso(rotatedAt) },
+        })),
+      },
+    );
+    logger.info({ connectionId: c.id }, 'retired source token revoked');
+    return null;
+  }
+
+  /** The next look while a retired token waits: at its revoke time, or in a while when it is overdue. */
+  function nextLook(revokeAt: number, now: number): number {
+    const at = revokeAt > now ? revokeAt : now + REVOKE_RETRY_MS;
+    return Math.min(now + policy.checkIntervalMs, at);
+  }
+
   /** A failed call, stored: throttling for every instance, backoff, or a login that is gone. */
   function failurePatch(c: Connection, err: GraphError, now: number, extending: boolean): ConnectionPatch {
     const lastError: LastError = {
@@ -293,7 +414,14 @@ export function createConnectionJob(deps: EngineDeps) {
     return { lastError, extensionBlockedUntil: extending ? c.source.expiresAt : c.extensionBlockedUntil };
   }
 
-  return { run, appThrottledUntil };
+  return {
+    run,
+    appThrottledUntil,
+    /** engine.ts: how a Page is re-minted from its connection's source token. */
+    useRemint(fn: (pageId: string) => Promise<void>) {
+      remintPage = fn;
+    },
+  };
 }
 
 export type ConnectionJob = ReturnType<typeof createConnectionJob>;

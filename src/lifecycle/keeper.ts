@@ -24,7 +24,8 @@ import type { NewAlert, Store } from '../store/types.js';
 import { type Connection, type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createFacebookProvider } from '../platforms/facebook/provider.js';
-import { createEngine, newPageFrom, safeError } from './engine.js';
+import { createEngine } from './engine.js';
+import { newPageFrom, safeError } from './util.js';
 import { createOnDemand, parseReport } from './on-demand.js';
 import { checkSetupInput, prepareSetup, setupEvent } from './setup.js';
 import { connectionIdOf } from '../store/connection-store.js';
@@ -345,6 +346,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     events,
     random,
     onPageChanged,
+    sourceRevokeGraceMs: config.sourceRevokeGraceHours * HOUR,
     ...(options.pacing === false ? {} : { pacer }),
   });
 

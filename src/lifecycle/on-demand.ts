@@ -26,7 +26,7 @@ import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
 import type { ManagedPage, PageState, TokenType } from '../types.js';
 import type { Engine, ProcessOutcome } from './engine.js';
-import { safeError } from './engine.js';
+import { safeError } from './util.js';
 import type { KeeperEventMap } from './types.js';
 
 /** A Page is checked on demand at most once in this window. */

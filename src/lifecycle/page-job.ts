@@ -29,7 +29,7 @@ import {
   reauthReason,
 } from './decide.js';
 import type { ConnectionJob } from './connection-job.js';
-import type { EngineDeps, ProcessOptions } from './engine.js';
+import type { EngineDeps, ProcessOptions } from './deps.js';
 import {
   type ConnectionOutcome,
   isRenewal,
@@ -371,9 +371,14 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       };
     }
 
-    // A login given a new source token re-mints every Page under it from that token.
+    // A login given a new source token re-mints every Page under it from that token; so does a
+    // rotation this Page's own work asked for (the connection job re-mints the others).
+    const rotated =
+      looked?.outcome === 'source_renewed' &&
+      looked.after.retiredRevokeAt !== null &&
+      (before.lastRenewedAt ?? 0) < (looked.after.lastCheckedAt ?? 0);
     const decision: Decision =
-      options.remint === true && canMintFromSource(inspected, now)
+      (options.remint === true || rotated) && canMintFromSource(inspected, now)
         ? { action: 'renew', reason: 'source_replaced' }
         : decide(inspected, now, policy, options.force === true ? { force: true } : {});
     if (dryRun) {

@@ -6,7 +6,9 @@
 import type { ManagedPage } from '../types.js';
 import type { ConnectionOutcome } from './outcome.js';
 import type { ConnectionJob } from './connection-job.js';
-import { type EngineDeps, type Mode, pool, type ProcessOutcome, safeError } from './engine.js';
+import type { EngineDeps, Mode } from './deps.js';
+import type { ProcessOutcome } from './outcome.js';
+import { pool, safeError } from './util.js';
 import type { PageJob } from './page-job.js';
 
 export interface RoundOptions {

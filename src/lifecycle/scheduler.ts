@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Clock, Timers } from '../clock.js';
 import type { Logger } from '../logger.js';
-import { safeError } from './engine.js';
+import { safeError } from './util.js';
 
 export interface SchedulerOptions {
   clock: Clock;

@@ -71,6 +71,12 @@ export interface TokenProvider {
    * token: re-exchanging keeps its expiry, docs/FACEBOOK.md#re-exchanging-does-not-extend).
    */
   extend(source: InspectedToken, app: AppCredentials): Promise<InspectedToken | null>;
+  /**
+   * Invalidate a source token this connection no longer uses (`caller`: the one it uses now), once
+   * the grace period after an extension is over. Absent where the platform has no such call (a
+   * refreshed token simply replaces the old one there).
+   */
+  revokeSource?(token: string, caller: string, app: AppCredentials): Promise<void>;
   /** Turn a short-lived token given at set-up into the long-lived one that is kept. */
   exchangeShortLived(token: string, app: AppCredentials): Promise<InspectedToken>;
   /** The accounts the source can reach, for set-up, reconnect results and "available to add". */

@@ -369,8 +369,11 @@ describe.each(testBackends())('engine on %s', (backend) => {
       await Promise.all([w.keeper.runRound(), other.runRound(), w.keeper.runRound(), other.runRound()]);
       expect(w.graph.countCalls('/oauth/access_token')).toBe(ids.length);
       for (const id of ids) {
+        // One source renewal per login. The rotation then re-mints the Page from the new token at
+        // most once (a Page the other instance holds at that moment is re-minted at a later look).
         const renewed = (await w.keeper.history(id, { limit: 100 })).filter((e) => e.type === 'renewed');
-        expect(renewed).toHaveLength(1);
+        expect(renewed.filter((e) => e.details.token === 'source')).toHaveLength(1);
+        expect(renewed.filter((e) => e.reason === 'source_replaced').length).toBeLessThanOrEqual(1);
       }
       await other.close();
     });

@@ -46,6 +46,11 @@ export function createFacebookProvider(options: FacebookProviderOptions): TokenP
       return { token: exchanged.accessToken, info: await inspect(exchanged.accessToken, app) };
     },
 
+    // docs/FACEBOOK.md#rotating-an-expiring-system-user-token: step 3 of Meta's recipe.
+    async revokeSource(token, caller, app) {
+      await graph.revokeToken(token, caller, app);
+    },
+
     async exchangeShortLived(token, app) {
       const exchanged = await graph.exchangeToken(token, app);
       return { token: exchanged.accessToken, info: await inspect(exchanged.accessToken, app) };

@@ -1,0 +1,57 @@
+/**
+ * What the engine's parts are given (engine.ts puts them together) and how a Page's work is asked
+ * for. Types only, below every engine file, so none of them imports engine.ts.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { TokenProvider } from '../platforms/provider.js';
+import type { Store } from '../store/types.js';
+import type { Connection, ManagedPage } from '../types.js';
+import type { Policy } from './decide.js';
+import type { ConnectionOutcome } from './outcome.js';
+import type { Pacer } from './pacing.js';
+import type { KeeperEventMap } from './types.js';
+
+export interface EngineDeps {
+  store: Store;
+  /** Facebook's token provider (src/platforms/facebook/provider.ts). */
+  provider: TokenProvider;
+  clock: Clock;
+  logger: Logger;
+  policy: Policy;
+  /** This instance's lease owner name. */
+  owner: string;
+  leaseTtlMs: number;
+  events: EventEmitter<KeeperEventMap>;
+  random: () => number;
+  /** Called after every stored change to a page (alerts are planned here). Must not throw. */
+  onPageChanged?: (before: ManagedPage | null, after: ManagedPage) => Promise<void>;
+  /** Called after every stored change to a connection, with its Pages. Must not throw. */
+  onConnectionChanged?: (before: Connection, after: Connection, pages: ManagedPage[]) => Promise<void>;
+  /** After an extension, keep the replaced source token this long, then revoke it; null: never revoke. */
+  sourceRevokeGraceMs?: number | null;
+  /**
+   * The call-budget hook (lifecycle/pacing.ts): a scheduled round asks it before claiming each due
+   * Page; a Page it holds back stays due for a later round. Absent: no pacing.
+   */
+  pacer?: Pacer;
+}
+
+export type Mode = 'scheduled' | 'check' | 'renew';
+
+export interface ProcessOptions {
+  mode: Mode;
+  force?: boolean;
+  dryRun?: boolean;
+  /** Scheduled mode: count a page due by this time as due now (a cron round, `cronDueBy`). */
+  dueBy?: number;
+  /** The round already looked at this page's connection: do not look again. */
+  connectionDone?: boolean;
+  /** Mint a new posting token from the connection's (new) source token, whatever the decision. */
+  remint?: boolean;
+  /** What that look came to (a Page that needed nothing reports its source's renewal). */
+  connectionLook?: ConnectionOutcome;
+  /** Scheduled mode: ask the pacer before claiming (the service's rounds; a cron run cannot wait). */
+  paced?: boolean;
+}

@@ -1,0 +1,56 @@
+/**
+ * Small helpers the engine's parts share (round.ts, the jobs, keeper.ts, the scheduler). They
+ * import nothing from the engine, so the engine's files depend on this one and never on each
+ * other in a circle.
+ */
+import { AppError } from '../errors.js';
+import { GraphError } from '../graph/errors.js';
+import type { NewPage } from '../store/types.js';
+import type { ManagedPage } from '../types.js';
+
+/** Run `fn` over items with at most `concurrency` at once. */
+export async function pool<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+/**
+ * Like Promise.all, but waits for every call and, when several fail, throws the one that matters
+ * most: a throttled answer must never be hidden behind a transient error from the parallel call,
+ * or the keeper would go on calling Facebook while it is being throttled.
+ */
+export async function allOrWorstError<T extends readonly unknown[]>(
+  calls: { [K in keyof T]: Promise<T[K]> },
+): Promise<T> {
+  const settled = await Promise.allSettled(calls);
+  const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (errors.length > 0) {
+    throw (
+      errors.find((e) => e instanceof GraphError && e.kind === 'throttled') ??
+      errors.find((e) => e instanceof GraphError && e.kind === 'needs_reauth') ??
+      errors[0]
+    );
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** Log-safe view of an error: code and message only (messages never carry secrets by contract). */
+export function safeError(err: unknown): { code: string; message: string } {
+  if (err instanceof AppError) return { code: err.code, message: err.message };
+  return { code: 'internal_error', message: err instanceof Error ? err.message : 'unknown error' };
+}
+
+export function newPageFrom(page: ManagedPage): NewPage {
+  const { createdAt: _c, updatedAt: _u, leaseOwner: _o, leaseExpiresAt: _e, ...rest } = page;
+  return rest;
+}
