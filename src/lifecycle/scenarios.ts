@@ -9,5 +9,7 @@ export const SCENARIOS = [
   'throttling',
   'page-token',
   'role-removed',
+  /** 5 logins sharing the Pages; one admin's password change, one alert, one reconnect. */
+  'agency',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];

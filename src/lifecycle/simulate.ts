@@ -17,9 +17,14 @@ import { createTokenKeeper } from './keeper.js';
 import { mulberry32 } from '../random.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { createScheduler } from './scheduler.js';
+import { type AgencySummary, reconnectThroughDialog, setUpAgency } from './sim-agency.js';
 import { createSimPoster, type PostingAppReport } from './sim-poster.js';
 
 export { SCENARIOS, type Scenario };
+export type { AgencySummary };
+
+/** `--scenario agency`: how many logins share the Pages. */
+export const AGENCY_LOGINS = 5;
 
 export interface SimulationOptions {
   days: number;
@@ -87,6 +92,8 @@ export interface SimulationReport {
   posting_app: PostingAppReport | null;
   /** Only with `appUsers`. */
   budget?: BudgetSummary;
+  /** Only with `--scenario agency`. */
+  agency?: AgencySummary;
 }
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
@@ -148,7 +155,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     let renewals = 0;
     let heals = 0;
     let failures = 0;
-    keeper.events.on('graph_call', () => graphCalls++);
+    // Graph calls, not HTTP round trips: a batch request (GRAPH_BATCH=auto) is heard beside each of
+    // its items, which Facebook counts one by one; the envelope itself is not a call.
+    keeper.events.on('graph_call', (c) => {
+      if (!c.endpoint.startsWith('batch(')) graphCalls++;
+    });
     // Tokens are re-read only for pages the engine touched: sampling stays cheap over a year.
     const touched = new Set<string>();
     keeper.events.on('page_processed', (e) => {
@@ -171,7 +182,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const app = graph.createApp({ name: 'Simulated app' });
     const ids: string[] = [];
     const users: string[] = [];
-    for (let i = 0; i < options.pages; i++) {
+    const agency =
+      scenario === 'agency'
+        ? await setUpAgency(setupKeeper, graph, app, Math.min(AGENCY_LOGINS, options.pages), options.pages)
+        : null;
+    if (agency) {
+      ids.push(...agency.ids);
+      // users[i] is Page i's admin, as below.
+      for (const id of agency.ids) users.push(agency.users[agency.loginOf.get(id)!]!);
+      // Calls per Page check are the checks' own: the set-up calls are left out.
+      graphCalls = 0;
+    }
+    for (let i = 0; i < (agency ? 0 : options.pages); i++) {
       const user = graph.createUser({ name: `Admin ${i}` });
       const page = graph.createPage({ name: `Page ${i}` });
       graph.grantRole(user.id, page.id);
@@ -243,7 +265,26 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     let eventDone = false;
     let plan: Awaited<ReturnType<typeof keeper.callBudget>>[number]['plan'] | null = null;
     const invalidMinutes: Record<string, number> = Object.fromEntries(ids.map((id) => [id, 0]));
-    const watched = scenario === 'password-change' || scenario === 'role-removed';
+    const watched = scenario === 'password-change' || scenario === 'role-removed' || scenario === 'agency';
+    // agency: the Pages of the first login (the admin who changes their password), the others.
+    const affected = agency ? ids.filter((id) => agency.loginOf.get(id) === 0) : [];
+    const noticed = new Set<string>();
+    const bystander = (pageId: string) => agency !== null && agency.loginOf.get(pageId) !== 0;
+    let reauthAlerts = 0;
+    let reconnectAt: number | null = null;
+    let reconnects = 0;
+    if (agency) {
+      keeper.events.on('page_processed', (e) => {
+        if (bystander(e.pageId) && e.stateAfter !== 'healthy') noticed.add(e.pageId);
+      });
+      keeper.events.on('alert_queued', (e) => {
+        if (bystander(e.pageId)) noticed.add(e.pageId);
+        if (e.kind !== 'needs_reauth') return;
+        reauthAlerts++;
+        // The person reads the alert and reconnects an hour later.
+        reconnectAt ??= clock.now() + 60 * MINUTE;
+      });
+    }
     const detected: Record<string, number | null> = watched ? { [ids[0]!]: null } : {};
     const tokens = new Map<string, string>();
 
@@ -270,6 +311,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           }
         }
         if (scenario === 'role-removed') graph.removeRole(users[0]!, ids[0]!);
+        if (scenario === 'agency') graph.changePassword(users[0]!);
+      }
+      if (reconnectAt !== null && reconnects === 0 && clock.now() >= reconnectAt) {
+        await reconnectThroughDialog(keeper, graph, affected[0]!, users[0]!);
+        reconnects++;
+        for (const id of affected) touched.add(id);
       }
       if (scenario === 'throttling') {
         // A throttling burst of two hours every ten days.
@@ -338,6 +385,20 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       reasons[id] = page.stateReason;
     }
     const alerts = await keeper.store.alertCounts();
+    if (agency) {
+      for (const id of ids) if (bystander(id) && invalidMinutes[id]! > 0) noticed.add(id);
+    }
+    const agencySummary: AgencySummary | undefined = agency
+      ? {
+          logins: agency.users.length,
+          pages_per_login: Math.ceil(ids.length / agency.users.length),
+          affected_pages: affected,
+          needs_reauth_alerts: reauthAlerts,
+          reconnects,
+          healed_by_reconnect: affected.filter((id) => finalStates[id] === 'healthy').length,
+          others_that_noticed: [...noticed].sort(),
+        }
+      : undefined;
     return {
       scenario,
       days: options.days,
@@ -357,6 +418,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       reasons,
       posting_app: poster?.report() ?? null,
       ...(budget ? { budget } : {}),
+      ...(agencySummary ? { agency: agencySummary } : {}),
     };
   } finally {
     await keeper.close();
@@ -398,6 +460,15 @@ export function simulationText(r: SimulationReport): string {
       `  throttled answers: ${b.throttled_answers}   longest time without a check: ${b.max_hours_between_checks} h   peak usage: ${b.max_usage_percent} %`,
     );
     if (r.pages > 1000) lines.push('  (token validity not sampled past 1,000 Pages)');
+  }
+  const a = r.agency;
+  if (a) {
+    lines.splice(
+      5,
+      0,
+      `  agency: ${a.logins} logins x ${a.pages_per_login} Pages; one admin changed their password`,
+      `  needs_reauth alerts: ${a.needs_reauth_alerts}   reconnects: ${a.reconnects}   Pages healed by it: ${a.healed_by_reconnect} of ${a.affected_pages.length}   other Pages that noticed: ${a.others_that_noticed.length}`,
+    );
   }
   for (const [id, m] of Object.entries(r.detection_minutes)) {
     lines.push(`  page ${id} showed the invalidation after ${m === null ? 'never' : `${m} minutes`}`);

@@ -87,6 +87,29 @@ describe('simulate', () => {
     );
   }, 180_000);
 
+  it('agency, 5 logins x 10 Pages: one password change, one alert, one reconnect heals its 10, the other 40 never notice; ~1.1 calls per check', async () => {
+    const r = await runSimulation({ days: 10, scenario: 'agency', pages: 50 });
+    const a = r.agency!;
+    expect(a).toMatchObject({ logins: 5, pages_per_login: 10, needs_reauth_alerts: 1, reconnects: 1 });
+    expect(a.affected_pages).toHaveLength(10);
+    expect(a.healed_by_reconnect).toBe(10);
+    expect(a.others_that_noticed).toEqual([]);
+    // One alert for the login: nothing else that asks a person to act.
+    for (const kind of ['needs_reauth', 'expired', 'renewal_failed', 'missing_permission', 'expiring']) {
+      expect(r.alerts_by_kind[kind] ?? 0).toBe(kind === 'needs_reauth' ? 1 : 0);
+    }
+    const others = Object.keys(r.final_states).filter((id) => !a.affected_pages.includes(id));
+    expect(others).toHaveLength(40);
+    for (const id of others) expect(r.minutes_without_valid_token[id]).toBe(0);
+    expect(Object.values(r.final_states).every((s) => s === 'healthy')).toBe(true);
+    // N Pages of a login cost N + 1 calls a round: 1.1 per Page check, plus the reconnect's few.
+    expect(r.graph_calls_per_page_check).toBeGreaterThanOrEqual(1.05);
+    expect(r.graph_calls_per_page_check).toBeLessThanOrEqual(1.15);
+    expect(simulationText(r)).toContain(
+      'needs_reauth alerts: 1   reconnects: 1   Pages healed by it: 10 of 10',
+    );
+  }, 120_000);
+
   it('refuses an unknown scenario', async () => {
     await expect(runSimulation({ days: 1, scenario: 'nope', pages: 1 })).rejects.toThrow(/unknown scenario/);
   });
