@@ -35,7 +35,7 @@ import { LOGIN_SCOPES } from '../types.js';
 
 export interface ConnectDeps {
   config: Config;
-  keeper: Pick<TokenKeeper, 'reconnect'>;
+  keeper: Pick<TokenKeeper, 'reconnectLogin'>;
   store: Pick<Store, 'getPage'>;
   clock: Clock;
   logger: Logger;
@@ -329,25 +329,45 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
 
     let view: PageView;
     try {
-      const status = await keeper.reconnect(state.pageId, code, redirectUri);
+      const result = await keeper.reconnectLogin(state.pageId, code, redirectUri);
+      const status = result.page;
       logger.info(
         { event: 'reconnect', pageId: state.pageId, outcome: 'reconnected', state: status.state },
         'page reconnected',
       );
-      const healthy = status.state === 'healthy';
+      const healthy = status.state === 'healthy' && result.not_granted.length === 0;
+      const names = (list: { page_id: string; name: string | null }[]) =>
+        list.map((p) => label(p.name, p.page_id)).join(', ');
       view = {
         status: 200,
         tone: healthy ? 'ok' : 'warn',
         title: `Page ${label(status.page_name, status.page_id)} is connected again`,
         lines: [
-          healthy
+          status.state === 'healthy'
             ? 'Posting continues: fb-token-keeper has a fresh, verified Page token and keeps it alive from here.'
             : `It is connected, but: ${status.state_message ?? status.state}`,
           status.expires_at === null
             ? 'The new Page token does not expire.'
             : `The new Page token is valid until ${status.expires_at}.`,
+          // The whole login, not only this Page: every sibling is accounted for.
+          ...(result.reminted.length > 0
+            ? [`The other Pages of this login got a new token too: ${names(result.reminted)}.`]
+            : []),
+          ...result.not_granted.map((p) => `Not connected: ${p.message}`),
+          ...(result.available_to_add !== null && result.available_to_add.length > 0
+            ? [
+                `Available to add (this login can post to them, they are not kept yet): ${names(result.available_to_add)}. Add them with \`connect\` or from the dashboard.`,
+              ]
+            : []),
           'Apps that cache the Page token should fetch it again. You can close this page.',
         ],
+        ...(result.not_granted.length > 0
+          ? {
+              steps: [
+                "Open the reconnect link again and, in Facebook's list of Pages, tick every Page this app should keep.",
+              ],
+            }
+          : {}),
       };
     } catch (err) {
       view = failureView(err, name, retry);

@@ -24,6 +24,7 @@ import type { NewAlert, Store } from '../store/types.js';
 import { type Connection, type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createFacebookProvider } from '../platforms/facebook/provider.js';
+import type { ChildAccount } from '../platforms/provider.js';
 import { createEngine } from './engine.js';
 import { newPageFrom, safeError } from './util.js';
 import { createOnDemand, parseReport } from './on-demand.js';
@@ -41,6 +42,7 @@ import type {
   ConnectResult,
   KeeperEventMap,
   PageStatus,
+  ReconnectResult,
   RenewResult,
   SetupInput,
   TokenKeeper,
@@ -574,6 +576,86 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     return c;
   }
 
+  /** Which siblings a reconnect re-minted, and which it left without a working token (and why). */
+  function reconnectOutcome(
+    siblings: readonly ManagedPage[],
+    hashesBefore: ReadonlyMap<string, string>,
+    children: readonly ChildAccount[] | null,
+  ): Pick<ReconnectResult, 'reminted' | 'not_granted'> {
+    const reminted: ReconnectResult['reminted'] = [];
+    const notGranted: ReconnectResult['not_granted'] = [];
+    for (const p of siblings) {
+      const child = children?.find((c) => c.id === p.pageId);
+      const label = p.pageName ? `"${p.pageName}" (${p.pageId})` : p.pageId;
+      if (child && !child.granted) {
+        notGranted.push({
+          page_id: p.pageId,
+          name: p.pageName,
+          code: 'missing_permission',
+          message: `Page ${label} was not ticked when access was given: reconnect and tick it in Facebook's Page list.`,
+        });
+      } else if (children !== null && !child) {
+        notGranted.push({
+          page_id: p.pageId,
+          name: p.pageName,
+          code: 'missing_permission',
+          message: `The login has no role on Page ${label} any more: give it a role with a posting task, then reconnect.`,
+        });
+      } else if (hashesBefore.get(p.pageId) !== p.posting.hash && p.posting.isValid) {
+        reminted.push({ page_id: p.pageId, name: p.pageName });
+      } else if (!p.posting.isValid || needsPerson(p.state)) {
+        notGranted.push({
+          page_id: p.pageId,
+          name: p.pageName,
+          code: p.lastError?.code ?? p.stateReason ?? 'token_invalid',
+          message: p.lastError?.message ?? p.stateMessage ?? `Page ${label} has no working token.`,
+        });
+      }
+    }
+    return { reminted, not_granted: notGranted };
+  }
+
+  /**
+   * A reconnect that left Pages of the login without a token says so in one alert naming them (as
+   * the dead login's alert named every Page), so that nobody believes the whole login is healed.
+   */
+  async function alertNotGranted(
+    connectionId: string,
+    page: ManagedPage,
+    missing: ReconnectResult['not_granted'],
+  ): Promise<void> {
+    if (targets.length === 0) return;
+    const now = clock.now();
+    const ids = missing.map((m) => m.page_id);
+    const dedupeKey = `needs_reauth:connection:${connectionId}:not_granted:${page.source?.hash ?? page.posting.hash}`;
+    const alert: NewAlert = {
+      pageId: ids[0]!,
+      kind: 'needs_reauth',
+      dedupeKey,
+      createdAt: now,
+      payload: {
+        alert_id: dedupeKey,
+        event: 'needs_reauth',
+        severity: 'critical',
+        page_id: ids[0]!,
+        page_name: missing[0]!.name,
+        state: 'needs_reauth',
+        connection_id: connectionId,
+        page_ids: ids,
+        message: `The Facebook login was reconnected, but ${ids.length} of its Page(s) still have no working token: ${missing
+          .map((m) => m.message)
+          .join(' ')}`,
+        deadline: null,
+        days_left: null,
+        reconnect_url: linkFor(page.pageId),
+        occurred_at: new Date(now).toISOString(),
+      },
+    };
+    if (await store.enqueueAlert(alert, targets)) {
+      events.emit('alert_queued', { pageId: alert.pageId, kind: alert.kind });
+    }
+  }
+
   const keeper: KeeperInternals = {
     events,
     config,
@@ -944,17 +1026,42 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     },
 
     async reconnect(pageId, code, redirectUri) {
+      return (await keeper.reconnectLogin(pageId, code, redirectUri)).page;
+    },
+
+    async reconnectLogin(pageId, code, redirectUri): Promise<ReconnectResult> {
       const page = await mustGetPage(pageId);
       const secrets = await store.getSecrets(pageId);
-      const { accessToken } = await graph.exchangeCode(code, redirectUri, {
-        appId: page.appId,
-        appSecret: secrets!.appSecret,
-      });
-      const { stored } = await storeSetup(
-        { pageId, accessToken, appId: page.appId, appSecret: secrets!.appSecret },
-        'reconnected',
+      const app = { appId: page.appId, appSecret: secrets!.appSecret };
+      // The siblings' tokens before, to tell which ones the reconnect gave a new token.
+      const hashes = new Map(
+        page.connectionId === null
+          ? []
+          : (await store.listConnectionPages(page.connectionId)).map((p) => [p.pageId, p.posting.hash]),
       );
-      return view(stored, await store.listEvents(pageId, { limit: 20 }));
+      const { accessToken } = await graph.exchangeCode(code, redirectUri, app);
+      const { stored } = await storeSetup({ pageId, accessToken, ...app }, 'reconnected');
+      const status = view(stored, await store.listEvents(pageId, { limit: 20 }));
+      const connectionId = stored.connectionId;
+      if (connectionId === null) {
+        return { page: status, connection_id: null, reminted: [], not_granted: [], available_to_add: [] };
+      }
+      const siblings = (await store.listConnectionPages(connectionId)).filter((p) => p.pageId !== pageId);
+      const source = await store.getConnectionSecrets(connectionId);
+      // One Graph call: which Pages the person ticked this time, and which the login can newly post to.
+      const children = source ? await provider.listChildren(source.sourceToken, app).catch(() => null) : null;
+      const result = reconnectOutcome(siblings, hashes, children);
+      const kept = new Set([pageId, ...siblings.map((p) => p.pageId)]);
+      const available =
+        children
+          ?.filter((c) => c.canPost && c.granted && !kept.has(c.id))
+          .map((c) => ({ page_id: c.id, name: c.name })) ?? null;
+      if (result.not_granted.length > 0) await alertNotGranted(connectionId, stored, result.not_granted);
+      logger.info(
+        { connectionId, reminted: result.reminted.length, notGranted: result.not_granted.length },
+        'login reconnected',
+      );
+      return { page: status, connection_id: connectionId, ...result, available_to_add: available };
     },
 
     sources() {

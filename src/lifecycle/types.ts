@@ -188,6 +188,23 @@ export interface ConnectResult {
   not_set_up: { page_id: string; name: string | null; code: string; message: string }[];
 }
 
+/**
+ * What a completed reconnect did to the whole login: the Page the link was for, every sibling
+ * re-minted from the new token, the Pages that could not get one (named with why, never dropped
+ * silently) and the Pages the login can post to that are not kept yet.
+ */
+export interface ReconnectResult {
+  page: PageStatus;
+  /** The login the Page belongs to now; null for a Page kept on its own. */
+  connection_id: string | null;
+  /** Other Pages of the login that got a new token from it. */
+  reminted: { page_id: string; name: string | null }[];
+  /** Pages of the login left without a working token: not ticked in the dialog, no posting task, or the mint failed. */
+  not_granted: { page_id: string; name: string | null; code: string; message: string }[];
+  /** Pages the login can post to now that are not managed yet (null: Facebook could not be asked). */
+  available_to_add: { page_id: string; name: string | null }[] | null;
+}
+
 export interface PageSettingsPatch {
   autoRenew?: boolean;
   renewalThresholdDays?: number | null;
@@ -260,6 +277,8 @@ export interface TokenKeeper {
    * event `reconnected`. Nothing changes when any step fails.
    */
   reconnect(pageId: string, code: string, redirectUri: string): Promise<PageStatus>;
+  /** `reconnect`, answering what it did to every Page of the login (the reconnect result page shows it). */
+  reconnectLogin(pageId: string, code: string, redirectUri: string): Promise<ReconnectResult>;
   /** Set up a login and its Pages together (every Page it can post to, or `pageIds`). */
   connect(input: ConnectInput): Promise<ConnectResult>;
   listConnections(): Promise<ConnectionView[]>;
