@@ -143,6 +143,11 @@ export interface Connection {
   nextCheckAt: number | null;
   /** A replaced source token is revoked at this time (after the grace period); null: none waiting. */
   retiredRevokeAt: number | null;
+  /**
+   * Instagram/Threads: when the token was issued or last refreshed (neither platform refreshes a
+   * token younger than 24 hours); null for Facebook.
+   */
+  tokenIssuedAt: number | null;
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
   createdAt: number;
