@@ -27,7 +27,7 @@
  */
 import { DAY, HOUR } from '../clock.js';
 import type { NewAlert } from '../store/types.js';
-import { type ManagedPage, type PageState, REQUIRED_SCOPES } from '../types.js';
+import { type ManagedPage, type PageState, requiredScopesFor } from '../types.js';
 
 export const ALERT_EVENTS = [
   'renewal_failed',
@@ -138,7 +138,7 @@ export function planAlerts(input: PlanInput): NewAlert[] {
   };
 
   const posting = after.posting;
-  const missing = REQUIRED_SCOPES.filter((s) => !posting.scopes.includes(s));
+  const missing = requiredScopesFor(after.platform).filter((s) => !posting.scopes.includes(s));
 
   // --- a person must act now ------------------------------------------------------------------
   if (after.state === 'expired') {

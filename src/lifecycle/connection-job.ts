@@ -14,6 +14,8 @@ import { GraphError } from '../graph/errors.js';
 import type { ConnectionPatch } from '../store/types.js';
 import type { Connection, LastError, NewEvent } from '../types.js';
 import { backoffMs, movedForward, reauthReason, withinThreshold } from './decide.js';
+import { createAccountJob } from './account-job.js';
+import { isRefreshablePlatform } from './account-decide.js';
 import type { EngineDeps } from './engine.js';
 import { type ConnectionOutcome, renewalMessage } from './outcome.js';
 
@@ -37,6 +39,8 @@ export function createConnectionJob(deps: EngineDeps) {
   const appThrottledUntil = new Map<string, number>();
   /** One piece of work per connection per process (the lease is re-entrant for its owner). */
   const inFlight = new Map<string, Promise<ConnectionOutcome>>();
+  /** Instagram-Login and Threads connections: refreshed, one account each (account-job.ts). */
+  const accounts = createAccountJob(deps);
 
   async function run(connectionId: string, options: ConnectionRunOptions): Promise<ConnectionOutcome> {
     const running = inFlight.get(connectionId);
@@ -105,6 +109,7 @@ export function createConnectionJob(deps: EngineDeps) {
     options: ConnectionRunOptions,
     dryRun: boolean,
   ): Promise<ConnectionOutcome> {
+    if (isRefreshablePlatform(before.platform)) return accounts.underLease(before, options, dryRun);
     const now = clock.now();
     const secrets = await store.getConnectionSecrets(before.id);
     if (!secrets) throw new AppError('connection_not_found', `connection ${before.id} is not managed here`);

@@ -9,7 +9,9 @@ import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import { GraphError } from '../graph/errors.js';
 import type { Logger } from '../logger.js';
+import type { RefreshablePlatformName } from '../platforms/errors.js';
 import type { TokenProvider } from '../platforms/provider.js';
+import type { RefreshableProvider } from '../platforms/refreshable-provider.js';
 import type { NewPage, Store } from '../store/types.js';
 import type { Connection, ManagedPage } from '../types.js';
 import { createConnectionJob } from './connection-job.js';
@@ -26,6 +28,8 @@ export interface EngineDeps {
   store: Store;
   /** Facebook's token provider (src/platforms/facebook/provider.ts). */
   provider: TokenProvider;
+  /** Instagram-Login and Threads providers (lifecycle/account-job.ts); absent: not configured. */
+  providers?: Partial<Record<RefreshablePlatformName, RefreshableProvider>>;
   clock: Clock;
   logger: Logger;
   policy: Policy;
