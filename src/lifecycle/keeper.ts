@@ -861,6 +861,15 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     async connect(input): Promise<ConnectResult> {
       const platform = input.platform ?? 'facebook';
       if (isRefreshablePlatform(platform)) {
+        if (input.pageIds !== undefined) {
+          throw new AppError(
+            'validation_failed',
+            `page_ids is for Facebook logins: a ${platform} token reaches its one account`,
+            {
+              details: { fields: [{ field: 'page_ids', message: `not for platform ${platform}` }] },
+            },
+          );
+        }
         // One account per token: the account is the connection's only posting identity.
         const stored = await setupAccount(accountDeps, { ...input, platform }, 'setup');
         const connection = await mustGetConnection(stored.connectionId ?? '');
