@@ -54,6 +54,8 @@ export interface AlertPayload {
   severity: AlertSeverity;
   page_id: string;
   page_name: string | null;
+  /** facebook_page, instagram or threads: which kind of account `page_id` is (absent on a test alert). */
+  platform?: string;
   state: PageState;
   message: string;
   /** ISO 8601; null when the event has no deadline. */
@@ -127,6 +129,7 @@ export function planAlerts(input: PlanInput): NewAlert[] {
       severity,
       page_id: page,
       page_name: after.pageName,
+      platform: after.platform,
       state: after.state,
       message,
       deadline: deadline === null ? null : new Date(deadline).toISOString(),
@@ -180,7 +183,7 @@ export function planAlerts(input: PlanInput): NewAlert[] {
       'renewal_failed',
       risk.rule === 'streak' ? `streak:${risk.since}` : `deadline:${risk.deadline}:${risk.threshold}`,
       risk.rule === 'deadline' ? 'critical' : 'warning',
-      `${name}: talking to Facebook has failed ${after.failureCount} time${after.failureCount === 1 ? '' : 's'} in a row${
+      `${name}: talking to ${after.platform === 'instagram' ? 'Instagram' : after.platform === 'threads' ? 'Threads' : 'Facebook'} has failed ${after.failureCount} time${after.failureCount === 1 ? '' : 's'} in a row${
         hours > 0 ? ` (no successful check for ${hours} h)` : ''
       }: ${after.lastError?.message ?? 'unknown error'}. Still retrying with backoff${
         deadline === null ? '' : `; the token expires ${formatTime(deadline)} (${daysText(deadline, now)})`

@@ -96,6 +96,14 @@ describe.each(testBackends())('accounts routes on %s', (backend) => {
       const own = (await w.call('GET', '/api/accounts', { key: limited })).json().accounts;
       expect(own.map((a: { id: string }) => a.id)).toEqual([ig.id]);
 
+      // Metrics carry the platform.
+      const metrics = (await w.call('GET', '/metrics', { key: null })).body;
+      expect(metrics).toContain(`fbtk_page_state{page_id="${ig.id}",platform="instagram",state="healthy"} 1`);
+      expect(metrics).toContain(`fbtk_page_token_days_left{page_id="${th.id}",platform="threads"} 60`);
+      expect(metrics).toContain(
+        `fbtk_page_state{page_id="${page.pageId}",platform="facebook_page",state="healthy"} 1`,
+      );
+
       // The refresh route: the token works, so the same one comes back.
       const refreshed = await w.call('POST', `/api/accounts/threads/${th.id}/token/refresh`, {
         key: w.keys.reader,

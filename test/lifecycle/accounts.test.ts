@@ -105,6 +105,10 @@ describe.each(testBackends())('Instagram and Threads accounts on %s', (backend) 
           const latest = alerts.reduce((x, y) => (y.createdAt > x.createdAt ? y : x));
           const link = String(latest.payload.reconnect_url);
           expect(alerts.every((d) => d.payload.deadline === new Date(deadline).toISOString())).toBe(true);
+          expect(alerts.every((d) => d.payload.platform === platform)).toBe(true);
+          expect(String(latest.payload.message)).toContain(
+            platform === 'instagram' ? 'Instagram' : 'Threads',
+          );
           // No secret in what an alert carries.
           expect(JSON.stringify(alerts)).not.toContain(token);
 
