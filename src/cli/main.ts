@@ -415,12 +415,16 @@ Examples:
       'budget the app for this many daily users (200 calls each per hour), as Facebook does',
     )
     .option('--no-pacing', 'do not pace the rounds against the budget (to compare)')
+    .option('--instagram <n>', 'also keep N Instagram accounts (Instagram Login; refreshed tokens)', '0')
+    .option('--threads <n>', 'also keep N Threads profiles (refreshed tokens)', '0')
     .option('--json', 'print JSON')
     .action(
       async (o: {
         days: string;
         scenario: string;
         pages: string;
+        instagram: string;
+        threads: string;
         postEvery?: string;
         appUsers?: string;
         pacing: boolean;
@@ -434,6 +438,8 @@ Examples:
           ...(o.postEvery !== undefined ? { postEveryMinutes: Number(o.postEvery) } : {}),
           ...(o.appUsers === undefined ? {} : { appUsers: Number(o.appUsers) }),
           pacing: o.pacing,
+          instagram: Number(o.instagram),
+          threads: Number(o.threads),
         });
         if (o.json) json(r);
         else out(simulationText(r));
