@@ -45,6 +45,14 @@ export function needsPerson(state: PageState): boolean {
 
 /** Scopes a posting token must carry. */
 export const REQUIRED_SCOPES = ['pages_manage_posts'] as const;
+/**
+ * What a posting token of this platform must carry. Instagram and Threads tokens are checked by
+ * their platform (a token without its basic permission cannot be refreshed): nothing Facebook's.
+ */
+export function requiredScopesFor(platform: Platform): readonly string[] {
+  return platform === 'facebook_page' ? REQUIRED_SCOPES : [];
+}
+
 /** Scopes the reconnect flow asks Facebook Login for. */
 export const LOGIN_SCOPES = [
   'pages_show_list',
@@ -143,6 +151,11 @@ export interface Connection {
   nextCheckAt: number | null;
   /** A replaced source token is revoked at this time (after the grace period); null: none waiting. */
   retiredRevokeAt: number | null;
+  /**
+   * Instagram/Threads: when the token was issued or last refreshed (neither platform refreshes a
+   * token younger than 24 hours); null for Facebook.
+   */
+  tokenIssuedAt: number | null;
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
   createdAt: number;

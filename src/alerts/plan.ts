@@ -27,7 +27,7 @@
  */
 import { DAY, HOUR } from '../clock.js';
 import type { NewAlert } from '../store/types.js';
-import { type ManagedPage, type PageState, REQUIRED_SCOPES } from '../types.js';
+import { type ManagedPage, type PageState, requiredScopesFor } from '../types.js';
 
 export const ALERT_EVENTS = [
   'renewal_failed',
@@ -54,6 +54,8 @@ export interface AlertPayload {
   severity: AlertSeverity;
   page_id: string;
   page_name: string | null;
+  /** facebook_page, instagram or threads: which kind of account `page_id` is (absent on a test alert). */
+  platform?: string;
   state: PageState;
   message: string;
   /** ISO 8601; null when the event has no deadline. */
@@ -127,6 +129,7 @@ export function planAlerts(input: PlanInput): NewAlert[] {
       severity,
       page_id: page,
       page_name: after.pageName,
+      platform: after.platform,
       state: after.state,
       message,
       deadline: deadline === null ? null : new Date(deadline).toISOString(),
@@ -138,7 +141,7 @@ export function planAlerts(input: PlanInput): NewAlert[] {
   };
 
   const posting = after.posting;
-  const missing = REQUIRED_SCOPES.filter((s) => !posting.scopes.includes(s));
+  const missing = requiredScopesFor(after.platform).filter((s) => !posting.scopes.includes(s));
 
   // --- a person must act now ------------------------------------------------------------------
   if (after.state === 'expired') {
@@ -180,7 +183,7 @@ export function planAlerts(input: PlanInput): NewAlert[] {
       'renewal_failed',
       risk.rule === 'streak' ? `streak:${risk.since}` : `deadline:${risk.deadline}:${risk.threshold}`,
       risk.rule === 'deadline' ? 'critical' : 'warning',
-      `${name}: talking to Facebook has failed ${after.failureCount} time${after.failureCount === 1 ? '' : 's'} in a row${
+      `${name}: talking to ${after.platform === 'instagram' ? 'Instagram' : after.platform === 'threads' ? 'Threads' : 'Facebook'} has failed ${after.failureCount} time${after.failureCount === 1 ? '' : 's'} in a row${
         hours > 0 ? ` (no successful check for ${hours} h)` : ''
       }: ${after.lastError?.message ?? 'unknown error'}. Still retrying with backoff${
         deadline === null ? '' : `; the token expires ${formatTime(deadline)} (${daysText(deadline, now)})`

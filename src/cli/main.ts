@@ -162,7 +162,11 @@ Examples:
     .argument('[ACCESS_TOKEN]', 'a user or system-user token; or env FB_ACCESS_TOKEN, or - for stdin')
     .argument('<APP_ID>')
     .argument('[APP_SECRET]', 'or env FB_APP_SECRET, or - for stdin')
-    .option('--platform <platform>', 'facebook (the only one today)', 'facebook')
+    .option(
+      '--platform <platform>',
+      'facebook, instagram (Instagram API with Instagram Login) or threads (use the Threads app id and secret)',
+      'facebook',
+    )
     .option('--page-id <id...>', 'only these Pages (repeat the option for several)')
     .option('--json', 'print JSON')
     .action(
@@ -189,6 +193,18 @@ Examples:
             });
             if (o.json) {
               json(r);
+              return;
+            }
+            const kept = r.pages[0];
+            if (r.connection.platform !== 'facebook' && kept) {
+              out(
+                [
+                  `Connection ${r.connection.id}: ${r.connection.platform === 'instagram' ? 'Instagram account' : 'Threads profile'} ${kept.page_name ?? ''} (${kept.page_id}) ${kept.state}; its token is valid until ${kept.expires_at ?? 'an unknown time'} and is refreshed before then.`,
+                  `Posting apps fetch it with GET /api/accounts/${r.connection.platform}/${kept.page_id}/token.`,
+                  '',
+                  'Run the service with: npm start',
+                ].join('\n'),
+              );
               return;
             }
             const lines = [
@@ -399,12 +415,16 @@ Examples:
       'budget the app for this many daily users (200 calls each per hour), as Facebook does',
     )
     .option('--no-pacing', 'do not pace the rounds against the budget (to compare)')
+    .option('--instagram <n>', 'also keep N Instagram accounts (Instagram Login; refreshed tokens)', '0')
+    .option('--threads <n>', 'also keep N Threads profiles (refreshed tokens)', '0')
     .option('--json', 'print JSON')
     .action(
       async (o: {
         days?: string;
         scenario: string;
         pages?: string;
+        instagram: string;
+        threads: string;
         postEvery?: string;
         appUsers?: string;
         pacing: boolean;
@@ -421,6 +441,8 @@ Examples:
           ...(o.postEvery !== undefined ? { postEveryMinutes: Number(o.postEvery) } : {}),
           ...(o.appUsers === undefined ? {} : { appUsers: Number(o.appUsers) }),
           pacing: o.pacing,
+          instagram: Number(o.instagram),
+          threads: Number(o.threads),
         });
         if (o.json) json(r);
         else out(simulationText(r));

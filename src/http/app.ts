@@ -47,6 +47,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { markOptionalBodies } from './openapi.js';
 import { installBoundedClose } from './server.js';
 import { defaultReady, opsRoutes, type ReadyCheck } from './routes/ops.js';
+import { accountRoutes } from './routes/accounts.js';
 import { connectionRoutes } from './routes/connections.js';
 import { pageRoutes } from './routes/pages.js';
 import { refreshRoutes } from './routes/refresh.js';
@@ -148,6 +149,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'seed', description: 'The seed document’s endpoints, paths and bodies unchanged' },
         { name: 'pages', description: 'Managed pages as resources' },
         { name: 'operations', description: 'Health, readiness, metrics (no API key)' },
+        {
+          name: 'accounts',
+          description:
+            'Every posting identity (Facebook Pages, Instagram accounts, Threads profiles) and its token',
+        },
       ],
       components: {
         securitySchemes: {
@@ -233,6 +239,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   void app.register(pageRoutes, { keeper });
   void app.register(refreshRoutes, { keeper });
   void app.register(connectionRoutes, { keeper });
+  void app.register(accountRoutes, { keeper });
   const extra = deps.extraRoutes;
   if (extra) void app.register(async (child) => extra(child as unknown as FastifyInstance));
 

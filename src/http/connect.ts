@@ -35,7 +35,7 @@ import { LOGIN_SCOPES } from '../types.js';
 
 export interface ConnectDeps {
   config: Config;
-  keeper: Pick<TokenKeeper, 'reconnectLogin'>;
+  keeper: Pick<TokenKeeper, 'reconnectLogin'> & Partial<Pick<TokenKeeper, 'reconnectDialogUrl'>>;
   store: Pick<Store, 'getPage'>;
   clock: Clock;
   logger: Logger;
@@ -425,11 +425,17 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     const nonce = randomBytes(16).toString('base64url');
     const linkExpiresAt = Number(queryString(request.query, 'exp'));
     const state = signState({ pageId, expiresAt: now + stateTtlMs, linkExpiresAt, nonce }, linkSecret);
-    const dialog = new URL(`${config.facebookDialogUrl}/${config.graphApiVersion}/dialog/oauth`);
-    dialog.searchParams.set('client_id', page.appId);
-    dialog.searchParams.set('redirect_uri', redirectUri);
-    dialog.searchParams.set('scope', LOGIN_SCOPES.join(','));
-    dialog.searchParams.set('response_type', 'code');
+    // Instagram and Threads accounts reconnect through their platform's own dialog.
+    const platformDialog = keeper.reconnectDialogUrl?.(page, redirectUri, state) ?? null;
+    const dialog = new URL(
+      platformDialog ?? `${config.facebookDialogUrl}/${config.graphApiVersion}/dialog/oauth`,
+    );
+    if (platformDialog === null) {
+      dialog.searchParams.set('client_id', page.appId);
+      dialog.searchParams.set('redirect_uri', redirectUri);
+      dialog.searchParams.set('scope', LOGIN_SCOPES.join(','));
+      dialog.searchParams.set('response_type', 'code');
+    }
     // Once the app's data access has expired, Meta documents `auth_type=reauthorize` to renew it
     // (https://developers.facebook.com/docs/facebook-login/auth-vs-data); otherwise `rerequest`
     // asks again for a permission or a Page that was declined last time (Facebook would skip it
@@ -437,8 +443,10 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
     const dataAccessEnded = [page.posting, page.source].some(
       (t) => t !== null && t.dataAccessExpiresAt !== null && t.dataAccessExpiresAt <= now,
     );
-    dialog.searchParams.set('auth_type', dataAccessEnded ? 'reauthorize' : 'rerequest');
-    dialog.searchParams.set('state', state);
+    if (platformDialog === null) {
+      dialog.searchParams.set('auth_type', dataAccessEnded ? 'reauthorize' : 'rerequest');
+      dialog.searchParams.set('state', state);
+    }
     logger.info({ event: 'reconnect', pageId, outcome: 'started' }, 'reconnect started');
     return reply
       .code(302)

@@ -32,10 +32,11 @@
  * - `app_achievable_check_interval_hours{app_id}` the interval its Pages can have inside GRAPH_USAGE_TARGET
  * - `app_call_budget_short{app_id}`               1 when its Pages do not fit in CHECK_INTERVAL_HOURS
  * Per Page (all Pages, none, or the N that need attention first, per METRICS_PAGE_SERIES):
- * - `page_token_expiry_timestamp_seconds{page_id}` posting token expiry (absent = never expires)
- * - `page_token_days_left{page_id}`               days until that expiry (absent = never expires)
- * - `page_source_token_expiry_timestamp_seconds{page_id}` source token expiry (absent = none/never)
- * - `page_state{page_id,state}`                   1 for the page's state, 0 for the others
+ * - `page_token_expiry_timestamp_seconds{page_id,platform}` posting token expiry (absent = never expires)
+ * - `page_token_days_left{page_id,platform}`      days until that expiry (absent = never expires)
+ * - `page_source_token_expiry_timestamp_seconds{page_id,platform}` source token expiry (absent = none/never)
+ * - `page_state{page_id,platform,state}`          1 for the page's state, 0 for the others
+ *   (`platform`: facebook_page, instagram, threads)
  * - `http_requests_total{method,route,status}` and `http_request_duration_seconds{method,route}`
  * plus the process metrics of prom-client (`fbtk_process_*`, `fbtk_nodejs_*`).
  */
@@ -306,7 +307,8 @@ export function createMetrics(
     for (let i = 0; i < selected.length; i++) {
       if (i > 0 && i % 500 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const page = selected[i]!;
-      const id = labelValue(page.pageId);
+      // `platform` tells a Facebook Page from an Instagram account or a Threads profile.
+      const id = `${labelValue(page.pageId)}",platform="${labelValue(page.platform)}`;
       if (page.posting.expiresAt !== null) {
         expiry.push(
           `${PREFIX}page_token_expiry_timestamp_seconds{page_id="${id}"} ${page.posting.expiresAt / 1000}`,

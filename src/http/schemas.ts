@@ -388,7 +388,12 @@ export const connectBody = z.strictObject({
   ),
   app_id: facebookId('app_id'),
   app_secret: secretString('app_secret', 256),
-  platform: z.enum(['facebook'], { error: 'platform must be facebook' }).optional(),
+  platform: z
+    .enum(['facebook', 'instagram', 'threads'], { error: 'platform must be facebook, instagram or threads' })
+    .optional()
+    .describe(
+      'facebook (default): a user or system-user token and its Pages. instagram: an Instagram-Login token (Instagram API with Instagram Login) with its Instagram app id and secret. threads: a Threads token with the Threads app id and secret. A short-lived token is exchanged.',
+    ),
   page_ids: z
     .array(facebookId('page_ids[]'))
     .min(1, 'page_ids must name at least one Page (leave it out for every Page)')
@@ -441,4 +446,52 @@ export const connectionDeleted = z.object({
   id: z.string(),
   deleted: z.literal(true),
   page_ids: z.array(z.string()),
+});
+
+// --- /api/accounts: every posting identity (Facebook Pages, Instagram accounts, Threads profiles) ---
+
+/** `facebook` is accepted for `facebook_page` (the platform name status rows carry). */
+export const accountParams = z.strictObject({
+  platform: z
+    .enum(['facebook_page', 'facebook', 'instagram', 'threads'], {
+      error: 'platform must be facebook_page (or facebook), instagram or threads',
+    })
+    .describe(
+      '`facebook_page` (alias `facebook`), `instagram` or `threads`: as `platform` in GET /api/accounts.',
+    ),
+  id: facebookId('id').describe('The Page id, Instagram account id or Threads profile id.'),
+});
+
+export const accountView = z.object({
+  platform: z.enum(['facebook_page', 'instagram', 'threads']),
+  id: z.string(),
+  name: z.string().nullable(),
+  state: pageState,
+  state_message: z.string().nullable(),
+  token_valid: z.boolean(),
+  expires_at: isoOrNever,
+  last_checked_at: isoOrNever,
+  last_renewed_at: isoOrNever,
+  /** Where a posting app fetches the token (`token:read`). */
+  token_url: z.string(),
+});
+
+export const accountList = z.object({ success: z.literal(true), accounts: z.array(accountView) });
+
+export const accountToken = z.object({
+  success: z.literal(true),
+  platform: z.enum(['facebook_page', 'instagram', 'threads']),
+  id: z.string(),
+  access_token: z
+    .string()
+    .describe(
+      'The decrypted posting token: a Page token, or the Instagram-Login or Threads token itself (it changes when refreshed; fetch it again after `token_rotated`).',
+    ),
+  token_valid: z.boolean(),
+  expires_at: isoOrNever,
+  state: pageState,
+});
+
+export const accountTokenRefreshResult = tokenRefreshResult.extend({
+  platform: z.enum(['facebook_page', 'instagram', 'threads']),
 });

@@ -15,6 +15,8 @@ import type { AppCredentials } from '../graph/client.js';
 import type { ConnectionPatch, ConnectionSecrets } from '../store/types.js';
 import type { Connection, LastError, ManagedPage, NewEvent } from '../types.js';
 import { backoffMs, movedForward, reauthReason, withinThreshold } from './decide.js';
+import { createAccountJob } from './account-job.js';
+import { isRefreshablePlatform } from './account-decide.js';
 import type { EngineDeps } from './deps.js';
 import { safeError } from './util.js';
 import { type ConnectionOutcome, renewalMessage } from './outcome.js';
@@ -48,6 +50,8 @@ export function createConnectionJob(deps: EngineDeps) {
    * retired token is revoked.
    */
   let remintPage: ((pageId: string) => Promise<void>) | null = null;
+  /** Instagram-Login and Threads connections: refreshed, one account each (account-job.ts). */
+  const accounts = createAccountJob(deps);
 
   async function run(connectionId: string, options: ConnectionRunOptions): Promise<ConnectionOutcome> {
     const running = inFlight.get(connectionId);
@@ -116,6 +120,7 @@ export function createConnectionJob(deps: EngineDeps) {
     options: ConnectionRunOptions,
     dryRun: boolean,
   ): Promise<ConnectionOutcome> {
+    if (isRefreshablePlatform(before.platform)) return accounts.underLease(before, options, dryRun);
     const now = clock.now();
     const secrets = await store.getConnectionSecrets(before.id);
     if (!secrets) throw new AppError('connection_not_found', `connection ${before.id} is not managed here`);

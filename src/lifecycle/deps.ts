@@ -5,7 +5,9 @@
 import type { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
+import type { RefreshablePlatformName } from '../platforms/errors.js';
 import type { TokenProvider } from '../platforms/provider.js';
+import type { RefreshableProvider } from '../platforms/refreshable-provider.js';
 import type { Store } from '../store/types.js';
 import type { Connection, ManagedPage } from '../types.js';
 import type { Policy } from './decide.js';
@@ -17,6 +19,8 @@ export interface EngineDeps {
   store: Store;
   /** Facebook's token provider (src/platforms/facebook/provider.ts). */
   provider: TokenProvider;
+  /** Instagram-Login and Threads providers (lifecycle/account-job.ts); absent: not configured. */
+  providers?: Partial<Record<RefreshablePlatformName, RefreshableProvider>>;
   clock: Clock;
   logger: Logger;
   policy: Policy;

@@ -25,6 +25,11 @@ import { type Connection, type ManagedPage, needsPerson } from '../types.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createFacebookProvider } from '../platforms/facebook/provider.js';
 import type { ChildAccount } from '../platforms/provider.js';
+import { createInstagramProvider } from '../platforms/instagram/provider.js';
+import { createThreadsProvider } from '../platforms/threads/provider.js';
+import { isRefreshablePlatform } from './account-decide.js';
+import { providerOf } from './account-job.js';
+import { setupAccount } from './account-setup.js';
 import { createEngine } from './engine.js';
 import { newPageFrom, safeError } from './util.js';
 import { createOnDemand, parseReport } from './on-demand.js';
@@ -277,7 +282,13 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
    * The first Page to notice queues it; its siblings' repeats have the same key and are ignored.
    */
   async function perLogin(alert: NewAlert, page: ManagedPage): Promise<NewAlert> {
-    if (alert.kind !== 'needs_reauth' || page.connectionId === null || !page.source || page.source.isValid) {
+    if (
+      alert.kind !== 'needs_reauth' ||
+      page.connectionId === null ||
+      !page.source ||
+      page.source.isValid ||
+      isRefreshablePlatform(page.platform)
+    ) {
       return alert;
     }
     const pages = await store.listConnectionPages(page.connectionId);
@@ -337,9 +348,29 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     dialogUrl: config.facebookDialogUrl,
     version: config.graphApiVersion,
   });
+  // Instagram API with Instagram Login and the Threads API: their own hosts and dialogs.
+  const providers = {
+    instagram: createInstagramProvider({
+      apiUrl: config.instagramApiUrl,
+      oauthUrl: config.instagramOauthUrl,
+      dialogUrl: config.instagramDialogUrl,
+      clock,
+      timeoutMs: config.graphTimeoutMs,
+      onCall: (info) => events.emit('graph_call', info),
+    }),
+    threads: createThreadsProvider({
+      apiUrl: config.threadsApiUrl,
+      dialogUrl: config.threadsDialogUrl,
+      clock,
+      timeoutMs: config.graphTimeoutMs,
+      onCall: (info) => events.emit('graph_call', info),
+    }),
+  };
+  const accountDeps = { store, clock, policy, providers, onPageChanged };
   const engine = createEngine({
     store,
     provider,
+    providers,
     clock,
     logger,
     policy,
@@ -913,10 +944,33 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
     async connect(input): Promise<ConnectResult> {
       const platform = input.platform ?? 'facebook';
+      if (isRefreshablePlatform(platform)) {
+        if (input.pageIds !== undefined) {
+          throw new AppError(
+            'validation_failed',
+            `page_ids is for Facebook logins: a ${platform} token reaches its one account`,
+            {
+              details: { fields: [{ field: 'page_ids', message: `not for platform ${platform}` }] },
+            },
+          );
+        }
+        // One account per token: the account is the connection's only posting identity.
+        const stored = await setupAccount(accountDeps, { ...input, platform }, 'setup');
+        const connection = await mustGetConnection(stored.connectionId ?? '');
+        logger.info({ connectionId: connection.id, platform }, 'connection set up');
+        return {
+          success: true,
+          connection: connectionView(connection, [stored.pageId]),
+          pages: [view(stored, [])],
+          not_set_up: [],
+        };
+      }
       if (platform !== 'facebook') {
-        throw new AppError('validation_failed', `platform ${platform} is not supported yet: use facebook`, {
-          details: { fields: [{ field: 'platform', message: 'must be facebook' }] },
-        });
+        throw new AppError(
+          'validation_failed',
+          `platform ${platform} is not supported: use facebook, instagram or threads`,
+          { details: { fields: [{ field: 'platform', message: 'must be facebook, instagram or threads' }] } },
+        );
       }
       checkSetupInput({
         pageId: '1',
@@ -1025,6 +1079,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       return ids;
     },
 
+    reconnectDialogUrl(page, redirectUri, state) {
+      if (!isRefreshablePlatform(page.platform)) return null;
+      return providerOf(accountDeps, page.platform).loginUrl({ appId: page.appId, redirectUri, state });
+    },
+
     async reconnect(pageId, code, redirectUri) {
       return (await keeper.reconnectLogin(pageId, code, redirectUri)).page;
     },
@@ -1033,6 +1092,24 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       const page = await mustGetPage(pageId);
       const secrets = await store.getSecrets(pageId);
       const app = { appId: page.appId, appSecret: secrets!.appSecret };
+      if (isRefreshablePlatform(page.platform)) {
+        // An Instagram or Threads account is its own login: nothing else to re-mint.
+        const given = await providerOf(accountDeps, page.platform).exchangeCode(code, redirectUri, app);
+        const stored = await setupAccount(
+          accountDeps,
+          { platform: page.platform, accessToken: given.token, ...app },
+          'reconnected',
+          { given, expectAccount: pageId },
+        );
+        const status = view(stored, await store.listEvents(pageId, { limit: 20 }));
+        return {
+          page: status,
+          connection_id: stored.connectionId,
+          reminted: [],
+          not_granted: [],
+          available_to_add: [],
+        };
+      }
       // The siblings' tokens before, to tell which ones the reconnect gave a new token.
       const hashes = new Map(
         page.connectionId === null

@@ -28,6 +28,8 @@ import {
   nextCheckAt,
   reauthReason,
 } from './decide.js';
+import { deriveAccountState, isRefreshablePlatform } from './account-decide.js';
+import { processAccountPage } from './account-job.js';
 import type { ConnectionJob } from './connection-job.js';
 import type { EngineDeps, ProcessOptions } from './deps.js';
 import {
@@ -93,7 +95,9 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
   }
 
   function withState(page: ManagedPage, now: number): ManagedPage {
-    const s = deriveState(page, now, policy);
+    const s = isRefreshablePlatform(page.platform)
+      ? deriveAccountState(page, now, policy)
+      : deriveState(page, now, policy);
     return { ...page, state: s.state, stateReason: s.reason, stateMessage: s.message };
   }
 
@@ -207,6 +211,8 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     // it needs no fresh read, because the row is read again under the lease (underLease).
     const before = listed ?? (await store.getPage(pageId));
     if (!before) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
+    // An Instagram or Threads account is its connection's token: the connection's work is its work.
+    if (isRefreshablePlatform(before.platform)) return processAccountPage(deps, connections, before, options);
     const now = clock.now();
     const skip = (reason: string): ProcessOutcome => ({
       pageId,

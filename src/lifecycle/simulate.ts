@@ -47,6 +47,21 @@ export interface SimulationOptions {
   appUsers?: number;
   /** Pace the rounds against the budget (default true); false shows what pacing saves. */
   pacing?: boolean;
+  /** Instagram accounts connected with Instagram Login (refreshed tokens; default 0). */
+  instagram?: number;
+  /** Threads profiles (refreshed tokens; default 0). */
+  threads?: number;
+}
+
+/** One Instagram account or Threads profile over the run: how its refreshes went. */
+export interface AccountSummary {
+  platform: 'instagram' | 'threads';
+  refreshes: number;
+  /** The youngest a token was when it was refreshed, in hours (never under 24). */
+  min_age_hours_at_refresh: number | null;
+  /** Days left on the token at each refresh: the least and the most (RENEWAL_THRESHOLD_DAYS or just under). */
+  min_days_left_at_refresh: number | null;
+  max_days_left_at_refresh: number | null;
 }
 
 /** What the budget did during a run with `appUsers`. */
@@ -94,6 +109,10 @@ export interface SimulationReport {
   budget?: BudgetSummary;
   /** Only with `--scenario agency`. */
   agency?: AgencySummary;
+  /** Instagram accounts and Threads profiles (`--instagram N`, `--threads N`), by id. */
+  accounts: Record<string, AccountSummary>;
+  /** 365 / (60 − RENEWAL_THRESHOLD_DAYS) over the run's days: the refreshes an account should need. */
+  expected_refreshes_per_account: number | null;
 }
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
@@ -105,7 +124,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   const budgeted = options.appUsers !== undefined;
   const maxPages = budgeted ? 10_000 : 1000;
-  if (!Number.isInteger(options.pages) || options.pages < 1 || options.pages > maxPages) {
+  const accountCounts = { instagram: options.instagram ?? 0, threads: options.threads ?? 0 };
+  for (const [name, n] of Object.entries(accountCounts)) {
+    if (!Number.isInteger(n) || n < 0 || n > 100) {
+      throw new Error(`--${name} must be a whole number from 0 to 100`);
+    }
+  }
+  const someAccounts = accountCounts.instagram + accountCounts.threads > 0;
+  if (
+    !Number.isInteger(options.pages) ||
+    options.pages < (someAccounts ? 0 : 1) ||
+    options.pages > maxPages
+  ) {
     throw new Error(
       `--pages must be a whole number from 1 to ${maxPages}${budgeted ? '' : ' (10000 with --app-users)'}`,
     );
@@ -130,6 +160,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     DATABASE_URL: `sqlite:${join(dir, 'sim.db')}`,
     TOKEN_ENCRYPTION_KEY: generateKey().toString('base64'),
     GRAPH_API_URL: graph.url,
+    INSTAGRAM_API_URL: graph.instagramUrl,
+    INSTAGRAM_OAUTH_URL: graph.instagramUrl,
+    INSTAGRAM_DIALOG_URL: graph.instagramUrl,
+    THREADS_API_URL: graph.threadsUrl,
+    THREADS_DIALOG_URL: graph.threadsUrl,
     // Alerts are queued (and counted) but not sent anywhere.
     WEBHOOK_URLS: 'http://127.0.0.1:9/simulated',
   };
@@ -220,6 +255,63 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       ids.push(page.id);
       users.push(user.id);
     }
+    // Instagram accounts and Threads profiles: each set up from a short-lived token (exchanged).
+    const accounts = new Map<
+      string,
+      { platform: 'instagram' | 'threads'; expiresAt: number; refreshedAt: number }
+    >();
+    const accountSummaries: Record<string, AccountSummary> = {};
+    const pendingExpiry = new Set<string>();
+    for (const platform of ['instagram', 'threads'] as const) {
+      if (accountCounts[platform] === 0) continue;
+      const fb = graph.createApp({ name: `Simulated ${platform} (Facebook)` });
+      const papp = graph.createPlatformApp(platform, {
+        name: `Simulated ${platform}`,
+        facebookAppId: fb.appId,
+      });
+      for (let i = 0; i < accountCounts[platform]; i++) {
+        const acc = graph.createPlatformAccount(platform, { username: `${platform}.${i}` });
+        const short = graph.issuePlatformToken(platform, {
+          appId: papp.appId,
+          accountId: acc.id,
+          lifetime: 'short',
+        });
+        const r = await setupKeeper.connect({
+          platform,
+          accessToken: short,
+          appId: papp.appId,
+          appSecret: papp.appSecret,
+        });
+        const kept = r.pages[0]!;
+        accounts.set(kept.page_id, {
+          platform,
+          expiresAt: Date.parse(kept.expires_at!),
+          refreshedAt: clock.now(),
+        });
+        accountSummaries[kept.page_id] = {
+          platform,
+          refreshes: 0,
+          min_age_hours_at_refresh: null,
+          min_days_left_at_refresh: null,
+          max_days_left_at_refresh: null,
+        };
+      }
+    }
+    keeper.events.on('renewal', (e) => {
+      const a = accounts.get(e.pageId);
+      const sum = accountSummaries[e.pageId];
+      if (!a || !sum || e.outcome !== 'renewed') return;
+      const now = clock.now();
+      const age = Math.round(((now - a.refreshedAt) / (60 * MINUTE)) * 100) / 100;
+      const left = Math.round(((a.expiresAt - now) / DAY) * 100) / 100;
+      sum.refreshes++;
+      sum.min_age_hours_at_refresh = Math.min(sum.min_age_hours_at_refresh ?? age, age);
+      sum.min_days_left_at_refresh = Math.min(sum.min_days_left_at_refresh ?? left, left);
+      sum.max_days_left_at_refresh = Math.max(sum.max_days_left_at_refresh ?? left, left);
+      a.refreshedAt = now;
+      // The new expiry is read after the round (the event comes before the row is read back).
+      pendingExpiry.add(e.pageId);
+    });
     if (budgeted) {
       await setupKeeper.close();
       // Six hours later every setup call has left the rolling windows and every Page is due (as
@@ -264,7 +356,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const eventAt = start + eventDay * DAY;
     let eventDone = false;
     let plan: Awaited<ReturnType<typeof keeper.callBudget>>[number]['plan'] | null = null;
-    const invalidMinutes: Record<string, number> = Object.fromEntries(ids.map((id) => [id, 0]));
+    const invalidMinutes: Record<string, number> = Object.fromEntries(
+      [...ids, ...accounts.keys()].map((id) => [id, 0]),
+    );
     const watched = scenario === 'password-change' || scenario === 'role-removed' || scenario === 'agency';
     // agency: the Pages of the first login (the admin who changes their password), the others.
     const affected = agency ? ids.filter((id) => agency.loginOf.get(id) === 0) : [];
@@ -342,6 +436,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         if (touched.has(id) || !tokens.has(id)) tokens.set(id, await keeper.getPageToken(id));
         if (!graph.tokenStatus(tokens.get(id)!).valid) invalidMinutes[id]! += step / MINUTE;
       }
+      for (const [id, a] of accounts) {
+        if (touched.has(id) || !tokens.has(id)) tokens.set(id, await keeper.getPageToken(id));
+        if (pendingExpiry.delete(id)) {
+          a.expiresAt = (await keeper.store.getPage(id))?.posting.expiresAt ?? a.expiresAt;
+        }
+        if (!graph.platformTokenStatus(a.platform, tokens.get(id)!).valid) {
+          invalidMinutes[id]! += step / MINUTE;
+        }
+      }
       if (watched && eventDone && detected[ids[0]!] === null && touched.has(ids[0]!)) {
         const page = await keeper.store.getPage(ids[0]!);
         if (page?.state === 'needs_reauth') detected[ids[0]!] = Math.round((clock.now() - eventAt) / MINUTE);
@@ -379,7 +482,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       : undefined;
     const finalStates: Record<string, PageState> = {};
     const reasons: Record<string, string | null> = {};
-    for (const id of ids) {
+    for (const id of [...ids, ...accounts.keys()]) {
       const page = (await keeper.store.getPage(id))!;
       finalStates[id] = page.state;
       reasons[id] = page.stateReason;
@@ -419,6 +522,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       posting_app: poster?.report() ?? null,
       ...(budget ? { budget } : {}),
       ...(agencySummary ? { agency: agencySummary } : {}),
+      accounts: accountSummaries,
+      expected_refreshes_per_account:
+        accounts.size === 0
+          ? null
+          : Math.round((options.days / (60 - Math.min(59, keeper.config.renewalThresholdDays))) * 100) / 100,
     };
   } finally {
     await keeper.close();
@@ -469,6 +577,18 @@ export function simulationText(r: SimulationReport): string {
       `  agency: ${a.logins} logins x ${a.pages_per_login} Pages; one admin changed their password`,
       `  needs_reauth alerts: ${a.needs_reauth_alerts}   reconnects: ${a.reconnects}   Pages healed by it: ${a.healed_by_reconnect} of ${a.affected_pages.length}   other Pages that noticed: ${a.others_that_noticed.length}`,
     );
+  }
+  const accounts = Object.entries(r.accounts);
+  if (accounts.length > 0) {
+    lines.push(
+      '',
+      `  ACCOUNT              PLATFORM   REFRESHES (expected ≈ ${r.expected_refreshes_per_account})  YOUNGEST AT REFRESH  DAYS LEFT AT REFRESH`,
+    );
+    for (const [id, a] of accounts) {
+      lines.push(
+        `  ${id.padEnd(20)} ${a.platform.padEnd(10)} ${String(a.refreshes).padEnd(29)} ${`${a.min_age_hours_at_refresh ?? '-'} h`.padEnd(20)} ${a.min_days_left_at_refresh ?? '-'}…${a.max_days_left_at_refresh ?? '-'}`,
+      );
+    }
   }
   for (const [id, m] of Object.entries(r.detection_minutes)) {
     lines.push(`  page ${id} showed the invalidation after ${m === null ? 'never' : `${m} minutes`}`);

@@ -1,6 +1,6 @@
 /** The public view of a page (the seed's status object): pure, so every front door says the same. */
 import { toIso } from '../clock.js';
-import type { HistoryEvent, ManagedPage } from '../types.js';
+import { type HistoryEvent, type ManagedPage, requiredScopesFor } from '../types.js';
 import { canMintFromSource, daysLeft, decide, missingScopes, type Policy, thresholdDays } from './decide.js';
 import type { HistoryItem, PageStatus } from './types.js';
 
@@ -49,7 +49,7 @@ export function toStatus(
     source_valid: page.source ? page.source.isValid : null,
     self_healing_until: selfHealing ? toIso(page.source?.expiresAt) : null,
     scopes: page.posting.scopes,
-    missing_scopes: missingScopes(page.posting),
+    missing_scopes: requiredScopesFor(page.platform).length === 0 ? [] : missingScopes(page.posting),
     last_checked_at: toIso(page.lastCheckedAt),
     next_check_at: toIso(page.nextCheckAt),
     last_renewed_at: toIso(page.lastRenewedAt),

@@ -4,7 +4,7 @@
  * `null` = never) so every front door says the same thing.
  */
 import type { EventEmitter } from 'node:events';
-import type { PageState, TokenType } from '../types.js';
+import type { ManagedPage, PageState, TokenType } from '../types.js';
 import type { ReportedGraphError, TokenRefreshResult } from './on-demand.js';
 import type { Outcome } from './outcome.js';
 
@@ -279,6 +279,11 @@ export interface TokenKeeper {
   reconnect(pageId: string, code: string, redirectUri: string): Promise<PageStatus>;
   /** `reconnect`, answering what it did to every Page of the login (the reconnect result page shows it). */
   reconnectLogin(pageId: string, code: string, redirectUri: string): Promise<ReconnectResult>;
+  /**
+   * The platform's own authorization dialog for reconnecting an Instagram or Threads account;
+   * null for a Facebook Page (the connect route builds Facebook's dialog).
+   */
+  reconnectDialogUrl(page: ManagedPage, redirectUri: string, state: string): string | null;
   /** Set up a login and its Pages together (every Page it can post to, or `pageIds`). */
   connect(input: ConnectInput): Promise<ConnectResult>;
   listConnections(): Promise<ConnectionView[]>;

@@ -92,3 +92,8 @@ export interface TokenProvider {
   /** The dialog's `code` → the long-lived source token (verified). */
   exchangeCode(code: string, redirectUri: string, app: AppCredentials): Promise<InspectedToken>;
 }
+
+/** The platform of the connection an account's token belongs to (the inverse of accountPlatformOf). */
+export function connectionPlatformOf(platform: AccountPlatform): ConnectionPlatform {
+  return platform === 'facebook_page' ? 'facebook' : platform;
+}

@@ -34,6 +34,7 @@ const WRITERS: { [K in keyof ConnectionFields]: (value: ConnectionFields[K]) => 
   lastCheckedAt: (v) => ({ last_checked_at: v }),
   nextCheckAt: (v) => ({ next_check_at: v }),
   retiredRevokeAt: (v) => ({ retired_revoke_at: v }),
+  tokenIssuedAt: (v) => ({ token_issued_at: v }),
 };
 
 const FIELDS = Object.keys(WRITERS) as (keyof ConnectionFields)[];
@@ -79,6 +80,7 @@ export function rowToConnection(row: ConnectionRow): Connection {
     lastCheckedAt: row.last_checked_at,
     nextCheckAt: row.next_check_at,
     retiredRevokeAt: row.retired_revoke_at,
+    tokenIssuedAt: row.token_issued_at ?? null,
     leaseOwner: row.lease_owner,
     leaseExpiresAt: row.lease_expires_at,
     createdAt: row.created_at,

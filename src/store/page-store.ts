@@ -12,6 +12,7 @@ import { type ExpressionBuilder, type Insertable, type Kysely, sql } from 'kysel
 import type { Clock } from '../clock.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
+import { connectionPlatformOf } from '../platforms/provider.js';
 import type {
   EventType,
   HistoryEvent,
@@ -19,6 +20,7 @@ import type {
   NewEvent,
   PageSecrets,
   PageState,
+  Platform,
   TokenInfo,
 } from '../types.js';
 import { alertOutbox } from './alert-outbox.js';
@@ -79,7 +81,7 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
    */
   async function attachSource(
     q: Kysely<Tables>,
-    page: { pageId: string; appId: string; nextCheckAt?: number | null },
+    page: { pageId: string; appId: string; nextCheckAt?: number | null; platform?: Platform },
     source: TokenInfo,
     sourceToken: string,
     blockedUntil: number | null | undefined,
@@ -87,7 +89,8 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
     const conn = await rows.upsertConnection(
       q,
       {
-        platform: 'facebook',
+        // An Instagram or Threads account's token is its own connection's (migration 0005).
+        platform: page.platform === undefined ? 'facebook' : connectionPlatformOf(page.platform),
         appId: page.appId,
         userId: source.userId ?? `page-${page.pageId}`,
         userName: null,

@@ -90,6 +90,8 @@ export interface ConnectionsTable {
   lease_expires_at: number | null;
   created_at: number;
   updated_at: number;
+  /** Instagram/Threads: when the token was issued or last refreshed (24-hour rule); migration 0005. */
+  token_issued_at: number | null;
 }
 
 export interface EventsTable {

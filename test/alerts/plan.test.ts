@@ -296,6 +296,7 @@ describe('planAlerts: payload', () => {
       severity: 'warning',
       page_id: '123',
       page_name: 'Kitten Page',
+      platform: 'facebook_page',
       state: 'expiring',
       message: expect.stringContaining('2027-03-06 15:00 UTC'),
       deadline: new Date(deadline).toISOString(),

@@ -38,6 +38,12 @@ export function testEnv(graphUrl: string, extra: Record<string, string> = {}): R
     TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     GRAPH_API_URL: graphUrl,
     FACEBOOK_DIALOG_URL: graphUrl,
+    // The emulator's Instagram-Login and Threads hosts (its dialogs too).
+    INSTAGRAM_API_URL: `${graphUrl}/instagram`,
+    INSTAGRAM_OAUTH_URL: `${graphUrl}/instagram`,
+    INSTAGRAM_DIALOG_URL: `${graphUrl}/instagram`,
+    THREADS_API_URL: `${graphUrl}/threads`,
+    THREADS_DIALOG_URL: `${graphUrl}/threads`,
     ...extra,
   };
 }

@@ -77,6 +77,11 @@ export async function withApi(
         TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
         GRAPH_API_URL: graph.url,
         FACEBOOK_DIALOG_URL: graph.url,
+        INSTAGRAM_API_URL: graph.instagramUrl,
+        INSTAGRAM_OAUTH_URL: graph.instagramUrl,
+        INSTAGRAM_DIALOG_URL: graph.instagramUrl,
+        THREADS_API_URL: graph.threadsUrl,
+        THREADS_DIALOG_URL: graph.threadsUrl,
         ...options.env,
       });
       const keeper = await createTokenKeeper({ config, store, clock, logger, random: () => 0.5 });

@@ -14,6 +14,31 @@ describe('simulate', () => {
     expect(r.graph_calls_per_page_check).toBeLessThanOrEqual(2.5);
   }, 120_000);
 
+  it('a year of Instagram and Threads accounts: no minute without a valid token, refreshed at the threshold, never before 24 hours, ≈ 365/(60 − threshold) times', async () => {
+    const r = await runSimulation({
+      days: 365,
+      scenario: 'default',
+      pages: 0,
+      instagram: 1,
+      threads: 1,
+      stepMinutes: 60,
+    });
+    const accounts = Object.values(r.accounts);
+    expect(accounts.map((a) => a.platform).sort()).toEqual(['instagram', 'threads']);
+    expect(Object.values(r.minutes_without_valid_token)).toEqual([0, 0]);
+    expect(Object.values(r.final_states)).toEqual(['healthy', 'healthy']);
+    // RENEWAL_THRESHOLD_DAYS 50: 365 / (60 − 50) = 36.5.
+    expect(r.expected_refreshes_per_account).toBe(36.5);
+    for (const a of accounts) {
+      expect(Math.abs(a.refreshes - r.expected_refreshes_per_account!)).toBeLessThanOrEqual(1);
+      expect(a.min_age_hours_at_refresh!).toBeGreaterThanOrEqual(24);
+      // At the threshold: 50 days left, not earlier, and no later than one step after it.
+      expect(a.max_days_left_at_refresh!).toBeLessThanOrEqual(50);
+      expect(a.min_days_left_at_refresh!).toBeGreaterThanOrEqual(50 - 1 / 24);
+    }
+    expect(simulationText(r)).toContain('ACCOUNT');
+  }, 180_000);
+
   it('a password change on day 100 shows as needs_reauth within one check interval, with the reason', async () => {
     const r = await runSimulation({ days: 120, scenario: 'password-change', pages: 2 });
     const [first, second] = Object.keys(r.final_states);

@@ -86,7 +86,7 @@ describe.each(testBackends())('migrations on %s', (backend) => {
       );
       const store = await db.openStore();
       expect(await store.migrate()).toEqual({
-        applied: ['0003_key_limits_and_sessions', '0004_connections'],
+        applied: ['0003_key_limits_and_sessions', '0004_connections', '0005_platform_accounts'],
       });
       expect(await store.getApiKey('00000000000000aa')).toMatchObject({
         scopes: ['token:read'],

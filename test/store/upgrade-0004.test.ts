@@ -56,7 +56,7 @@ describe.each(testBackends())('upgrading a release-0003 database on %s', (backen
       );
 
       const store = await db.openStore();
-      expect(await store.migrate()).toEqual({ applied: ['0004_connections'] });
+      expect(await store.migrate()).toEqual({ applied: ['0004_connections', '0005_platform_accounts'] });
 
       // Every Page, with its fields (the source's facts now read from its connection).
       const pages = await store.listPages();

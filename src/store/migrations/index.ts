@@ -8,10 +8,12 @@ import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_due_index.js';
 import * as m0003 from './0003_key_limits_and_sessions.js';
 import * as m0004 from './0004_connections.js';
+import * as m0005 from './0005_platform_accounts.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': m0001,
   '0002_due_index': m0002,
   '0003_key_limits_and_sessions': m0003,
   '0004_connections': m0004,
+  '0005_platform_accounts': m0005,
 };
