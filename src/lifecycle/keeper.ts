@@ -556,6 +556,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         message: c.lastError.message,
         at: toIso(c.lastError.at)!,
       },
+      extension_blocked_until: toIso(c.extensionBlockedUntil),
       page_ids: pageIds,
       // A reconnect through any Page of the login gives the login its new token and re-mints every sibling.
       reconnect_url: state === 'healthy' || pageIds.length === 0 ? null : linkFor(pageIds[0]!),
@@ -894,7 +895,12 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         );
       }
       const connectionId = (await store.getPage(pages[0]!.page_id))?.connectionId;
-      const connection = await mustGetConnection(connectionId ?? '');
+      let connection = await mustGetConnection(connectionId ?? '');
+      if (connection.userName === null) {
+        // Once per login, so the dashboard can say whose login it is ("Facebook login of Robin").
+        const me = await graph.me(token, app).catch(() => null);
+        if (me?.name) connection = await store.updateConnection(connection.id, { userName: me.name });
+      }
       const ids = (await store.listConnectionPages(connection.id)).map((p) => p.pageId);
       logger.info({ connectionId: connection.id, pages: pages.length }, 'connection set up');
       return { success: true, connection: connectionView(connection, ids), pages, not_set_up: notSetUp };
@@ -915,6 +921,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       const pages = await store.listConnectionPages(id);
       const ids = new Set(pages.map((p) => p.pageId));
       let available: ConnectionDetail['available_to_add'] = null;
+      let notGranted: ConnectionDetail['not_granted'] = null;
       const secrets = await store.getConnectionSecrets(id);
       if (secrets && c.source.isValid) {
         // One Graph call: the Pages this login could post to now, less the ones already kept.
@@ -925,12 +932,35 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
           children
             ?.filter((ch) => ch.canPost && ch.granted && !ids.has(ch.id))
             .map((ch) => ({ page_id: ch.id, name: ch.name })) ?? null;
+        // The same answer, read for what the login cannot give: named, never silently dropped.
+        if (children) {
+          const listed = new Set(children.map((ch) => ch.id));
+          notGranted = [
+            ...children
+              .filter((ch) => !ch.granted || !ch.canPost)
+              .map((ch) => ({
+                page_id: ch.id,
+                name: ch.name,
+                reason: ch.granted ? ('no_posting_task' as const) : ('not_selected' as const),
+                managed: ids.has(ch.id),
+              })),
+            ...pages
+              .filter((p) => !listed.has(p.pageId))
+              .map((p) => ({
+                page_id: p.pageId,
+                name: p.pageName,
+                reason: 'not_listed' as const,
+                managed: true,
+              })),
+          ];
+        }
       }
       return {
         success: true,
         ...connectionView(c, [...ids]),
         pages: pages.map((p) => view(p, [])),
         available_to_add: available,
+        not_granted: notGranted,
       };
     },
 

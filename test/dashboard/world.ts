@@ -14,7 +14,7 @@ import { createApiKey } from '../../src/http/auth.js';
 import { createTokenKeeper, type KeeperInternals } from '../../src/lifecycle/keeper.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Store } from '../../src/store/types.js';
-import { withStore } from '../helpers/backends.js';
+import { type Backend, withStore } from '../helpers/backends.js';
 
 export const REFERENCE_TIME = Date.parse('2027-01-01T00:00:00Z');
 
@@ -57,11 +57,12 @@ export function csrfOf(body: string): string {
 export async function withDashboard(
   fn: (w: DashboardWorld) => Promise<void>,
   env: Record<string, string> = {},
+  backend: Backend = 'sqlite',
 ): Promise<void> {
   const clock = createManualClock(REFERENCE_TIME);
   const graph = await startFakeGraph({ clock });
   try {
-    await withStore('sqlite', async (store) => {
+    await withStore(backend, async (store) => {
       const config = loadConfig({
         DATABASE_URL: 'sqlite::memory:',
         TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
