@@ -36,7 +36,7 @@ import { LOGIN_SCOPES } from '../types.js';
 export interface ConnectDeps {
   config: Config;
   keeper: Pick<TokenKeeper, 'reconnect'>;
-  store: Pick<Store, 'getPage'>;
+  store: Pick<Store, 'getPage' | 'listConnectionPages'>;
   clock: Clock;
   logger: Logger;
   /** 32 bytes from the service (HKDF of the encryption key); sub-keys are derived from it here. */
@@ -194,7 +194,6 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
   const stateTtlMs = deps.stateTtlMs ?? STATE_TTL_MS;
   const nonces = createNonceLedger();
   const redirectUri = callbackUrl(config);
-  const label = (name: string | null, pageId: string) => (name ? `"${name}" (${pageId})` : pageId);
 
   app.get('/connect/callback', async (request, reply) => {
     const q = request.query;
@@ -335,14 +334,35 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
         'page reconnected',
       );
       const healthy = status.state === 'healthy';
+      // The link reconnects the whole login: say what happened to each of its other Pages.
+      const row = await store.getPage(state.pageId).catch(() => null);
+      const siblings = row?.connectionId
+        ? (await store.listConnectionPages(row.connectionId).catch(() => [])).filter(
+            (p) => p.pageId !== state.pageId,
+          )
+        : [];
+      const fine = siblings.filter((p) => p.state === 'healthy').map((p) => label(p.pageName, p.pageId));
+      const notFine = siblings
+        .filter((p) => p.state !== 'healthy')
+        .map((p) => `${label(p.pageName, p.pageId)}: ${p.stateMessage ?? p.state}`);
       view = {
         status: 200,
-        tone: healthy ? 'ok' : 'warn',
+        tone: healthy && notFine.length === 0 ? 'ok' : 'warn',
         title: `Page ${label(status.page_name, status.page_id)} is connected again`,
         lines: [
           healthy
             ? 'Posting continues: fb-token-keeper has a fresh, verified Page token and keeps it alive from here.'
             : `It is connected, but: ${status.state_message ?? status.state}`,
+          ...(fine.length > 0
+            ? [
+                `The login’s other ${fine.length === 1 ? 'Page was' : `${fine.length} Pages were`} reconnected with it: ${fine.join(', ')}.`,
+              ]
+            : []),
+          ...(notFine.length > 0
+            ? [
+                `Not reconnected (start again and tick ${notFine.length === 1 ? 'it' : 'them'} in the list of Pages): ${notFine.join('; ')}.`,
+              ]
+            : []),
           status.expires_at === null
             ? 'The new Page token does not expire.'
             : `The new Page token is valid until ${status.expires_at}.`,
@@ -434,8 +454,31 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
   return Promise.resolve();
 }
 
-/** What a failed `keeper.reconnect` means for the person in front of the browser. */
+/**
+ * What a failed `keeper.reconnect` means for the person in front of the browser. When the login
+ * came back without this Page but its other Pages took it, the page says which were reconnected.
+ */
 function failureView(err: unknown, name: string, retry: { href: string; label: string }): PageView {
+  const v = pageFailureView(err, name, retry);
+  const healed = isAppError(err) ? err.details?.reconnected_pages : undefined;
+  if (!Array.isArray(healed) || healed.length === 0) return v;
+  const names = (healed as { page_id: string; name: string | null }[]).map((p) => label(p.name, p.page_id));
+  return {
+    ...v,
+    lines: [
+      ...v.lines.map((l) => l.replace(/ Nothing was changed\.$/, ` Page ${name} was left as it was.`)),
+      `The login’s other ${names.length === 1 ? 'Page was' : `${names.length} Pages were`} reconnected with it and can post again: ${names.join(', ')}.`,
+    ],
+    steps: [
+      `To keep Page ${name} too, start again and tick it in the list of Pages in the Facebook dialog.`,
+      ...(v.steps ?? []).slice(1),
+    ],
+  };
+}
+
+const label = (name: string | null, pageId: string) => (name ? `"${name}" (${pageId})` : pageId);
+
+function pageFailureView(err: unknown, name: string, retry: { href: string; label: string }): PageView {
   const code: ErrorCode | null = isAppError(err) ? err.code : null;
   const unchanged = 'Nothing was changed.';
   switch (code) {

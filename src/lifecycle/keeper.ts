@@ -978,11 +978,35 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         appId: page.appId,
         appSecret: secrets!.appSecret,
       });
-      const { stored } = await storeSetup(
-        { pageId, accessToken, appId: page.appId, appSecret: secrets!.appSecret },
-        'reconnected',
-      );
-      return view(stored, await store.listEvents(pageId, { limit: 20 }));
+      const app = { appId: page.appId, appSecret: secrets!.appSecret };
+      try {
+        const { stored } = await storeSetup({ pageId, accessToken, ...app }, 'reconnected');
+        return view(stored, await store.listEvents(pageId, { limit: 20 }));
+      } catch (err) {
+        // One link serves the whole login: when the login comes back without this Page (unticked in
+        // the dialog, or the role is gone), its siblings still take the new login; this Page is
+        // named in the error, never dropped silently.
+        const notGiven = ['missing_permission', 'token_wrong_page', 'graph_permission_denied'];
+        if (page.connectionId === null || !(err instanceof AppError) || !notGiven.includes(err.code)) {
+          throw err;
+        }
+        for (const sibling of await store.listConnectionPages(page.connectionId)) {
+          if (sibling.pageId === pageId) continue;
+          try {
+            // The first sibling that takes the token re-mints the rest (storeSetup → remintSiblings).
+            await storeSetup({ pageId: sibling.pageId, accessToken, ...app }, 'reconnected');
+            break;
+          } catch (e) {
+            if (!(e instanceof AppError) || e.code === 'internal_error') throw e;
+          }
+        }
+        const reconnected = (await store.listConnectionPages(page.connectionId))
+          .filter((p) => p.pageId !== pageId && p.state === 'healthy')
+          .map((p) => ({ page_id: p.pageId, name: p.pageName }));
+        throw new AppError(err.code, err.message, {
+          details: { ...err.details, reconnected_pages: reconnected },
+        });
+      }
     },
 
     sources() {

@@ -46,6 +46,7 @@ const text = (html: string) =>
     .replace(/<\/?(a|strong|span|time|code)\b[^>]*>/g, '')
     .replace(/<[^>]+>/g, ' ')
     .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
     .replace(/&amp;/g, '&')
     .replace(/\s+/g, ' ')
     .trim();
@@ -276,6 +277,63 @@ describe.each(testBackends())('dashboard: logins (connections) on %s', (backend)
         const group = section(list, `data-connection-id="${a.connectionId}"`);
         expect(group).toContain('data-state="needs_reauth">needs reconnect</span>');
         expect(text(list)).toContain('2 need attention');
+      },
+      {},
+      backend,
+    ));
+
+  it('the one reconnect button heals the login’s other Pages even when the Page its link goes through is not ticked', () =>
+    withDashboard(
+      async (w) => {
+        const a = await agency(w);
+        w.graph.changePassword(a.user.id);
+        await w.keeper.check({ all: true });
+        const b = w.browser();
+        await b.signIn(w.keys.admin);
+        const view = (await b.get(`/connections/${a.connectionId}`)).body;
+        const href = /id="reconnect-login" href="([^"]+)"/.exec(view)![1]!.replaceAll('&amp;', '&');
+        const through = /\/connect\/(\d+)\?/.exec(href)![1]!;
+        const other = a.pages.find((p) => p.id !== through)!;
+
+        // The link → Facebook Login, which asks again which Pages to share (auth_type=rerequest).
+        const start = await b.get(href.replace('http://keeper.test', ''));
+        expect(start.statusCode).toBe(302);
+        const dialog = new URL(start.headers.location as string);
+        expect(dialog.searchParams.get('auth_type')).toBe('rerequest');
+        const page = await (await fetch(dialog)).text();
+        expect(page).toContain(`name="page_${through}" checked`);
+        // Robin ticks every Page but the one the link goes through.
+        const form = new URLSearchParams();
+        for (const m of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+          form.set(m[1]!, m[2]!.replaceAll('&amp;', '&'));
+        }
+        for (const m of page.matchAll(/name="(scope_[^"]+)" checked/g)) form.set(m[1]!, 'on');
+        form.set('user_id', a.user.id);
+        form.set(`page_${other.id}`, 'on');
+        form.set('action', 'continue');
+        const confirmed = await fetch(new URL(`/${w.config.graphApiVersion}/dialog/oauth/confirm`, dialog), {
+          method: 'POST',
+          body: form,
+          redirect: 'manual',
+        });
+        const back = new URL(confirmed.headers.get('location')!);
+        expect(back.pathname).toBe('/connect/callback');
+        const done = await b.get(`${back.pathname}${back.search}`);
+
+        // This Page is named and left as it was; the other Page took the new login and posts again.
+        expect(done.statusCode).toBe(403);
+        const said = text(done.body);
+        expect(said).toContain('A required permission was not granted');
+        expect(said).toContain(
+          `The login’s other Page was reconnected with it and can post again: "${other.name}" (${other.id}).`,
+        );
+        expect(said).toContain('start again and tick it in the list of Pages in the Facebook dialog');
+        expect((await w.store.getPage(other.id))?.state).toBe('healthy');
+        expect((await w.store.getPage(through))?.state).not.toBe('healthy');
+        const after = (await b.get(`/connections/${a.connectionId}`)).body;
+        expect(after).toContain('data-state="healthy">working</span>');
+        expect(text(section(after, 'id="not-granted"'))).toContain('not ticked when the app was authorised');
+        expect(section(after, 'id="not-granted"')).toContain(`data-page-id="${through}"`);
       },
       {},
       backend,

@@ -10,6 +10,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { registerDashboard } from '../../src/dashboard/routes.js';
 import { type FakeGraph, startFakeGraph } from '../../src/fake-graph/index.js';
 import { buildApp } from '../../src/http/app.js';
+import { registerConnectRoutes } from '../../src/http/connect.js';
 import { createApiKey } from '../../src/http/auth.js';
 import { createTokenKeeper, type KeeperInternals } from '../../src/lifecycle/keeper.js';
 import { silentLogger } from '../../src/logger.js';
@@ -79,8 +80,18 @@ export async function withDashboard(
         store,
         clock,
         logger,
-        extraRoutes: (a) =>
-          registerDashboard(a, { config, keeper, store, clock, logger, signInLimit: { max: 5 } }),
+        // As service.ts registers them: the reconnect routes, then the dashboard.
+        extraRoutes: async (a) => {
+          await registerConnectRoutes(a, {
+            config,
+            keeper,
+            store,
+            clock,
+            logger,
+            linkSecret: keeper.linkSecret,
+          });
+          await registerDashboard(a, { config, keeper, store, clock, logger, signInLimit: { max: 5 } });
+        },
       });
       const fbApp = graph.createApp({ name: 'Test app' });
       const admin = (await createApiKey(store, { name: 'admin', scopes: ['admin'], clock })).key;
