@@ -278,9 +278,10 @@ ${v.olderBefore !== null ? html`<p><a href="/pages/${s.page_id}?before=${v.older
 
 // --- one login (connection) ---------------------------------------------------------------------
 
-const CONNECTION_LABEL: Record<ConnectionView['state'], { label: string; tone: 'good' | 'bad' }> = {
+const CONNECTION_LABEL: Record<ConnectionView['state'], { label: string; tone: 'good' | 'warn' | 'bad' }> = {
   healthy: { label: 'working', tone: 'good' },
-  expiring: { label: 'expiring', tone: 'bad' },
+  // Its Pages still post (their tokens need not expire with it); what ends is healing without a person.
+  expiring: { label: 'expiring', tone: 'warn' },
   needs_reauth: { label: 'needs reconnect', tone: 'bad' },
 };
 
@@ -327,7 +328,7 @@ export function explainConnection(c: ConnectionView, now: number): string {
         ? 'This login works and its token does not expire. Every Page below gets its posting token from it, and a new one from it whenever Facebook drops one: nothing to do.'
         : `This login works. Its token is extended automatically before it expires (${relative(Date.parse(c.source_expires_at), now)}), once for every Page below.`;
     case 'expiring':
-      return `Facebook will not extend this login’s token any further: it expires ${c.source_expires_at ? relative(Date.parse(c.source_expires_at), now) : 'soon'}. Reconnect once before then and every Page below keeps posting.`;
+      return `Facebook will not extend this login’s token any further: it expires ${c.source_expires_at ? relative(Date.parse(c.source_expires_at), now) : 'soon'}. Posting tokens that never expire keep working after that, but a Page token Facebook drops can then only be replaced by a person. Reconnect once before then to keep every Page below healing by itself.`;
     case 'needs_reauth':
       return 'Facebook no longer accepts this login (for example after a password change, a log-out or a security check). Reconnect once: every Page below is healed together.';
     default:

@@ -7,6 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DAY } from '../../src/clock.js';
+import { explainConnection, loginName, loginSentence } from '../../src/dashboard/views.js';
+import type { ConnectionView } from '../../src/lifecycle/types.js';
 import { testBackends } from '../helpers/backends.js';
 import { csrfOf, type DashboardWorld, withDashboard } from './world.js';
 
@@ -365,4 +367,50 @@ describe.each(testBackends())('dashboard: logins (connections) on %s', (backend)
       {},
       backend,
     ));
+});
+
+describe('dashboard: a login’s words', () => {
+  const now = Date.parse('2027-01-01T00:00:00Z');
+  const login = (over: Partial<ConnectionView>): ConnectionView => ({
+    id: 'facebook_1_2',
+    platform: 'facebook',
+    app_id: '1',
+    user_id: '2',
+    user_name: null,
+    state: 'healthy',
+    source_token_type: 'USER',
+    source_valid: true,
+    source_expires_at: null,
+    data_access_expires_at: null,
+    scopes: [],
+    last_checked_at: null,
+    next_check_at: null,
+    last_error: null,
+    extension_blocked_until: null,
+    page_ids: ['3'],
+    reconnect_url: null,
+    ...over,
+  });
+
+  it('names the login, says what its state means, and reads an unknown platform or state as it is', () => {
+    expect(loginName(login({}))).toBe('Facebook login of user 2');
+    expect(loginName(login({ user_name: 'Robin', source_token_type: 'SYSTEM_USER' }))).toBe(
+      'Facebook system user Robin',
+    );
+    expect(loginName(login({ platform: 'instagram', user_name: 'shop' }))).toBe('Instagram login of shop');
+    expect(loginName(login({ platform: 'mastodon', user_name: 'x' }))).toBe('Mastodon login of x');
+    expect(loginSentence(login({}), 1)).toBe('Your Facebook login for app 1 manages this Page.');
+    expect(loginSentence(login({ source_token_type: 'SYSTEM_USER' }), 4)).toBe(
+      'This system user of app 1 manages these 4 Pages.',
+    );
+    const expiring = explainConnection(
+      login({ state: 'expiring', source_expires_at: new Date(now + 10 * DAY).toISOString() }),
+      now,
+    );
+    expect(expiring).toContain('it expires in 10 days');
+    expect(expiring).toContain('a Page token Facebook drops can then only be replaced by a person');
+    expect(explainConnection(login({ state: 'new_state' as ConnectionView['state'] }), now)).toBe(
+      'new_state',
+    );
+  });
 });
