@@ -239,22 +239,28 @@ async function interactive(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper)
   const given = (field: keyof SetupInput, v: string | undefined) =>
     v !== undefined && fieldProblem(field, v) === undefined ? v.trim() : undefined;
 
+  // Without --page-id the Page comes from the token: the Pages a login manages are offered to
+  // choose from, and a Page token names its own Page.
+  const onePage = flags.pageId !== undefined;
   p.intro('fb-token-keeper setup', opts);
   p.note(
     [
       'You need:',
-      '• the Page id (the Page’s About section, or Meta Business Suite);',
       '• your Facebook App id and app secret (App Dashboard → Settings → Basic);',
       '• an access token: a user token from Graph API Explorer (short- or long-lived),',
       '  a system-user token from Business Manager, or a Page token.',
+      onePage
+        ? '• the Page id (the Page’s About section, or Meta Business Suite).'
+        : 'With a user or system-user token you then tick the Pages to keep, from the ones it manages.',
       'Secrets are typed hidden and stored encrypted. Nothing is stored until Facebook accepts it.',
     ].join('\n'),
     'What this asks for',
     opts,
   );
-  // Without --page-id the Page comes from the token: the Pages a login manages are offered to
-  // choose from, and a Page token names its own Page.
-  const pageId = given('pageId', flags.pageId);
+  // A --page-id that is not valid is asked for again (not dropped for the list of Pages).
+  const pageId = onePage
+    ? (given('pageId', flags.pageId) ?? (await ask('pageId', 'Facebook Page id', false)))
+    : undefined;
   if (pageId === undefined) {
     const login = {
       appId: given('appId', flags.appId) ?? (await ask('appId', 'Facebook App id', false)),
