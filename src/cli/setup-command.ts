@@ -1,11 +1,14 @@
 /**
  * `setup`: guided in a terminal, or non-interactive for scripts.
  *
- * Guided (stdin is a terminal and a value is missing): asks for the Page id, the App id, the app
- * secret and the token (the last two masked), checks each value with setup's own rules as it is
- * typed, asks Facebook about the token (`debug_token`) and says in words what kind of token it is
- * and what will happen to it, then sets the page up (exchange, mint, verify, store encrypted), says
- * what it did, and prints how to run the service. When Facebook refuses something the person can
+ * Guided (stdin is a terminal and a value is missing): asks for the App id, the app secret and the
+ * token (the last two masked; and the Page id first when `--page-id` names one Page), checks each
+ * value with setup's own rules as it is typed, asks Facebook about the token (`debug_token`) and
+ * says in words what kind of token it is and what will happen to it. A user or system-user token
+ * with no `--page-id`: the Pages it manages are offered as a multi-select (every Page it can post
+ * to ticked), and the chosen ones are set up together as one login (`connect`); Pages it cannot
+ * post to are named with why. A Page token sets up its own Page. Then it says what it did, and
+ * prints how to run the service. When Facebook refuses something the person can
  * enter another token, re-enter the app id and secret, or stop; nothing is stored until setup
  * succeeds.
  *
@@ -18,8 +21,9 @@ import * as p from '@clack/prompts';
 import { DAY } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { KeeperInternals } from '../lifecycle/keeper.js';
+import { POSTING_TASKS } from '../lifecycle/inspect.js';
 import { checkSetupInput } from '../lifecycle/setup.js';
-import type { SetupInput, SetupResult, ValidateResult } from '../lifecycle/types.js';
+import type { ConnectResult, SetupInput, SetupResult, ValidateResult } from '../lifecycle/types.js';
 import type { CliIo } from './main.js';
 import { notesText, statusDetail, terminalText } from './output.js';
 import { readSecretArgs } from './stdin.js';
@@ -133,7 +137,7 @@ function inWords(ms: number): string {
  */
 export function describeToken(
   v: ValidateResult,
-  input: Pick<SetupInput, 'pageId' | 'appId'>,
+  input: Pick<SetupInput, 'appId'> & { pageId?: string | undefined },
   now: number,
 ): { lines: string[]; usable: boolean } {
   if (!v.valid) {
@@ -181,7 +185,7 @@ export function describeToken(
       );
       break;
     case 'PAGE':
-      if (v.profile_id !== null && v.profile_id !== input.pageId) {
+      if (v.profile_id !== null && input.pageId !== undefined && v.profile_id !== input.pageId) {
         return {
           lines: [`This is a Page token for Page ${v.profile_id}, not for Page ${input.pageId}.`],
           usable: false,
@@ -235,21 +239,54 @@ async function interactive(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper)
   const given = (field: keyof SetupInput, v: string | undefined) =>
     v !== undefined && fieldProblem(field, v) === undefined ? v.trim() : undefined;
 
+  // Without --page-id the Page comes from the token: the Pages a login manages are offered to
+  // choose from, and a Page token names its own Page.
+  const onePage = flags.pageId !== undefined;
   p.intro('fb-token-keeper setup', opts);
   p.note(
     [
       'You need:',
-      '• the Page id (the Page’s About section, or Meta Business Suite);',
       '• your Facebook App id and app secret (App Dashboard → Settings → Basic);',
       '• an access token: a user token from Graph API Explorer (short- or long-lived),',
       '  a system-user token from Business Manager, or a Page token.',
+      onePage
+        ? '• the Page id (the Page’s About section, or Meta Business Suite).'
+        : 'With a user or system-user token you then tick the Pages to keep, from the ones it manages.',
       'Secrets are typed hidden and stored encrypted. Nothing is stored until Facebook accepts it.',
     ].join('\n'),
     'What this asks for',
     opts,
   );
+  // A --page-id that is not valid is asked for again (not dropped for the list of Pages).
+  const pageId = onePage
+    ? (given('pageId', flags.pageId) ?? (await ask('pageId', 'Facebook Page id', false)))
+    : undefined;
+  if (pageId === undefined) {
+    const login = {
+      appId: given('appId', flags.appId) ?? (await ask('appId', 'Facebook App id', false)),
+      appSecret:
+        given('appSecret', flags.appSecret) ?? (await ask('appSecret', 'App secret (typed hidden)', true)),
+      accessToken:
+        given('accessToken', flags.accessToken) ??
+        (await ask('accessToken', 'Access token (typed hidden)', true)),
+    };
+    await withKeeper(async (k) => {
+      for (;;) {
+        const retry = await attempt(k, login, opts);
+        if (retry === null) return;
+        if (retry === 'stop') stop();
+        if (retry === 'app') {
+          login.appId = await ask('appId', 'Facebook App id', false);
+          login.appSecret = await ask('appSecret', 'App secret (typed hidden)', true);
+        } else {
+          login.accessToken = await ask('accessToken', 'Access token (typed hidden)', true);
+        }
+      }
+    });
+    return;
+  }
   const input: SetupInput = {
-    pageId: given('pageId', flags.pageId) ?? (await ask('pageId', 'Facebook Page id', false)),
+    pageId,
     appId: given('appId', flags.appId) ?? (await ask('appId', 'Facebook App id', false)),
     appSecret:
       given('appSecret', flags.appSecret) ?? (await ask('appSecret', 'App secret (typed hidden)', true)),
@@ -273,8 +310,15 @@ async function interactive(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper)
   });
 }
 
-/** One try: inspect, explain, confirm, set up. Null when stored; otherwise what to re-enter. */
-async function attempt(k: KeeperInternals, input: SetupInput, opts: PromptIo): Promise<Retry | null> {
+/**
+ * One try: inspect, explain, choose the Pages (a login with no Page id) or confirm, set up. Null
+ * when stored; otherwise what to re-enter.
+ */
+async function attempt(
+  k: KeeperInternals,
+  input: Omit<SetupInput, 'pageId'> & { pageId?: string },
+  opts: PromptIo,
+): Promise<Retry | null> {
   const spin = p.spinner({ ...opts });
   spin.start('Asking Facebook about this token');
   let v: ValidateResult;
@@ -298,8 +342,18 @@ async function attempt(k: KeeperInternals, input: SetupInput, opts: PromptIo): P
     `Facebook says: a valid ${v.type === 'SYSTEM_USER' ? 'system-user' : v.type.toLowerCase()} token for app ${v.app_id ?? input.appId}`,
   );
   p.note(notesText(described.lines), 'What this token is and what will happen', opts);
+  if (input.pageId === undefined && (v.type === 'USER' || v.type === 'SYSTEM_USER')) {
+    return choosePages(k, input, opts);
+  }
+  // A Page token without --page-id is for its own Page.
+  const pageId = input.pageId ?? v.profile_id;
+  if (pageId === null) {
+    p.log.warn('Facebook did not say which Page this token is for: give the Page id with --page-id.', opts);
+    return 'stop';
+  }
+  const one: SetupInput = { ...input, pageId };
   const go = await p.confirm({
-    message: `Set up Page ${input.pageId} with it?`,
+    message: `Set up Page ${one.pageId} with it?`,
     initialValue: true,
     ...opts,
   });
@@ -309,16 +363,102 @@ async function attempt(k: KeeperInternals, input: SetupInput, opts: PromptIo): P
   work.start('Exchanging, minting and verifying with Facebook');
   let r: SetupResult;
   try {
-    r = await k.setup(input);
+    r = await k.setup(one);
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     work.error(`Facebook refused this set-up; nothing was stored: ${err.message}`);
     return whatNow('token', opts);
   }
-  work.stop(`Stored Page ${terminalText(r.status.page_name ?? input.pageId)} (encrypted): ${r.status.state}`);
+  work.stop(`Stored Page ${terminalText(r.status.page_name ?? one.pageId)} (encrypted): ${r.status.state}`);
   p.note(notesText(r.notes), 'What I did', opts);
   p.note(nextSteps(k.config.publicUrl), 'Next', opts);
-  p.outro(`Page ${input.pageId} is set up.`, opts);
+  p.outro(`Page ${one.pageId} is set up.`, opts);
+  return null;
+}
+
+/** Why a Page the login manages is not offered (or null when it can be kept). */
+export function notOffered(account: { accessToken: string | null; tasks: readonly string[] }): string | null {
+  if (account.accessToken === null) {
+    return 'not ticked when the app was authorised in Facebook Login: log in again and tick it';
+  }
+  if (!account.tasks.some((t) => (POSTING_TASKS as readonly string[]).includes(t))) {
+    return 'your role on it cannot post (it needs a task that creates content)';
+  }
+  return null;
+}
+
+/**
+ * A login's Pages as a multi-select, every Page it can post to ticked, then set up together as
+ * one connection: checked once, renewed once and reconnected once for all of them.
+ */
+async function choosePages(
+  k: KeeperInternals,
+  input: Omit<SetupInput, 'pageId'>,
+  opts: PromptIo,
+): Promise<Retry | null> {
+  const app = { appId: input.appId, appSecret: input.appSecret };
+  const list = p.spinner({ ...opts });
+  list.start('Asking Facebook which Pages this login manages');
+  let accounts;
+  try {
+    accounts = await k.graph.listPageAccounts(input.accessToken, app);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    list.error(`Facebook refused the request: ${err.message}`);
+    return whatNow('token', opts);
+  }
+  const offered = accounts.filter((a) => notOffered(a) === null);
+  const others = accounts.filter((a) => notOffered(a) !== null);
+  const name = (a: { id: string; name: string }) => `${terminalText(a.name || 'Unnamed page')} (${a.id})`;
+  list.stop(
+    `This login manages ${accounts.length} Page${accounts.length === 1 ? '' : 's'}; ${offered.length} can be kept`,
+  );
+  if (others.length > 0) {
+    p.log.warn(
+      ['Not offered:', ...others.map((a) => `• ${name(a)}: ${notOffered(a) ?? ''}`)].join('\n'),
+      opts,
+    );
+  }
+  if (offered.length === 0) {
+    p.log.warn(
+      'This login cannot post to any Page: give it a role with a posting task on a Page, and tick the Page in the Login dialog.',
+      opts,
+    );
+    return whatNow('token', opts);
+  }
+  const chosen = await p.multiselect<string>({
+    message: 'Which Pages should I keep? (Space ticks or unticks, Enter confirms)',
+    options: offered.map((a) => ({ value: a.id, label: name(a) })),
+    initialValues: offered.map((a) => a.id),
+    required: true,
+    ...opts,
+  });
+  if (p.isCancel(chosen)) return 'stop';
+
+  const work = p.spinner({ ...opts });
+  work.start(`Setting up ${chosen.length} Page${chosen.length === 1 ? '' : 's'} as one login with Facebook`);
+  let r: ConnectResult;
+  try {
+    r = await k.connect({ ...input, pageIds: chosen });
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    work.error(`Facebook refused this set-up; nothing was stored: ${err.message}`);
+    return whatNow('token', opts);
+  }
+  work.stop(`Stored ${r.pages.length} Page${r.pages.length === 1 ? '' : 's'} under one login (encrypted)`);
+  p.note(
+    notesText([
+      ...r.pages.map((s) => `${terminalText(s.page_name ?? s.page_id)} (${s.page_id}): ${s.state}.`),
+      ...r.not_set_up.map(
+        (n) => `Not set up: ${terminalText(n.name ?? n.page_id)} (${n.page_id}): ${n.message}`,
+      ),
+      `The login is checked once for all of them; if it stops working (a password change, say), one alert with one reconnect link heals every Page.`,
+    ]),
+    'What I did',
+    opts,
+  );
+  p.note(nextSteps(k.config.publicUrl), 'Next', opts);
+  p.outro(`${r.pages.length} Page${r.pages.length === 1 ? ' is' : 's are'} set up as one login.`, opts);
   return null;
 }
 

@@ -4,7 +4,9 @@
  *
  * Routes: `GET /` (sign-in page, or the list of pages) · `POST /sign-in` · `POST /sign-out` ·
  * `GET|POST /pages/new` (add a page) · `GET /pages/:pageId` · `POST /pages/:pageId/check|renew|
- * pause|resume` · `POST /alerts/test` (send a test alert, like `fb-token-keeper alert-test`). Every POST needs the form's CSRF token (else 403); every page but the sign-in page
+ * pause|resume` · `GET /connections/:id` (one login: its token, its Pages, one reconnect button) ·
+ * `POST /connections/:id/pages` (add Pages the login can post to) · `POST /alerts/test` (send a
+ * test alert, like `fb-token-keeper alert-test`). Every POST needs the form's CSRF token (else 403); every page but the sign-in page
  * needs a session (sign in with an API key that has the `admin` scope; see `session.ts`).
  *
  * Responses carry a strict Content-Security-Policy (nothing but this origin's stylesheet and
@@ -50,9 +52,11 @@ import {
 } from './session.js';
 import {
   addPageForm,
+  connectionPage,
   errorPage,
   fieldLabel,
   layout,
+  loginName,
   pagesPage,
   pageView,
   SETUP_FIELDS,
@@ -76,7 +80,9 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url
 const CSP =
   "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PAGE_ID = /^\d{1,32}$/;
-const NEXT = /^\/pages\/(\d{1,32}|new)$/;
+const NEXT = /^\/(pages\/(\d{1,32}|new)|connections\/[a-z]+_[0-9A-Za-z-]{1,64}_[0-9A-Za-z-]{1,64})$/;
+/** A connection id, as `GET /api/connections/{id}` checks it. */
+const CONNECTION_ID = /^[a-z]+_[0-9A-Za-z-]{1,64}_[0-9A-Za-z-]{1,64}$/;
 const HISTORY_TABLE_SIZE = 50;
 const CHART_EVENTS = 500;
 const NEEDS_PERSON = new Set<string>(['needs_reauth', 'expired', 'expiring']);
@@ -87,6 +93,13 @@ interface Ctx {
 }
 
 type Body = Record<string, unknown>;
+
+/** Every value of a repeated form field (`page_id=1&page_id=2`). */
+function fields(body: unknown, name: string): string[] {
+  const v = (body as Body | undefined)?.[name];
+  const all = Array.isArray(v) ? (v as unknown[]) : [v];
+  return all.filter((x): x is string => typeof x === 'string');
+}
 
 function field(body: unknown, name: string): string | undefined {
   const v = (body as Body | undefined)?.[name];
@@ -303,8 +316,8 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
   app.get('/', async (request, reply) => {
     const ctx = await auth(request);
     if (!ctx) return signIn(request, reply, 200);
-    const pages = await keeper.listPages();
-    const body = html`${pagesPage(pages, clock.now())}${testAlertForm(ctx.csrf)}`;
+    const [pages, connections] = await Promise.all([keeper.listPages(), keeper.listConnections()]);
+    const body = html`${pagesPage(pages, clock.now(), connections)}${testAlertForm(ctx.csrf)}`;
     return send(reply, 200, 'Pages', body, ctx, takeFlash(request, reply));
   });
 
@@ -488,10 +501,102 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
         now: clock.now(),
         csrf: ctx.csrf,
         reconnectUrl: keeper.reconnectUrl(pageId),
+        login: await loginOf(pageId),
       });
       return send(reply, 200, status.page_name ?? `Page ${pageId}`, view, ctx, takeFlash(request, reply));
     },
   );
+
+  // --- one login (connection) -----------------------------------------------------------------
+
+  function connectionNotFound(reply: FastifyReply, ctx: Ctx | null, id: string) {
+    return send(
+      reply,
+      404,
+      'Not found',
+      errorPage('Login not kept', `No Facebook login with id ${id} is kept here.`),
+      ctx,
+    );
+  }
+
+  app.get<{ Params: { id: string } }>('/connections/:id', async (request, reply) => {
+    const { id } = request.params;
+    const ctx = await auth(request);
+    if (!ctx) {
+      return signIn(request, reply, 401, { next: CONNECTION_ID.test(id) ? `/connections/${id}` : undefined });
+    }
+    if (!CONNECTION_ID.test(id)) return connectionNotFound(reply, ctx, id);
+    let detail;
+    try {
+      detail = await keeper.getConnection(id);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'connection_not_found') {
+        return connectionNotFound(reply, ctx, id);
+      }
+      throw err;
+    }
+    // One link for the whole login: a reconnect through any of its Pages gives the login its new
+    // token and re-mints every sibling (keeper `storeSetup`), so the first Page's link serves all.
+    const first = detail.pages[0];
+    const view = connectionPage({
+      detail,
+      now: clock.now(),
+      csrf: ctx.csrf,
+      reconnectUrl: first ? keeper.reconnectUrl(first.page_id) : null,
+    });
+    return send(reply, 200, loginName(detail), view, ctx, takeFlash(request, reply));
+  });
+
+  app.post<{ Params: { id: string } }>('/connections/:id/pages', async (request, reply) => {
+    const { id } = request.params;
+    const ctx = await guardPost(request, reply);
+    if (!ctx) return reply;
+    if (!CONNECTION_ID.test(id)) return connectionNotFound(reply, ctx, id);
+    const connection = await store.getConnection(id);
+    if (!connection) return connectionNotFound(reply, ctx, id);
+    const pageIds = [...new Set(fields(request.body, 'page_id').map((p) => p.trim()))];
+    if (pageIds.length === 0 || pageIds.some((p) => !PAGE_ID.test(p))) {
+      return redirect(request, reply, `/connections/${id}`, {
+        kind: 'error',
+        text:
+          pageIds.length === 0
+            ? 'No Page was ticked, so nothing was added.'
+            : 'A Page id in the form was not a Facebook Page id, so nothing was added.',
+      });
+    }
+    const secrets = await store.getConnectionSecrets(id);
+    if (!secrets) return connectionNotFound(reply, ctx, id);
+    let flash: Flash;
+    try {
+      // The login's own token, read here and handed straight to the core: never rendered or logged.
+      const r = await keeper.connect({
+        accessToken: secrets.sourceToken,
+        appId: connection.appId,
+        appSecret: secrets.appSecret,
+        platform: connection.platform,
+        pageIds,
+      });
+      const added = r.pages.map((p) => p.page_name ?? p.page_id);
+      const refused = r.not_set_up.map((n) => `${n.name ?? n.page_id}: ${n.message}`);
+      flash = {
+        kind: refused.length > 0 ? 'error' : 'ok',
+        text: `Added ${added.length} Page${added.length === 1 ? '' : 's'} to this login: ${added.join(', ')}.${refused.length > 0 ? ` Not added: ${refused.join('; ')}` : ''}`,
+      };
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      flash = { kind: 'error', text: `Nothing was added: ${err.message}` };
+    }
+    logger.info({ connectionId: id, pages: pageIds.length, keyId: ctx.session.keyId }, 'dashboard add pages');
+    return redirect(request, reply, `/connections/${id}`, flash);
+  });
+
+  /** The login a Page belongs to, for its link to the login's view (null: a Page on its own). */
+  async function loginOf(pageId: string): Promise<{ id: string; name: string } | null> {
+    const row = await store.getPage(pageId);
+    if (!row?.connectionId) return null;
+    const c = (await keeper.listConnections()).find((x) => x.id === row.connectionId);
+    return c ? { id: c.id, name: loginName(c) } : null;
+  }
 
   type Action = (pageId: string) => Promise<Flash>;
   const actions: Record<string, Action> = {

@@ -2,7 +2,7 @@
  * The dashboard's pages, as functions from data to HTML. Everything dynamic goes through `html`
  * (escaped); no view ever receives a token, an app secret or an API key, so none can render one.
  */
-import type { HistoryItem, PageStatus } from '../lifecycle/types.js';
+import type { ConnectionDetail, ConnectionView, HistoryItem, PageStatus } from '../lifecycle/types.js';
 import { timelineChart } from './chart.js';
 import {
   daysLeftText,
@@ -106,7 +106,7 @@ ${v.next ? html`<input type="hidden" name="next" value="${v.next}">` : null}
 
 // --- list ---------------------------------------------------------------------------------------
 
-export function pagesPage(pages: PageStatus[], now: number): Html {
+export function pagesPage(pages: PageStatus[], now: number, connections: ConnectionView[] = []): Html {
   if (pages.length === 0) {
     return html`<section class="card">
 <h1>Managed pages</h1>
@@ -115,10 +115,45 @@ export function pagesPage(pages: PageStatus[], now: number): Html {
 </section>`;
   }
   const broken = pages.filter((p) => STATE_TONE[p.state] === 'bad').length;
+  const byId = new Map(pages.map((p) => [p.page_id, p]));
+  // A Page is shown once: under the login it belongs to, else among the Pages on their own.
+  const grouped = new Set<string>();
+  const groups = connections
+    .map((c) => {
+      const own = c.page_ids.flatMap((id) => {
+        const p = byId.get(id);
+        if (!p || grouped.has(id)) return [];
+        grouped.add(id);
+        return [p];
+      });
+      return { c, own };
+    })
+    .filter((g) => g.own.length > 0);
+  const alone = pages.filter((p) => !grouped.has(p.page_id));
   return html`<section>
 <div class="headline"><h1>Managed pages</h1><a class="button primary" href="/pages/new">Add a page</a></div>
-<p class="summary">${pages.length} page${pages.length === 1 ? '' : 's'}${broken > 0 ? html` · <strong class="bad-text">${broken} need${broken === 1 ? 's' : ''} attention</strong>` : ' · all posting normally'}</p>
-<table class="pages">
+<p class="summary">${pages.length} page${pages.length === 1 ? '' : 's'}${groups.length > 0 ? ` · ${groups.length} Facebook login${groups.length === 1 ? '' : 's'}` : ''}${broken > 0 ? html` · <strong class="bad-text">${broken} need${broken === 1 ? 's' : ''} attention</strong>` : ' · all posting normally'}</p>
+${groups.map(
+  ({ c, own }) => html`<section class="group" data-connection-id="${c.id}">
+<div class="group-head"><h2><a href="/connections/${c.id}">${loginName(c)}</a></h2>${connectionBadge(c.state)}</div>
+<p class="muted small">${loginSentence(c, own.length)} <a href="/connections/${c.id}">See the login</a></p>
+${pagesTable(own, now)}
+</section>`,
+)}
+${
+  alone.length > 0
+    ? html`<section class="group" data-connection-id="">
+${groups.length > 0 ? html`<div class="group-head"><h2>Pages on their own</h2></div>` : null}
+${groups.length > 0 ? html`<p class="muted small">Set up from a Page token, with no Facebook login behind ${alone.length === 1 ? 'it' : 'them'}: a lost token needs a person to set it up again.</p>` : null}
+${pagesTable(alone, now)}
+</section>`
+    : null
+}
+</section>`;
+}
+
+function pagesTable(pages: PageStatus[], now: number): Html {
+  return html`<table class="pages">
 <thead><tr><th>Page</th><th>State</th><th>Token</th><th>Last check</th><th>Next check</th><th>Last renewal</th></tr></thead>
 <tbody>
 ${pages.map(
@@ -132,8 +167,7 @@ ${pages.map(
 </tr>`,
 )}
 </tbody>
-</table>
-</section>`;
+</table>`;
 }
 
 /** The "Send a test alert" form (on the list of pages, empty or not). */
@@ -158,6 +192,8 @@ export interface PageView {
   now: number;
   csrf: string;
   reconnectUrl: string;
+  /** The login (connection) the Page's token comes from; null or absent for a Page on its own. */
+  login?: { id: string; name: string } | null;
 }
 
 export function pageView(v: PageView): Html {
@@ -173,6 +209,7 @@ export function pageView(v: PageView): Html {
 <p class="crumbs"><a href="/">Pages</a> /</p>
 <div class="headline"><h1>${s.page_name ?? 'Unnamed page'}</h1>${badge(s.state)}</div>
 <p class="muted small">Page ${s.page_id} · app ${s.app_id} · Graph API ${s.graph_api_version}</p>
+${v.login ? html`<p class="small" id="page-login">Its token comes from the <a href="/connections/${v.login.id}">${v.login.name}</a>: reconnecting that login heals every Page under it.</p>` : null}
 <p class="explain">${explainState(s, v.now)}</p>
 ${s.state_message ? html`<p class="state-message ${STATE_TONE[s.state]}-text" id="state-message">${readableTimes(s.state_message)}</p>` : null}
 <div class="actions">
@@ -235,6 +272,162 @@ ${v.tableHistory.map(
 </tbody>
 </table>
 ${v.olderBefore !== null ? html`<p><a href="/pages/${s.page_id}?before=${v.olderBefore}#history">Older events</a></p>` : null}`
+}
+</section>`;
+}
+
+// --- one login (connection) ---------------------------------------------------------------------
+
+const CONNECTION_LABEL: Record<ConnectionView['state'], { label: string; tone: 'good' | 'warn' | 'bad' }> = {
+  healthy: { label: 'working', tone: 'good' },
+  // Its Pages still post (their tokens need not expire with it); what ends is healing without a person.
+  expiring: { label: 'expiring', tone: 'warn' },
+  needs_reauth: { label: 'needs reconnect', tone: 'bad' },
+};
+
+function connectionBadge(state: ConnectionView['state']): Html {
+  // Read defensively: a state added later shows as itself, neutral.
+  const l = (CONNECTION_LABEL as Partial<typeof CONNECTION_LABEL>)[state];
+  return html`<span class="badge badge-${l?.tone ?? 'muted'}" data-state="${state}">${l?.label ?? state}</span>`;
+}
+
+/** `Facebook`, or the platform's own name once other platforms keep logins (read defensively). */
+function platformName(c: Pick<ConnectionView, 'platform'>): string {
+  const p = typeof c.platform === 'string' && c.platform !== '' ? c.platform : 'facebook';
+  if (p === 'facebook') return 'Facebook';
+  if (p === 'instagram') return 'Instagram';
+  if (p === 'threads') return 'Threads';
+  return p.charAt(0).toUpperCase() + p.slice(1);
+}
+
+function who(c: ConnectionView): string {
+  return c.user_name ?? `user ${c.user_id}`;
+}
+
+/** The heading of a login: whose it is, in the words of the person who set it up. */
+export function loginName(c: ConnectionView): string {
+  return c.source_token_type === 'SYSTEM_USER'
+    ? `${platformName(c)} system user ${who(c)}`
+    : `${platformName(c)} login of ${who(c)}`;
+}
+
+/** "Your Facebook login for app X manages these 3 Pages." */
+export function loginSentence(c: ConnectionView, pages: number): string {
+  const subject =
+    c.source_token_type === 'SYSTEM_USER'
+      ? `This system user of app ${c.app_id}`
+      : `Your ${platformName(c)} login for app ${c.app_id}`;
+  return `${subject} manages ${pages === 1 ? 'this Page' : `these ${pages} Pages`}.`;
+}
+
+/** What the login's state means for its Pages, and what a person must do. */
+export function explainConnection(c: ConnectionView, now: number): string {
+  switch (c.state) {
+    case 'healthy':
+      return c.source_expires_at === null
+        ? 'This login works and its token does not expire. Every Page below gets its posting token from it, and a new one from it whenever Facebook drops one: nothing to do.'
+        : `This login works. Its token is extended automatically before it expires (${relative(Date.parse(c.source_expires_at), now)}), once for every Page below.`;
+    case 'expiring':
+      return `Facebook will not extend this login’s token any further: it expires ${c.source_expires_at ? relative(Date.parse(c.source_expires_at), now) : 'soon'}. Posting tokens that never expire keep working after that, but a Page token Facebook drops can then only be replaced by a person. Reconnect once before then to keep every Page below healing by itself.`;
+    case 'needs_reauth':
+      return 'Facebook no longer accepts this login (for example after a password change, a log-out or a security check). Reconnect once: every Page below is healed together.';
+    default:
+      return String(c.state);
+  }
+}
+
+const NOT_GRANTED_WHY: Record<string, string> = {
+  not_selected:
+    'not ticked when the app was authorised in Facebook Login. Reconnect and tick it in the list of Pages.',
+  no_posting_task:
+    'your role on this Page cannot post (it needs a Facebook task that creates content). Ask an admin of the Page for a role that can.',
+  not_listed:
+    'Facebook no longer lists this Page for this login (the role on it may have been removed). Reconnect as someone with a role on the Page.',
+};
+
+export interface ConnectionPageView {
+  detail: ConnectionDetail;
+  now: number;
+  csrf: string;
+  /** The login's one reconnect link (through any of its Pages); null when it has none. */
+  reconnectUrl: string | null;
+}
+
+export function connectionPage(v: ConnectionPageView): Html {
+  const c = v.detail;
+  const broken = c.state !== 'healthy';
+  const notGranted = c.not_granted ?? [];
+  const available = c.available_to_add ?? [];
+  return html`<section class="card" data-connection-id="${c.id}">
+<p class="crumbs"><a href="/">Pages</a> /</p>
+<div class="headline"><h1>${loginName(c)}</h1>${connectionBadge(c.state)}</div>
+<p class="muted small">${platformName(c)} user ${c.user_id} · app ${c.app_id}</p>
+<p class="lead" id="login-sentence">${loginSentence(c, c.pages.length)}</p>
+<p class="explain" id="login-explain">${explainConnection(c, v.now)}</p>
+${c.last_error && broken ? html`<p class="state-message bad-text" id="login-error">${readableTimes(c.last_error.message)}</p>` : null}
+${
+  v.reconnectUrl !== null
+    ? html`<div class="actions">
+<a class="button${broken ? ' primary' : ''}" id="reconnect-login" href="${safeUrl(v.reconnectUrl)}" rel="noreferrer">Reconnect with ${platformName(c)}</a>
+</div>
+<p class="help small">Opens ${platformName(c)} Login once for all ${c.pages.length === 1 ? 'of this login’s Pages' : `${c.pages.length} Pages`}: tick every Page you want kept. When you come back, each of them gets a fresh posting token.</p>`
+    : null
+}
+</section>
+
+<section class="card">
+<h2>Pages this login manages</h2>
+${c.pages.length === 0 ? html`<p class="muted">No Page is kept under this login any more.</p>` : pagesTable(c.pages, v.now)}
+</section>
+
+<section class="card">
+<h2>The login’s token</h2>
+<dl class="facts">
+<dt>${platformName(c)} user</dt><dd>${c.user_name ?? html`<span class="muted">name not known</span>`} <span class="muted small">(${c.user_id})</span></dd>
+<dt>App</dt><dd>${c.app_id}</dd>
+<dt>Token</dt><dd>${c.source_token_type === 'SYSTEM_USER' ? 'system-user token' : c.source_token_type === 'USER' ? 'user token' : c.source_token_type}, ${c.source_valid ? html`<span class="good-text">valid</span>` : html`<strong class="bad-text">not valid</strong>`}</dd>
+<dt>Expires</dt><dd id="login-expires">${c.source_expires_at === null ? html`<span class="${c.source_valid ? 'good-text' : ''}">never expires</span>` : html`${formatDate(Date.parse(c.source_expires_at))} (${relative(Date.parse(c.source_expires_at), v.now)})`}</dd>
+<dt>Data access until</dt><dd id="login-data-access">${c.data_access_expires_at === null ? 'no limit reported' : html`${formatDate(Date.parse(c.data_access_expires_at))} <span class="muted small">(Facebook asks for a new login after 90 days without use)</span>`}</dd>
+<dt>Last checked</dt><dd>${when(c.last_checked_at, v.now)}</dd>
+<dt>Next check</dt><dd>${c.next_check_at === null || Date.parse(c.next_check_at) <= v.now ? 'due now' : when(c.next_check_at, v.now)}</dd>
+<dt>Extension</dt><dd id="login-extension">${c.extension_blocked_until ? html`<strong class="warn-text">blocked</strong>: Facebook did not move the expiry last time; not tried again before ${formatDate(Date.parse(c.extension_blocked_until))}` : c.source_expires_at === null ? html`<span class="muted">not needed</span>` : 'not blocked'}</dd>
+<dt>Permissions</dt><dd>${c.scopes.length ? c.scopes.join(', ') : 'none'}</dd>
+</dl>
+</section>
+
+<section class="card" id="not-granted">
+<h2>Pages not granted</h2>
+${
+  c.not_granted === null
+    ? html`<p class="muted">Facebook could not be asked right now which Pages this login reaches${c.source_valid ? '' : ' (the login does not work: reconnect first)'}.</p>`
+    : notGranted.length === 0
+      ? html`<p class="muted">None: every Page this login has a role on was shared with the app.</p>`
+      : html`<p>This login has a role on these Pages, but they cannot be kept from it:</p>
+<ul class="plain">
+${notGranted.map(
+  (n) =>
+    html`<li data-page-id="${n.page_id}"><strong>${n.name ?? `Page ${n.page_id}`}</strong> <span class="muted small">(${n.page_id}${n.managed ? ', kept here' : ''})</span>: ${NOT_GRANTED_WHY[n.reason] ?? n.reason}</li>`,
+)}
+</ul>`
+}
+</section>
+
+<section class="card" id="available">
+<h2>Pages available to add</h2>
+${
+  c.available_to_add === null
+    ? html`<p class="muted">Facebook could not be asked right now which other Pages this login can post to.</p>`
+    : available.length === 0
+      ? html`<p class="muted">None: every Page this login can post to is kept here.</p>`
+      : html`<p>This login can also post to these Pages. Tick the ones to keep; they join this login (no token to paste).</p>
+<form method="post" action="/connections/${c.id}/pages" class="stack">
+${csrfField(v.csrf)}
+${available.map(
+  (a) =>
+    html`<label class="check"><input type="checkbox" name="page_id" value="${a.page_id}" checked> ${a.name ?? `Page ${a.page_id}`} <span class="muted small">(${a.page_id})</span></label>`,
+)}
+<button type="submit" class="primary">Add the ticked Pages</button>
+</form>`
 }
 </section>`;
 }

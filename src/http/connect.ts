@@ -36,7 +36,7 @@ import { LOGIN_SCOPES } from '../types.js';
 export interface ConnectDeps {
   config: Config;
   keeper: Pick<TokenKeeper, 'reconnectLogin'> & Partial<Pick<TokenKeeper, 'reconnectDialogUrl'>>;
-  store: Pick<Store, 'getPage'>;
+  store: Pick<Store, 'getPage' | 'listConnectionPages'>;
   clock: Clock;
   logger: Logger;
   /** 32 bytes from the service (HKDF of the encryption key); sub-keys are derived from it here. */
@@ -194,7 +194,6 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
   const stateTtlMs = deps.stateTtlMs ?? STATE_TTL_MS;
   const nonces = createNonceLedger();
   const redirectUri = callbackUrl(config);
-  const label = (name: string | null, pageId: string) => (name ? `"${name}" (${pageId})` : pageId);
 
   app.get('/connect/callback', async (request, reply) => {
     const q = request.query;
@@ -462,8 +461,31 @@ export function registerConnectRoutes(app: FastifyInstance, deps: ConnectDeps): 
   return Promise.resolve();
 }
 
-/** What a failed `keeper.reconnect` means for the person in front of the browser. */
+/**
+ * What a failed `keeper.reconnect` means for the person in front of the browser. When the login
+ * came back without this Page but its other Pages took it, the page says which were reconnected.
+ */
 function failureView(err: unknown, name: string, retry: { href: string; label: string }): PageView {
+  const v = pageFailureView(err, name, retry);
+  const healed = isAppError(err) ? err.details?.reconnected_pages : undefined;
+  if (!Array.isArray(healed) || healed.length === 0) return v;
+  const names = (healed as { page_id: string; name: string | null }[]).map((p) => label(p.name, p.page_id));
+  return {
+    ...v,
+    lines: [
+      ...v.lines.map((l) => l.replace(/ Nothing was changed\.$/, ` Page ${name} was left as it was.`)),
+      `The login’s other ${names.length === 1 ? 'Page was' : `${names.length} Pages were`} reconnected with it and can post again: ${names.join(', ')}.`,
+    ],
+    steps: [
+      `To keep Page ${name} too, start again and tick it in the list of Pages in the Facebook dialog.`,
+      ...(v.steps ?? []).slice(1),
+    ],
+  };
+}
+
+const label = (name: string | null, pageId: string) => (name ? `"${name}" (${pageId})` : pageId);
+
+function pageFailureView(err: unknown, name: string, retry: { href: string; label: string }): PageView {
   const code: ErrorCode | null = isAppError(err) ? err.code : null;
   const unchanged = 'Nothing was changed.';
   switch (code) {

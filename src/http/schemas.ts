@@ -417,6 +417,11 @@ export const connectionView = z.object({
   last_checked_at: isoTime.nullable(),
   next_check_at: isoTime.nullable(),
   last_error: z.object({ code: z.string(), message: z.string(), at: isoTime }).nullable(),
+  extension_blocked_until: isoTime
+    .nullable()
+    .describe(
+      'Extending the login’s token was found not to move its expiry: not tried again before this time (null: not blocked).',
+    ),
   page_ids: z.array(z.string()),
   reconnect_url: z.string().nullable(),
 });
@@ -430,6 +435,19 @@ export const connectionDetail = connectionView.extend({
     .array(z.object({ page_id: z.string(), name: z.string().nullable() }))
     .nullable()
     .describe('Pages this login can post to that are not kept yet; null when Facebook could not be asked.'),
+  not_granted: z
+    .array(
+      z.object({
+        page_id: z.string(),
+        name: z.string().nullable(),
+        reason: z.enum(['not_selected', 'no_posting_task', 'not_listed']),
+        managed: z.boolean(),
+      }),
+    )
+    .nullable()
+    .describe(
+      'Pages the login cannot be kept from, with why: not_selected (not ticked in the Login dialog: reconnect and tick it), no_posting_task (the person has no CREATE_CONTENT, MANAGE or MODERATE task on it), not_listed (a kept Page Facebook no longer lists for this login). null when Facebook could not be asked.',
+    ),
 });
 
 export const connectResult = z.object({

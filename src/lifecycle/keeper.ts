@@ -495,6 +495,37 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
   }
 
   /**
+   * One link serves the whole login: when the login comes back without the link's own Page
+   * (unticked in the dialog, or the role is gone), its siblings still take the new login, and that
+   * Page is named in the error that is returned to throw, never dropped silently.
+   */
+  async function reconnectSiblingsInstead(
+    page: ManagedPage,
+    accessToken: string,
+    app: { appId: string; appSecret: string },
+    err: unknown,
+  ): Promise<unknown> {
+    const notGiven = ['missing_permission', 'token_wrong_page', 'graph_permission_denied'];
+    if (page.connectionId === null || !(err instanceof AppError) || !notGiven.includes(err.code)) return err;
+    for (const sibling of await store.listConnectionPages(page.connectionId)) {
+      if (sibling.pageId === page.pageId) continue;
+      try {
+        // The first sibling that takes the token re-mints the rest (storeSetup → remintSiblings).
+        await storeSetup({ pageId: sibling.pageId, accessToken, ...app }, 'reconnected');
+        break;
+      } catch (e) {
+        if (!(e instanceof AppError) || e.code === 'internal_error') throw e;
+      }
+    }
+    const reconnected = (await store.listConnectionPages(page.connectionId))
+      .filter((p) => p.pageId !== page.pageId && p.state === 'healthy')
+      .map((p) => ({ page_id: p.pageId, name: p.pageName }));
+    return new AppError(err.code, err.message, {
+      details: { ...err.details, reconnected_pages: reconnected },
+    });
+  }
+
+  /**
    * Set up one Page. When its source token is new to its login (user and app), the login takes it,
    * and every sibling Page is re-minted from it (a reconnect or a new token for one Page heals
    * them all); `siblingsDone` names Pages the caller sets up itself anyway.
@@ -591,6 +622,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         message: c.lastError.message,
         at: toIso(c.lastError.at)!,
       },
+      extension_blocked_until: toIso(c.extensionBlockedUntil),
       page_ids: pageIds,
       // A reconnect through any Page of the login gives the login its new token and re-mints every sibling.
       reconnect_url: state === 'healthy' || pageIds.length === 0 ? null : linkFor(pageIds[0]!),
@@ -1032,7 +1064,12 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         );
       }
       const connectionId = (await store.getPage(pages[0]!.page_id))?.connectionId;
-      const connection = await mustGetConnection(connectionId ?? '');
+      let connection = await mustGetConnection(connectionId ?? '');
+      if (connection.userName === null) {
+        // Once per login, so the dashboard can say whose login it is ("Facebook login of Robin").
+        const me = await graph.me(token, app).catch(() => null);
+        if (me?.name) connection = await store.updateConnection(connection.id, { userName: me.name });
+      }
       const ids = (await store.listConnectionPages(connection.id)).map((p) => p.pageId);
       logger.info({ connectionId: connection.id, pages: pages.length }, 'connection set up');
       return { success: true, connection: connectionView(connection, ids), pages, not_set_up: notSetUp };
@@ -1053,6 +1090,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       const pages = await store.listConnectionPages(id);
       const ids = new Set(pages.map((p) => p.pageId));
       let available: ConnectionDetail['available_to_add'] = null;
+      let notGranted: ConnectionDetail['not_granted'] = null;
       const secrets = await store.getConnectionSecrets(id);
       if (secrets && c.source.isValid) {
         // One Graph call: the Pages this login could post to now, less the ones already kept.
@@ -1063,12 +1101,35 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
           children
             ?.filter((ch) => ch.canPost && ch.granted && !ids.has(ch.id))
             .map((ch) => ({ page_id: ch.id, name: ch.name })) ?? null;
+        // The same answer, read for what the login cannot give: named, never silently dropped.
+        if (children) {
+          const listed = new Set(children.map((ch) => ch.id));
+          notGranted = [
+            ...children
+              .filter((ch) => !ch.granted || !ch.canPost)
+              .map((ch) => ({
+                page_id: ch.id,
+                name: ch.name,
+                reason: ch.granted ? ('no_posting_task' as const) : ('not_selected' as const),
+                managed: ids.has(ch.id),
+              })),
+            ...pages
+              .filter((p) => !listed.has(p.pageId))
+              .map((p) => ({
+                page_id: p.pageId,
+                name: p.pageName,
+                reason: 'not_listed' as const,
+                managed: true,
+              })),
+          ];
+        }
       }
       return {
         success: true,
         ...connectionView(c, [...ids]),
         pages: pages.map((p) => view(p, [])),
         available_to_add: available,
+        not_granted: notGranted,
       };
     },
 
@@ -1117,7 +1178,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
           : (await store.listConnectionPages(page.connectionId)).map((p) => [p.pageId, p.posting.hash]),
       );
       const { accessToken } = await graph.exchangeCode(code, redirectUri, app);
-      const { stored } = await storeSetup({ pageId, accessToken, ...app }, 'reconnected');
+      const { stored } = await storeSetup({ pageId, accessToken, ...app }, 'reconnected').catch(
+        async (err: unknown) => {
+          throw await reconnectSiblingsInstead(page, accessToken, app, err);
+        },
+      );
       const status = view(stored, await store.listEvents(pageId, { limit: 20 }));
       const connectionId = stored.connectionId;
       if (connectionId === null) {

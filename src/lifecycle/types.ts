@@ -168,6 +168,8 @@ export interface ConnectionView {
   last_checked_at: string | null;
   next_check_at: string | null;
   last_error: { code: string; message: string; at: string } | null;
+  /** Extending the source token was found not to move its expiry: not tried again before this time (null: not blocked). */
+  extension_blocked_until: string | null;
   page_ids: string[];
   /** One link that reconnects the login and re-mints every Page under it (when it needs a person). */
   reconnect_url: string | null;
@@ -178,7 +180,15 @@ export interface ConnectionDetail extends ConnectionView {
   pages: PageStatus[];
   /** Pages the login can post to that are not managed yet (asked from Facebook now; null if it could not answer). */
   available_to_add: { page_id: string; name: string | null }[] | null;
+  /**
+   * Pages the login has a role on but cannot be kept from it, with why (null if Facebook could not
+   * be asked): `not_selected` (not ticked in the Login dialog), `no_posting_task`, or — for a Page
+   * kept under this login — `not_listed` (Facebook no longer lists it for this login).
+   */
+  not_granted: { page_id: string; name: string | null; reason: NotGrantedReason; managed: boolean }[] | null;
 }
+
+export type NotGrantedReason = 'not_selected' | 'no_posting_task' | 'not_listed';
 
 export interface ConnectResult {
   success: true;

@@ -6,7 +6,7 @@
  * What happens to "Harbour Café" (set up with a 60-day system-user token, as Business Manager
  * makes with `set_token_expires_in_60_days`): its Page token never expires; the system-user token
  * is renewed each time it gets within 50 days of expiry; on day 37 Facebook invalidates the Page
- * token and the keeper mints a new one by itself; on day 61 Facebook answers with errors for a
+ * token and the keeper mints a new one by itself; on day 64 (between a renewal and the revoke of the token it replaced) Facebook answers with errors for a
  * while and the keeper backs off and recovers. "Northside Books" is a long-lived user token set up
  * 20 days ago.
  */
@@ -59,7 +59,7 @@ export async function seedDemoHistory(
     const step = 6 * HOUR;
     for (let t = 0; t < days * DAY; t += step) {
       if (t === 37 * DAY) graph.invalidateToken(await keeper.getPageToken(cafe.id), 467);
-      if (t === 61 * DAY) graph.injectFault({ kind: 'http_500', times: 2 });
+      if (t === 64 * DAY) graph.injectFault({ kind: 'http_500', times: 2 });
       if (t === (days - 20) * DAY) {
         const books = graph.createPage({ name: 'Northside Books' });
         const owner = graph.createUser({ name: 'Sam (owner)' });

@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY, HOUR } from '../../src/clock.js';
 import { describeToken, fieldProblem } from '../../src/cli/setup-command.js';
 import { type FakeGraph, startFakeGraph } from '../../src/fake-graph/index.js';
+import { createTokenKeeper } from '../../src/lifecycle/keeper.js';
 import type { ValidateResult } from '../../src/lifecycle/types.js';
+import { silentLogger } from '../../src/logger.js';
 import { KEY, openTerminal } from './terminal.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -107,32 +109,46 @@ describe('add with - in a terminal', () => {
 });
 
 describe('setup in a terminal', () => {
-  it('asks, masks the secrets, says what the token is and what will happen, stores it, and says how to run the service', async () => {
+  it('asks, masks the secrets, says what the token is, offers the Pages it manages all ticked, sets them up as one login, and says how to run the service', async () => {
     const fb = facebookPage('Terminal Bakery');
+    // The same person manages two more Pages: one they can post to, one they can only read.
+    const second = graph.createPage({ name: 'Terminal Deli' });
+    graph.grantRole(fb.user.id, second.id);
+    const readOnly = graph.createPage({ name: 'Terminal Gallery' });
+    graph.grantRole(fb.user.id, readOnly.id, ['ANALYZE']);
     const env = envFor('guided');
     const t = openTerminal('node bin/fb-token-keeper.js setup', { cwd: ROOT, env });
     try {
-      await t.waitFor(/◆ {2}Facebook Page id/);
+      // No Page id to give: the Pages come from the token.
+      await t.waitFor(/◆ {2}Facebook App id/);
       // setup's own validation, as you type
       t.enter('12ab');
-      await t.waitFor(/Page id must be a numeric Facebook Page id/);
+      await t.waitFor(/App id must be a numeric Facebook App id/);
       t.type(KEY.backspace.repeat(4));
-      t.enter(fb.page.id);
-      await t.waitFor(/◆ {2}Facebook App id/);
       t.enter(fb.app.appId);
       await t.waitFor(/◆ {2}App secret \(typed hidden\)/);
       t.enter(fb.app.appSecret);
       await t.waitFor(/◆ {2}Access token \(typed hidden\)/);
       t.enter(fb.token);
       await t.waitFor(/Facebook says: a valid user token for app \d+/);
-      const explained = flat(await t.waitFor(/◆ {2}Set up Page \d+ with it\?/));
+      const explained = flat(await t.waitFor(/◆ {2}Which Pages should I keep\?/));
       expect(explained).toMatch(/This is a short-lived user token: it lasts about \d+ minutes more\./);
       expect(explained).toMatch(/exchange it for a long-lived user token/);
-      expect(explained).toMatch(/a Page token minted this way does not expire/);
+      expect(explained).toContain('This login manages 3 Pages; 2 can be kept');
+      expect(explained).toContain(
+        `Not offered: • Terminal Gallery (${readOnly.id}): your role on it cannot post (it needs a task that creates content)`,
+      );
+      // Both Pages it can post to are offered, ticked; the read-only one is not offered.
+      const offered = flat(await t.waitFor(new RegExp(`Terminal Deli \\(${second.id}\\)`)));
+      expect(offered).toMatch(new RegExp(`◼ Terminal Bakery \\(${fb.page.id}\\)`));
+      expect(offered).toMatch(new RegExp(`◼ Terminal Deli \\(${second.id}\\)`));
+      expect(offered).not.toContain('Terminal Gallery');
       t.enter();
-      const done = flat(await t.waitFor(/Page \d+ is set up\./));
-      expect(done).toContain('Stored Page Terminal Bakery (encrypted): healthy');
-      expect(done).toMatch(/I minted a Page token that does not expire/);
+      const done = flat(await t.waitFor(/2 Pages are set up as one login\./));
+      expect(done).toContain('Stored 2 Pages under one login (encrypted)');
+      expect(done).toContain(`Terminal Bakery (${fb.page.id}): healthy.`);
+      expect(done).toContain(`Terminal Deli (${second.id}): healthy.`);
+      expect(done).toContain('one alert with one reconnect link heals every Page');
       expect(done).toContain('npm start');
       expect(done).toContain('http://keeper.test:5000');
       expect(await t.exit()).toBe(0);
@@ -143,15 +159,61 @@ describe('setup in a terminal', () => {
     } finally {
       t.kill();
     }
-    const status = await cli(['status', '--json'], env);
-    expect(JSON.parse(status.stdout).pages[0]).toMatchObject({
-      page_id: fb.page.id,
-      page_name: 'Terminal Bakery',
-      state: 'healthy',
-      token_type: 'PAGE',
-      expires_at: null,
-      source_token_type: 'USER',
+    const status = JSON.parse((await cli(['status', '--json'], env)).stdout) as {
+      pages: {
+        page_id: string;
+        state: string;
+        token_type: string;
+        expires_at: null;
+        source_token_type: string;
+      }[];
+    };
+    expect(status.pages.map((x) => x.page_id).sort()).toEqual([fb.page.id, second.id].sort());
+    for (const x of status.pages) {
+      expect(x).toMatchObject({
+        state: 'healthy',
+        token_type: 'PAGE',
+        expires_at: null,
+        source_token_type: 'USER',
+      });
+    }
+    // One login keeps both (what the dashboard shows as one connection).
+    const k = await createTokenKeeper({ env, logger: silentLogger });
+    try {
+      const logins = await k.listConnections();
+      expect(logins).toHaveLength(1);
+      expect(logins[0]!.page_ids.sort()).toEqual([fb.page.id, second.id].sort());
+      expect(logins[0]!.user_name).toBe('Terminal Bakery admin');
+    } finally {
+      await k.close();
+    }
+  });
+
+  it('a Page unticked in the list is not set up', async () => {
+    const fb = facebookPage('Choosy Bakery', 'long');
+    const second = graph.createPage({ name: 'Choosy Deli' });
+    graph.grantRole(fb.user.id, second.id);
+    const env = envFor('choose');
+    const t = openTerminal(`node bin/fb-token-keeper.js setup --app-id ${fb.app.appId}`, {
+      cwd: ROOT,
+      env: { ...env, FB_APP_SECRET: fb.app.appSecret, FB_ACCESS_TOKEN: fb.token },
     });
+    try {
+      await t.waitFor(/◆ {2}Which Pages should I keep\?/);
+      await t.waitFor(new RegExp(`Choosy Deli \\(${second.id}\\)`));
+      // The cursor starts on the first Page: Space unticks it.
+      t.type(' ');
+      await t.waitFor(/◻/);
+      t.enter();
+      await t.waitFor(/1 Page is set up as one login\./);
+      expect(await t.exit()).toBe(0);
+    } finally {
+      t.kill();
+    }
+    const status = JSON.parse((await cli(['status', '--json'], env)).stdout) as {
+      pages: { page_id: string }[];
+    };
+    expect(status.pages.map((x) => x.page_id)).toEqual([second.id]);
   });
 
   it('when Facebook refuses the token, says why and lets you enter another; nothing is stored until one works', async () => {

@@ -10,11 +10,12 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { registerDashboard } from '../../src/dashboard/routes.js';
 import { type FakeGraph, startFakeGraph } from '../../src/fake-graph/index.js';
 import { buildApp } from '../../src/http/app.js';
+import { registerConnectRoutes } from '../../src/http/connect.js';
 import { createApiKey } from '../../src/http/auth.js';
 import { createTokenKeeper, type KeeperInternals } from '../../src/lifecycle/keeper.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Store } from '../../src/store/types.js';
-import { withStore } from '../helpers/backends.js';
+import { type Backend, withStore } from '../helpers/backends.js';
 
 export const REFERENCE_TIME = Date.parse('2027-01-01T00:00:00Z');
 
@@ -57,11 +58,12 @@ export function csrfOf(body: string): string {
 export async function withDashboard(
   fn: (w: DashboardWorld) => Promise<void>,
   env: Record<string, string> = {},
+  backend: Backend = 'sqlite',
 ): Promise<void> {
   const clock = createManualClock(REFERENCE_TIME);
   const graph = await startFakeGraph({ clock });
   try {
-    await withStore('sqlite', async (store) => {
+    await withStore(backend, async (store) => {
       const config = loadConfig({
         DATABASE_URL: 'sqlite::memory:',
         TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
@@ -78,8 +80,18 @@ export async function withDashboard(
         store,
         clock,
         logger,
-        extraRoutes: (a) =>
-          registerDashboard(a, { config, keeper, store, clock, logger, signInLimit: { max: 5 } }),
+        // As service.ts registers them: the reconnect routes, then the dashboard.
+        extraRoutes: async (a) => {
+          await registerConnectRoutes(a, {
+            config,
+            keeper,
+            store,
+            clock,
+            logger,
+            linkSecret: keeper.linkSecret,
+          });
+          await registerDashboard(a, { config, keeper, store, clock, logger, signInLimit: { max: 5 } });
+        },
       });
       const fbApp = graph.createApp({ name: 'Test app' });
       const admin = (await createApiKey(store, { name: 'admin', scopes: ['admin'], clock })).key;

@@ -24,7 +24,7 @@ export const connectionRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }>
         tags: ['connections'],
         summary: 'Set up a login and its Pages together',
         description:
-          'Give one user or system-user token: every Page it can post to (or the ones in page_ids) is set up under one connection, checked once per round and healed together.',
+          'A connection is one Facebook login (a user or system-user token) for one app, with the Pages it manages under it. Give the token once: every Page it can post to (or the ones in page_ids) is set up under one connection, checked once per round and healed together. Pages the login manages but cannot post to, or that were not ticked in the Login dialog, come back in not_set_up with why (never dropped silently). A short-lived user token is made long-lived once, for all the Pages.',
         security: SECURITY,
         body: connectBody,
         response: { 201: connectResult, ...errorResponses(400, 401, 403, 413, 415, 422, 429, 502) },
@@ -50,6 +50,8 @@ export const connectionRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }>
       schema: {
         tags: ['connections'],
         summary: 'Every login kept, with its Pages’ ids',
+        description:
+          'Each login with its token’s facts (type, expiry or never, data-access expiry, last check, extension blocked) and state: healthy; expiring (Facebook will not extend it any further: reconnect before it expires); needs_reauth (Facebook no longer accepts it, e.g. after a password change: reconnect_url is one link that heals every Page under it). Pages set up from a bare Page token have no connection.',
         security: SECURITY,
         response: { 200: connectionList, ...errorResponses(401, 403, 429) },
       },
@@ -64,6 +66,8 @@ export const connectionRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }>
       schema: {
         tags: ['connections'],
         summary: 'One login: its source token’s facts, its Pages, and Pages available to add',
+        description:
+          'The login, the status of each of its Pages, and — asked from Facebook now, one call — available_to_add (Pages it can post to that are not kept yet) and not_granted (Pages it has a role on but cannot be kept from it: not ticked in the Login dialog, no posting task, or no longer listed). Both are null when Facebook cannot be asked (e.g. the login is dead).',
         security: SECURITY,
         params: connectionParams,
         response: { 200: connectionDetail, ...errorResponses(400, 401, 403, 404, 429) },
@@ -79,6 +83,8 @@ export const connectionRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }>
       schema: {
         tags: ['connections'],
         summary: 'Stop keeping a login and every Page under it',
+        description:
+          'Deletes the login’s stored token and every Page under it (their tokens and history); page_ids names them. Nothing is revoked at Facebook.',
         security: SECURITY,
         params: connectionParams,
         response: { 200: connectionDeleted, ...errorResponses(400, 401, 403, 404, 429) },
