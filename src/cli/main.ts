@@ -399,6 +399,11 @@ Examples:
       'budget the app for this many daily users (200 calls each per hour), as Facebook does',
     )
     .option('--no-pacing', 'do not pace the rounds against the budget (to compare)')
+    .addOption(
+      new Option('--graph-check <how>', 'GRAPH_CHECK for the run (debug_token: to compare)')
+        .choices(['auto', 'debug_token'])
+        .default('auto'),
+    )
     .option('--json', 'print JSON')
     .action(
       async (o: {
@@ -408,6 +413,7 @@ Examples:
         postEvery?: string;
         appUsers?: string;
         pacing: boolean;
+        graphCheck: 'auto' | 'debug_token';
         json?: boolean;
       }) => {
         const { runSimulation, simulationText } = await import('../lifecycle/simulate.js');
@@ -418,6 +424,7 @@ Examples:
           ...(o.postEvery !== undefined ? { postEveryMinutes: Number(o.postEvery) } : {}),
           ...(o.appUsers === undefined ? {} : { appUsers: Number(o.appUsers) }),
           pacing: o.pacing,
+          graphCheck: o.graphCheck,
         });
         if (o.json) json(r);
         else out(simulationText(r));

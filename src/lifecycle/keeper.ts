@@ -346,6 +346,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     random,
     onPageChanged,
     ...(options.pacing === false ? {} : { pacer }),
+    checkChoice: config.graphCheck,
   });
 
   // Alerts of an on-demand check are delivered within the reporter's call, by a dispatcher of its
@@ -370,6 +371,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       now: clock.now(),
       intervalMs: policy.checkIntervalMs,
       targetPercent: config.graphUsageTarget,
+      probes: config.graphCheck === 'auto',
     });
   }
 

@@ -42,6 +42,8 @@ export interface SimulationOptions {
   appUsers?: number;
   /** Pace the rounds against the budget (default true); false shows what pacing saves. */
   pacing?: boolean;
+  /** GRAPH_CHECK (default `auto`); `debug_token` shows what the Page-token probe saves. */
+  graphCheck?: 'auto' | 'debug_token';
 }
 
 /** What the budget did during a run with `appUsers`. */
@@ -125,6 +127,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     GRAPH_API_URL: graph.url,
     // Alerts are queued (and counted) but not sent anywhere.
     WEBHOOK_URLS: 'http://127.0.0.1:9/simulated',
+    GRAPH_CHECK: options.graphCheck ?? 'auto',
   };
   const keeper = await createTokenKeeper({
     env,
