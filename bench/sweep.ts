@@ -52,6 +52,10 @@ try {
             await db.exec(
               'update pages set next_check_at = null, lease_owner = null, lease_expires_at = null',
             );
+            // Every login due again too: each row is a whole round (the looks, then the Pages).
+            await db.exec(
+              'update connections set next_check_at = null, lease_owner = null, lease_expires_at = null',
+            );
             await emulator.control.setLatency(L);
             await emulator.control.resetCalls();
             const r = await runSweeper({
