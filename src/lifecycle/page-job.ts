@@ -293,6 +293,8 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
         `page ${pageId} is being worked on by another process; try again shortly`,
       );
     }
+    // The work's last write releases the lease with it (one commit fewer); else the finally does.
+    const lease = { held: !dryRun };
     try {
       // A person's check or renewal looks at the login first; a round has done so already.
       let looked: ConnectionOutcome | null = options.connectionLook ?? null;
@@ -302,9 +304,9 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
           dryRun,
         });
       }
-      return await underLease(before, options, dryRun, looked, choice);
+      return await underLease(before, options, dryRun, looked, choice, lease);
     } finally {
-      if (!dryRun) {
+      if (lease.held) {
         await store
           .releasePage(pageId, owner)
           .catch((e: unknown) => logger.warn({ err: e, pageId }, 'lease release failed'));
@@ -337,6 +339,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     looked: ConnectionOutcome | null,
     /** What runPage chose (and the pacer admitted); chosen again on the row read under the lease. */
     chosen: CheckChoice,
+    lease: { held: boolean },
   ): Promise<ProcessOutcome> {
     const pageId = initial.pageId;
     // Re-read under the lease: someone may have renewed it since we listed it. A dry run stored
@@ -370,11 +373,14 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       const { source, sourceExtensionBlockedUntil: _b, ...rest } = stripKeys(after);
       const patch: PagePatch =
         JSON.stringify(source) === JSON.stringify(before.source) ? rest : { ...rest, source: source ?? null };
+      // Every save here is the work's last write: it releases the lease in the same UPDATE.
       const stored = await store.updatePage(pageId, patch, {
         leaseOwner: owner,
         events: [...extra.events, ...changeEvents(before, after)],
         ...(extra.secrets ? { secrets: extra.secrets } : {}),
+        release: true,
       });
+      lease.held = false;
       if (deps.onPageChanged) await deps.onPageChanged(before, stored);
       return stored;
     };
