@@ -163,7 +163,6 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     err: unknown,
     now: number,
     phase: string,
-    pageBudget = false,
   ): { page: ManagedPage; events: NewEvent[] } {
     const lastError: LastError = {
       code: err instanceof AppError ? err.code : 'internal_error',
@@ -177,7 +176,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     let reason: string = lastError.code;
     if (err instanceof GraphError && err.kind === 'throttled') {
       const until = now + err.retryAfterMs;
-      if (!pageBudget) appThrottledUntil.set(page.appId, until);
+      appThrottledUntil.set(page.appId, until);
       next = { ...next, retryAt: until, nextCheckAt: Math.max(until, next.nextCheckAt ?? 0) };
       reason = 'throttled';
     } else if (err instanceof GraphError && kindForPage(err, page.posting.isValid) === 'transient') {
@@ -400,8 +399,9 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       inspected = { ...before, posting, lastCheckedAt: now };
     } catch (err) {
       if (!(err instanceof GraphError) || dryRun) throw err;
-      // The probe is made with the Page token: its throttle is the Page's, not the whole app's.
-      const failed = failurePatch(before, err, now, PHASE_INSPECT, choice.kind === 'page_probe');
+      // A throttle met by the probe holds back the whole app too: Facebook's #4/#17 are the app's
+      // whatever token the call carried, and no call is made while throttled.
+      const failed = failurePatch(before, err, now, PHASE_INSPECT);
       const after = await save(failed.page, { events: failed.events });
       emitProcessed(
         before,
