@@ -125,6 +125,7 @@ for (const [name, batch, run] of [
   ['debug_token every check', 'off', full],
   ['debug_token every check', 'auto', full],
   ['probe every check', 'off', probe],
+  ['probe every check', 'auto', probe],
   [`chooseCheck over ${DAYS} d, every ${INTERVAL / HOUR} h`, 'off', chosen],
   [`chooseCheck over ${DAYS} d, every ${INTERVAL / HOUR} h`, 'auto', chosen],
 ] as const) {

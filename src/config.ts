@@ -157,6 +157,14 @@ const schema = z.object({
     .default(50),
   /** auto: debug_token calls made at the same time go out as one Graph batch request; off: never. */
   GRAPH_BATCH: z.enum(['auto', 'off'], { error: 'GRAPH_BATCH must be auto or off' }).default('auto'),
+  /**
+   * auto: a scheduled check of a never-expiring Page token is a probe made with the Page token
+   * (the Page's budget), with debug_token (the app's) at setup, after a rotation and daily;
+   * debug_token: debug_token on every check (lifecycle/check-choice.ts).
+   */
+  GRAPH_CHECK: z
+    .enum(['auto', 'debug_token'], { error: 'GRAPH_CHECK must be auto or debug_token' })
+    .default('auto'),
   FACEBOOK_DIALOG_URL: url('FACEBOOK_DIALOG_URL').default('https://www.facebook.com'),
   // Instagram API with Instagram Login and the Threads API: their own hosts (docs/FACEBOOK.md#instagram-login-tokens, #threads-tokens).
   INSTAGRAM_API_URL: url('INSTAGRAM_API_URL').default('https://graph.instagram.com'),
@@ -267,6 +275,8 @@ export interface Config {
   graphUsageTarget: number;
   /** GRAPH_BATCH. */
   graphBatch: 'auto' | 'off';
+  /** GRAPH_CHECK. */
+  graphCheck: 'auto' | 'debug_token';
   renewalThresholdDays: number;
   alertDaysBefore: number[];
   alertFailingAfterHours: number;
@@ -351,6 +361,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     checkIntervalHours: e.CHECK_INTERVAL_HOURS,
     graphUsageTarget: e.GRAPH_USAGE_TARGET,
     graphBatch: e.GRAPH_BATCH,
+    graphCheck: e.GRAPH_CHECK,
     renewalThresholdDays: e.RENEWAL_THRESHOLD_DAYS,
     alertDaysBefore: Object.freeze(e.ALERT_DAYS_BEFORE) as number[],
     alertFailingAfterHours: e.ALERT_FAILING_AFTER_HOURS,

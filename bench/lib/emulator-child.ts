@@ -20,6 +20,8 @@ export interface SeedRequest {
   file: string;
   /** Page id prefix, so several seedings in one emulator do not collide. */
   prefix: string;
+  /** Pages per login: consecutive Pages share one admin and its user token (one connection). Default 1. */
+  perLogin?: number;
 }
 
 export interface SeededPage {
@@ -78,15 +80,33 @@ async function debugToken(token: string, app: { appId: string; appSecret: string
   };
 }
 
+/** Login k of a seeding: its admin and long-lived user token (made once, synchronously). */
+const logins = new Map<string, { user: { id: string }; sourceToken: string }>();
+function loginFor(k: number, req: SeedRequest, app: { appId: string }) {
+  const key = `${req.prefix}:${k}`;
+  let login = logins.get(key);
+  if (!login) {
+    const user = graph.createUser({ name: `Admin ${k}` });
+    login = {
+      user,
+      sourceToken: graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' }),
+    };
+    logins.set(key, login);
+  }
+  return login;
+}
+
 async function seedOne(i: number, req: SeedRequest, width: number): Promise<SeededPage> {
-  const app = appFor(i);
-  const user = graph.createUser({ name: `Admin ${i}` });
+  const per = Math.max(1, req.perLogin ?? 1);
+  const k = Math.floor(i / per);
+  // A login's Pages are all in the app of its first Page.
+  const app = appFor(k * per);
+  const { user, sourceToken } = loginFor(k, req, app);
   const page = graph.createPage({
     id: `${req.prefix}${String(i).padStart(width, '0')}`,
     name: `Bench Page ${i}`,
   });
   graph.grantRole(user.id, page.id);
-  const sourceToken = graph.issueUserToken({ appId: app.appId, userId: user.id, lifetime: 'long' });
   const postingToken = await mintPageToken(page.id, sourceToken, app.appSecret);
   const status = graph.tokenStatus(sourceToken);
   if (!status.valid || status.expiresAt === null) {

@@ -14,7 +14,8 @@ export interface RemoteEmulator {
   /** The emulator's controls over HTTP (`POST /__emulator/<op>`). */
   control: RemoteFakeGraph;
   /** Create `pages` Pages with valid long-lived user tokens and minted Page tokens. */
-  seed(pages: number, file: string, prefix?: string): Promise<SeededPage[]>;
+  /** `perLogin`: consecutive Pages sharing one login (one connection). */
+  seed(pages: number, file: string, prefix?: string, perLogin?: number): Promise<SeededPage[]>;
   close(): Promise<void>;
 }
 
@@ -52,9 +53,9 @@ export async function spawnEmulator(): Promise<RemoteEmulator> {
     url: ready.url,
     pid: child.pid ?? 0,
     control: connectFakeGraph(ready.url),
-    async seed(pages, file, prefix = '9') {
+    async seed(pages, file, prefix = '9', perLogin = 1) {
       const id = ++seq;
-      const req: SeedRequest = { type: 'seed', id, pages, file, prefix };
+      const req: SeedRequest = { type: 'seed', id, pages, file, prefix, perLogin };
       await new Promise<number>((resolve, reject) => {
         waiting.set(id, { resolve, reject });
         child.send(req);

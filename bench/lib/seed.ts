@@ -169,18 +169,25 @@ export async function seedStore(
       if (++done % 10_000 === 0) onProgress?.(done);
     }
   };
-  await Promise.all(Array.from({ length: store.dialect === 'postgres' ? 10 : 1 }, worker));
+  // Pages of one login join its connection as they are saved: one writer, or two first saves of a
+  // login would both try to create it.
+  const shared = new Set(pages.map((p) => p.sourceToken)).size < pages.length;
+  await Promise.all(Array.from({ length: store.dialect === 'postgres' && !shared ? 10 : 1 }, worker));
 }
 
 /** N Pages minted in the emulator (listed in a temporary file, removed by `drop`); prints the time. */
 export async function mintPages(
   emulator: RemoteEmulator,
   n: number,
+  perLogin = 1,
+  prefix = '9',
 ): Promise<{ seeded: SeededPage[]; drop: () => Promise<void> }> {
   const t = performance.now();
   const tmp = await createBenchDatabase('sqlite');
-  const seeded = await emulator.seed(n, join(tmp.dir, 'pages.jsonl'));
-  console.log(`emulator: ${n} pages with minted tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const seeded = await emulator.seed(n, join(tmp.dir, 'pages.jsonl'), prefix, perLogin);
+  console.log(
+    `emulator: ${n} pages (${perLogin} per login) with minted tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
   return { seeded, drop: () => tmp.drop() };
 }
 

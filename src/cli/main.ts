@@ -417,6 +417,11 @@ Examples:
     .option('--no-pacing', 'do not pace the rounds against the budget (to compare)')
     .option('--instagram <n>', 'also keep N Instagram accounts (Instagram Login; refreshed tokens)', '0')
     .option('--threads <n>', 'also keep N Threads profiles (refreshed tokens)', '0')
+    .addOption(
+      new Option('--graph-check <how>', 'GRAPH_CHECK for the run (debug_token: to compare)')
+        .choices(['auto', 'debug_token'])
+        .default('auto'),
+    )
     .option('--json', 'print JSON')
     .action(
       async (o: {
@@ -428,6 +433,7 @@ Examples:
         postEvery?: string;
         appUsers?: string;
         pacing: boolean;
+        graphCheck: 'auto' | 'debug_token';
         json?: boolean;
       }) => {
         const { runSimulation, simulationText } = await import('../lifecycle/simulate.js');
@@ -443,6 +449,7 @@ Examples:
           pacing: o.pacing,
           instagram: Number(o.instagram),
           threads: Number(o.threads),
+          graphCheck: o.graphCheck,
         });
         if (o.json) json(r);
         else out(simulationText(r));

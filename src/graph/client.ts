@@ -360,40 +360,46 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   });
 
   /**
-   * debug_token calls of one app as one batch request (src/graph/batch.ts): `POST /` with the app
-   * token at the top and `batch=[{method:GET, relative_url:"debug_token?input_token=…"}, …]`; each
-   * item's answer `{code, headers, body}` is read like a single answer.
+   * Calls of one app as one batch request (src/graph/batch.ts): `POST /` with the app token at the
+   * top and `batch=[{method:GET, relative_url:"debug_token?input_token=…"}, …]`; an item made with
+   * another token (a Page token's probe) carries it, with its proof, in its own relative_url ("a
+   * batch request may include calls with different access tokens"; the top one is the fallback).
+   * The batch travels as a form body, so no token is in a URL on the wire. Each item's answer
+   * `{code, headers, body}` is read like a single answer.
    */
-  async function debugBatch(
-    items: { inputToken: string; app: AppCredentials }[],
-  ): Promise<(ItemResult<z.infer<typeof debugTokenSchema>> | undefined)[]> {
-    const app = items[0]!.app;
-    const inputs = items.map((i) => i.inputToken);
+  async function sendBatch<T>(label: string, specs: CallSpec<T>[]): Promise<(ItemResult<T> | undefined)[]> {
+    const app = specs[0]!.app;
+    const top = appToken(app);
+    const relative = (spec: CallSpec<T>): string => {
+      const params: Record<string, string> = { ...spec.params };
+      if (spec.accessToken !== null && spec.accessToken !== top) {
+        params.access_token = spec.accessToken;
+        params.appsecret_proof = appsecretProof(spec.accessToken, app.appSecret);
+      }
+      return `${spec.path.replace(/^\/+/, '')}?${new URLSearchParams(params).toString()}`;
+    };
     const envelope: CallSpec<z.infer<typeof batchAnswerSchema>> = {
-      endpoint: 'batch(debug_token)',
+      endpoint: `batch(${label})`,
       method: 'POST',
       path: '/',
       params: {
-        batch: JSON.stringify(
-          inputs.map((t) => ({
-            method: 'GET',
-            relative_url: `debug_token?${new URLSearchParams({ input_token: t }).toString()}`,
-          })),
-        ),
+        batch: JSON.stringify(specs.map((spec) => ({ method: 'GET', relative_url: relative(spec) }))),
       },
-      accessToken: appToken(app),
+      accessToken: top,
       app,
       schema: batchAnswerSchema,
     };
-    const secrets = secretsOf(envelope, inputs);
+    const secrets = secretsOf(
+      envelope,
+      specs.flatMap((spec) => secretsOf(spec)),
+    );
     const report = reporter(envelope.endpoint);
     const raw = await send(envelope, secrets, report);
     const answers = finish(envelope, raw, secrets, report, 0);
-    return items.map((item, i) => {
+    return specs.map((spec, i) => {
       const a = answers[i];
       // An item Facebook did not run is made again alone.
       if (!a) return undefined;
-      const spec = debugSpec(item.inputToken, item.app);
       try {
         const value = finish(
           spec,
@@ -408,14 +414,19 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     });
   }
 
-  const debugQueue =
+  /** A batch queue for one kind of call (GRAPH_BATCH=auto), keyed by app; null when batching is off. */
+  const queueOf = <T>(label: string) =>
     options.batch === 'auto'
-      ? createBatchQueue<{ inputToken: string; app: AppCredentials }, z.infer<typeof debugTokenSchema>>({
-          sendBatch: (_key, items) => debugBatch(items),
-          sendSingle: (item) => call(debugSpec(item.inputToken, item.app)),
+      ? createBatchQueue<CallSpec<T>, T>({
+          sendBatch: (_key, specs) => sendBatch(label, specs),
+          sendSingle: (spec) => call(spec),
           isRefusal: (e) => e instanceof GraphError && e.kind === 'invalid_request',
         })
       : null;
+  const debugQueue = queueOf<z.infer<typeof debugTokenSchema>>('debug_token');
+  const probeQueue = queueOf<z.infer<typeof meSchema>>('me(page probe)');
+  const batched = <T>(queue: ReturnType<typeof queueOf<T>>, spec: CallSpec<T>): Promise<T> =>
+    queue ? queue.call(`${spec.app.appId}|${spec.app.appSecret}`, spec) : call(spec);
 
   const ms = (s: number | undefined) => (s === undefined || s === 0 ? null : s * 1000);
   const exchanged = (r: z.infer<typeof accessTokenSchema>): ExchangedToken => {
@@ -434,9 +445,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     },
 
     async debugToken(inputToken, app) {
-      const r = debugQueue
-        ? await debugQueue.call(`${app.appId}|${app.appSecret}`, { inputToken, app })
-        : await call(debugSpec(inputToken, app));
+      const r = await batched(debugQueue, debugSpec(inputToken, app));
       const d = r.data;
       return {
         isValid: d.is_valid,
@@ -569,7 +578,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     },
 
     async probePageToken(pageToken, app) {
-      const r = await call({
+      // Batched with the other probes of the moment (GRAPH_BATCH=auto), each item with its own token.
+      const r = await batched(probeQueue, {
         endpoint: 'me(page probe)',
         path: '/me',
         params: { fields: 'id' },

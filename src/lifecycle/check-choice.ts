@@ -20,9 +20,12 @@ import { DAY } from '../clock.js';
 export type CheckChoice =
   | {
       kind: 'debug_token';
-      reason: 'never_inspected' | 'rotated' | 'expiring_token' | 'not_healthy' | 'cadence';
+      /** `asked`: a person's check or renewal, or a platform without a probe — always in full. */
+      reason: 'never_inspected' | 'rotated' | 'expiring_token' | 'not_healthy' | 'cadence' | 'asked';
     }
   | { kind: 'page_probe'; reason: 'never_expiring_page_token' };
+
+export const FULL_CHECK: CheckChoice = { kind: 'debug_token', reason: 'asked' };
 
 /** How often a never-expiring Page token gets a full `debug_token` inspection anyway. */
 export const FULL_INSPECTION_EVERY_MS = DAY;

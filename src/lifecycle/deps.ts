@@ -40,6 +40,8 @@ export interface EngineDeps {
    * Page; a Page it holds back stays due for a later round. Absent: no pacing.
    */
   pacer?: Pacer;
+  /** GRAPH_CHECK: `auto` lets a scheduled check probe with the Page token (check-choice.ts). Default `auto`. */
+  checkChoice?: 'auto' | 'debug_token';
 }
 
 export type Mode = 'scheduled' | 'check' | 'renew';

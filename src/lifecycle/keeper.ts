@@ -381,6 +381,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     onPageChanged,
     sourceRevokeGraceMs: config.sourceRevokeGraceHours * HOUR,
     ...(options.pacing === false ? {} : { pacer }),
+    checkChoice: config.graphCheck,
   });
 
   // Alerts of an on-demand check are delivered within the reporter's call, by a dispatcher of its
@@ -405,6 +406,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       now: clock.now(),
       intervalMs: policy.checkIntervalMs,
       targetPercent: config.graphUsageTarget,
+      probes: config.graphCheck === 'auto',
     });
   }
 

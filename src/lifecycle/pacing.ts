@@ -16,6 +16,7 @@
  */
 import { HOUR } from '../clock.js';
 import type { CallBudget } from '../graph/budget.js';
+import { FULL_INSPECTION_EVERY_MS } from './check-choice.js';
 
 export interface PacingInput {
   /** Pages of the app to check every interval. */
@@ -120,6 +121,31 @@ export function callsPerCheck(page: { source: unknown; connectionId?: string | n
   return page.source && !page.connectionId ? 2 : 1;
 }
 
+/**
+ * The calls an average check of this Page makes against the app's budget over many intervals,
+ * when scheduled checks may probe (GRAPH_CHECK=auto, check-choice.ts): a never-expiring Facebook
+ * Page token is inspected with debug_token once per `FULL_INSPECTION_EVERY_MS` and probed with
+ * the Page token (the Page's budget) in between; any other token on every check.
+ */
+export function expectedCallsPerCheck(
+  page: {
+    source: unknown;
+    connectionId?: string | null;
+    platform?: string;
+    posting?: { type: string; expiresAt: number | null };
+  },
+  intervalMs: number,
+  probes: boolean,
+): number {
+  const full = callsPerCheck(page);
+  const probed =
+    probes &&
+    page.platform === 'facebook_page' &&
+    page.posting?.type === 'PAGE' &&
+    page.posting.expiresAt === null;
+  return probed ? full * Math.min(1, intervalMs / FULL_INSPECTION_EVERY_MS) : full;
+}
+
 /** The source look of each connection among these Pages: one call per login and round. */
 export function connectionLooks(pages: readonly { connectionId?: string | null }[]): number {
   return new Set(pages.flatMap((p) => (p.connectionId ? [p.connectionId] : []))).size;
@@ -152,6 +178,8 @@ export function createPacer(options: PacerOptions): Pacer & { paced(appId: strin
   const pacedCount = new Map<string, number>();
   return {
     admit(appId, calls, now) {
+      // A check that makes no call against the app (the Page-token probe) needs no admission.
+      if (calls <= 0) return true;
       const rate = budget.allowedCallsPerHour(appId, now);
       if (rate === null) return true;
       const perMs = rate / HOUR;
@@ -185,15 +213,22 @@ export interface AppBudgetReport {
 
 /** Per app of `pages`: what the budget tracker knows, and the plan for its Pages. Pure. */
 export function budgetReports(
-  pages: readonly { appId: string; source: unknown; connectionId?: string | null }[],
+  pages: readonly {
+    appId: string;
+    source: unknown;
+    connectionId?: string | null;
+    platform?: string;
+    posting?: { type: string; expiresAt: number | null };
+  }[],
   budget: CallBudget,
-  o: { now: number; intervalMs: number; targetPercent: number },
+  /** `probes`: GRAPH_CHECK=auto (scheduled checks of never-expiring Page tokens may probe). */
+  o: { now: number; intervalMs: number; targetPercent: number; probes?: boolean },
 ): AppBudgetReport[] {
   const byApp = new Map<string, { pages: number; calls: number; logins: Set<string> }>();
   for (const p of pages) {
     const a = byApp.get(p.appId) ?? { pages: 0, calls: 0, logins: new Set<string>() };
     a.pages++;
-    a.calls += callsPerCheck(p);
+    a.calls += expectedCallsPerCheck(p, o.intervalMs, o.probes === true);
     if (p.connectionId) a.logins.add(p.connectionId);
     byApp.set(p.appId, a);
   }

@@ -15,6 +15,7 @@ import { toIso as iso } from '../clock.js';
 import { AppError } from '../errors.js';
 import { GraphError, kindForPage } from '../graph/errors.js';
 import { callsPerCheck } from './pacing.js';
+import { type CheckChoice, chooseCheck, FULL_CHECK } from './check-choice.js';
 import { LeaseLostError, type PagePatch } from '../store/types.js';
 import type { LastError, ManagedPage, NewEvent, PageSecrets, TokenInfo } from '../types.js';
 import {
@@ -65,6 +66,31 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
 
   const debug = (token: string, page: ManagedPage, secrets: PageSecrets): Promise<TokenInfo> =>
     provider.inspect(token, app(page, secrets));
+
+  /** A probe chosen before the lease, unless the row read under it needs more (rotated, unhealthy). */
+  function chooseProbeAgain(page: ManagedPage, options: ProcessOptions, now: number): CheckChoice {
+    const again = choiceFor(page, options, now);
+    return again.kind === 'debug_token' && again.reason === 'cadence'
+      ? { kind: 'page_probe', reason: 'never_expiring_page_token' }
+      : again;
+  }
+
+  /**
+   * What this check calls (check-choice.ts): a scheduled check of a never-expiring Page token may
+   * be the probe (the Page's budget); a person's check or renewal, a re-mint, a platform without a
+   * probe, or GRAPH_CHECK=debug_token always inspect in full.
+   */
+  function choiceFor(page: ManagedPage, options: ProcessOptions, now: number): CheckChoice {
+    if (
+      options.mode !== 'scheduled' ||
+      options.remint === true ||
+      provider.probe === undefined ||
+      deps.checkChoice === 'debug_token'
+    ) {
+      return FULL_CHECK;
+    }
+    return chooseCheck(page, now);
+  }
 
   /** Mint a Page token from the connection's source token (as stored: the connection job extends it). */
   async function mint(page: ManagedPage, secrets: PageSecrets): Promise<MintedToken> {
@@ -245,6 +271,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       }
       return skip('throttled');
     }
+    let choice = choiceFor(before, options, now);
     if (options.mode === 'scheduled') {
       const due = isDue(before, now, options.dueBy ?? now);
       if (due.reason !== 'due') return skip(due.reason);
@@ -252,9 +279,13 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
         !dryRun &&
         options.paced === true &&
         deps.pacer &&
-        !deps.pacer.admit(before.appId, callsPerCheck(before), now)
+        !deps.pacer.admit(before.appId, choice.kind === 'page_probe' ? 0 : callsPerCheck(before), now)
       ) {
-        return skip('paced');
+        // The daily inspection can wait for the budget; the check cannot: probe now (the Page's
+        // budget), inspect at a later round. Otherwise every Page's daily debug_token falls in the
+        // same hours and holds their checks back past the interval.
+        if (choice.kind !== 'debug_token' || choice.reason !== 'cadence') return skip('paced');
+        choice = { kind: 'page_probe', reason: 'never_expiring_page_token' };
       }
     }
     // The page lease is claimed before the look at the login, so that a second instance asked
@@ -267,6 +298,8 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
         `page ${pageId} is being worked on by another process; try again shortly`,
       );
     }
+    // The work's last write releases the lease with it (one commit fewer); else the finally does.
+    const lease = { held: !dryRun };
     try {
       // A person's check or renewal looks at the login first; a round has done so already.
       let looked: ConnectionOutcome | null = options.connectionLook ?? null;
@@ -276,9 +309,9 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
           dryRun,
         });
       }
-      return await underLease(before, options, dryRun, looked);
+      return await underLease(before, options, dryRun, looked, choice, lease);
     } finally {
-      if (!dryRun) {
+      if (lease.held) {
         await store
           .releasePage(pageId, owner)
           .catch((e: unknown) => logger.warn({ err: e, pageId }, 'lease release failed'));
@@ -309,6 +342,9 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     options: ProcessOptions,
     dryRun: boolean,
     looked: ConnectionOutcome | null,
+    /** What runPage chose (and the pacer admitted); chosen again on the row read under the lease. */
+    chosen: CheckChoice,
+    lease: { held: boolean },
   ): Promise<ProcessOutcome> {
     const pageId = initial.pageId;
     // Re-read under the lease: someone may have renewed it since we listed it. A dry run stored
@@ -342,22 +378,35 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       const { source, sourceExtensionBlockedUntil: _b, ...rest } = stripKeys(after);
       const patch: PagePatch =
         JSON.stringify(source) === JSON.stringify(before.source) ? rest : { ...rest, source: source ?? null };
+      // Every save here is the work's last write: it releases the lease in the same UPDATE.
       const stored = await store.updatePage(pageId, patch, {
         leaseOwner: owner,
         events: [...extra.events, ...changeEvents(before, after)],
         ...(extra.secrets ? { secrets: extra.secrets } : {}),
+        release: true,
       });
+      lease.held = false;
       if (deps.onPageChanged) await deps.onPageChanged(before, stored);
       return stored;
     };
 
-    // 1. Inspect the posting token (the source is the connection's, looked at once per round).
+    // 1. Inspect the posting token (the source is the connection's, looked at once per round):
+    // the probe when it is enough, debug_token otherwise or when the probe did not answer as the Page.
     let inspected: ManagedPage;
+    // A probe chosen for the budget's sake stays a probe; otherwise the fresh row decides.
+    const choice = chosen.kind === 'page_probe' ? chooseProbeAgain(before, options, now) : chosen;
     try {
-      const posting = await debug(secrets.postingToken, before, secrets);
+      const alive =
+        choice.kind === 'page_probe' && provider.probe
+          ? await provider.probe(secrets.postingToken, pageId, app(before, secrets))
+          : false;
+      // A probe that answered keeps the facts debug_token last gave (posting.checkedAt says when).
+      const posting = alive ? before.posting : await debug(secrets.postingToken, before, secrets);
       inspected = { ...before, posting, lastCheckedAt: now };
     } catch (err) {
       if (!(err instanceof GraphError) || dryRun) throw err;
+      // A throttle met by the probe holds back the whole app too: Facebook's #4/#17 are the app's
+      // whatever token the call carried, and no call is made while throttled.
       const failed = failurePatch(before, err, now, PHASE_INSPECT);
       const after = await save(failed.page, { events: failed.events });
       emitProcessed(

@@ -51,6 +51,8 @@ export interface SimulationOptions {
   instagram?: number;
   /** Threads profiles (refreshed tokens; default 0). */
   threads?: number;
+  /** GRAPH_CHECK (default `auto`); `debug_token` shows what the Page-token probe saves. */
+  graphCheck?: 'auto' | 'debug_token';
 }
 
 /** One Instagram account or Threads profile over the run: how its refreshes went. */
@@ -167,6 +169,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     THREADS_DIALOG_URL: graph.threadsUrl,
     // Alerts are queued (and counted) but not sent anywhere.
     WEBHOOK_URLS: 'http://127.0.0.1:9/simulated',
+    GRAPH_CHECK: options.graphCheck ?? 'auto',
   };
   const keeper = await createTokenKeeper({
     env,

@@ -89,6 +89,14 @@ export interface TokenProvider {
   ): Promise<InspectedToken & { name: string | null }>;
   /** The platform's own authorization dialog, for a reconnect link. */
   loginUrl(options: LoginUrlOptions): string;
+  /**
+   * The cheapest "does this posting token still work?" (lifecycle/check-choice.ts), made with the
+   * posting token itself so that it counts against the account's budget, not the app's. `true`:
+   * it answers as `childId`; `false`: it did not (refused as dead, or another account) — look
+   * closer with `inspect`. Throws when the platform could not answer (transient, throttled).
+   * Absent: every check is an `inspect`.
+   */
+  probe?(token: string, childId: string, app: AppCredentials): Promise<boolean>;
   /** The dialog's `code` → the long-lived source token (verified). */
   exchangeCode(code: string, redirectUri: string, app: AppCredentials): Promise<InspectedToken>;
 }

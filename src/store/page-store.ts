@@ -300,6 +300,10 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
           }
         }
         set.connection_id = connectionId;
+        if (options.release === true && leaseOwner !== undefined) {
+          set.lease_owner = null;
+          set.lease_expires_at = null;
+        }
         const row = await trx
           .updateTable('pages')
           .set(set)

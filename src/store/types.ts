@@ -52,6 +52,11 @@ export interface UpdateOptions {
   leaseOwner?: string;
   /** History rows written in the same transaction. */
   events?: NewEvent[];
+  /**
+   * With `leaseOwner`: release the lease in the same UPDATE (the work's last write), so that a
+   * check is one commit fewer than write-then-release.
+   */
+  release?: boolean;
 }
 
 export type AlertChannel = 'webhook' | 'slack' | 'email';

@@ -107,6 +107,35 @@ describe('graph client: batching (GRAPH_BATCH=auto)', () => {
     });
   });
 
+  it('simultaneous Page-token probes go as one batch, each item with its own token; a dead one answers as alone', async () => {
+    const reports: UsageReport[] = [];
+    await withGraph(async ({ graph, app, newPage, client2 }) => {
+      const c = client2({ batch: 'auto', onUsage: (u) => reports.push(u) });
+      const pages: { pageId: string; token: string }[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { userId, pageId } = newPage();
+        const long = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+        pages.push({ pageId, token: (await c.getPageToken(pageId, long, app)).accessToken });
+      }
+      graph.invalidateToken(pages[4]!.token);
+      graph.resetCalls();
+      reports.length = 0;
+      const answers = await Promise.allSettled(pages.map((p) => c.probePageToken(p.token, app)));
+      expect(roundTrips(graph)).toBe(1);
+      // Each probe answered as its own Page: the item carried that Page's token, not the app's.
+      expect(answers.slice(0, 4).map((a) => (a as PromiseFulfilledResult<{ id: string }>).value.id)).toEqual(
+        pages.slice(0, 4).map((p) => p.pageId),
+      );
+      expect(answers[4]!.status).toBe('rejected');
+      expect(((answers[4] as PromiseRejectedResult).reason as GraphError).kind).toBe('needs_reauth');
+      // Against each Page's budget, not the app's; the batch request itself counts for nothing.
+      expect(reports.filter((r) => r.calls > 0).every((r) => r.bucket === 'page')).toBe(true);
+      expect(reports.filter((r) => r.calls > 0)).toHaveLength(5);
+      // No token in what the emulator recorded of the calls (paths and parameter names only).
+      expect(JSON.stringify(graph.calls)).not.toContain(pages[0]!.token);
+    });
+  });
+
   it('GRAPH_BATCH=off (the default of a bare client): never a batch', async () => {
     await withGraph(async ({ graph, app, newPage, client }) => {
       const { userId } = newPage();

@@ -31,6 +31,8 @@ it('an app whose budget is too small for its Pages: logged once, in /readyz (sti
     FACEBOOK_DIALOG_URL: graph.url,
     PORT: '0',
     CHECK_INTERVAL_HOURS: '1',
+    // Every check a debug_token, so the budget is short (with probes it would fit).
+    GRAPH_CHECK: 'debug_token',
   });
   const service = await createService({
     config,

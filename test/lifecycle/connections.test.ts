@@ -33,7 +33,10 @@ describe.each(testBackends())('connections on %s', (backend) => {
       w.clock.advance(7 * HOUR);
       w.graph.resetCalls();
       await w.keeper.runRound();
-      expect(w.graph.countCalls('/debug_token')).toBe(11);
+      // The login's look is debug_token; each Page's check between daily inspections is the probe
+      // with its own Page token (GRAPH_CHECK=auto, lifecycle/check-choice.ts).
+      expect(w.graph.countCalls('/debug_token')).toBe(1);
+      expect(w.graph.calls.filter((c) => c.path.endsWith('/me'))).toHaveLength(10);
       // Graph calls, not round trips: a batch request (GRAPH_BATCH=auto) is recorded beside its items.
       const batches = w.graph.calls.filter((c) => c.method === 'POST' && c.path === `/${w.graph.version}/`);
       expect(w.graph.countCalls() - batches.length).toBe(11);

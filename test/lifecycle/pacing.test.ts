@@ -23,7 +23,9 @@ async function run(backend: 'sqlite' | 'postgres', pacing: boolean) {
   try {
     let result: { throttled: number; checked: number; debugCalls: number; maxUsage: number } | null = null;
     await withStore(backend, async (store) => {
-      const config = loadConfig(testEnv(graph.url));
+      // Every check a debug_token (the app's budget): what pacing is for. With GRAPH_CHECK=auto most
+      // checks are probes on the Pages' own budgets (test/lifecycle/check-choice-round.test.ts).
+      const config = loadConfig(testEnv(graph.url, { GRAPH_CHECK: 'debug_token' }));
       const app = graph.createApp({ name: 'Few users' });
       const setupKeeper = await createTokenKeeper({
         config,

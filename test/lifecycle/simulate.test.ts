@@ -86,6 +86,8 @@ describe('simulate', () => {
       pages: 300,
       appUsers: 1,
       stepMinutes: 10,
+      // Every check a debug_token, so 300 Pages do not fit the budget (with probes they would).
+      graphCheck: 'debug_token',
     });
     expect(paced.budget).toMatchObject({ app_users: 1, pacing: true, throttled_answers: 0 });
     // 300 Pages × ~2 calls every 6 h need ~100 calls an hour: more than 50 % of 200 allows.
@@ -105,8 +107,21 @@ describe('simulate', () => {
       appUsers: 1,
       stepMinutes: 10,
       pacing: false,
+      graphCheck: 'debug_token',
     });
     expect(unpaced.budget!.throttled_answers).toBeGreaterThan(0);
+    // The same Pages with GRAPH_CHECK=auto: between daily inspections each check is the probe on
+    // the Page's own budget, so they fit — no warning, nothing refused, every Page within its interval.
+    const probed = await runSimulation({
+      days: 1,
+      scenario: 'default',
+      pages: 300,
+      appUsers: 1,
+      stepMinutes: 10,
+    });
+    expect(probed.budget).toMatchObject({ throttled_answers: 0, warning: null });
+    // (the interval with its ±10 % jitter, and one 10-minute step)
+    expect(probed.budget!.max_hours_between_checks).toBeLessThanOrEqual(6 * 1.1 + 10 / 60);
     await expect(runSimulation({ days: 1, scenario: 'default', pages: 5000 })).rejects.toThrow(
       /10000 with --app-users/,
     );

@@ -56,6 +56,22 @@ describe.each(testBackends())('leases on %s', (backend) => {
     });
   });
 
+  it('updatePage with release: the write and the release in one UPDATE, only for the lease owner', async () => {
+    await withStore(backend, async (store) => {
+      await store.savePage(newPage('p1'), secretsFor('p1'));
+      expect(await store.claimPage('p1', 'a', T0, TTL)).toBe(true);
+      await expect(
+        store.updatePage('p1', { state: 'failing' }, { leaseOwner: 'b', release: true }),
+      ).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await store.getPage('p1'))!).toMatchObject({ leaseOwner: 'a', state: newPage('p1').state });
+      const stored = await store.updatePage('p1', { state: 'failing' }, { leaseOwner: 'a', release: true });
+      expect(stored).toMatchObject({ state: 'failing', leaseOwner: null, leaseExpiresAt: null });
+      expect((await store.getPage('p1'))!).toMatchObject({ leaseOwner: null, leaseExpiresAt: null });
+      // Free again at once: another instance claims it without waiting for the lease to expire.
+      expect(await store.claimPage('p1', 'b', T0 + 1, TTL)).toBe(true);
+    });
+  });
+
   it('updatePage under a held lease applies; under a lost lease it throws and writes nothing', async () => {
     await withStore(backend, async (a, db) => {
       const b = await db.openStore();

@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../../clock.js';
 import type { AppCredentials, GraphClient } from '../../graph/client.js';
+import { GraphError } from '../../graph/errors.js';
 import {
   assertPostingTasks,
   assertPostingToken,
@@ -75,6 +76,17 @@ export function createFacebookProvider(options: FacebookProviderOptions): TokenP
       const accounts = await graph.listPageAccounts(source, app);
       assertPostingTasks(accounts.find((a) => a.id === pageId)?.tasks ?? null, pageId);
       return { token: minted.accessToken, info, name: minted.name || null };
+    },
+
+    async probe(token, pageId, app) {
+      try {
+        return (await graph.probePageToken(token, app)).id === pageId;
+      } catch (e: unknown) {
+        // A throttled or transient answer is the probe's own failure; anything else (a dead token,
+        // 190…, a refused permission, a request Facebook did not take) is for debug_token to describe.
+        if (e instanceof GraphError && e.kind !== 'throttled' && e.kind !== 'transient') return false;
+        throw e;
+      }
     },
 
     loginUrl(o: LoginUrlOptions): string {
