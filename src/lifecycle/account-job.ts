@@ -172,7 +172,10 @@ export function createAccountJob(deps: EngineDeps) {
     const token = { expiresAt: source.expiresAt, issuedAt };
     const decision = refreshDue(token, now, threshold);
     const paused = page !== undefined && !page.autoRenew;
-    const wanted = options.extend === 'force' || (options.extend === 'auto' && !paused && decision.due);
+    // Even a person's "renew now" waits for the 24 hours (the platform would refuse): said, not failed.
+    const tooYoung = !decision.due && decision.reason === 'too_young';
+    const wanted =
+      (options.extend === 'force' && !tooYoung) || (options.extend === 'auto' && !paused && decision.due);
     const scheduled = (t: { expiresAt: number | null; issuedAt: number }) => {
       const at = nextRefreshAt(t, threshold);
       return at !== null && at > now && at < now + interval ? at : now + interval;

@@ -253,4 +253,49 @@ describe('CLI: alert-test, status --exit-status, history with one Page', () => {
     expect(ambiguous.code).toBe(2);
     expect(ambiguous.stderr).toContain('page_id');
   });
+
+  it('connect --platform instagram|threads keeps the account; status --json shows its platform; Threads refuses the Facebook app id', async () => {
+    const env = {
+      DATABASE_URL: `sqlite:${join(dir, 'platforms', 'keeper.db')}`,
+      ENCRYPTION_KEY_FILE: join(dir, 'platforms', 'encryption.key'),
+      INSTAGRAM_API_URL: graph.instagramUrl,
+      INSTAGRAM_OAUTH_URL: graph.instagramUrl,
+      THREADS_API_URL: graph.threadsUrl,
+    };
+    const fb = graph.createApp({ name: 'Meta app' });
+    for (const platform of ['instagram', 'threads'] as const) {
+      const app = graph.createPlatformApp(platform, { name: 'Meta app', facebookAppId: fb.appId });
+      const acc = graph.createPlatformAccount(platform, { username: `cli.${platform}` });
+      const short = graph.issuePlatformToken(platform, {
+        appId: app.appId,
+        accountId: acc.id,
+        lifetime: 'short',
+      });
+      if (platform === 'threads') {
+        const refused = await cli(['connect', '--platform', 'threads', '-', fb.appId, '-'], {
+          env,
+          stdin: `${short}\n${fb.appSecret}\n`,
+        });
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain('Threads App ID');
+        expect(refused.stderr).not.toContain(short);
+      }
+      const r = await cli(['connect', '--platform', platform, '-', app.appId, '-'], {
+        env,
+        stdin: `${short}\n${app.appSecret}\n`,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`cli.${platform}`);
+      expect(r.stdout).toContain(`/api/accounts/${platform}/${acc.id}/token`);
+      expect(r.stdout).not.toContain(short);
+    }
+    const status = await cli(['status', '--json'], { env });
+    expect(status.code).toBe(0);
+    const rows = JSON.parse(status.stdout).pages as { platform: string; state: string }[];
+    expect(rows.map((p) => [p.platform, p.state]).sort()).toEqual([
+      ['instagram', 'healthy'],
+      ['threads', 'healthy'],
+    ]);
+  });
 });

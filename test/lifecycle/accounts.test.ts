@@ -177,6 +177,43 @@ describe.each(testBackends())('Instagram and Threads accounts on %s', (backend) 
       );
     });
 
+    it('a forced renew waits for the 24 hours; then refreshes now; a token the platform kills needs a person, with its reason', async () => {
+      await withKeeper(
+        backend,
+        async (w) => {
+          const a = account(w, platform);
+          await w.keeper.connect({ platform, accessToken: a.short, ...a.app });
+          const young = await w.keeper.renew(a.id, { force: true });
+          expect(young).toMatchObject({ renewed: false, reason: 'too_young', state: 'healthy' });
+          expect(refreshCalls(w, platform)).toHaveLength(0);
+          w.clock.advance(DAY + HOUR);
+          const forced = await w.keeper.renew(a.id, { force: true });
+          expect(forced).toMatchObject({ renewed: true, token_changed: true, state: 'healthy' });
+          expect(refreshCalls(w, platform)).toHaveLength(1);
+          expect(Date.parse(forced.expires_at!)).toBe(w.clock.now() + 60 * DAY);
+
+          // A security checkpoint on the account: "log in on Instagram", on both platforms.
+          w.graph.platformEvent(platform, a.id, 'checkpoint');
+          w.clock.advance(7 * HOUR);
+          await w.keeper.runRound();
+          const s = await w.keeper.status(a.id);
+          expect(s.state).toBe('needs_reauth');
+          expect(s.state_message).toMatch(/security checkpoint.*log in on Instagram/);
+          expect(s.reconnect_url).not.toBeNull();
+          const alerts = (await w.store.dueAlertDeliveries(Number.MAX_SAFE_INTEGER, 100)).filter(
+            (d) => d.kind === 'needs_reauth',
+          );
+          expect(alerts).toHaveLength(1);
+          expect(alerts[0]!.payload).toMatchObject({ platform, page_id: a.id });
+          // No refresh of a dead token, and no more calls for it.
+          const calls = platformCalls(w, platform).length;
+          await runUntil(w, w.clock.now() + 3 * DAY);
+          expect(platformCalls(w, platform).length).toBe(calls);
+        },
+        { env: ENV },
+      );
+    });
+
     it('an expired token: expired with the reason, and no call for it after', async () => {
       await withKeeper(
         backend,

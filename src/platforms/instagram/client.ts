@@ -15,6 +15,7 @@ import type { Clock } from '../../clock.js';
 import type { AppCredentials, GraphCallInfo } from '../../graph/client.js';
 import { createPlatformCaller } from '../http.js';
 import type { PlatformToken } from '../refreshable-provider.js';
+import { createTokenGrants, platformTokenSchema } from '../token-grants.js';
 
 export interface InstagramClientOptions {
   /** INSTAGRAM_API_URL (graph.instagram.com). */
@@ -27,12 +28,8 @@ export interface InstagramClientOptions {
 }
 
 const id = z.union([z.string().min(1), z.number()]).transform(String);
-/** `expires_in` is required: the expiry is always the platform's, never assumed. */
-export const instagramTokenSchema = z.object({
-  access_token: z.string().min(1),
-  token_type: z.string().optional(),
-  expires_in: z.number().positive(),
-});
+/** `expires_in` is required: the expiry is always the platform's, never assumed (token-grants.ts). */
+export const instagramTokenSchema = platformTokenSchema;
 const meSchema = z.object({ user_id: id, username: z.string().optional(), id: id.optional() });
 const shortLived = z.object({
   access_token: z.string().min(1),
@@ -60,40 +57,16 @@ export function createInstagramClient(o: InstagramClientOptions): InstagramClien
     ...(o.onCall ? { onCall: o.onCall } : {}),
   });
   const api = { base: o.apiUrl.replace(/\/+$/, ''), variable: 'INSTAGRAM_API_URL' };
-  const token = (r: z.infer<typeof instagramTokenSchema>): PlatformToken => ({
-    accessToken: r.access_token,
-    expiresIn: r.expires_in,
-    expiresAt: o.clock.now() + r.expires_in * 1000,
+  const grants = createTokenGrants({
+    call,
+    api,
+    clock: o.clock,
+    exchangeGrant: 'ig_exchange_token',
+    refreshGrant: 'ig_refresh_token',
   });
   return {
-    async exchange(shortLivedToken, app) {
-      const r = await call({
-        ...api,
-        endpoint: 'access_token(ig_exchange_token)',
-        path: '/access_token',
-        params: {
-          grant_type: 'ig_exchange_token',
-          client_secret: app.appSecret,
-          access_token: shortLivedToken,
-        },
-        secrets: [app.appSecret, shortLivedToken],
-        schema: instagramTokenSchema,
-        tokenCall: true,
-      });
-      return token(r);
-    },
-    async refresh(longLived) {
-      const r = await call({
-        ...api,
-        endpoint: 'refresh_access_token(ig_refresh_token)',
-        path: '/refresh_access_token',
-        params: { grant_type: 'ig_refresh_token', access_token: longLived },
-        secrets: [longLived],
-        schema: instagramTokenSchema,
-        tokenCall: true,
-      });
-      return token(r);
-    },
+    exchange: grants.exchange,
+    refresh: grants.refresh,
     async me(t) {
       const r = await call({
         ...api,

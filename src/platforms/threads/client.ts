@@ -17,6 +17,7 @@ import type { Clock } from '../../clock.js';
 import type { AppCredentials, GraphCallInfo } from '../../graph/client.js';
 import { createPlatformCaller } from '../http.js';
 import type { PlatformToken } from '../refreshable-provider.js';
+import { createTokenGrants } from '../token-grants.js';
 
 /** The Threads API version the keeper speaks. */
 export const THREADS_API_VERSION = 'v1.0';
@@ -32,11 +33,6 @@ export interface ThreadsClientOptions {
 const id = z.union([z.string().min(1), z.number()]).transform(String);
 const seconds = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]);
 /** `expires_in` is required: the expiry is always the platform's, never assumed. */
-const tokenSchema = z.object({
-  access_token: z.string().min(1),
-  token_type: z.string().optional(),
-  expires_in: z.number().positive(),
-});
 const debugSchema = z.object({
   data: z.object({
     is_valid: z.boolean(),
@@ -78,36 +74,16 @@ export function createThreadsClient(o: ThreadsClientOptions): ThreadsClient {
   });
   const api = { base: o.apiUrl.replace(/\/+$/, ''), variable: 'THREADS_API_URL' };
   const ms = (s: number | undefined) => (s === undefined || s === 0 ? null : s * 1000);
-  const token = (r: z.infer<typeof tokenSchema>): PlatformToken => ({
-    accessToken: r.access_token,
-    expiresIn: r.expires_in,
-    expiresAt: o.clock.now() + r.expires_in * 1000,
+  const grants = createTokenGrants({
+    call,
+    api,
+    clock: o.clock,
+    exchangeGrant: 'th_exchange_token',
+    refreshGrant: 'th_refresh_token',
   });
   return {
-    async exchange(shortLived, app) {
-      const r = await call({
-        ...api,
-        endpoint: 'access_token(th_exchange_token)',
-        path: '/access_token',
-        params: { grant_type: 'th_exchange_token', client_secret: app.appSecret, access_token: shortLived },
-        secrets: [app.appSecret, shortLived],
-        schema: tokenSchema,
-        tokenCall: true,
-      });
-      return token(r);
-    },
-    async refresh(longLived) {
-      const r = await call({
-        ...api,
-        endpoint: 'refresh_access_token(th_refresh_token)',
-        path: '/refresh_access_token',
-        params: { grant_type: 'th_refresh_token', access_token: longLived },
-        secrets: [longLived],
-        schema: tokenSchema,
-        tokenCall: true,
-      });
-      return token(r);
-    },
+    exchange: grants.exchange,
+    refresh: grants.refresh,
     async debugToken(t) {
       const r = await call({
         ...api,
