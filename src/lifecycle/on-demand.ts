@@ -24,7 +24,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { scrubSecrets } from '../graph/redact.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
-import type { ManagedPage, PageState, TokenType } from '../types.js';
+import type { ManagedPage } from '../types.js';
 import type { Engine, ProcessOutcome } from './engine.js';
 import { safeError } from './util.js';
 import type { KeeperEventMap, ReportedGraphError, TokenRefreshResult } from './types.js';
