@@ -28,6 +28,12 @@ export interface ConnectionRunOptions {
   /** A scheduled round: skip a connection that is not due (by `dueBy`), in backoff, or leased. */
   scheduled?: boolean;
   dueBy?: number;
+  /**
+   * A round works on this login's due Pages right after this look (round.ts): after a rotation
+   * they are made due and re-mint themselves there (and show in the round's results), instead of
+   * being re-minted from here.
+   */
+  pagesFollow?: boolean;
 }
 
 /** How soon an overdue revoke is tried again (a Page not yet re-minted, a failed call). */
@@ -236,9 +242,11 @@ export function createConnectionJob(deps: EngineDeps) {
             }),
           },
         );
-        if (rotation) {
+        if (rotation && options.pagesFollow !== true) {
           // The "deploy": every Page gets a token minted from the new source (token_rotated).
           await remintAll(pages, before.id);
+        } else if (rotation) {
+          for (const page of pages) await store.updatePage(page.pageId, { nextCheckAt: now });
         } else if (!dryRun) {
           // Page tokens minted from the old token expire with it: their next check re-mints them.
           for (const page of pages) {

@@ -24,10 +24,10 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { scrubSecrets } from '../graph/redact.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
-import type { ManagedPage, PageState, TokenType } from '../types.js';
+import type { ManagedPage } from '../types.js';
 import type { Engine, ProcessOutcome } from './engine.js';
 import { safeError } from './util.js';
-import type { KeeperEventMap } from './types.js';
+import type { KeeperEventMap, ReportedGraphError, TokenRefreshResult } from './types.js';
 
 /** A Page is checked on demand at most once in this window. */
 export const ON_DEMAND_WINDOW_MS = 10 * SECOND;
@@ -38,39 +38,8 @@ export const LEASE_WAIT_MS = 30 * SECOND;
 /** Longest reporter message kept in history. */
 const MAX_MESSAGE = 300;
 
-/** The Graph error the posting app got, as Facebook sent it (`error.code`, `error.error_subcode`, …). */
-export interface ReportedGraphError {
-  code?: number | null;
-  error_subcode?: number | null;
-  fbtrace_id?: string | null;
-  message?: string | null;
-  type?: string | null;
-}
-
-/** What the refresh route answers (public JSON shape). */
-export interface TokenRefreshResult {
-  success: true;
-  page_id: string;
-  /** The current valid posting token: the same one, or a new one when the keeper healed it. */
-  access_token: string;
-  /**
-   * `token_valid`: Facebook says the token is fine, so the error the app got was not the token's;
-   * `healed`: the token was dead and a new one was minted from the stored source token;
-   * `renewed`: the token was due for renewal and was renewed.
-   */
-  verdict: 'token_valid' | 'healed' | 'renewed';
-  /** The token differs from the one stored before the check: replace the cached one. */
-  token_changed: boolean;
-  /** false: answered from a check less than 10 seconds old, without calling Facebook. */
-  checked_now: boolean;
-  checked_at: string | null;
-  /** When a new call may check Facebook again (earlier calls reuse this answer). */
-  recheck_after: string;
-  message: string;
-  state: PageState;
-  token_type: TokenType;
-  expires_at: string | null;
-}
+// The shapes a posting app sees live with the rest of the public contract (types.ts).
+export type { ReportedGraphError, TokenRefreshResult } from './types.js';
 
 export interface OnDemandDeps {
   store: Store;

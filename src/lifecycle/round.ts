@@ -47,6 +47,7 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
             extend: 'auto',
             dryRun: options.dryRun === true,
             scheduled: !options.all,
+            pagesFollow: true,
             ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
           });
           if (look.outcome !== 'skipped') looks.set(c.id, look);

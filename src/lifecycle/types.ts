@@ -5,7 +5,6 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ManagedPage, PageState, TokenType } from '../types.js';
-import type { ReportedGraphError, TokenRefreshResult } from './on-demand.js';
 import type { Outcome } from './outcome.js';
 
 export interface HistoryItem {
@@ -301,4 +300,38 @@ export interface TokenKeeper {
   /** Stop managing the login and every Page under it; returns their ids. */
   deleteConnection(id: string): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** The Graph error the posting app got, as Facebook sent it (`error.code`, `error.error_subcode`, …). */
+export interface ReportedGraphError {
+  code?: number | null;
+  error_subcode?: number | null;
+  fbtrace_id?: string | null;
+  message?: string | null;
+  type?: string | null;
+}
+
+/** What the refresh route answers (public JSON shape). */
+export interface TokenRefreshResult {
+  success: true;
+  page_id: string;
+  /** The current valid posting token: the same one, or a new one when the keeper healed it. */
+  access_token: string;
+  /**
+   * `token_valid`: Facebook says the token is fine, so the error the app got was not the token's;
+   * `healed`: the token was dead and a new one was minted from the stored source token;
+   * `renewed`: the token was due for renewal and was renewed.
+   */
+  verdict: 'token_valid' | 'healed' | 'renewed';
+  /** The token differs from the one stored before the check: replace the cached one. */
+  token_changed: boolean;
+  /** false: answered from a check less than 10 seconds old, without calling Facebook. */
+  checked_now: boolean;
+  checked_at: string | null;
+  /** When a new call may check Facebook again (earlier calls reuse this answer). */
+  recheck_after: string;
+  message: string;
+  state: PageState;
+  token_type: TokenType;
+  expires_at: string | null;
 }

@@ -70,7 +70,12 @@ describe.each(testBackends())('check from cron on %s', (backend) => {
         w.clock.advance(HOUR);
         const first = await w.keeper.check();
         expect(first).toMatchObject({ checked: 1, skipped: 0, not_checked: [] });
-        expect(first.results[0]).toMatchObject({ page_id: p.id, outcome: 'source_renewed' });
+        // The refreshed system-user token is a rotation: the Page's token is re-minted from it.
+        expect(first.results[0]).toMatchObject({
+          page_id: p.id,
+          outcome: 'renewed',
+          reason: 'source_replaced',
+        });
 
         w.clock.advance(MINUTE);
         const second = await w.keeper.check();

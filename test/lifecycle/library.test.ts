@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
 import { startFakeGraph } from '../../src/fake-graph/index.js';
+// The posting app's own Graph client: the library hands out no internals (tests import them by path).
+import { createGraphClient } from '../../src/graph/client.js';
 
 describe('library', () => {
   it('a posting app: createTokenKeeper → setup → getPageToken → post → status → close', async () => {
@@ -38,7 +41,15 @@ describe('library', () => {
       });
 
       const token = await keeper.getPageToken(page.id);
-      const posted = await keeper.graph.postToFeed(page.id, token, 'Hello from the library test', app);
+      // Only the TokenKeeper methods: no store, Graph client, config or reconnect-link secret.
+      for (const internal of ['store', 'graph', 'config', 'linkSecret', 'policy', 'budget', 'runRound']) {
+        expect(internal in keeper).toBe(false);
+      }
+      expect(Object.isFrozen(keeper)).toBe(true);
+      // @ts-expect-error the public type has no store either
+      expect(keeper.store).toBeUndefined();
+      const poster = createGraphClient({ baseUrl: graph.url, version: 'v26.0', clock: systemClock });
+      const posted = await poster.postToFeed(page.id, token, 'Hello from the library test', app);
       expect(posted.id).toMatch(new RegExp(`^${page.id}_`));
 
       const status = await keeper.status();
@@ -124,7 +135,8 @@ describe('library', () => {
       });
       const token = await keeper.getPageToken(page.id);
       graph.invalidateToken(token);
-      const failed = await keeper.graph.postToFeed(page.id, token, 'x', app).catch((e: unknown) => e);
+      const poster = createGraphClient({ baseUrl: graph.url, version: 'v26.0', clock });
+      const failed = await poster.postToFeed(page.id, token, 'x', app).catch((e: unknown) => e);
       const err = failed as {
         fbCode: number;
         fbSubcode: number | null;
