@@ -37,18 +37,20 @@ export const NODE_AGNOSTIC_SLOW = [
 ];
 
 /**
- * The unit files that take longest, longest first (seconds in one Node 20 run of the unit project
- * with PostgreSQL, 3 workers, load ~10; docs/CI.md). They start first so that the run does not end
- * with one worker on the simulated year while the others are idle: without a results cache (a
- * fresh clone, CI) vitest starts the largest files first, and the year, a small file, started at
- * 207 s and ended at 368 s, 80 s after every other file.
+ * The unit files that take longest start first (seconds in one Node 20 run of the unit project with
+ * PostgreSQL, 3 workers, load ~10; docs/CI.md), so that the run does not end with one worker on
+ * the simulated year while the others are idle: without a results cache (a fresh clone, CI) vitest
+ * starts the largest files first, and the year, a small file, started at 207 s and ended at 368 s,
+ * 80 s after every other file. The CPU-bound ones (the year, pacing, the engine) alternate with
+ * ones that mostly wait on child processes (the CLI), so that at most two of them share the cores:
+ * all three at once, at load 16, took the year tests past their timeouts.
  */
 export const SLOW_FIRST = [
-  'test/lifecycle/simulate.test.ts', // 161
-  'test/lifecycle/pacing.test.ts', // 98
-  'test/lifecycle/engine.test.ts', // 59
-  'test/cli/cli.test.ts', // 56
-  'test/cli/keyring.test.ts', // 46
+  'test/lifecycle/simulate.test.ts', // 161, CPU
+  'test/cli/cli.test.ts', // 56, child processes
+  'test/lifecycle/pacing.test.ts', // 98, CPU
+  'test/cli/keyring.test.ts', // 46, child processes
+  'test/lifecycle/engine.test.ts', // 59, CPU and PostgreSQL
   'test/http/property.test.ts', // 42
   'test/alerts/alerts.test.ts', // 35
   'test/docs/readme.test.ts', // 25
