@@ -341,8 +341,12 @@ describe('where the data is', () => {
     try {
       const env = { HOME: home, GRAPH_API_URL: graph.url };
       const expected = join(home, '.local', 'share', 'fb-token-keeper', 'fb-token-keeper.db');
-      for (const args of [['check'], ['status', '--json'], ['renew'], ['rotate-key']]) {
-        const r = await cli(args, env, home);
+      // The commands at once (each a Node process: one after the other, they took more than the
+      // 30 s timeout on a loaded CI machine); none may create anything, which is checked after all.
+      const commands = [['check'], ['status', '--json'], ['renew'], ['rotate-key']];
+      const runs = await Promise.all(commands.map((args) => cli(args, env, home)));
+      for (const [i, r] of runs.entries()) {
+        const args = commands[i]!;
         expect(r.code, args.join(' ')).toBe(1);
         expect(r.stderr).toContain(`no fb-token-keeper database at ${expected}`);
         expect(r.stderr).toContain('DATA_DIR');
@@ -353,8 +357,10 @@ describe('where the data is', () => {
       // An install from before DATA_DIR, with its data in ./data: told where it is, nothing created.
       mkdirSync(join(home, 'data'));
       writeFileSync(join(home, 'data', 'fb-token-keeper.db'), '');
-      for (const args of [['check'], ['serve']]) {
-        const r = await cli(args, env, home);
+      const before = [['check'], ['serve']];
+      const beforeRuns = await Promise.all(before.map((args) => cli(args, env, home)));
+      for (const [i, r] of beforeRuns.entries()) {
+        const args = before[i]!;
         expect(r.code, args.join(' ')).toBe(1);
         expect(r.stderr).toContain(`set DATA_DIR=${join(home, 'data')}`);
       }
