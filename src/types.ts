@@ -15,9 +15,19 @@
  * All times are epoch milliseconds; `null` means "never" (for expiries) or "not yet".
  */
 
-import type { AccountPlatform, ConnectionPlatform } from './platforms/provider.js';
+/** The platform of a connection (what `connect --platform` and `POST /api/connections` take). */
+export const CONNECTION_PLATFORMS = ['facebook', 'instagram', 'threads'] as const;
+export type ConnectionPlatform = (typeof CONNECTION_PLATFORMS)[number];
 
-/** The platform of a posting identity; one list in src/platforms/provider.ts. */
+/**
+ * The platform of a posting identity, as on every status row, alert, metric and history event.
+ * `facebook_page` is the name the first release already wrote; `/api/accounts/facebook/{id}` is
+ * accepted as its alias.
+ */
+export const ACCOUNT_PLATFORMS = ['facebook_page', 'instagram', 'threads'] as const;
+export type AccountPlatform = (typeof ACCOUNT_PLATFORMS)[number];
+
+/** The platform of a posting identity (an alias kept for the first release's name). */
 export type Platform = AccountPlatform;
 
 export type TokenType = 'USER' | 'PAGE' | 'SYSTEM_USER' | 'APP' | 'UNKNOWN';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { deriveState, type Policy } from '../../src/lifecycle/decide.js';
-import { tokenHash } from '../../src/lifecycle/inspect.js';
+import { tokenHash } from '../../src/crypto/token-hash.js';
 import { NOTHING_YET } from '../../src/lifecycle/setup.js';
 import { openStore } from '../../src/store/database.js';
 import type { NewPage, Store } from '../../src/store/types.js';

@@ -13,14 +13,22 @@
  * Delivery is at least once: a receiver that answers after our deadline may see the alert again,
  * with the same `alert_id` (and `X-FBTK-Alert-Id`) to de-duplicate on.
  */
-import type { EventEmitter } from 'node:events';
 import { type Clock, MINUTE, SECOND, systemTimers, type Timers, toIso } from '../clock.js';
 import type { Config } from '../config.js';
-import type { KeeperEventMap } from '../lifecycle/types.js';
 import type { Logger } from '../logger.js';
 import type { AlertDelivery, Store } from '../store/types.js';
 import { type Channels, createChannels } from './channels.js';
 import type { AlertPayload } from './plan.js';
+
+/**
+ * The two keeper events the dispatcher speaks: the keeper's emitter (lifecycle/types.ts,
+ * KeeperEventMap) fits this shape, so alerts/ needs nothing from the layer above it.
+ */
+export interface DispatcherEvents {
+  emit(event: 'alert_delivery', e: { channel: string; outcome: 'delivered' | 'failed' | 'gave_up' }): boolean;
+  on(event: 'check_round', listener: () => void): unknown;
+  off(event: 'check_round', listener: () => void): unknown;
+}
 
 export interface DispatcherOptions {
   store: Store;
@@ -28,7 +36,7 @@ export interface DispatcherOptions {
   clock: Clock;
   logger: Logger;
   /** The keeper's emitter: `alert_delivery` is emitted on it; a `check_round` wakes the loop. */
-  events?: EventEmitter<KeeperEventMap>;
+  events?: DispatcherEvents;
   /** Drives the loop, the backoff waits in `drain` (default: real timers). */
   timers?: Timers;
   /** Deadline of one delivery attempt (default 5 s). */

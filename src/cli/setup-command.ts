@@ -21,7 +21,7 @@ import * as p from '@clack/prompts';
 import { DAY } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { KeeperInternals } from '../lifecycle/keeper.js';
-import { POSTING_TASKS } from '../lifecycle/inspect.js';
+import { POSTING_TASKS } from '../platforms/facebook/inspect.js';
 import { checkSetupInput } from '../lifecycle/setup.js';
 import type { ConnectResult, SetupInput, SetupResult, ValidateResult } from '../lifecycle/types.js';
 import type { CliIo } from './main.js';

@@ -23,9 +23,8 @@ import type { RefreshableProvider, RefreshedToken } from '../platforms/refreshab
 import type { ConnectionPatch, PagePatch } from '../store/types.js';
 import type { Connection, LastError, ManagedPage, NewEvent, TokenInfo } from '../types.js';
 import { deriveAccountState } from './account-decide.js';
-import type { ConnectionJob, ConnectionRunOptions } from './connection-job.js';
 import { backoffMs } from './decide.js';
-import type { EngineDeps, ProcessOptions } from './deps.js';
+import type { ConnectionLooker, ConnectionRunOptions, EngineDeps, ProcessOptions } from './deps.js';
 import type { ConnectionOutcome, ProcessOutcome } from './outcome.js';
 
 export function providerOf(
@@ -327,7 +326,7 @@ export type AccountJob = ReturnType<typeof createAccountJob>;
  */
 export async function processAccountPage(
   deps: EngineDeps,
-  connections: ConnectionJob,
+  connections: ConnectionLooker,
   before: ManagedPage,
   options: ProcessOptions,
 ): Promise<ProcessOutcome> {

@@ -17,24 +17,11 @@ import type { Connection, LastError, ManagedPage, NewEvent } from '../types.js';
 import { backoffMs, movedForward, reauthReason, withinThreshold } from './decide.js';
 import { createAccountJob } from './account-job.js';
 import { isRefreshablePlatform } from './account-decide.js';
-import type { EngineDeps } from './deps.js';
+import type { ConnectionRunOptions, EngineDeps } from './deps.js';
 import { safeError } from './util.js';
 import { type ConnectionOutcome, renewalMessage } from './outcome.js';
 
-export interface ConnectionRunOptions {
-  /** `auto`: when its expiry is within the threshold; `force`: a person's "renew now"; `never`: look only. */
-  extend: 'auto' | 'force' | 'never';
-  dryRun?: boolean;
-  /** A scheduled round: skip a connection that is not due (by `dueBy`), in backoff, or leased. */
-  scheduled?: boolean;
-  dueBy?: number;
-  /**
-   * A round works on this login's due Pages right after this look (round.ts): after a rotation
-   * they are made due and re-mint themselves there (and show in the round's results), instead of
-   * being re-minted from here.
-   */
-  pagesFollow?: boolean;
-}
+export type { ConnectionRunOptions } from './deps.js';
 
 /** How soon an overdue revoke is tried again (a Page not yet re-minted, a failed call). */
 const REVOKE_RETRY_MS = HOUR;

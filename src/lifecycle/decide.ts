@@ -4,7 +4,8 @@
  */
 import { DAY, HOUR, MINUTE } from '../clock.js';
 import { reauthReason } from '../graph/errors.js';
-import { type ManagedPage, type PageState, REQUIRED_SCOPES, type TokenInfo } from '../types.js';
+import { missingScopes } from '../platforms/facebook/inspect.js';
+import { type ManagedPage, type PageState, type TokenInfo } from '../types.js';
 
 /** The reason and sentence per authentication subcode: one table, in src/graph/errors.ts. */
 export { reauthReason };
@@ -42,9 +43,7 @@ export function withinThreshold(expiresAt: number | null, now: number, days: num
   return expiresAt !== null && expiresAt - now <= days * DAY;
 }
 
-export function missingScopes(info: Pick<TokenInfo, 'scopes'>): string[] {
-  return REQUIRED_SCOPES.filter((s) => !info.scopes.includes(s));
-}
+export { missingScopes };
 
 function isUsable(info: TokenInfo | null, now: number): info is TokenInfo {
   return info !== null && info.isValid && (info.expiresAt === null || info.expiresAt > now);

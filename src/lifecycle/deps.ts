@@ -61,3 +61,23 @@ export interface ProcessOptions {
   /** Scheduled mode: ask the pacer before claiming (the service's rounds; a cron run cannot wait). */
   paced?: boolean;
 }
+
+export interface ConnectionRunOptions {
+  /** `auto`: when its expiry is within the threshold; `force`: a person's "renew now"; `never`: look only. */
+  extend: 'auto' | 'force' | 'never';
+  dryRun?: boolean;
+  /** A scheduled round: skip a connection that is not due (by `dueBy`), in backoff, or leased. */
+  scheduled?: boolean;
+  dueBy?: number;
+  /**
+   * A round works on this login's due Pages right after this look (round.ts): after a rotation
+   * they are made due and re-mint themselves there (and show in the round's results), instead of
+   * being re-minted from here.
+   */
+  pagesFollow?: boolean;
+}
+
+/** What a Page's work asks of its connection's job (connection-job.ts): one look at the login. */
+export interface ConnectionLooker {
+  run(connectionId: string, options: ConnectionRunOptions): Promise<ConnectionOutcome>;
+}

@@ -38,7 +38,7 @@ import { connectionIdOf } from '../store/connection-store.js';
 import { type AppBudgetReport, budgetReports, createPacer } from './pacing.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
-import { assertValidForApp, toTokenInfo } from './inspect.js';
+import { assertValidForApp, toTokenInfo } from '../platforms/facebook/inspect.js';
 import { isRenewal, renewalMessage } from './outcome.js';
 import type {
   CheckReport,

@@ -16,7 +16,7 @@ import {
   assertPostingToken,
   assertValidForApp,
   toTokenInfo,
-} from './inspect.js';
+} from '../platforms/facebook/inspect.js';
 import type { SetupInput, SetupResult } from './types.js';
 
 export interface PreparedSetup {

@@ -11,19 +11,11 @@
  * its one account (`mintChild` returns the source itself), and `extend` is the platform's refresh.
  */
 import type { AppCredentials } from '../graph/client.js';
-import type { TokenInfo } from '../types.js';
+import type { AccountPlatform, ConnectionPlatform, TokenInfo } from '../types.js';
 
-/** The platform of a connection (what `connect --platform` and `POST /api/connections` take). */
-export const CONNECTION_PLATFORMS = ['facebook', 'instagram', 'threads'] as const;
-export type ConnectionPlatform = (typeof CONNECTION_PLATFORMS)[number];
-
-/**
- * The platform of a posting identity, as on every status row, alert, metric and history event.
- * `facebook_page` is the name the first release already wrote; `/api/accounts/facebook/{id}` is
- * accepted as its alias.
- */
-export const ACCOUNT_PLATFORMS = ['facebook_page', 'instagram', 'threads'] as const;
-export type AccountPlatform = (typeof ACCOUNT_PLATFORMS)[number];
+// The platform lists are facts every layer uses (status rows, the store): src/types.ts holds them.
+export { ACCOUNT_PLATFORMS, CONNECTION_PLATFORMS } from '../types.js';
+export type { AccountPlatform, ConnectionPlatform } from '../types.js';
 
 export function accountPlatformOf(platform: ConnectionPlatform): AccountPlatform {
   return platform === 'facebook' ? 'facebook_page' : platform;

@@ -16,7 +16,7 @@ import { type Clock, DAY } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { AppCredentials } from '../graph/client.js';
 import { GraphError } from '../graph/errors.js';
-import { tokenHash } from '../lifecycle/inspect.js';
+import { tokenHash } from '../crypto/token-hash.js';
 import type { TokenInfo } from '../types.js';
 import { earliestRefreshAt, REFRESH_MIN_AGE_MS } from './decide.js';
 import { PLATFORM_LABEL, type RefreshablePlatformName } from './errors.js';

@@ -1,6 +1,6 @@
 /** Connection <-> `connections` row: the source token's TokenInfo is flattened into `token_*` columns. */
 import type { Insertable } from 'kysely';
-import type { ConnectionPlatform } from '../platforms/provider.js';
+import type { ConnectionPlatform } from '../types.js';
 import type { Connection, LastError, TokenInfo, TokenType } from '../types.js';
 import type { ConnectionRow, ConnectionsTable } from './schema.js';
 

@@ -1,5 +1,5 @@
 import type { SecretBox } from '../crypto/secret-box.js';
-import type { ConnectionPlatform } from '../platforms/provider.js';
+import type { ConnectionPlatform } from '../types.js';
 import type {
   ApiKey,
   ApiKeyScope,

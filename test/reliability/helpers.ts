@@ -16,7 +16,7 @@ import type { FakeGraph } from '../../src/fake-graph/index.js';
 import { createApiKey } from '../../src/http/auth.js';
 import { createTokenKeeper } from '../../src/lifecycle/keeper.js';
 import { silentLogger } from '../../src/logger.js';
-import { tokenHash } from '../../src/lifecycle/inspect.js';
+import { tokenHash } from '../../src/crypto/token-hash.js';
 import { mulberry32 } from '../../src/random.js';
 import type { Store } from '../../src/store/types.js';
 import type { HistoryEvent } from '../../src/types.js';

@@ -6,12 +6,7 @@
 import type { Clock } from '../../clock.js';
 import type { AppCredentials, GraphClient } from '../../graph/client.js';
 import { GraphError } from '../../graph/errors.js';
-import {
-  assertPostingTasks,
-  assertPostingToken,
-  POSTING_TASKS,
-  toTokenInfo,
-} from '../../lifecycle/inspect.js';
+import { assertPostingTasks, assertPostingToken, POSTING_TASKS, toTokenInfo } from './inspect.js';
 import { LOGIN_SCOPES } from '../../types.js';
 import type { ChildAccount, InspectedToken, LoginUrlOptions, TokenProvider } from '../provider.js';
 

@@ -2,15 +2,18 @@
  * Turning what Facebook says into what we store: debug_token → TokenInfo, and the checks a posting
  * token must pass before it is stored (valid, same app, the right Page, pages_manage_posts).
  */
-import { createHash } from 'node:crypto';
-import { AppError } from '../errors.js';
-import type { AppCredentials, DebugTokenInfo, GraphClient } from '../graph/client.js';
-import type { TokenInfo } from '../types.js';
-import { missingScopes, reauthReason } from './decide.js';
+import { AppError } from '../../errors.js';
+import type { AppCredentials, DebugTokenInfo, GraphClient } from '../../graph/client.js';
+import { reauthReason } from '../../graph/errors.js';
+import { REQUIRED_SCOPES, type TokenInfo } from '../../types.js';
 
-/** Short, non-reversible fingerprint of a token: enough to tell two tokens apart in history. */
-export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex').slice(0, 12);
+import { tokenHash } from '../../crypto/token-hash.js';
+
+export { tokenHash };
+
+/** The posting permissions a token lacks (REQUIRED_SCOPES). */
+export function missingScopes(info: Pick<TokenInfo, 'scopes'>): string[] {
+  return REQUIRED_SCOPES.filter((s) => !info.scopes.includes(s));
 }
 
 export function toTokenInfo(token: string, d: DebugTokenInfo, now: number): TokenInfo {
