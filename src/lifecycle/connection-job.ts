@@ -177,6 +177,12 @@ export function createConnectionJob(deps: EngineDeps) {
           withinThreshold(expiresAt, now, policy.renewalThresholdDays)));
     if (!wantsExtension || dryRun) {
       const after = await save(looked);
+      if (!info.isValid && before.source?.isValid !== false && !dryRun) {
+        // The login just died (a password change, a logout…): its Pages are due now, so the next
+        // round, within a minute in `serve`, shows each of them as it is instead of "healthy"
+        // until its own next check, hours later. One write per Page, once per death.
+        for (const page of pages) await store.updatePage(page.pageId, { nextCheckAt: now });
+      }
       return {
         connectionId: before.id,
         before,

@@ -113,4 +113,32 @@ describe.each(testBackends())('connections on %s', (backend) => {
       { env: { WEBHOOK_URLS: 'http://127.0.0.1:9/hook' } },
     );
   });
+
+  it('a person’s check that finds the login dead makes its other Pages due at once, not at their next check', async () => {
+    await withKeeper(backend, async (w) => {
+      const user = w.graph.createUser({ name: 'Admin' });
+      const token = w.graph.issueUserToken({ appId: w.app.appId, userId: user.id, lifetime: 'long' });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const page = w.graph.createPage({ name: `Stall ${i}` });
+        w.graph.grantRole(user.id, page.id);
+        await w.keeper.setup({
+          pageId: page.id,
+          accessToken: token,
+          appId: w.app.appId,
+          appSecret: w.app.appSecret,
+        });
+        ids.push(page.id);
+      }
+      w.clock.advance(HOUR);
+      w.graph.changePassword(user.id);
+      // "Check now" on one Page (dashboard, CLI): only that Page is looked at...
+      await w.keeper.check({ pageId: ids[0]! });
+      expect((await w.keeper.status(ids[0]!)).state).toBe('needs_reauth');
+      // ...and the very next scheduled round, at the same minute, takes the siblings too: they were
+      // healthy an hour ago and would otherwise wait for their own next check (hours later).
+      await w.keeper.runRound();
+      for (const id of ids.slice(1)) expect((await w.keeper.status(id)).state).toBe('needs_reauth');
+    });
+  });
 });
