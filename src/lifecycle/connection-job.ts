@@ -177,7 +177,7 @@ export function createConnectionJob(deps: EngineDeps) {
           withinThreshold(expiresAt, now, policy.renewalThresholdDays)));
     if (!wantsExtension || dryRun) {
       const after = await save(looked);
-      if (!info.isValid && before.source?.isValid !== false && !dryRun) {
+      if (!info.isValid && before.source?.isValid && !dryRun) {
         // The login just died (a password change, a logout…): its Pages are due now, so the next
         // round, within a minute in `serve`, shows each of them as it is instead of "healthy"
         // until its own next check, hours later. One write per Page, once per death.
@@ -207,8 +207,25 @@ export function createConnectionJob(deps: EngineDeps) {
         const graceMs = deps.sourceRevokeGraceMs ?? null;
         const rotation = graceMs !== null && before.source.type === 'SYSTEM_USER' && !dryRun;
         if (rotation && secrets.retiredToken !== null) {
-          // Rotated again before the last grace ran out: the oldest token goes now (its Pages were
-          // re-minted at the last rotation), so no retired token is ever forgotten unrevoked.
+          // Rotated again before the last grace ran out: the oldest token goes now, so no retired
+          // token is ever forgotten unrevoked, but only once no Page holds a token minted from it
+          // (revoking kills those); until then the refresh waits, the current token still works.
+          const stillOnOldest = await pagesBehind(before);
+          if (stillOnOldest.length > 0) {
+            logger.warn(
+              { connectionId: before.id, pages: stillOnOldest.map((p) => p.pageId) },
+              'source refresh deferred: some Pages still hold a token minted from the token it would revoke',
+            );
+            const after = await save(looked);
+            return {
+              connectionId: before.id,
+              before,
+              after,
+              outcome: 'checked',
+              reason: 'rotation_pending',
+              message: null,
+            };
+          }
           await revokeNow(before, secrets.retiredToken, secrets.sourceToken, app);
         }
         const retireUntil = rotation ? now + graceMs : null;
@@ -235,6 +252,20 @@ export function createConnectionJob(deps: EngineDeps) {
             }),
           },
         );
+        if (rotation && retireUntil !== null) {
+          // "Minted before the rotation" must mean "maybe from the old token": a Page's work that
+          // read the old token before this save committed started (its lastRenewedAt) before now,
+          // but possibly after this look began. So the rotation's time is taken once the new token
+          // is stored, and the revoke time with it.
+          const storedAt = clock.now();
+          if (storedAt + graceMs !== retireUntil) {
+            await store.updateConnection(
+              before.id,
+              { retiredRevokeAt: storedAt + graceMs },
+              { leaseOwner: owner },
+            );
+          }
+        }
         if (rotation && options.pagesFollow !== true) {
           // The "deploy": every Page gets a token minted from the new source (token_rotated).
           await remintAll(pages, before.id);
@@ -299,6 +330,21 @@ export function createConnectionJob(deps: EngineDeps) {
     }
   }
 
+  /** When the rotation happened (the grace is the configured one; a changed setting at worst re-mints a Page once more). */
+  function rotatedAtOf(revokeAt: number): number {
+    return revokeAt - (deps.sourceRevokeGraceMs ?? 0);
+  }
+
+  /** The Pages whose posting token was minted before the rotation, from the retired token. */
+  function onRetiredToken(list: readonly ManagedPage[], rotatedAt: number): ManagedPage[] {
+    return list.filter((p) => p.lastRenewedAt === null || p.lastRenewedAt < rotatedAt);
+  }
+
+  async function pagesBehind(c: Connection): Promise<ManagedPage[]> {
+    if (c.retiredRevokeAt === null) return [];
+    return onRetiredToken(await store.listConnectionPages(c.id), rotatedAtOf(c.retiredRevokeAt));
+  }
+
   async function revokeNow(c: Connection, retired: string, caller: string, app: AppCredentials) {
     if (!provider.revokeSource) return;
     try {
@@ -327,11 +373,8 @@ export function createConnectionJob(deps: EngineDeps) {
     const due = c.retiredRevokeAt;
     const now = clock.now();
     if (due === null || secrets.retiredToken === null) return null;
-    // When the rotation happened (the grace is the configured one; a changed setting at worst
-    // re-mints a Page once more).
-    const rotatedAt = due - (deps.sourceRevokeGraceMs ?? 0);
-    const behind = (list: readonly ManagedPage[]) =>
-      list.filter((p) => p.lastRenewedAt === null || p.lastRenewedAt < rotatedAt);
+    const rotatedAt = rotatedAtOf(due);
+    const behind = (list: readonly ManagedPage[]) => onRetiredToken(list, rotatedAt);
     // A Page that missed the re-mint (another instance held it, a call failed, a crash) gets its
     // new token at the next look, so its posting apps still have the rest of the grace.
     if (behind(pages).length > 0) {

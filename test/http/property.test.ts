@@ -203,9 +203,10 @@ describe.each(testBackends())('random requests on %s', (backend) => {
           }),
           { numRuns: 200 },
         );
-        // The generator reaches both sides.
+        // The generator reaches both sides. About one request in twenty gets through (a random seed
+        // each run; 4 of 200 was seen): at least 3 still catches a generator that never does.
         expect(rejected).toBeGreaterThan(50);
-        expect(accepted).toBeGreaterThan(5);
+        expect(accepted).toBeGreaterThanOrEqual(3);
       },
       { app: { authFailureLimit: { max: 1_000_000 } }, logLevel: 'warn' },
     );

@@ -134,7 +134,7 @@ describe.each(testBackends())('connections on %s', (backend) => {
       w.graph.changePassword(user.id);
       // "Check now" on one Page (dashboard, CLI): only that Page is looked at...
       await w.keeper.check({ pageId: ids[0]! });
-      expect((await w.keeper.status(ids[0]!)).state).toBe('needs_reauth');
+      expect((await w.keeper.status(ids[0])).state).toBe('needs_reauth');
       // ...and the very next scheduled round, at the same minute, takes the siblings too: they were
       // healthy an hour ago and would otherwise wait for their own next check (hours later).
       await w.keeper.runRound();

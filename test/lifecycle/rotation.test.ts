@@ -150,6 +150,31 @@ describe.each(testBackends())('system-user rotation on %s', (backend) => {
     });
   });
 
+  it('rotated again within the grace: a token a Page still holds is not revoked until that Page has a new one', async () => {
+    await withKeeper(backend, async (w) => {
+      const { ids, first, postings } = await systemUserLogin(w, 3);
+      const [missed, other] = ids as [string, string, ...string[]];
+      w.clock.advance(11 * DAY);
+      // Minting this Page's token fails through two rotations (a crash, an outage on that Page).
+      w.graph.injectFault({ path: `/${missed}`, kind: 'http_500', times: Number.POSITIVE_INFINITY });
+      await w.keeper.runRound();
+      expect(await w.keeper.getPageToken(missed)).toBe(postings.get(missed));
+      // A second rotation an hour later, inside the first one's grace (a person's forced renewal).
+      w.clock.advance(HOUR);
+      await w.keeper.renew(other, { force: true });
+      // The oldest token would kill the Page token still minted from it: it is kept for now.
+      expect(w.graph.tokenStatus(first).valid).toBe(true);
+      expect(w.graph.tokenStatus(await w.keeper.getPageToken(missed)).valid).toBe(true);
+
+      w.graph.clearFaults();
+      w.clock.advance(25 * HOUR);
+      await w.keeper.runRound();
+      await w.keeper.runRound();
+      for (const id of ids) expect(w.graph.tokenStatus(await w.keeper.getPageToken(id)).valid).toBe(true);
+      expect(await w.keeper.getPageToken(missed)).not.toBe(postings.get(missed));
+    });
+  });
+
   it('a crash after the revoke, before it is recorded: the next look finds the token dead and wipes it', async () => {
     await withKeeper(backend, async (w) => {
       const { ids, first, connectionId } = await systemUserLogin(w, 2);
