@@ -22,7 +22,7 @@ import { openStore, parseDatabaseUrl } from '../store/database.js';
 import { proveKeyring } from './key-check.js';
 import type { NewAlert, Store } from '../store/types.js';
 import { type Connection, type ManagedPage, needsPerson, type TokenInfo } from '../types.js';
-import { classifyWhatsAppToken } from '../platforms/facebook/whatsapp.js';
+import { classifyWhatsAppToken, isWhatsAppScope } from '../platforms/facebook/whatsapp.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createFacebookProvider } from '../platforms/facebook/provider.js';
 import type { ChildAccount } from '../platforms/provider.js';
@@ -1184,6 +1184,22 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         available_to_add: available,
         not_granted: notGranted,
       };
+    },
+
+    async getConnectionToken(id) {
+      const c = await mustGetConnection(id);
+      const pageIds = (await store.listConnectionPages(id)).map((p) => p.pageId);
+      // Only a WhatsApp connection's own token is handed out: a Facebook login's token mints Page
+      // tokens, and posting apps fetch those instead (its user token never leaves the keeper).
+      const secrets = await store.getConnectionSecrets(id);
+      if (pageIds.length > 0 || !c.source.scopes.some(isWhatsAppScope) || !secrets) {
+        throw new AppError(
+          'connection_not_found',
+          `connection ${id} is not a WhatsApp connection: fetch its Pages' tokens instead`,
+          { details: { connection_id: id } },
+        );
+      }
+      return { accessToken: secrets.sourceToken, connection: connectionView(c, pageIds) };
     },
 
     async deleteConnection(id) {

@@ -49,6 +49,14 @@ describe.each(testBackends())('WhatsApp connections on %s', (backend) => {
       expect(list.connections[0].id).toBe(body.connection.id);
       expect(list.connections[0].scopes).toEqual(expect.arrayContaining(WA));
 
+      // The sender fetches the token itself (token:read); an admin-only key may not.
+      const tokenUrl = `/api/connections/${body.connection.id}/token`;
+      const fetched = await w.call('GET', tokenUrl, { key: w.keys.reader });
+      expect(fetched.statusCode, fetched.body).toBe(200);
+      expect(fetched.json()).toMatchObject({ access_token: token, token_valid: true });
+      expect(fetched.headers['cache-control']).toBe('no-store');
+      expect((await w.call('GET', tokenUrl, { key: w.keys.admin })).statusCode).toBe(403);
+
       // 51 days left: outside RENEWAL_THRESHOLD_DAYS (50), looked at only.
       w.clock.advance(9 * DAY);
       w.graph.resetCalls();
@@ -66,6 +74,9 @@ describe.each(testBackends())('WhatsApp connections on %s', (backend) => {
       const after = (await w.call('GET', `/api/connections/${body.connection.id}`)).json();
       expect(after).toMatchObject({ state: 'healthy', page_ids: [] });
       expect(after.source_expires_at).toBe(new Date(w.clock.now() + 60 * DAY).toISOString());
+      const refetched = (await w.call('GET', tokenUrl, { key: w.keys.reader })).json();
+      expect(refetched.access_token).toBe(secrets.sourceToken);
+      expect(refetched.expires_at).toBe(after.source_expires_at);
       // The replaced token keeps working through the grace (posting apps move to the new one), then is revoked.
       expect(w.graph.tokenStatus(token).valid).toBe(true);
       w.clock.advance(2 * DAY);
@@ -125,6 +136,23 @@ describe.each(testBackends())('WhatsApp connections on %s', (backend) => {
       }
       expect(await w.dump()).toBe(before);
       expect((await w.call('GET', '/api/connections')).json().connections).toEqual([]);
+    });
+  });
+
+  it('a Facebook login with Pages: its token is not served by the WhatsApp token route', async () => {
+    await withApi(backend, async (w) => {
+      const { userId } = w.newPage('Bakery');
+      const token = w.userToken(userId);
+      const created = await w.call('POST', '/api/connections', {
+        body: { access_token: token, app_id: w.fbApp.appId, app_secret: w.fbApp.appSecret },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      const r = await w.call('GET', `/api/connections/${created.json().connection.id}/token`, {
+        key: w.keys.reader,
+      });
+      expect(r.statusCode, r.body).toBe(404);
+      expect(r.json().error.code).toBe('connection_not_found');
+      expect(r.body).not.toContain(token);
     });
   });
 });
