@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DAY } from '../../src/clock.js';
+import { createApiKey } from '../../src/http/auth.js';
 import { testBackends } from '../helpers/backends.js';
 import { type ApiWorld, withApi } from './world.js';
 
@@ -56,6 +57,18 @@ describe.each(testBackends())('WhatsApp connections on %s', (backend) => {
       expect(fetched.json()).toMatchObject({ access_token: token, token_valid: true });
       expect(fetched.headers['cache-control']).toBe('no-store');
       expect((await w.call('GET', tokenUrl, { key: w.keys.admin })).statusCode).toBe(403);
+      // A token:read key given for named Pages is not the sender's key.
+      const limited = (
+        await createApiKey(w.store, {
+          name: 'page poster',
+          scopes: ['token:read'],
+          pageIds: ['1'],
+          clock: w.clock,
+        })
+      ).key;
+      const refused = await w.call('GET', tokenUrl, { key: limited });
+      expect(refused.statusCode, refused.body).toBe(403);
+      expect(refused.body).not.toContain(token);
 
       // 51 days left: outside RENEWAL_THRESHOLD_DAYS (50), looked at only.
       w.clock.advance(9 * DAY);
