@@ -152,6 +152,23 @@ describe.each(testBackends())('WhatsApp connections on %s', (backend) => {
     });
   });
 
+  it('a WhatsApp system-user token that may list Pages but has none: still a connection with no Page', async () => {
+    await withApi(backend, async (w) => {
+      const su = w.graph.createSystemUser({ appId: w.fbApp.appId, pages: [] });
+      const token = w.graph.issueSystemUserToken({
+        appId: w.fbApp.appId,
+        systemUserId: su.id,
+        scopes: [...WA, 'pages_show_list'],
+      });
+      const created = await w.call('POST', '/api/connections', {
+        body: { access_token: token, app_id: w.fbApp.appId, app_secret: w.fbApp.appSecret },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      expect(created.json().connection).toMatchObject({ user_id: su.id, page_ids: [] });
+      expect(created.json().pages).toEqual([]);
+    });
+  });
+
   it('a Facebook login with Pages: its token is not served by the WhatsApp token route', async () => {
     await withApi(backend, async (w) => {
       const { userId } = w.newPage('Bakery');
