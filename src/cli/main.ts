@@ -207,6 +207,16 @@ Examples:
               );
               return;
             }
+            if (r.pages.length === 0 && r.connection.scopes.some((s) => s.startsWith('whatsapp_business_'))) {
+              out(
+                [
+                  `Connection ${r.connection.id}: WhatsApp Cloud API system-user token (${r.connection.scopes.filter((s) => s.startsWith('whatsapp_business_')).join(', ')}), no Page needed; ${r.connection.source_expires_at === null ? 'it never expires and is checked every round' : `valid until ${r.connection.source_expires_at}, refreshed before then`}.`,
+                  '',
+                  'Run the service with: npm start',
+                ].join('\n'),
+              );
+              return;
+            }
             const lines = [
               `Connection ${r.connection.id}: ${r.pages.length} Page(s) kept from one ${r.connection.source_token_type === 'SYSTEM_USER' ? 'system-user' : 'user'} token, checked once per round and healed together.`,
               ...r.pages.map((p) => `  ${p.page_id}  ${p.page_name ?? ''}  ${p.state}`),

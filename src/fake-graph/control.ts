@@ -76,6 +76,9 @@ const OPS = {
         ...(a.scopes ? { scopes: a.scopes } : {}),
       }),
   ),
+  issueWhatsAppTemporaryToken: def(z.object({ appId: str, userId: str }), (g, a) =>
+    g.issueWhatsAppTemporaryToken(a),
+  ),
   changePassword: def(z.object({ userId: str }), (g, a) => g.changePassword(a.userId)),
   logout: def(z.object({ userId: str }), (g, a) => g.logout(a.userId)),
   checkpoint: def(z.object({ userId: str }), (g, a) => g.checkpoint(a.userId)),

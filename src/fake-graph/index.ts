@@ -104,6 +104,8 @@ export interface FakeGraph {
     expiring?: boolean;
     scopes?: readonly string[];
   }): string;
+  /** The WhatsApp API Setup panel's temporary token (a user token, less than a day). */
+  issueWhatsAppTemporaryToken(o: { appId: string; userId: string }): string;
   /** 190/460 on all the user's tokens and the Page tokens minted from them. */
   changePassword(userId: string): void;
   /** 190/467. */
@@ -282,6 +284,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     issueUserToken: (o) => state.issueUserToken(o),
     createSystemUser: (o) => state.createSystemUser(o),
     issueSystemUserToken: (o) => state.issueSystemUserToken(o),
+    issueWhatsAppTemporaryToken: (o) => state.issueWhatsAppTemporaryToken(o),
     changePassword: (userId) => state.changePassword(userId),
     logout: (userId) => state.logout(userId),
     removeApp: (userId, appId) => state.removeApp(userId, appId),

@@ -160,6 +160,10 @@ export const NON_EXPIRING_PERMISSIONS: readonly string[] = [
 export const SHORT_LIVED_MS = HOUR;
 /** docs/FACEBOOK.md#short-lived-and-long-lived-user-tokens: long-lived = 60 days (`expires_in` 5184000 in the K8 fixture). */
 export const LONG_LIVED_MS = 60 * DAY;
+/** The WhatsApp API Setup panel's temporary token: "expires in less than 24 hours". */
+export const WHATSAPP_TEMPORARY_MS = 23 * HOUR;
+/** What a WhatsApp Cloud API token carries (docs/FACEBOOK.md#whatsapp-cloud-api-tokens). */
+export const WHATSAPP_SCOPES = ['whatsapp_business_messaging', 'whatsapp_business_management'] as const;
 /** docs/FACEBOOK.md#data-access-expires-after-90-days: data access expires 90 days after the user was last active. */
 export const DATA_ACCESS_MS = 90 * DAY;
 /** Login-dialog codes are valid for 10 minutes and one use. */
@@ -455,6 +459,27 @@ export class FakeGraphState {
       lifetime: o.lifetime,
       expiresAt: this.clock.now() + (o.lifetime === 'short' ? SHORT_LIVED_MS : LONG_LIVED_MS),
       scopes: [...(o.scopes ?? DEFAULT_SCOPES)],
+      parent: null,
+    }).token;
+  }
+
+  /**
+   * docs/FACEBOOK.md#whatsapp-cloud-api-tokens: the temporary token on the App Dashboard's WhatsApp
+   * "API Setup" panel — the developer's own user token with the WhatsApp permissions, expiring in
+   * less than 24 hours (23 h here) and never renewed.
+   */
+  issueWhatsAppTemporaryToken(o: { appId: string; userId: string }): string {
+    this.app(o.appId);
+    this.user(o.userId);
+    return this.issue({
+      kind: 'USER',
+      appId: o.appId,
+      userId: o.userId,
+      systemUserId: null,
+      pageId: null,
+      lifetime: 'short',
+      expiresAt: this.clock.now() + WHATSAPP_TEMPORARY_MS,
+      scopes: [...WHATSAPP_SCOPES],
       parent: null,
     }).token;
   }

@@ -513,3 +513,17 @@ export const accountToken = z.object({
 export const accountTokenRefreshResult = tokenRefreshResult.extend({
   platform: z.enum(['facebook_page', 'instagram', 'threads']),
 });
+
+/** `GET /api/connections/{id}/token`: a WhatsApp connection's current system-user token. */
+export const connectionToken = z.object({
+  success: z.literal(true),
+  id: z.string(),
+  access_token: z
+    .string()
+    .describe(
+      'The decrypted WhatsApp system-user token. A 60-day one changes when the keeper refreshes it (the old string stops working SOURCE_REVOKE_GRACE_HOURS later): fetch it again daily or when a call with it fails.',
+    ),
+  token_valid: z.boolean(),
+  expires_at: isoOrNever,
+  scopes: z.array(z.string()),
+});

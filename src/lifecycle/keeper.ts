@@ -21,7 +21,8 @@ import { createLogger, type Logger } from '../logger.js';
 import { openStore, parseDatabaseUrl } from '../store/database.js';
 import { proveKeyring } from './key-check.js';
 import type { NewAlert, Store } from '../store/types.js';
-import { type Connection, type ManagedPage, needsPerson } from '../types.js';
+import { type Connection, type ManagedPage, needsPerson, type TokenInfo } from '../types.js';
+import { classifyWhatsAppToken, isWhatsAppScope } from '../platforms/facebook/whatsapp.js';
 import { cronDueBy, isDue, type Policy } from './decide.js';
 import { createFacebookProvider } from '../platforms/facebook/provider.js';
 import type { ChildAccount } from '../platforms/provider.js';
@@ -631,6 +632,36 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     };
   }
 
+  /**
+   * A WhatsApp Cloud API system-user token, kept as a connection with no Page: the connection job
+   * inspects it like any login's source token and refreshes it when it is a 60-day one.
+   */
+  async function connectWithoutPages(
+    given: TokenInfo,
+    token: string,
+    app: { appId: string; appSecret: string },
+  ): Promise<ConnectResult> {
+    const userId = given.userId;
+    if (userId === null) {
+      throw new AppError('token_invalid', 'Facebook did not say which system user this token belongs to.');
+    }
+    const me = await graph.me(token, app).catch(() => null);
+    const connection = await store.saveConnection(
+      {
+        platform: 'facebook',
+        appId: app.appId,
+        userId,
+        userName: me?.name ?? null,
+        source: given,
+        nextCheckAt: clock.now() + policy.checkIntervalMs,
+      },
+      { appSecret: app.appSecret, sourceToken: token },
+    );
+    const ids = (await store.listConnectionPages(connection.id)).map((p) => p.pageId);
+    logger.info({ connectionId: connection.id, pages: ids.length, whatsapp: true }, 'connection set up');
+    return { success: true, connection: connectionView(connection, ids), pages: [], not_set_up: [] };
+  }
+
   async function mustGetConnection(id: string): Promise<Connection> {
     const c = await store.getConnection(id);
     if (!c) {
@@ -1022,6 +1053,23 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
           { details: { token_type: given.type } },
         );
       }
+      // WhatsApp Cloud API tokens are judged before anything is exchanged or stored: the API Setup
+      // panel's temporary token and a person's token are refused with how to make the right one.
+      const whatsapp = classifyWhatsAppToken(given, clock.now());
+      if (whatsapp.kind === 'refused') {
+        throw new AppError(whatsapp.code, whatsapp.message, {
+          details: { token_type: given.type, expires_at: toIso(given.expiresAt) },
+        });
+      }
+      // A WhatsApp system-user token reaches WhatsApp Business Accounts, not Pages: without the
+      // Page-listing permission there is no Page to ask for, and the login alone is kept alive.
+      if (
+        whatsapp.kind === 'system_user' &&
+        input.pageIds === undefined &&
+        !given.scopes.includes('pages_show_list')
+      ) {
+        return connectWithoutPages(given, input.accessToken, app);
+      }
       // A short-lived user token is made long-lived once, here, not once per Page.
       const shortLived =
         given.type === 'USER' && given.expiresAt !== null && given.expiresAt - clock.now() <= DAY;
@@ -1055,6 +1103,9 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
               : `Page ${c.id} was not selected when the app was authorised: reconnect and tick it.`,
           });
         }
+      }
+      if (pages.length === 0 && whatsapp.kind === 'system_user' && wanted.length === 0) {
+        return connectWithoutPages(given, token, app);
       }
       if (pages.length === 0) {
         throw new AppError(
@@ -1133,6 +1184,22 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         available_to_add: available,
         not_granted: notGranted,
       };
+    },
+
+    async getConnectionToken(id) {
+      const c = await mustGetConnection(id);
+      const pageIds = (await store.listConnectionPages(id)).map((p) => p.pageId);
+      // Only a WhatsApp connection's own token is handed out: a Facebook login's token mints Page
+      // tokens, and posting apps fetch those instead (its user token never leaves the keeper).
+      const secrets = await store.getConnectionSecrets(id);
+      if (pageIds.length > 0 || !c.source.scopes.some(isWhatsAppScope) || !secrets) {
+        throw new AppError(
+          'connection_not_found',
+          `connection ${id} is not a WhatsApp connection: fetch its Pages' tokens instead`,
+          { details: { connection_id: id } },
+        );
+      }
+      return { accessToken: secrets.sourceToken, connection: connectionView(c, pageIds) };
     },
 
     async deleteConnection(id) {

@@ -28,6 +28,7 @@ export function publicKeeper(k: TokenKeeper): TokenKeeper {
     connect: (input) => k.connect(input),
     listConnections: () => k.listConnections(),
     getConnection: (id) => k.getConnection(id),
+    getConnectionToken: (id) => k.getConnectionToken(id),
     deleteConnection: (id) => k.deleteConnection(id),
     close: () => k.close(),
   };

@@ -297,6 +297,11 @@ export interface TokenKeeper {
   connect(input: ConnectInput): Promise<ConnectResult>;
   listConnections(): Promise<ConnectionView[]>;
   getConnection(id: string): Promise<ConnectionDetail>;
+  /**
+   * The current token of a WhatsApp Cloud API connection (a system-user token kept with no Page),
+   * for the sender that uses it; connection_not_found for any other connection.
+   */
+  getConnectionToken(id: string): Promise<{ accessToken: string; connection: ConnectionView }>;
   /** Stop managing the login and every Page under it; returns their ids. */
   deleteConnection(id: string): Promise<string[]>;
   close(): Promise<void>;

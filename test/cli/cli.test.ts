@@ -298,4 +298,34 @@ describe('CLI: alert-test, status --exit-status, history with one Page', () => {
       ['threads', 'healthy'],
     ]);
   });
+
+  it('connect with a WhatsApp system-user token keeps it with no Page; the API Setup temporary token is refused with the steps', async () => {
+    const env = {
+      DATABASE_URL: `sqlite:${join(dir, 'whatsapp', 'keeper.db')}`,
+      ENCRYPTION_KEY_FILE: join(dir, 'whatsapp', 'encryption.key'),
+    };
+    const app = graph.createApp({ name: 'WhatsApp app' });
+    const person = graph.createUser({ name: 'Developer' });
+    const temporary = graph.issueWhatsAppTemporaryToken({ appId: app.appId, userId: person.id });
+    const refused = await cli(['connect', '-', app.appId, '-'], {
+      env,
+      stdin: `${temporary}\n${app.appSecret}\n`,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('System users');
+    expect(refused.stderr).not.toContain(temporary);
+
+    const su = graph.createSystemUser({ appId: app.appId, pages: [] });
+    const token = graph.issueSystemUserToken({
+      appId: app.appId,
+      systemUserId: su.id,
+      scopes: ['whatsapp_business_messaging', 'whatsapp_business_management'],
+    });
+    const r = await cli(['connect', '-', app.appId, '-'], { env, stdin: `${token}\n${app.appSecret}\n` });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('WhatsApp Cloud API system-user token');
+    expect(r.stdout).toContain('never expires');
+    expect(r.stdout).not.toContain(token);
+  });
 });

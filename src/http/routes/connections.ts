@@ -1,7 +1,8 @@
 /** Connection routes: `/api/connections…` (a login and the Pages under it). */
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import type { TokenKeeper } from '../../lifecycle/types.js';
-import { ADMIN, errorResponses, SECURITY } from '../route-kit.js';
+import { ADMIN, errorResponses, SECURITY, TOKEN_READ } from '../route-kit.js';
+import { AppError } from '../../errors.js';
 import {
   connectBody,
   connectionDeleted,
@@ -9,6 +10,7 @@ import {
   connectionList,
   connectionParams,
   connectResult,
+  connectionToken,
 } from '../schemas.js';
 
 export const connectionRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (
@@ -74,6 +76,41 @@ export const connectionRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }>
       },
     },
     async (request) => keeper.getConnection(request.params.id),
+  );
+
+  app.get(
+    '/api/connections/:id/token',
+    {
+      config: { scopes: TOKEN_READ },
+      schema: {
+        tags: ['connections'],
+        summary: 'The current token of a WhatsApp Cloud API connection (token:read)',
+        description:
+          'A WhatsApp connection (a system-user token with whatsapp_business_* permissions, kept with no Page) has no Page token to fetch: its sender uses this token itself. A 60-day token changes when it is refreshed; fetch it again daily or when a call with it fails. Any other connection answers 404 (its Pages’ tokens are at /api/accounts). A token:read key limited to named Pages gets 403.',
+        security: SECURITY,
+        params: connectionParams,
+        response: { 200: connectionToken, ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request, reply) => {
+      const key = request.apiKey;
+      if (key && key.pageIds !== null) {
+        // Such a key was given for named Pages; a WhatsApp connection is none of them.
+        throw new AppError('forbidden', 'this API key may only read the tokens of its named Pages', {
+          details: { key_page_ids: key.pageIds },
+        });
+      }
+      const { accessToken, connection } = await keeper.getConnectionToken(request.params.id);
+      void reply.header('cache-control', 'no-store');
+      return {
+        success: true as const,
+        id: connection.id,
+        access_token: accessToken,
+        token_valid: connection.source_valid,
+        expires_at: connection.source_expires_at,
+        scopes: connection.scopes,
+      };
+    },
   );
 
   app.delete(
