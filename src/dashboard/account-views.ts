@@ -68,6 +68,10 @@ function when(ms: number | null, now: number, never = 'never'): Html {
 
 function nextRefreshCell(s: PageStatus, now: number, nextRefresh: number | null): Html {
   if (!s.auto_renew) return html`<span class="muted">paused</span>`;
+  // An expired token cannot be refreshed at all: only a new login brings the account back.
+  if (s.state === 'expired' || (s.expires_at !== null && Date.parse(s.expires_at) <= now)) {
+    return html`<span class="bad-text">none: expired, reconnect</span>`;
+  }
   if (nextRefresh === null) return html`<span class="muted">none planned</span>`;
   if (nextRefresh <= now) return html`due now`;
   return when(nextRefresh, now);

@@ -117,9 +117,12 @@ export function pagesPage(
   const accounts = all.filter(isAccount);
   const pages = all.filter((p) => !isAccount(p));
   const accountsHtml = accounts.length > 0 ? accountsSection(accounts, now, nextRefresh) : null;
+  // Accounts count too: the summary line is the one place that says whether anything needs a person.
+  const broken = all.filter((p) => STATE_TONE[p.state] === 'bad').length;
   if (pages.length === 0 && accounts.length > 0) {
     return html`<section>
 <div class="headline"><h1>Managed accounts</h1><a class="button" href="/accounts/new">Add an Instagram or Threads account</a><a class="button primary" href="/pages/new">Add a page</a></div>
+<p class="summary">${accounts.length} account${accounts.length === 1 ? '' : 's'}${broken > 0 ? html` · <strong class="bad-text">${broken} need${broken === 1 ? 's' : ''} attention</strong>` : ' · all posting normally'}</p>
 ${accountsHtml}
 </section>`;
   }
@@ -130,7 +133,6 @@ ${accountsHtml}
 <p><a class="button primary" href="/pages/new">Add a page</a> <a class="button" href="/accounts/new">Add an Instagram or Threads account</a></p>
 </section>`;
   }
-  const broken = pages.filter((p) => STATE_TONE[p.state] === 'bad').length;
   const byId = new Map(pages.map((p) => [p.page_id, p]));
   // A Page is shown once: under the login it belongs to, else among the Pages on their own.
   const grouped = new Set<string>();

@@ -171,6 +171,36 @@ describe.each(testBackends())('dashboard: Instagram and Threads accounts on %s',
       backend,
     ));
 
+  it('an expired token: expired in the overview and on its page, in the platform’s words, reconnect first', () =>
+    withDashboard(
+      async (w) => {
+        const th = platformAccount(w, 'threads', 'late.th');
+        await w.keeper.connect({
+          platform: 'threads',
+          appId: th.app.appId,
+          appSecret: th.app.appSecret,
+          accessToken: th.short,
+        });
+        // Nobody ran the keeper for 61 days: the token is past its expiry, which is final.
+        w.clock.advance(61 * DAY);
+        await w.keeper.check({ pageId: th.id });
+        const b = w.browser();
+        await b.signIn(w.keys.admin);
+        const list = (await b.get('/')).body;
+        expect(row(list, th.id)).toContain('data-state="expired"');
+        expect(text(list)).toContain('1 account · 1 needs attention');
+        expect(text(row(list, th.id))).toContain('none: expired, reconnect');
+        const view = (await b.get(`/pages/${th.id}`)).body;
+        expect(text(view)).toContain(
+          "the token expired and Threads cannot refresh an expired token. The account's owner must log in again",
+        );
+        expect(view).toMatch(/class="button primary" id="reconnect-account"/);
+        expect(text(view)).not.toMatch(/Facebook|Page token/);
+      },
+      {},
+      backend,
+    ));
+
   it('a young token: the next refresh is not before it is 24 hours old', () =>
     withDashboard(
       async (w) => {
