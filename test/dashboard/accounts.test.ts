@@ -196,6 +196,32 @@ describe.each(testBackends())('dashboard: Instagram and Threads accounts on %s',
         );
         expect(view).toMatch(/class="button primary" id="reconnect-account"/);
         expect(text(view)).not.toMatch(/Facebook|Page token/);
+
+        // The button → Threads' own dialog (the emulator's) → our callback → healthy again.
+        const href = /id="reconnect-account" href="([^"]+)"/.exec(view)![1]!.replaceAll('&amp;', '&');
+        const start = await b.get(href.replace('http://keeper.test', ''));
+        expect(start.statusCode).toBe(302);
+        const dialog = new URL(String(start.headers.location));
+        expect(dialog.toString().startsWith(`${w.graph.threadsUrl}/oauth/authorize`)).toBe(true);
+        const page = await (await fetch(dialog)).text();
+        const form = new URLSearchParams();
+        for (const m of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+          form.set(m[1]!, m[2]!.replace(/&amp;/g, '&'));
+        }
+        form.set('account_id', th.id);
+        for (const m of page.matchAll(/name="(scope_[^"]+)" checked/g)) form.set(m[1]!, 'on');
+        form.set('action', 'continue');
+        const confirmed = await fetch(new URL('authorize/confirm', dialog), {
+          method: 'POST',
+          body: form,
+          redirect: 'manual',
+        });
+        const back = new URL(String(confirmed.headers.get('location')));
+        expect((await b.get(back.pathname + back.search)).statusCode).toBe(200);
+        const healed = (await b.get(`/pages/${th.id}`)).body;
+        expect(healed).toContain('data-state="healthy"');
+        expect(text(healed)).toContain(`Expires ${new Date(w.clock.now() + 60 * DAY).getUTCDate()}`);
+        expect((await b.get('/')).body).not.toContain('none: expired');
       },
       {},
       backend,
