@@ -46,7 +46,7 @@ export function layout(o: LayoutOptions, body: Html): Html {
 <a class="brand" href="/"><img src="/assets/favicon.svg?v=${o.assetVersion}" alt="" width="22" height="22"> fb-token-keeper</a>
 ${
   o.csrf !== undefined
-    ? html`<nav><a href="/">Pages</a><a href="/pages/new">Add a page</a><form method="post" action="/sign-out" class="inline">${csrfField(o.csrf)}<button type="submit" class="link">Sign out</button></form></nav>`
+    ? html`<nav><a href="/">Pages</a><a href="/pages/new">Add a page</a><a href="/accounts/new">Add an account</a><form method="post" action="/sign-out" class="inline">${csrfField(o.csrf)}<button type="submit" class="link">Sign out</button></form></nav>`
     : null
 }
 </header>
