@@ -1,7 +1,10 @@
 /**
  * `setup`: guided in a terminal, or non-interactive for scripts.
  *
- * Guided (stdin is a terminal and a value is missing): asks for the App id, the app secret and the
+ * Guided (stdin is a terminal and a value is missing): first "What do you post to?" (Facebook Pages,
+ * Instagram with Instagram Login, Threads; not asked when `--page-id`, FB_APP_SECRET or
+ * FB_ACCESS_TOKEN already says Facebook). Instagram and Threads ask that platform's app id, secret
+ * and token and `connect` with the platform. For Facebook it asks for the App id, the app secret and the
  * token (the last two masked; and the Page id first when `--page-id` names one Page), checks each
  * value with setup's own rules as it is typed, asks Facebook about the token (`debug_token`) and
  * says in words what kind of token it is and what will happen to it. A user or system-user token
@@ -243,6 +246,26 @@ async function interactive(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper)
   // choose from, and a Page token names its own Page.
   const onePage = flags.pageId !== undefined;
   p.intro('fb-token-keeper setup', opts);
+  // The first question, unless a Facebook value was already given (`--page-id`, FB_APP_SECRET,
+  // FB_ACCESS_TOKEN): those keep the Facebook flow exactly as it was.
+  const facebookGiven = onePage || io.env.FB_APP_SECRET !== undefined || io.env.FB_ACCESS_TOKEN !== undefined;
+  if (!facebookGiven) {
+    const platform = await p.select<'facebook' | AccountPlatform>({
+      message: 'What do you post to?',
+      initialValue: 'facebook',
+      options: [
+        { value: 'facebook', label: 'Facebook Pages', hint: 'also an Instagram account linked to a Page' },
+        { value: 'instagram', label: 'Instagram (Instagram Login)' },
+        { value: 'threads', label: 'Threads' },
+      ],
+      ...opts,
+    });
+    if (p.isCancel(platform)) return stop();
+    if (platform !== 'facebook') {
+      await accountSetup(platform, flags, withKeeper, opts, stop);
+      return;
+    }
+  }
   p.note(
     [
       'You need:',
@@ -474,4 +497,119 @@ async function whatNow(suggest: Exclude<Retry, 'stop'>, opts: PromptIo): Promise
     ...opts,
   });
   return p.isCancel(choice) ? 'stop' : choice;
+}
+
+// --- Instagram (Instagram Login) and Threads ---------------------------------------------------
+
+type AccountPlatform = 'instagram' | 'threads';
+const ACCOUNT_NAME: Record<AccountPlatform, string> = { instagram: 'Instagram', threads: 'Threads' };
+
+/** The app id of an Instagram or Threads app: digits (setup's other rules check the rest). */
+export function accountAppIdProblem(platform: AccountPlatform, value: string): string | undefined {
+  return /^\d{1,32}$/.test(value.trim())
+    ? undefined
+    : `App id must be the numeric ${platform === 'threads' ? 'Threads' : 'Instagram'} app id`;
+}
+
+/**
+ * An Instagram account (Instagram Login) or a Threads profile: the app id, its secret and a token,
+ * then `connect` with the platform (a short-lived token is exchanged; the expiry is what the
+ * platform says). Nothing is stored until the platform accepts it.
+ */
+async function accountSetup(
+  platform: AccountPlatform,
+  flags: SetupFlags,
+  withKeeper: WithKeeper,
+  opts: PromptIo,
+  stop: () => never,
+): Promise<void> {
+  const name = ACCOUNT_NAME[platform];
+  p.note(
+    (platform === 'instagram'
+      ? [
+          'You need:',
+          '• the Instagram app id and app secret (App Dashboard → Instagram → API setup with Instagram login);',
+          '• an Instagram User access token (from that page’s token generator, or the Instagram login).',
+          'An Instagram account reached through a Facebook Page keeps using the Page token:',
+          'for that, choose Facebook Pages instead.',
+        ]
+      : [
+          'You need:',
+          '• the Threads app id and Threads app secret (App Dashboard → Use cases → Access the Threads API → Settings):',
+          '  not the Facebook app id, which Threads refuses;',
+          '• a Threads User access token (from the Threads login, or the token generator).',
+        ]
+    )
+      .concat([
+        'A short-lived token is exchanged for a 60-day one, which is refreshed before it expires.',
+        'Secrets are typed hidden and stored encrypted. Nothing is stored until it is accepted.',
+      ])
+      .join('\n'),
+    'What this asks for',
+    opts,
+  );
+  const text = async (message: string, validate: (x: string) => string | undefined) => {
+    const v = await p.text({ message, validate: (x) => validate(x ?? ''), ...opts });
+    if (p.isCancel(v)) return stop();
+    return v.trim();
+  };
+  const hidden = async (field: 'appSecret' | 'accessToken', message: string) => {
+    const v = await p.password({
+      message,
+      validate: (x) => fieldProblem(field, x ?? ''),
+      mask: '•',
+      ...opts,
+    });
+    if (p.isCancel(v)) return stop();
+    return v.trim();
+  };
+  const askAppId = () => text(`${name} app id`, (x) => accountAppIdProblem(platform, x));
+  const appIdGiven =
+    flags.appId !== undefined && accountAppIdProblem(platform, flags.appId) === undefined
+      ? flags.appId.trim()
+      : undefined;
+  const input = {
+    platform,
+    appId: appIdGiven ?? (await askAppId()),
+    appSecret: await hidden('appSecret', `${name} app secret (typed hidden)`),
+    accessToken: await hidden('accessToken', `${name} access token (typed hidden)`),
+  };
+  await withKeeper(async (k) => {
+    for (;;) {
+      const work = p.spinner({ ...opts });
+      work.start(`Exchanging and verifying the token with ${name}`);
+      let r: ConnectResult;
+      try {
+        r = await k.connect(input);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        work.error(`${name} refused this set-up; nothing was stored: ${err.message}`);
+        const retry = await whatNow(err.code === 'token_invalid' ? 'token' : 'app', opts);
+        if (retry === 'stop') stop();
+        if (retry === 'app') {
+          input.appId = await askAppId();
+          input.appSecret = await hidden('appSecret', `${name} app secret (typed hidden)`);
+        } else {
+          input.accessToken = await hidden('accessToken', `${name} access token (typed hidden)`);
+        }
+        continue;
+      }
+      const a = r.pages[0];
+      const who = `${platform === 'threads' ? 'Threads profile' : 'Instagram account'} ${terminalText(a?.page_name ? `@${a.page_name}` : (a?.page_id ?? r.connection.user_id))}`;
+      work.stop(`Stored ${who} (encrypted): ${a?.state ?? r.connection.state}`);
+      p.note(
+        notesText([
+          a?.expires_at
+            ? `The token is valid until ${date(a.expires_at)}.`
+            : `${name} did not say when the token expires.`,
+          `It is refreshed when ${a?.renewal_threshold_days ?? k.config.renewalThresholdDays} days or fewer are left, never before it is 24 hours old; if refreshing keeps failing, alerts come before it expires, with a link to log in to ${name} again.`,
+        ]),
+        'What I did',
+        opts,
+      );
+      p.note(nextSteps(k.config.publicUrl), 'Next', opts);
+      p.outro(`${who} is set up.`, opts);
+      return;
+    }
+  });
 }

@@ -5,7 +5,8 @@
  * Routes: `GET /` (sign-in page, or the list of pages) · `POST /sign-in` · `POST /sign-out` ·
  * `GET|POST /pages/new` (add a page) · `GET /pages/:pageId` · `POST /pages/:pageId/check|renew|
  * pause|resume` · `GET /connections/:id` (one login: its token, its Pages, one reconnect button) ·
- * `POST /connections/:id/pages` (add Pages the login can post to) · `POST /alerts/test` (send a
+ * `POST /connections/:id/pages` (add Pages the login can post to) · `GET|POST /accounts/new` (add an
+ * Instagram account or a Threads profile; `/pages/:id` shows it in its platform's words) · `POST /alerts/test` (send a
  * test alert, like `fb-token-keeper alert-test`). Every POST needs the form's CSRF token (else 403); every page but the sign-in page
  * needs a session (sign in with an API key that has the `admin` scope; see `session.ts`).
  *
@@ -37,6 +38,16 @@ import type { KeeperInternals } from '../lifecycle/keeper.js';
 import type { TokenKeeper } from '../lifecycle/types.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
+import { nextRefreshAt } from '../platforms/decide.js';
+import {
+  ACCOUNT_FIELDS,
+  type AccountField,
+  accountLabel,
+  accountView,
+  addAccountForm,
+  isAccount,
+  platformName as accountPlatformName,
+} from './account-views.js';
 import { STATE_LABEL } from './format.js';
 import { type Html, html } from './html.js';
 import {
@@ -54,7 +65,9 @@ import {
   addPageForm,
   connectionPage,
   errorPage,
+  csrfField,
   fieldLabel,
+  historySections,
   layout,
   loginName,
   pagesPage,
@@ -80,7 +93,8 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url
 const CSP =
   "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const PAGE_ID = /^\d{1,32}$/;
-const NEXT = /^\/(pages\/(\d{1,32}|new)|connections\/[a-z]+_[0-9A-Za-z-]{1,64}_[0-9A-Za-z-]{1,64})$/;
+const NEXT =
+  /^\/(pages\/(\d{1,32}|new)|accounts\/new|connections\/[a-z]+_[0-9A-Za-z-]{1,64}_[0-9A-Za-z-]{1,64})$/;
 /** A connection id, as `GET /api/connections/{id}` checks it. */
 const CONNECTION_ID = /^[a-z]+_[0-9A-Za-z-]{1,64}_[0-9A-Za-z-]{1,64}$/;
 const HISTORY_TABLE_SIZE = 50;
@@ -317,7 +331,8 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
     const ctx = await auth(request);
     if (!ctx) return signIn(request, reply, 200);
     const [pages, connections] = await Promise.all([keeper.listPages(), keeper.listConnections()]);
-    const body = html`${pagesPage(pages, clock.now(), connections)}${testAlertForm(ctx.csrf)}`;
+    const next = await nextRefreshes(pages);
+    const body = html`${pagesPage(pages, clock.now(), connections, next)}${testAlertForm(ctx.csrf)}`;
     return send(reply, 200, 'Pages', body, ctx, takeFlash(request, reply));
   });
 
@@ -469,6 +484,91 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
     });
   });
 
+  // --- add an Instagram account or a Threads profile ------------------------------------------
+
+  app.get('/accounts/new', async (request, reply) => {
+    const ctx = await auth(request);
+    if (!ctx) return signIn(request, reply, 401, { next: '/accounts/new' });
+    return send(
+      reply,
+      200,
+      'Add an Instagram or Threads account',
+      addAccountForm({ csrf: ctx.csrf, csrfField, values: {}, fieldErrors: {} }),
+      ctx,
+      takeFlash(request, reply),
+    );
+  });
+
+  app.post('/accounts/new', async (request, reply) => {
+    const ctx = await guardPost(request, reply);
+    if (!ctx) return reply;
+    const v = Object.fromEntries(
+      ACCOUNT_FIELDS.map((f) => [f, (field(request.body, f) ?? '').trim()]),
+    ) as Record<AccountField, string>;
+    const refuse = (
+      status: number,
+      fieldErrors: Partial<Record<AccountField, string>>,
+      error?: { message: string; code: string },
+    ) =>
+      send(
+        reply,
+        status,
+        'Add an Instagram or Threads account',
+        addAccountForm({
+          csrf: ctx.csrf,
+          csrfField,
+          values: { platform: v.platform, app_id: v.app_id },
+          fieldErrors,
+          error,
+        }),
+        ctx,
+      );
+    // Only the two platforms this form is for: a Facebook Page is added at /pages/new.
+    if (v.platform !== 'instagram' && v.platform !== 'threads') {
+      return refuse(400, { platform: 'must be Instagram or Threads' });
+    }
+    let r;
+    try {
+      r = await keeper.connect({
+        platform: v.platform,
+        appId: v.app_id,
+        appSecret: v.app_secret,
+        accessToken: v.access_token,
+      });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const fieldErrors: Partial<Record<AccountField, string>> = {};
+      const fields = err.details?.fields;
+      if (Array.isArray(fields)) {
+        for (const f of fields as { field?: unknown; message?: unknown }[]) {
+          if (
+            typeof f.field === 'string' &&
+            (ACCOUNT_FIELDS as readonly string[]).includes(f.field) &&
+            typeof f.message === 'string'
+          ) {
+            fieldErrors[f.field as AccountField] = f.message;
+          }
+        }
+      }
+      const hasFields = Object.keys(fieldErrors).length > 0;
+      return refuse(
+        err.status,
+        fieldErrors,
+        hasFields ? undefined : { message: err.message, code: err.code },
+      );
+    }
+    const account = r.pages[0];
+    logger.info(
+      { connectionId: r.connection.id, platform: v.platform, keyId: ctx.session.keyId },
+      'dashboard add account',
+    );
+    if (!account) return redirect(request, reply, '/');
+    return redirect(request, reply, `/pages/${account.page_id}`, {
+      kind: 'ok',
+      text: `${accountLabel(account)} was added and is ${STATE_LABEL[account.state]}.`,
+    });
+  });
+
   // --- one page --------------------------------------------------------------------------------
 
   app.get<{ Params: { pageId: string }; Querystring: { before?: string } }>(
@@ -493,7 +593,7 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
           : chartHistory.slice(0, HISTORY_TABLE_SIZE);
       const last = tableHistory[tableHistory.length - 1];
       const olderBefore = tableHistory.length === HISTORY_TABLE_SIZE && last ? last.id : null;
-      const view = pageView({
+      const base = {
         status,
         chartHistory,
         tableHistory,
@@ -501,8 +601,18 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
         now: clock.now(),
         csrf: ctx.csrf,
         reconnectUrl: keeper.reconnectUrl(pageId),
-        login: await loginOf(pageId),
-      });
+      };
+      if (isAccount(status)) {
+        // An Instagram account or Threads profile: its own token, its own platform's dialog.
+        const view = accountView({
+          ...base,
+          nextRefresh: (await nextRefreshes([status])).get(pageId) ?? null,
+          rest: historySections(base),
+          csrfField,
+        });
+        return send(reply, 200, accountLabel(status), view, ctx, takeFlash(request, reply));
+      }
+      const view = pageView({ ...base, login: await loginOf(pageId) });
       return send(reply, 200, status.page_name ?? `Page ${pageId}`, view, ctx, takeFlash(request, reply));
     },
   );
@@ -534,6 +644,11 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
         return connectionNotFound(reply, ctx, id);
       }
       throw err;
+    }
+    // An Instagram or Threads connection is its one account: its view is the account's.
+    const only = detail.pages[0];
+    if (only && detail.pages.length === 1 && isAccount(only)) {
+      return redirect(request, reply, `/pages/${only.page_id}`);
     }
     // One link for the whole login: a reconnect through any of its Pages gives the login its new
     // token and re-mints every sibling (keeper `storeSetup`), so the first Page's link serves all.
@@ -590,6 +705,35 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
     return redirect(request, reply, `/connections/${id}`, flash);
   });
 
+  /**
+   * When each Instagram/Threads account's token is refreshed next (epoch ms; null: none planned):
+   * by RENEWAL_THRESHOLD_DAYS, never before the token is 24 hours old, the rule the engine follows.
+   */
+  async function nextRefreshes(
+    statuses: readonly {
+      page_id: string;
+      platform: string;
+      expires_at: string | null;
+      renewal_threshold_days: number;
+    }[],
+  ): Promise<Map<string, number | null>> {
+    const out = new Map<string, number | null>();
+    const accounts = statuses.filter(isAccount);
+    if (accounts.length === 0) return out;
+    const [rows, connections] = await Promise.all([store.listPages(), store.listConnections()]);
+    const rowOf = new Map(rows.map((r) => [r.pageId, r]));
+    const connectionOf = new Map(connections.map((c) => [c.id, c]));
+    for (const s of accounts) {
+      const row = rowOf.get(s.page_id);
+      if (!row) continue;
+      const c = row.connectionId ? connectionOf.get(row.connectionId) : undefined;
+      const issuedAt = c?.tokenIssuedAt ?? row.createdAt;
+      const expiresAt = s.expires_at === null ? null : Date.parse(s.expires_at);
+      out.set(s.page_id, nextRefreshAt({ expiresAt, issuedAt }, s.renewal_threshold_days));
+    }
+    return out;
+  }
+
   /** The login a Page belongs to, for its link to the login's view (null: a Page on its own). */
   async function loginOf(pageId: string): Promise<{ id: string; name: string } | null> {
     const row = await store.getPage(pageId);
@@ -599,6 +743,12 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
   }
 
   type Action = (pageId: string) => Promise<Flash>;
+  /** "Facebook", or the account's own platform. */
+  async function platformWord(pageId: string): Promise<string> {
+    const row = await store.getPage(pageId);
+    return row && isAccount(row) ? accountPlatformName(row) : 'Facebook';
+  }
+
   const actions: Record<string, Action> = {
     async check(pageId) {
       const r = await keeper.check({ pageId });
@@ -610,7 +760,7 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
           : `${STATE_LABEL[x.state_before]} → ${STATE_LABEL[x.state_after]}`;
       return {
         kind: NEEDS_PERSON.has(x.state_after) ? 'error' : 'ok',
-        text: `Checked with Facebook: ${change}.${x.message ? ` ${x.message}` : ''}`,
+        text: `Checked with ${await platformWord(pageId)}: ${change}.${x.message ? ` ${x.message}` : ''}`,
       };
     },
     async renew(pageId) {

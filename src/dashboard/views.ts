@@ -3,6 +3,7 @@
  * (escaped); no view ever receives a token, an app secret or an API key, so none can render one.
  */
 import type { ConnectionDetail, ConnectionView, HistoryItem, PageStatus } from '../lifecycle/types.js';
+import { accountsSection, isAccount } from './account-views.js';
 import { timelineChart } from './chart.js';
 import {
   daysLeftText,
@@ -45,7 +46,7 @@ export function layout(o: LayoutOptions, body: Html): Html {
 <a class="brand" href="/"><img src="/assets/favicon.svg?v=${o.assetVersion}" alt="" width="22" height="22"> fb-token-keeper</a>
 ${
   o.csrf !== undefined
-    ? html`<nav><a href="/">Pages</a><a href="/pages/new">Add a page</a><form method="post" action="/sign-out" class="inline">${csrfField(o.csrf)}<button type="submit" class="link">Sign out</button></form></nav>`
+    ? html`<nav><a href="/">Pages</a><a href="/pages/new">Add a page</a><a href="/accounts/new">Add an account</a><form method="post" action="/sign-out" class="inline">${csrfField(o.csrf)}<button type="submit" class="link">Sign out</button></form></nav>`
     : null
 }
 </header>
@@ -106,15 +107,32 @@ ${v.next ? html`<input type="hidden" name="next" value="${v.next}">` : null}
 
 // --- list ---------------------------------------------------------------------------------------
 
-export function pagesPage(pages: PageStatus[], now: number, connections: ConnectionView[] = []): Html {
+export function pagesPage(
+  all: PageStatus[],
+  now: number,
+  connections: ConnectionView[] = [],
+  nextRefresh: ReadonlyMap<string, number | null> = new Map(),
+): Html {
+  // Instagram accounts and Threads profiles have their own table, in their own words.
+  const accounts = all.filter(isAccount);
+  const pages = all.filter((p) => !isAccount(p));
+  const accountsHtml = accounts.length > 0 ? accountsSection(accounts, now, nextRefresh) : null;
+  // Accounts count too: the summary line is the one place that says whether anything needs a person.
+  const broken = all.filter((p) => STATE_TONE[p.state] === 'bad').length;
+  if (pages.length === 0 && accounts.length > 0) {
+    return html`<section>
+<div class="headline"><h1>Managed accounts</h1><a class="button" href="/accounts/new">Add an Instagram or Threads account</a><a class="button primary" href="/pages/new">Add a page</a></div>
+<p class="summary">${accounts.length} account${accounts.length === 1 ? '' : 's'}${broken > 0 ? html` · <strong class="bad-text">${broken} need${broken === 1 ? 's' : ''} attention</strong>` : ' · all posting normally'}</p>
+${accountsHtml}
+</section>`;
+  }
   if (pages.length === 0) {
     return html`<section class="card">
 <h1>Managed pages</h1>
 <p>No page is managed yet.</p>
-<p><a class="button primary" href="/pages/new">Add a page</a></p>
+<p><a class="button primary" href="/pages/new">Add a page</a> <a class="button" href="/accounts/new">Add an Instagram or Threads account</a></p>
 </section>`;
   }
-  const broken = pages.filter((p) => STATE_TONE[p.state] === 'bad').length;
   const byId = new Map(pages.map((p) => [p.page_id, p]));
   // A Page is shown once: under the login it belongs to, else among the Pages on their own.
   const grouped = new Set<string>();
@@ -131,7 +149,7 @@ export function pagesPage(pages: PageStatus[], now: number, connections: Connect
     .filter((g) => g.own.length > 0);
   const alone = pages.filter((p) => !grouped.has(p.page_id));
   return html`<section>
-<div class="headline"><h1>Managed pages</h1><a class="button primary" href="/pages/new">Add a page</a></div>
+<div class="headline"><h1>Managed pages</h1><a class="button" href="/accounts/new">Add an Instagram or Threads account</a><a class="button primary" href="/pages/new">Add a page</a></div>
 <p class="summary">${pages.length} page${pages.length === 1 ? '' : 's'}${groups.length > 0 ? ` · ${groups.length} Facebook login${groups.length === 1 ? '' : 's'}` : ''}${broken > 0 ? html` · <strong class="bad-text">${broken} need${broken === 1 ? 's' : ''} attention</strong>` : ' · all posting normally'}</p>
 ${groups.map(
   ({ c, own }) => html`<section class="group" data-connection-id="${c.id}">
@@ -149,6 +167,7 @@ ${pagesTable(alone, now)}
 </section>`
     : null
 }
+${accountsHtml}
 </section>`;
 }
 
@@ -241,7 +260,13 @@ ${
 </dl>
 </section>
 
-<section class="card">
+${historySections(v)}`;
+}
+
+/** The timeline chart and the history table of a Page or an account. */
+export function historySections(v: PageView): Html {
+  const s = v.status;
+  return html`<section class="card">
 <h2>Timeline</h2>
 <div class="chart-wrap">${timelineChart({ status: s, history: v.chartHistory, now: v.now })}</div>
 <ul class="legend small">

@@ -37,6 +37,11 @@ function envFor(name: string): Record<string, string> {
     DATABASE_URL: `sqlite:${join(dir, `${name}-${++n}.db`)}`,
     ENCRYPTION_KEY_FILE: join(dir, `${name}-${n}.key`),
     GRAPH_API_URL: graph.url,
+    INSTAGRAM_API_URL: graph.instagramUrl,
+    INSTAGRAM_OAUTH_URL: graph.instagramUrl,
+    INSTAGRAM_DIALOG_URL: graph.instagramUrl,
+    THREADS_API_URL: graph.threadsUrl,
+    THREADS_DIALOG_URL: graph.threadsUrl,
     PUBLIC_URL: 'http://keeper.test:5000',
     LOG_LEVEL: 'warn',
   };
@@ -119,6 +124,9 @@ describe('setup in a terminal', () => {
     const env = envFor('guided');
     const t = openTerminal('node bin/fb-token-keeper.js setup', { cwd: ROOT, env });
     try {
+      // The first question; Facebook Pages is the answer already chosen.
+      await t.waitFor(/◆ {2}What do you post to\?/);
+      t.enter();
       // No Page id to give: the Pages come from the token.
       await t.waitFor(/◆ {2}Facebook App id/);
       // setup's own validation, as you type
@@ -283,6 +291,71 @@ describe('setup in a terminal', () => {
     }
     expect(JSON.parse((await cli(['status', '--json'], env)).stdout).pages).toEqual([]);
   });
+});
+
+describe('setup in a terminal: Instagram (Instagram Login) and Threads', () => {
+  for (const [platform, downs, name, kind] of [
+    ['instagram', 1, 'Instagram', 'Instagram account'],
+    ['threads', 2, 'Threads', 'Threads profile'],
+  ] as const) {
+    it(`${name}: asks the app id, secret and token, connects with ${platform}, says when it is refreshed`, async () => {
+      const app = graph.createPlatformApp(platform, { name: `${name} poster` });
+      const acc = graph.createPlatformAccount(platform, { username: `${platform}.tty` });
+      const short = graph.issuePlatformToken(platform, {
+        appId: app.appId,
+        accountId: acc.id,
+        lifetime: 'short',
+      });
+      const fbApp = graph.createApp({ name: 'Facebook app' });
+      const env = envFor(`${platform}-tty`);
+      const t = openTerminal('node bin/fb-token-keeper.js setup', { cwd: ROOT, env });
+      try {
+        await t.waitFor(/◆ {2}What do you post to\?/);
+        t.type(KEY.down.repeat(downs));
+        t.enter();
+        const told = flat(await t.waitFor(new RegExp(`◆ {2}${name} app id`)));
+        if (platform === 'instagram') {
+          expect(told).toContain(
+            'An Instagram account reached through a Facebook Page keeps using the Page token',
+          );
+        } else {
+          expect(told).toContain('not the Facebook app id');
+        }
+        // Threads: the Facebook app id is refused in Threads' words, and can be entered again.
+        t.enter(platform === 'threads' ? fbApp.appId : app.appId);
+        await t.waitFor(new RegExp(`◆ {2}${name} app secret \\(typed hidden\\)`));
+        t.enter(platform === 'threads' ? fbApp.appSecret : app.appSecret);
+        await t.waitFor(new RegExp(`◆ {2}${name} access token \\(typed hidden\\)`));
+        t.enter(short);
+        if (platform === 'threads') {
+          const refused = flat(await t.waitFor(/◆ {2}What now\?/));
+          expect(refused).toMatch(/Threads refused this set-up; nothing was stored: .*Threads app/);
+          // A refused app id: "Enter the App id and secret again" is the suggestion.
+          await t.waitFor(/● Enter the App id and secret again/);
+          t.enter();
+          await t.waitFor(/◆ {2}Threads app id/);
+          t.enter(app.appId);
+          await t.waitFor(/◆ {2}Threads app secret \(typed hidden\)/);
+          t.enter(app.appSecret);
+        }
+        const done = flat(await t.waitFor(new RegExp(`${kind} @${platform}\\.tty is set up\\.`)));
+        expect(done).toContain(`Stored ${kind} @${platform}.tty (encrypted): healthy`);
+        expect(done).toMatch(
+          /It is refreshed when \d+ days or fewer are left, never before it is 24 hours old/,
+        );
+        expect(await t.exit()).toBe(0);
+        for (const secret of [short, app.appSecret, fbApp.appSecret]) expect(t.raw()).not.toContain(secret);
+      } finally {
+        t.kill();
+      }
+      const status = JSON.parse((await cli(['status', '--json'], env)).stdout) as {
+        pages: { page_id: string; platform: string; state: string }[];
+      };
+      expect(status.pages).toEqual([
+        expect.objectContaining({ page_id: acc.id, platform, state: 'healthy' }),
+      ]);
+    });
+  }
 });
 
 describe('setup for scripts', () => {

@@ -69,6 +69,12 @@ export async function withDashboard(
         TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
         GRAPH_API_URL: graph.url,
         FACEBOOK_DIALOG_URL: graph.url,
+        // The emulator's Instagram-Login and Threads hosts (their dialogs too).
+        INSTAGRAM_API_URL: graph.instagramUrl,
+        INSTAGRAM_OAUTH_URL: graph.instagramUrl,
+        INSTAGRAM_DIALOG_URL: graph.instagramUrl,
+        THREADS_API_URL: graph.threadsUrl,
+        THREADS_DIALOG_URL: graph.threadsUrl,
         PUBLIC_URL: 'http://keeper.test',
         ...env,
       });
