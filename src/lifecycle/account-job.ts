@@ -25,6 +25,7 @@ import type { Connection, LastError, ManagedPage, NewEvent, TokenInfo } from '..
 import { deriveAccountState } from './account-decide.js';
 import { backoffMs } from './decide.js';
 import type { ConnectionLooker, ConnectionRunOptions, EngineDeps, ProcessOptions } from './deps.js';
+import { pageEvents } from './util.js';
 import type { ConnectionOutcome, ProcessOutcome } from './outcome.js';
 
 export function providerOf(
@@ -296,24 +297,7 @@ export function createAccountJob(deps: EngineDeps) {
     };
   }
 
-  function event(
-    page: ManagedPage,
-    type: NewEvent['type'],
-    reason: string | null,
-    extra: Partial<NewEvent> = {},
-  ): NewEvent {
-    return {
-      pageId: page.pageId,
-      at: clock.now(),
-      type,
-      reason,
-      stateFrom: null,
-      stateTo: null,
-      message: null,
-      details: {},
-      ...extra,
-    };
-  }
+  const event = pageEvents(clock);
 
   return { underLease };
 }

@@ -33,6 +33,7 @@ import { deriveAccountState, isRefreshablePlatform } from './account-decide.js';
 import { processAccountPage } from './account-job.js';
 import type { ConnectionJob } from './connection-job.js';
 import type { EngineDeps, ProcessOptions } from './deps.js';
+import { pageEvents } from './util.js';
 import {
   type ConnectionOutcome,
   isRenewal,
@@ -101,24 +102,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     return { postingToken: minted.token, posting: minted.info, pageName: minted.name ?? page.pageName };
   }
 
-  function event(
-    page: ManagedPage,
-    type: NewEvent['type'],
-    reason: string | null,
-    extra: Partial<NewEvent> = {},
-  ): NewEvent {
-    return {
-      pageId: page.pageId,
-      at: clock.now(),
-      type,
-      reason,
-      stateFrom: null,
-      stateTo: null,
-      message: null,
-      details: {},
-      ...extra,
-    };
-  }
+  const event = pageEvents(clock);
 
   function withState(page: ManagedPage, now: number): ManagedPage {
     const s = isRefreshablePlatform(page.platform)

@@ -6,7 +6,8 @@
 import { AppError } from '../errors.js';
 import { GraphError } from '../graph/errors.js';
 import type { NewPage } from '../store/types.js';
-import type { ManagedPage } from '../types.js';
+import type { Clock } from '../clock.js';
+import type { ManagedPage, NewEvent } from '../types.js';
 
 /** Run `fn` over items with at most `concurrency` at once. */
 export async function pool<T>(
@@ -53,4 +54,24 @@ export function safeError(err: unknown): { code: string; message: string } {
 export function newPageFrom(page: ManagedPage): NewPage {
   const { createdAt: _c, updatedAt: _u, leaseOwner: _o, leaseExpiresAt: _e, ...rest } = page;
   return rest;
+}
+
+/** A history event on a Page, stamped now: what a job records beside a change (the rest defaults to empty). */
+export function pageEvents(clock: Clock) {
+  return (
+    page: ManagedPage,
+    type: NewEvent['type'],
+    reason: string | null,
+    extra: Partial<NewEvent> = {},
+  ): NewEvent => ({
+    pageId: page.pageId,
+    at: clock.now(),
+    type,
+    reason,
+    stateFrom: null,
+    stateTo: null,
+    message: null,
+    details: {},
+    ...extra,
+  });
 }
