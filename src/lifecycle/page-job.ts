@@ -585,8 +585,9 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     options: ProcessOptions,
     listed?: ManagedPage,
   ): Promise<ProcessOutcome> {
-    const running = inFlight.get(pageId);
-    if (running) {
+    // Two callers waiting on the same work must not both start afterwards (the page lease is
+    // re-entrant for this process, so nothing else would keep them apart): look again after waiting.
+    for (let running = inFlight.get(pageId); running; running = inFlight.get(pageId)) {
       if (options.mode === 'scheduled') {
         const r = await running;
         return { ...r, outcome: 'skipped', decision: { action: 'none', reason: 'in_flight' } };
