@@ -27,7 +27,7 @@ import type { KeeperInternals } from '../lifecycle/keeper.js';
 import { POSTING_TASKS } from '../platforms/facebook/inspect.js';
 import { checkSetupInput } from '../lifecycle/setup.js';
 import type { ConnectResult, SetupInput, SetupResult, ValidateResult } from '../lifecycle/types.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { notesText, statusDetail, terminalText } from './output.js';
 import { readSecretArgs } from './stdin.js';
 
