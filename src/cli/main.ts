@@ -20,14 +20,8 @@ import {
   validateText,
 } from './output.js';
 import { registerApiKeyCommands } from './api-key-command.js';
+import type { CliIo } from './io.js';
 import { readSecretArgs } from './stdin.js';
-
-export interface CliIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  env: Record<string, string | undefined>;
-}
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -45,6 +39,19 @@ export async function runCli(argv: string[], io: CliIo = defaultIo()): Promise<n
       format: 'json',
       destination: process.stderr,
     });
+  }
+  /**
+   * The ACCESS_TOKEN and APP_SECRET arguments of `add` and `connect`: as given, else from
+   * FB_ACCESS_TOKEN / FB_APP_SECRET; `-` reads the next line of stdin (prompting on stderr).
+   */
+  async function tokenAndSecret(token: string | undefined, secret: string | undefined) {
+    const [accessToken = '', appSecret = ''] = await readSecretArgs(
+      [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
+      ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
+      io.stdin,
+      { prompt: io.stderr },
+    );
+    return { accessToken, appSecret };
   }
   /**
    * A keeper for one command. Only the commands that set something up (`setup`, `add`; `serve` and
@@ -137,12 +144,7 @@ Examples:
         secret: string | undefined,
         o: { json?: boolean },
       ) => {
-        const [accessToken = '', appSecret = ''] = await readSecretArgs(
-          [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
-          ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
-          io.stdin,
-          { prompt: io.stderr },
-        );
+        const { accessToken, appSecret } = await tokenAndSecret(token, secret);
         await withKeeper(
           async (k) => {
             const r = await k.setup({ pageId, accessToken, appId, appSecret });
@@ -176,12 +178,7 @@ Examples:
         secret: string | undefined,
         o: { json?: boolean; platform: string; pageId?: string[] },
       ) => {
-        const [accessToken = '', appSecret = ''] = await readSecretArgs(
-          [token ?? io.env.FB_ACCESS_TOKEN, secret ?? io.env.FB_APP_SECRET],
-          ['ACCESS_TOKEN (or FB_ACCESS_TOKEN)', 'APP_SECRET (or FB_APP_SECRET)'],
-          io.stdin,
-          { prompt: io.stderr },
-        );
+        const { accessToken, appSecret } = await tokenAndSecret(token, secret);
         await withKeeper(
           async (k) => {
             const r = await k.connect({

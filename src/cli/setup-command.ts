@@ -27,7 +27,7 @@ import type { KeeperInternals } from '../lifecycle/keeper.js';
 import { POSTING_TASKS } from '../platforms/facebook/inspect.js';
 import { checkSetupInput } from '../lifecycle/setup.js';
 import type { ConnectResult, SetupInput, SetupResult, ValidateResult } from '../lifecycle/types.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { notesText, statusDetail, terminalText } from './output.js';
 import { readSecretArgs } from './stdin.js';
 
@@ -221,6 +221,45 @@ export function describeToken(
 type Retry = 'token' | 'app' | 'stop';
 type PromptIo = { input?: Readable; output?: Writable };
 
+type Credentials = Pick<SetupInput, 'appId' | 'appSecret' | 'accessToken'>;
+/** One prompt per credential, in each flow's own words and rules. */
+type CredentialPrompts = Record<keyof Credentials, () => Promise<string>>;
+
+/** Each credential as given (when valid), else asked for, in this order. */
+async function askCredentials(
+  ask: CredentialPrompts,
+  given: { [K in keyof Credentials]?: string | undefined },
+): Promise<Credentials> {
+  return {
+    appId: given.appId ?? (await ask.appId()),
+    appSecret: given.appSecret ?? (await ask.appSecret()),
+    accessToken: given.accessToken ?? (await ask.accessToken()),
+  };
+}
+
+/**
+ * Tries until something is stored: after each refusal the person chooses (whatNow) to enter
+ * another token, the app id and secret again, or to stop.
+ */
+async function untilStored<C extends Credentials>(
+  input: C,
+  ask: CredentialPrompts,
+  tryOnce: (input: C) => Promise<Retry | null>,
+  stop: () => never,
+): Promise<void> {
+  for (;;) {
+    const retry = await tryOnce(input);
+    if (retry === null) return;
+    if (retry === 'stop') stop();
+    if (retry === 'app') {
+      input.appId = await ask.appId();
+      input.appSecret = await ask.appSecret();
+    } else {
+      input.accessToken = await ask.accessToken();
+    }
+  }
+}
+
 async function interactive(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper): Promise<void> {
   // Real streams in practice (process.stdin/stdout, or a test's); clack falls back to the process's own.
   const opts: PromptIo = {
@@ -284,53 +323,21 @@ async function interactive(flags: SetupFlags, io: CliIo, withKeeper: WithKeeper)
   const pageId = onePage
     ? (given('pageId', flags.pageId) ?? (await ask('pageId', 'Facebook Page id', false)))
     : undefined;
-  if (pageId === undefined) {
-    const login = {
-      appId: given('appId', flags.appId) ?? (await ask('appId', 'Facebook App id', false)),
-      appSecret:
-        given('appSecret', flags.appSecret) ?? (await ask('appSecret', 'App secret (typed hidden)', true)),
-      accessToken:
-        given('accessToken', flags.accessToken) ??
-        (await ask('accessToken', 'Access token (typed hidden)', true)),
-    };
-    await withKeeper(async (k) => {
-      for (;;) {
-        const retry = await attempt(k, login, opts);
-        if (retry === null) return;
-        if (retry === 'stop') stop();
-        if (retry === 'app') {
-          login.appId = await ask('appId', 'Facebook App id', false);
-          login.appSecret = await ask('appSecret', 'App secret (typed hidden)', true);
-        } else {
-          login.accessToken = await ask('accessToken', 'Access token (typed hidden)', true);
-        }
-      }
-    });
-    return;
-  }
-  const input: SetupInput = {
-    pageId,
-    appId: given('appId', flags.appId) ?? (await ask('appId', 'Facebook App id', false)),
-    appSecret:
-      given('appSecret', flags.appSecret) ?? (await ask('appSecret', 'App secret (typed hidden)', true)),
-    accessToken:
-      given('accessToken', flags.accessToken) ??
-      (await ask('accessToken', 'Access token (typed hidden)', true)),
+  const prompts: CredentialPrompts = {
+    appId: () => ask('appId', 'Facebook App id', false),
+    appSecret: () => ask('appSecret', 'App secret (typed hidden)', true),
+    accessToken: () => ask('accessToken', 'Access token (typed hidden)', true),
   };
-
-  await withKeeper(async (k) => {
-    for (;;) {
-      const retry = await attempt(k, input, opts);
-      if (retry === null) return;
-      if (retry === 'stop') stop();
-      if (retry === 'app') {
-        input.appId = await ask('appId', 'Facebook App id', false);
-        input.appSecret = await ask('appSecret', 'App secret (typed hidden)', true);
-      } else {
-        input.accessToken = await ask('accessToken', 'Access token (typed hidden)', true);
-      }
-    }
-  });
+  // No Page id: a login, whose Pages are chosen from (or a Page token, for its own Page).
+  const input = {
+    ...(pageId !== undefined ? { pageId } : {}),
+    ...(await askCredentials(prompts, {
+      appId: given('appId', flags.appId),
+      appSecret: given('appSecret', flags.appSecret),
+      accessToken: given('accessToken', flags.accessToken),
+    })),
+  };
+  await withKeeper((k) => untilStored(input, prompts, (i) => attempt(k, i, opts), stop));
 }
 
 /**
@@ -563,53 +570,50 @@ async function accountSetup(
     if (p.isCancel(v)) return stop();
     return v.trim();
   };
-  const askAppId = () => text(`${name} app id`, (x) => accountAppIdProblem(platform, x));
+  const prompts: CredentialPrompts = {
+    appId: () => text(`${name} app id`, (x) => accountAppIdProblem(platform, x)),
+    appSecret: () => hidden('appSecret', `${name} app secret (typed hidden)`),
+    accessToken: () => hidden('accessToken', `${name} access token (typed hidden)`),
+  };
   const appIdGiven =
     flags.appId !== undefined && accountAppIdProblem(platform, flags.appId) === undefined
       ? flags.appId.trim()
       : undefined;
-  const input = {
-    platform,
-    appId: appIdGiven ?? (await askAppId()),
-    appSecret: await hidden('appSecret', `${name} app secret (typed hidden)`),
-    accessToken: await hidden('accessToken', `${name} access token (typed hidden)`),
-  };
-  await withKeeper(async (k) => {
-    for (;;) {
-      const work = p.spinner({ ...opts });
-      work.start(`Exchanging and verifying the token with ${name}`);
-      let r: ConnectResult;
-      try {
-        r = await k.connect(input);
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-        work.error(`${name} refused this set-up; nothing was stored: ${err.message}`);
-        const retry = await whatNow(err.code === 'token_invalid' ? 'token' : 'app', opts);
-        if (retry === 'stop') stop();
-        if (retry === 'app') {
-          input.appId = await askAppId();
-          input.appSecret = await hidden('appSecret', `${name} app secret (typed hidden)`);
-        } else {
-          input.accessToken = await hidden('accessToken', `${name} access token (typed hidden)`);
+  // The secret and the token are always typed here: FB_APP_SECRET / FB_ACCESS_TOKEN are Facebook's.
+  const input = { platform, ...(await askCredentials(prompts, { appId: appIdGiven })) };
+  await withKeeper((k) =>
+    untilStored(
+      input,
+      prompts,
+      async (account) => {
+        const work = p.spinner({ ...opts });
+        work.start(`Exchanging and verifying the token with ${name}`);
+        let r: ConnectResult;
+        try {
+          r = await k.connect(account);
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          work.error(`${name} refused this set-up; nothing was stored: ${err.message}`);
+          return whatNow(err.code === 'token_invalid' ? 'token' : 'app', opts);
         }
-        continue;
-      }
-      const a = r.pages[0];
-      const who = `${platform === 'threads' ? 'Threads profile' : 'Instagram account'} ${terminalText(a?.page_name ? `@${a.page_name}` : (a?.page_id ?? r.connection.user_id))}`;
-      work.stop(`Stored ${who} (encrypted): ${a?.state ?? r.connection.state}`);
-      p.note(
-        notesText([
-          a?.expires_at
-            ? `The token is valid until ${date(a.expires_at)}.`
-            : `${name} did not say when the token expires.`,
-          `It is refreshed when ${a?.renewal_threshold_days ?? k.config.renewalThresholdDays} days or fewer are left, never before it is 24 hours old; if refreshing keeps failing, alerts come before it expires, with a link to log in to ${name} again.`,
-        ]),
-        'What I did',
-        opts,
-      );
-      p.note(nextSteps(k.config.publicUrl), 'Next', opts);
-      p.outro(`${who} is set up.`, opts);
-      return;
-    }
-  });
+        const a = r.pages[0];
+        const who = `${platform === 'threads' ? 'Threads profile' : 'Instagram account'} ${terminalText(a?.page_name ? `@${a.page_name}` : (a?.page_id ?? r.connection.user_id))}`;
+        work.stop(`Stored ${who} (encrypted): ${a?.state ?? r.connection.state}`);
+        p.note(
+          notesText([
+            a?.expires_at
+              ? `The token is valid until ${date(a.expires_at)}.`
+              : `${name} did not say when the token expires.`,
+            `It is refreshed when ${a?.renewal_threshold_days ?? k.config.renewalThresholdDays} days or fewer are left, never before it is 24 hours old; if refreshing keeps failing, alerts come before it expires, with a link to log in to ${name} again.`,
+          ]),
+          'What I did',
+          opts,
+        );
+        p.note(nextSteps(k.config.publicUrl), 'Next', opts);
+        p.outro(`${who} is set up.`, opts);
+        return null;
+      },
+      stop,
+    ),
+  );
 }

@@ -13,7 +13,7 @@ import {
 } from './refreshable.js';
 import { ControlError, type TokenStatus } from './state.js';
 import { FAULT_KINDS, type FaultSpec, type RecordedCall } from './http.js';
-import type { FakeGraph } from './index.js';
+import type { FakeGraph } from './fake-graph.js';
 
 /** JSON cannot carry Infinity: `times` may be null, "Infinity" or a number. */
 const times = z

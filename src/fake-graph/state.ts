@@ -441,13 +441,11 @@ export class FakeGraphState {
     return full;
   }
 
-  /** docs/FACEBOOK.md#the-tokens: short-lived (~1 h, from Login) or long-lived (60 days, after the exchange). */
-  issueUserToken(o: {
-    appId: string;
-    userId: string;
-    lifetime: 'short' | 'long';
-    scopes?: readonly string[];
-  }): string {
+  /** A person's own token of an app (a USER token made from no other), valid for `validMs`. */
+  private issuePersonToken(
+    o: { appId: string; userId: string; lifetime: 'short' | 'long'; scopes: readonly string[] },
+    validMs: number,
+  ): string {
     this.app(o.appId);
     this.user(o.userId);
     return this.issue({
@@ -457,10 +455,23 @@ export class FakeGraphState {
       systemUserId: null,
       pageId: null,
       lifetime: o.lifetime,
-      expiresAt: this.clock.now() + (o.lifetime === 'short' ? SHORT_LIVED_MS : LONG_LIVED_MS),
-      scopes: [...(o.scopes ?? DEFAULT_SCOPES)],
+      expiresAt: this.clock.now() + validMs,
+      scopes: [...o.scopes],
       parent: null,
     }).token;
+  }
+
+  /** docs/FACEBOOK.md#the-tokens: short-lived (~1 h, from Login) or long-lived (60 days, after the exchange). */
+  issueUserToken(o: {
+    appId: string;
+    userId: string;
+    lifetime: 'short' | 'long';
+    scopes?: readonly string[];
+  }): string {
+    return this.issuePersonToken(
+      { ...o, scopes: o.scopes ?? DEFAULT_SCOPES },
+      o.lifetime === 'short' ? SHORT_LIVED_MS : LONG_LIVED_MS,
+    );
   }
 
   /**
@@ -469,19 +480,7 @@ export class FakeGraphState {
    * less than 24 hours (23 h here) and never renewed.
    */
   issueWhatsAppTemporaryToken(o: { appId: string; userId: string }): string {
-    this.app(o.appId);
-    this.user(o.userId);
-    return this.issue({
-      kind: 'USER',
-      appId: o.appId,
-      userId: o.userId,
-      systemUserId: null,
-      pageId: null,
-      lifetime: 'short',
-      expiresAt: this.clock.now() + WHATSAPP_TEMPORARY_MS,
-      scopes: [...WHATSAPP_SCOPES],
-      parent: null,
-    }).token;
+    return this.issuePersonToken({ ...o, lifetime: 'short', scopes: WHATSAPP_SCOPES }, WHATSAPP_TEMPORARY_MS);
   }
 
   /** docs/FACEBOOK.md#system-user-tokens: non-expiring, or 60 days (`set_token_expires_in_60_days`). */

@@ -6,12 +6,10 @@
  * the JSON body (docs/FACEBOOK.md#errors, see errors.ts). Nothing thrown from here carries a token or a secret.
  */
 import { createHmac } from 'node:crypto';
-import { request } from 'undici';
 import type { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { TokenType } from '../types.js';
 import { classifyGraphError, GraphError, type GraphErrorKind } from './errors.js';
-import { safeCause } from './redact.js';
 import {
   accessTokenSchema,
   accountsSchema,
@@ -24,6 +22,7 @@ import {
 } from './schemas.js';
 import { createBatchQueue, type ItemResult } from './batch.js';
 import { batchItemHeaders, type GraphUsage, parseUsageHeaders, usageBucket } from './usage.js';
+import { parseJson, type RawAnswer, readShape, sendRequest } from './wire.js';
 
 type Reporter = (err: GraphError | null) => void;
 
@@ -189,13 +188,6 @@ interface CallSpec<T> {
   bucket?: 'app' | 'page';
 }
 
-/** An HTTP answer before it is read as a Graph answer (a whole response, or one batch item). */
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
-
 export function createGraphClient(options: GraphClientOptions): GraphClient {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxAccountPages = options.maxAccountPages ?? DEFAULT_MAX_ACCOUNT_PAGES;
@@ -223,36 +215,22 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       params.access_token = spec.accessToken;
       params.appsecret_proof = appsecretProof(spec.accessToken, spec.app.appSecret);
     }
-    const query = new URLSearchParams(params).toString();
-    const url = method === 'GET' ? `${root}${spec.path}?${query}` : `${root}${spec.path}`;
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      const res = await request(url, {
-        method,
-        signal,
-        headers: {
-          accept: 'application/json',
-          ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-        },
-        ...(method === 'POST' ? { body: query } : {}),
-      });
-      return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
-    } catch (e: unknown) {
-      // The undici error is replaced by a safe stand-in: it may reference the request (and the URL).
-      const timedOut = signal.aborted;
-      const err = new GraphError({
-        kind: 'transient',
-        endpoint: spec.endpoint,
-        // The URL without its query (which carries tokens), and where it comes from.
-        message: timedOut
-          ? `Facebook ${spec.endpoint} did not answer within ${timeoutMs} ms (${root}${spec.path}; GRAPH_API_URL=${options.baseUrl})`
-          : `could not reach Facebook for ${spec.endpoint} at ${root}${spec.path} (network error): check GRAPH_API_URL (now ${options.baseUrl}) and the network`,
-        cause: safeCause(e, secrets),
-        secrets,
-      });
-      report(err);
-      throw err;
+    const raw = await sendRequest({
+      label: 'Facebook',
+      endpoint: spec.endpoint,
+      method,
+      where: `${root}${spec.path}`,
+      params,
+      timeoutMs,
+      variable: 'GRAPH_API_URL',
+      base: options.baseUrl,
+      secrets,
+    });
+    if (raw instanceof GraphError) {
+      report(raw);
+      throw raw;
     }
+    return raw;
   }
 
   const reporter = (endpoint: string): Reporter => {
@@ -291,13 +269,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     };
     const usage = parseUsageHeaders(headers);
     lastUsage = usage;
-    let json: unknown;
-    let parsedJson = true;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      parsedJson = false;
-    }
+    const body = parseJson(text);
+    let json = body.ok ? body.json : undefined;
+    let parsedJson = body.ok;
     if (
       !parsedJson &&
       spec.allowFormEncoded &&
@@ -318,23 +292,13 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       return fail(err);
     }
     tellUsage(spec, usage, calls, false);
-    const parsed = spec.schema.safeParse(json);
-    if (!parsed.success) {
-      // Only the paths of the problems: zod messages could quote the received values.
-      const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(root)'))]
-        .slice(0, 5)
-        .join(', ');
-      return fail(
-        new GraphError({
-          kind: 'transient',
-          code: 'graph_bad_response',
-          endpoint: spec.endpoint,
-          fbHttpStatus: status,
-          message: `Facebook ${spec.endpoint} answered with an unexpected shape (missing or invalid: ${fields})`,
-          secrets,
-        }),
-      );
-    }
+    const parsed = readShape(spec.schema, json, {
+      label: 'Facebook',
+      endpoint: spec.endpoint,
+      status,
+      secrets,
+    });
+    if (!parsed.ok) return fail(parsed.error);
     report(null);
     return parsed.data;
   }

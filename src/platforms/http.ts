@@ -4,11 +4,10 @@
  * every failure classified on the platform's own terms (errors.ts), and nothing thrown that
  * carries a token or a secret (the URL's query is never put into a message).
  */
-import { request } from 'undici';
 import type { z } from 'zod';
 import type { GraphCallInfo } from '../graph/client.js';
 import { GraphError } from '../graph/errors.js';
-import { safeCause } from '../graph/redact.js';
+import { parseJson, readShape, sendRequest } from '../graph/wire.js';
 import { classifyPlatformError, PLATFORM_LABEL, type RefreshablePlatformName } from './errors.js';
 
 export interface PlatformCallerOptions {
@@ -41,10 +40,6 @@ export function createPlatformCaller(options: PlatformCallerOptions): PlatformCa
   const label = PLATFORM_LABEL[options.platform];
   const timeoutMs = options.timeoutMs ?? 10_000;
   return async function call<T>(spec: PlatformCall<T>): Promise<T> {
-    const method = spec.method ?? 'GET';
-    const query = new URLSearchParams(spec.params).toString();
-    const where = `${spec.base}${spec.path}`;
-    const url = method === 'GET' ? `${where}?${query}` : where;
     const secrets = [...spec.secrets];
     const started = performance.now();
     const fail = (err: GraphError): never => {
@@ -57,70 +52,34 @@ export function createPlatformCaller(options: PlatformCallerOptions): PlatformCa
       });
       throw err;
     };
-    const signal = AbortSignal.timeout(timeoutMs);
-    let status: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let text: string;
-    try {
-      const res = await request(url, {
-        method,
-        signal,
-        headers: {
-          accept: 'application/json',
-          ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-        },
-        ...(method === 'POST' ? { body: query } : {}),
-      });
-      status = res.statusCode;
-      headers = res.headers;
-      text = await res.body.text();
-    } catch (e: unknown) {
-      return fail(
-        new GraphError({
-          kind: 'transient',
-          endpoint: spec.endpoint,
-          message: signal.aborted
-            ? `${label} ${spec.endpoint} did not answer within ${timeoutMs} ms (${where}; ${spec.variable}=${spec.base})`
-            : `could not reach ${label} for ${spec.endpoint} at ${where} (network error): check ${spec.variable} (now ${spec.base}) and the network`,
-          cause: safeCause(e, secrets),
-          secrets,
-        }),
-      );
-    }
-    let json: unknown;
-    let parsedJson = true;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      parsedJson = false;
-    }
+    const raw = await sendRequest({
+      label,
+      endpoint: spec.endpoint,
+      method: spec.method ?? 'GET',
+      where: `${spec.base}${spec.path}`,
+      params: spec.params,
+      timeoutMs,
+      variable: spec.variable,
+      base: spec.base,
+      secrets,
+    });
+    if (raw instanceof GraphError) return fail(raw);
+    const { status, headers, text } = raw;
+    const body = parseJson(text);
+    const json = body.ok ? body.json : undefined;
     const hasError =
-      parsedJson && typeof json === 'object' && json !== null && ('error' in json || 'error_message' in json);
-    if (status < 200 || status >= 300 || !parsedJson || hasError) {
+      body.ok && typeof json === 'object' && json !== null && ('error' in json || 'error_message' in json);
+    if (status < 200 || status >= 300 || !body.ok || hasError) {
       return fail(
-        classifyPlatformError(options.platform, parsedJson ? json : text, status, headers, {
+        classifyPlatformError(options.platform, body.ok ? json : text, status, headers, {
           endpoint: spec.endpoint,
           secrets,
           tokenCall: spec.tokenCall,
         }),
       );
     }
-    const parsed = spec.schema.safeParse(json);
-    if (!parsed.success) {
-      const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(root)'))]
-        .slice(0, 5)
-        .join(', ');
-      return fail(
-        new GraphError({
-          kind: 'transient',
-          code: 'graph_bad_response',
-          endpoint: spec.endpoint,
-          fbHttpStatus: status,
-          message: `${label} ${spec.endpoint} answered with an unexpected shape (missing or invalid: ${fields})`,
-          secrets,
-        }),
-      );
-    }
+    const parsed = readShape(spec.schema, json, { label, endpoint: spec.endpoint, status, secrets });
+    if (!parsed.ok) return fail(parsed.error);
     options.onCall?.({
       endpoint: spec.endpoint,
       durationMs: performance.now() - started,

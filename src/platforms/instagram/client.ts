@@ -1,6 +1,6 @@
 /**
  * The Instagram API with Instagram Login (docs/FACEBOOK.md#instagram-login-tokens): the calls the
- * keeper makes, over platforms/http.ts.
+ * keeper makes, over platforms/http.ts; the three token grants are token-grants.ts's.
  * - `GET {INSTAGRAM_API_URL}/access_token?grant_type=ig_exchange_token&client_secret&access_token`
  *   (https://developers.facebook.com/docs/instagram-platform/reference/access_token);
  * - `GET {INSTAGRAM_API_URL}/refresh_access_token?grant_type=ig_refresh_token&access_token`
@@ -11,20 +11,20 @@
  *   (https://developers.facebook.com/docs/instagram-platform/instagram-api-with-instagram-login/business-login).
  */
 import { z } from 'zod';
-import type { Clock } from '../../clock.js';
-import type { AppCredentials, GraphCallInfo } from '../../graph/client.js';
-import { createPlatformCaller } from '../http.js';
+import type { AppCredentials } from '../../graph/client.js';
 import type { PlatformToken } from '../refreshable-provider.js';
-import { createTokenGrants, platformTokenSchema } from '../token-grants.js';
+import {
+  createTokenGrants,
+  type PlatformClientOptions,
+  platformHost,
+  platformTokenSchema,
+} from '../token-grants.js';
 
-export interface InstagramClientOptions {
+export interface InstagramClientOptions extends PlatformClientOptions {
   /** INSTAGRAM_API_URL (graph.instagram.com). */
   apiUrl: string;
   /** INSTAGRAM_OAUTH_URL (api.instagram.com). */
   oauthUrl: string;
-  clock: Clock;
-  timeoutMs?: number;
-  onCall?: (info: GraphCallInfo) => void;
 }
 
 const id = z.union([z.string().min(1), z.number()]).transform(String);
@@ -51,19 +51,15 @@ export interface InstagramClient {
 }
 
 export function createInstagramClient(o: InstagramClientOptions): InstagramClient {
-  const call = createPlatformCaller({
+  const api = platformHost(o.apiUrl, 'INSTAGRAM_API_URL');
+  const grants = createTokenGrants(o, {
     platform: 'instagram',
-    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
-    ...(o.onCall ? { onCall: o.onCall } : {}),
-  });
-  const api = { base: o.apiUrl.replace(/\/+$/, ''), variable: 'INSTAGRAM_API_URL' };
-  const grants = createTokenGrants({
-    call,
     api,
-    clock: o.clock,
+    oauth: platformHost(o.oauthUrl, 'INSTAGRAM_OAUTH_URL'),
     exchangeGrant: 'ig_exchange_token',
     refreshGrant: 'ig_refresh_token',
   });
+  const { call } = grants;
   return {
     exchange: grants.exchange,
     refresh: grants.refresh,
@@ -80,23 +76,7 @@ export function createInstagramClient(o: InstagramClientOptions): InstagramClien
       return { userId: r.user_id, username: r.username ?? null };
     },
     async redeemCode(code, redirectUri, app) {
-      const r = await call({
-        base: o.oauthUrl.replace(/\/+$/, ''),
-        variable: 'INSTAGRAM_OAUTH_URL',
-        endpoint: 'oauth/access_token(code)',
-        path: '/oauth/access_token',
-        method: 'POST',
-        params: {
-          client_id: app.appId,
-          client_secret: app.appSecret,
-          grant_type: 'authorization_code',
-          redirect_uri: redirectUri,
-          code,
-        },
-        secrets: [app.appSecret, code],
-        schema: codeSchema,
-        tokenCall: false,
-      });
+      const r = await grants.redeemCode(code, redirectUri, app, codeSchema);
       const first = 'data' in r ? r.data[0]! : r;
       const scopes = Array.isArray(first.permissions)
         ? first.permissions

@@ -1,5 +1,6 @@
 /**
- * The Threads API (docs/FACEBOOK.md#threads-tokens): the calls the keeper makes, over platforms/http.ts.
+ * The Threads API (docs/FACEBOOK.md#threads-tokens): the calls the keeper makes, over platforms/http.ts;
+ * the three token grants are token-grants.ts's.
  * - `GET {THREADS_API_URL}/access_token?grant_type=th_exchange_token&client_secret&access_token` and
  *   `GET {THREADS_API_URL}/refresh_access_token?grant_type=th_refresh_token&access_token`
  *   (https://developers.facebook.com/docs/threads/get-started/long-lived-tokens/);
@@ -13,21 +14,16 @@
  *   (https://developers.facebook.com/docs/threads/get-started/get-access-tokens-and-permissions).
  */
 import { z } from 'zod';
-import type { Clock } from '../../clock.js';
-import type { AppCredentials, GraphCallInfo } from '../../graph/client.js';
-import { createPlatformCaller } from '../http.js';
+import type { AppCredentials } from '../../graph/client.js';
 import type { PlatformToken } from '../refreshable-provider.js';
-import { createTokenGrants } from '../token-grants.js';
+import { createTokenGrants, type PlatformClientOptions, platformHost } from '../token-grants.js';
 
 /** The Threads API version the keeper speaks. */
 export const THREADS_API_VERSION = 'v1.0';
 
-export interface ThreadsClientOptions {
+export interface ThreadsClientOptions extends PlatformClientOptions {
   /** THREADS_API_URL (graph.threads.net). */
   apiUrl: string;
-  clock: Clock;
-  timeoutMs?: number;
-  onCall?: (info: GraphCallInfo) => void;
 }
 
 const id = z.union([z.string().min(1), z.number()]).transform(String);
@@ -67,20 +63,17 @@ export interface ThreadsClient {
 }
 
 export function createThreadsClient(o: ThreadsClientOptions): ThreadsClient {
-  const call = createPlatformCaller({
-    platform: 'threads',
-    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
-    ...(o.onCall ? { onCall: o.onCall } : {}),
-  });
-  const api = { base: o.apiUrl.replace(/\/+$/, ''), variable: 'THREADS_API_URL' };
+  const api = platformHost(o.apiUrl, 'THREADS_API_URL');
   const ms = (s: number | undefined) => (s === undefined || s === 0 ? null : s * 1000);
-  const grants = createTokenGrants({
-    call,
+  // The code is redeemed on the API host itself (Instagram has a host of its own for it).
+  const grants = createTokenGrants(o, {
+    platform: 'threads',
     api,
-    clock: o.clock,
+    oauth: api,
     exchangeGrant: 'th_exchange_token',
     refreshGrant: 'th_refresh_token',
   });
+  const { call } = grants;
   return {
     exchange: grants.exchange,
     refresh: grants.refresh,
@@ -128,22 +121,7 @@ export function createThreadsClient(o: ThreadsClientOptions): ThreadsClient {
       });
     },
     async redeemCode(code, redirectUri, app) {
-      const r = await call({
-        ...api,
-        endpoint: 'oauth/access_token(code)',
-        path: '/oauth/access_token',
-        method: 'POST',
-        params: {
-          client_id: app.appId,
-          client_secret: app.appSecret,
-          grant_type: 'authorization_code',
-          redirect_uri: redirectUri,
-          code,
-        },
-        secrets: [app.appSecret, code],
-        schema: codeSchema,
-        tokenCall: false,
-      });
+      const r = await grants.redeemCode(code, redirectUri, app, codeSchema);
       return r.access_token;
     },
   };
