@@ -5,13 +5,16 @@
  * so one check costs about one round trip of latency, and the ideal round takes N·L/C.
  *
  *   npm run bench:sweep -- [--pages 10000] [--latency 100] [--concurrency 8,32] [--backend sqlite|postgres|both]
- *                          [--pages-per-connection 1,10]
+ *                          [--pages-per-connection 1,10] [--batch auto|off]
  *
  * --pages-per-connection: how many Pages share one login (one connection, whose source token a
  * round looks at once for all of them). The Graph calls per Page check — the login's look shared
  * by its Pages plus the Page's own check — are printed beside the app-budget calls (debug_token)
  * and the HTTP round trips per 1,000 checks, from the emulator's record of calls. Target: ≤ 1.15
  * calls per Page check at 10 Pages per login.
+ *
+ * --batch: GRAPH_BATCH (default auto: the checks waiting on one round trip share a batch request,
+ * so a round is no longer bound by N·L/C; off: one request per call, where N·L/C is the ideal).
  *
  * --latency and --concurrency take comma-separated lists; every combination is run. A row with
  * L = 0 at the largest C is added: it is the keeper's own cost per page (CPU + database + the
@@ -30,14 +33,16 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8,32' },
     backend: { type: 'string', default: 'both' },
     'pages-per-connection': { type: 'string', default: '1,10' },
+    batch: { type: 'string', default: 'auto' },
   },
 });
+const batch = values.batch === 'off' ? 'off' : 'auto';
 const perLogins = numberList(values['pages-per-connection']);
 const N = Number(values.pages);
 const latencies = numberList(values.latency);
 const concurrencies = numberList(values.concurrency);
 
-console.log(`sweep: ${N} pages; ${machine()}`);
+console.log(`sweep: ${N} pages, GRAPH_BATCH=${batch}; ${machine()}`);
 const emulator = await spawnEmulator();
 const rows: (string | number)[][] = [];
 try {
@@ -64,6 +69,7 @@ try {
               key: db.key,
               graphUrl: emulator.url,
               concurrency: C,
+              batch,
             });
             const ideal = (N * L) / C;
             const storeN = Object.values(r.storeCalls).reduce((a, c) => a + c.n, 0);

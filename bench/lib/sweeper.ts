@@ -21,6 +21,8 @@ export interface SweepInput {
   key: string;
   graphUrl: string;
   concurrency: number;
+  /** GRAPH_BATCH (default auto). */
+  batch?: 'auto' | 'off';
   /** Sample RSS this often (ms). */
   sampleMs?: number;
 }
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
     TOKEN_ENCRYPTION_KEY: input.key,
     GRAPH_API_URL: input.graphUrl,
     CHECK_CONCURRENCY: String(input.concurrency),
+    GRAPH_BATCH: input.batch ?? 'auto',
     LOG_LEVEL: 'silent',
     INSTANCE_ID: `bench:${process.pid}`,
   });

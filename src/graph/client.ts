@@ -20,7 +20,7 @@ import {
   postSchema,
   revokeSchema,
 } from './schemas.js';
-import { createBatchQueue, type ItemResult } from './batch.js';
+import { createBatchQueue, createSlots, type ItemResult } from './batch.js';
 import { batchItemHeaders, type GraphUsage, parseUsageHeaders, usageBucket } from './usage.js';
 import { parseJson, type RawAnswer, readShape, sendRequest } from './wire.js';
 
@@ -102,6 +102,12 @@ export interface GraphClientOptions {
   onUsage?: (u: UsageReport) => void;
   /** GRAPH_BATCH: `auto` sends debug_token calls made at the same time as one batch request. Default `off`. */
   batch?: 'auto' | 'off';
+  /**
+   * At most this many HTTP requests in flight at once, batch requests and single calls alike
+   * (CHECK_CONCURRENCY with GRAPH_BATCH=auto, where a round has more checks waiting than that):
+   * callers beyond wait in order, and their batched calls join the next batch. Default: no bound.
+   */
+  maxInFlight?: number;
 }
 
 /** What one answer said of the budgets (see `GraphClientOptions.onUsage`). */
@@ -154,6 +160,10 @@ export interface GraphClient {
   ): Promise<{ id: string }>;
   /** The usage headers of the last response (a response without headers gives `maxPercent: 0`). */
   readonly usage: GraphUsage;
+  /** GRAPH_BATCH=auto: calls of one kind made meanwhile share one batch request. */
+  readonly batching: boolean;
+  /** Calls made and not answered yet: in flight, or waiting for a slot or a batch. */
+  readonly pendingCalls: number;
 }
 
 /** docs/FACEBOOK.md#appsecret_proof: hex HMAC-SHA256, key = app secret, message = the call's access token. */
@@ -303,11 +313,32 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     return parsed.data;
   }
 
-  async function call<T>(spec: CallSpec<T>): Promise<T> {
+  // Every request shares the bound on requests in flight (maxInFlight), batches included.
+  const slots = options.maxInFlight === undefined ? undefined : createSlots(options.maxInFlight);
+
+  /** One HTTP call, unbounded (the batch queues hold a slot for it already). */
+  async function callUnbounded<T>(spec: CallSpec<T>): Promise<T> {
     const secrets = secretsOf(spec);
     const report = reporter(spec.endpoint);
     const raw = await send(spec, secrets, report);
     return finish(spec, raw, secrets, report);
+  }
+
+  let pending = 0;
+  /** One HTTP call, inside a slot when requests in flight are bounded. */
+  async function call<T>(spec: CallSpec<T>): Promise<T> {
+    pending++;
+    try {
+      if (!slots) return await callUnbounded(spec);
+      await slots.acquire();
+      try {
+        return await callUnbounded(spec);
+      } finally {
+        slots.release();
+      }
+    } finally {
+      pending--;
+    }
   }
 
   const debugSpec = (
@@ -383,14 +414,22 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
     options.batch === 'auto'
       ? createBatchQueue<CallSpec<T>, T>({
           sendBatch: (_key, specs) => sendBatch(label, specs),
-          sendSingle: (spec) => call(spec),
+          sendSingle: (spec) => callUnbounded(spec),
           isRefusal: (e) => e instanceof GraphError && e.kind === 'invalid_request',
+          ...(slots ? { slots } : {}),
         })
       : null;
   const debugQueue = queueOf<z.infer<typeof debugTokenSchema>>('debug_token');
   const probeQueue = queueOf<z.infer<typeof meSchema>>('me(page probe)');
-  const batched = <T>(queue: ReturnType<typeof queueOf<T>>, spec: CallSpec<T>): Promise<T> =>
-    queue ? queue.call(`${spec.app.appId}|${spec.app.appSecret}`, spec) : call(spec);
+  const batched = async <T>(queue: ReturnType<typeof queueOf<T>>, spec: CallSpec<T>): Promise<T> => {
+    if (!queue) return call(spec);
+    pending++;
+    try {
+      return await queue.call(`${spec.app.appId}|${spec.app.appSecret}`, spec);
+    } finally {
+      pending--;
+    }
+  };
 
   const ms = (s: number | undefined) => (s === undefined || s === 0 ? null : s * 1000);
   const exchanged = (r: z.infer<typeof accessTokenSchema>): ExchangedToken => {
@@ -406,6 +445,10 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   return {
     get usage() {
       return lastUsage;
+    },
+    batching: options.batch === 'auto',
+    get pendingCalls() {
+      return pending;
     },
 
     async debugToken(inputToken, app) {

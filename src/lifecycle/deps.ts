@@ -42,6 +42,12 @@ export interface EngineDeps {
   pacer?: Pacer;
   /** GRAPH_CHECK: `auto` lets a scheduled check probe with the Page token (check-choice.ts). Default `auto`. */
   checkChoice?: 'auto' | 'debug_token';
+  /**
+   * How many checks one Graph request may carry: a batch's 50 with GRAPH_BATCH=auto, else 1. A
+   * round works on max(CHECK_CONCURRENCY, this) Pages (and logins) at once, so that one batch can
+   * fill, while the Graph client keeps at most CHECK_CONCURRENCY requests in flight. Default 1.
+   */
+  checksPerRequest?: number;
 }
 
 export type Mode = 'scheduled' | 'check' | 'renew';

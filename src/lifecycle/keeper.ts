@@ -15,6 +15,7 @@ import { describeKeySource } from '../crypto/keys.js';
 import { createSecretBox, type KeyProvider } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import { CallBudget } from '../graph/budget.js';
+import { MAX_BATCH_ITEMS } from '../graph/batch.js';
 import { createGraphClient, type GraphClient } from '../graph/client.js';
 import { reconnectUrl } from '../reconnect/links.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -261,6 +262,8 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       timeoutMs: config.graphTimeoutMs,
       clock,
       batch: config.graphBatch,
+      // A round has up to 50 × CHECK_CONCURRENCY checks waiting with batching: C requests carry them.
+      ...(config.graphBatch === 'auto' ? { maxInFlight: config.checkConcurrency } : {}),
       onCall: (info) => events.emit('graph_call', info),
       onUsage: (u) => {
         if (u.bucket !== 'app') return;
@@ -383,6 +386,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     sourceRevokeGraceMs: config.sourceRevokeGraceHours * HOUR,
     ...(options.pacing === false ? {} : { pacer }),
     checkChoice: config.graphCheck,
+    checksPerRequest: graph.batching ? MAX_BATCH_ITEMS : 1,
   });
 
   // Alerts of an on-demand check are delivered within the reporter's call, by a dispatcher of its

@@ -331,9 +331,11 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     lease: { held: boolean },
   ): Promise<ProcessOutcome> {
     const pageId = initial.pageId;
-    // Re-read under the lease: someone may have renewed it since we listed it. A dry run stored
-    // nothing about the login it looked at: use what it saw.
-    const read = (await store.getPage(pageId)) ?? initial;
+    // Re-read under the lease (with the secrets, in one read): someone may have renewed it since
+    // we listed it. A dry run stored nothing about the login it looked at: use what it saw.
+    const found = await store.getPageWithSecrets(pageId);
+    if (!found) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
+    const { page: read, secrets } = found;
     const before = dryRun && looked ? { ...read, source: looked.after.source } : read;
     const now = clock.now();
     if (options.mode === 'scheduled') {
@@ -351,8 +353,6 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
         };
       }
     }
-    const secrets = await store.getSecrets(pageId);
-    if (!secrets) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
     const save = async (
       after: ManagedPage,
       extra: { secrets?: Partial<PageSecrets>; events: NewEvent[] },

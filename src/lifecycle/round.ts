@@ -1,13 +1,17 @@
 /**
  * A round: every due connection first (one look at each login's source token, extended when it
- * needs to be), then every due Page (one look at its posting token), C at a time. A round over N
- * Pages of one login costs N + 1 Graph calls when nothing needs renewing.
+ * needs to be), then every due Page (one look at its posting token), C at a time — or, with
+ * batching (`checksPerRequest` 50), 50 at a time while the Graph client keeps at most C requests
+ * in flight, so that the checks waiting on one round trip share a batch. A round over N Pages of one
+ * login costs N + 1 Graph calls when nothing needs renewing.
  */
 import type { ManagedPage } from '../types.js';
 import type { ConnectionOutcome } from './outcome.js';
 import type { ConnectionJob } from './connection-job.js';
 import type { EngineDeps, Mode } from './deps.js';
 import type { ProcessOutcome } from './outcome.js';
+import { createSlots } from '../graph/batch.js';
+import { isRefreshablePlatform } from './account-decide.js';
 import { pool, safeError } from './util.js';
 import type { PageJob } from './page-job.js';
 
@@ -27,11 +31,35 @@ export interface RoundOptions {
 export function createRound(deps: EngineDeps, connections: ConnectionJob, pages: PageJob) {
   const { store, clock, logger } = deps;
   const processPage = pages.processPage;
+  /**
+   * Checks worked on at once: C, or with batching enough to fill one batch (50) — the checks that
+   * reach their call while a batch is out wait for it and go together in the next one. More would
+   * only hold more Pages in memory: the batches already carry what arrives in one round trip.
+   */
+  const workersFor = (options: RoundOptions) => Math.max(1, options.concurrency, deps.checksPerRequest ?? 1);
+  /**
+   * Instagram and Threads accounts call their platform's own API, which batches nothing and is not
+   * bounded by the Graph client: with more workers than C, they still go C at a time.
+   */
+  const unbatched = (options: RoundOptions) => {
+    if ((deps.checksPerRequest ?? 1) <= 1) return <T>(_facebook: boolean, fn: () => Promise<T>) => fn();
+    const slots = createSlots(Math.max(1, options.concurrency));
+    return async <T>(facebook: boolean, fn: () => Promise<T>): Promise<T> => {
+      if (facebook) return fn();
+      await slots.acquire();
+      try {
+        return await fn();
+      } finally {
+        slots.release();
+      }
+    };
+  };
 
   /** Look at every due login once (all of them with `all`), before their Pages. */
   async function runConnections(options: RoundOptions): Promise<Map<string, ConnectionOutcome>> {
     const looks = new Map<string, ConnectionOutcome>();
     const seen = new Set<string>();
+    const bound = unbatched(options);
     for (;;) {
       const due = options.all
         ? await store.listConnections()
@@ -39,17 +67,19 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
       const fresh = due.filter((c) => !seen.has(c.id));
       if (fresh.length === 0) return looks;
       for (const c of fresh) seen.add(c.id);
-      await pool(fresh, Math.max(1, options.concurrency), async (c) => {
+      await pool(fresh, workersFor(options), async (c) => {
         // A login held back by the call budget stays due: its Pages go on with what is stored.
         if (options.paced === true && deps.pacer && !deps.pacer.admit(c.appId, 1, clock.now())) return;
         try {
-          const look = await connections.run(c.id, {
-            extend: 'auto',
-            dryRun: options.dryRun === true,
-            scheduled: !options.all,
-            pagesFollow: true,
-            ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
-          });
+          const look = await bound(c.platform === 'facebook', () =>
+            connections.run(c.id, {
+              extend: 'auto',
+              dryRun: options.dryRun === true,
+              scheduled: !options.all,
+              pagesFollow: true,
+              ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
+            }),
+          );
           if (look.outcome !== 'skipped') looks.set(c.id, look);
         } catch (err) {
           // One login's failure never stops the round: its Pages are still checked.
@@ -70,6 +100,8 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
   async function runRound(options: RoundOptions): Promise<ProcessOutcome[]> {
     const startedAt = clock.now();
     const looks = await runConnections(options);
+    const workers = workersFor(options);
+    const bound = unbatched(options);
     const collect = options.collect !== false;
     const results: ProcessOutcome[] = [];
     let checked = 0;
@@ -87,7 +119,9 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
         try {
           const batch = options.all
             ? await store.listPages()
-            : await store.listDuePages(options.dueBy ?? clock.now(), 500);
+            : // Beyond the pages this round holds unclaimed (queued or about to claim), or a listing
+              // of only those would look like the end.
+              await store.listDuePages(options.dueBy ?? clock.now(), 500 + queue.length + workers);
           let added = 0;
           for (const page of batch) {
             if (seen.has(page.pageId)) continue;
@@ -110,23 +144,25 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
         }
         const page = queue.shift()!;
         // Keep the next batch coming before the queue is empty, so workers never wait for it.
-        if (queue.length < options.concurrency && !exhausted && listing === null) {
+        if (queue.length < workers && !exhausted && listing === null) {
           void refill().catch(() => undefined);
         }
         try {
-          const outcome = await processPage(
-            page.pageId,
-            {
-              mode,
-              dryRun: options.dryRun === true,
-              connectionDone: true,
-              ...(options.paced === true ? { paced: true } : {}),
-              ...(page.connectionId !== null && looks.has(page.connectionId)
-                ? { connectionLook: looks.get(page.connectionId)! }
-                : {}),
-              ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
-            },
-            mode === 'scheduled' ? page : undefined,
+          const outcome = await bound(!isRefreshablePlatform(page.platform), () =>
+            processPage(
+              page.pageId,
+              {
+                mode,
+                dryRun: options.dryRun === true,
+                connectionDone: true,
+                ...(options.paced === true ? { paced: true } : {}),
+                ...(page.connectionId !== null && looks.has(page.connectionId)
+                  ? { connectionLook: looks.get(page.connectionId)! }
+                  : {}),
+                ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
+              },
+              mode === 'scheduled' ? page : undefined,
+            ),
           );
           if (outcome.outcome !== 'skipped') checked++;
           if (outcome.outcome === 'failed') failed++;
@@ -155,9 +191,7 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
     };
     await refill();
     // Every worker finishes its page before the round ends, even when listing failed for one of them.
-    const settled = await Promise.allSettled(
-      Array.from({ length: Math.max(1, options.concurrency) }, worker),
-    );
+    const settled = await Promise.allSettled(Array.from({ length: workers }, worker));
     const broken = settled.find((r) => r.status === 'rejected');
     if (broken) throw broken.reason;
     deps.events.emit('check_round', { startedAt, finishedAt: clock.now(), checked, failed });

@@ -49,6 +49,11 @@ export interface Database {
    * between, and busy_timeout cannot help with that; taking the write lock up front can wait instead.
    */
   writeTransaction<T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T>;
+  /**
+   * A write that is one statement (its own commit, no BEGIN/COMMIT round trips), with the same
+   * bookkeeping of storage faults as a write transaction.
+   */
+  writeStatement<T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T>;
   /** A write transaction that also holds the migration lock, so concurrent starters migrate one at a time. */
   migrationTransaction<T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T>;
   tableExists(db: Kysely<Tables>, name: string): Promise<boolean>;
@@ -241,6 +246,8 @@ function openSqlite(path: string, create: boolean): Database {
     db,
     features: { dialect: 'sqlite', rowLocks: false, serialType: 'integer', serialNeedsAutoIncrement: true },
     writeTransaction,
+    // Every statement reports to onWrite already.
+    writeStatement: (fn) => fn(db),
     // BEGIN IMMEDIATE already serialises writers across processes: no separate lock needed.
     migrationTransaction: writeTransaction,
     async tableExists(q, name) {
@@ -352,8 +359,21 @@ async function openPostgres(connectionString: string, schema: string | undefined
     }
   };
 
+  const writeStatement = async <T>(fn: (q: Kysely<Tables>) => Promise<T>): Promise<T> => {
+    try {
+      const result = await fn(db);
+      fault = null;
+      return result;
+    } catch (e) {
+      const code = (e as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && /^5[38]/.test(code)) fault = unavailableError(e, secrets);
+      throw e;
+    }
+  };
+
   return {
     db,
+    writeStatement,
     features: {
       dialect: 'postgres',
       rowLocks: true,

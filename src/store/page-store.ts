@@ -201,6 +201,26 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
 
     getSecrets: (pageId) => readSecrets(db, pageId),
 
+    async getPageWithSecrets(pageId) {
+      const row = await db.selectFrom('pages').selectAll().where('page_id', '=', pageId).executeTakeFirst();
+      if (!row) return null;
+      const [app, connection] = await Promise.all([
+        db.selectFrom('apps').selectAll().where('app_id', '=', row.app_id).executeTakeFirst(),
+        row.connection_id === null
+          ? Promise.resolve(undefined)
+          : db.selectFrom('connections').selectAll().where('id', '=', row.connection_id).executeTakeFirst(),
+      ]);
+      if (!app) throw new AppError('internal_error', `the secret of app ${row.app_id} is not stored`);
+      return {
+        page: rowToPage(row, connection),
+        secrets: {
+          appSecret: rows.openAppSecret(app),
+          postingToken: box.open(row.posting_token_enc, secretAad(pageId, 'posting_token')),
+          sourceToken: connection ? rows.openSource(connection) : null,
+        },
+      };
+    },
+
     async savePage(page, secrets, events = []) {
       const now = clock.now();
       return database.writeTransaction(async (trx) => {
@@ -250,6 +270,52 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
     async updatePage(pageId, patch, options = {}) {
       const secrets = options.secrets ?? {};
       const { leaseOwner } = options;
+      // A check's save changes the page row alone (its facts, the lease): no read first, and no
+      // transaction when there is no history to write with it — one statement (one commit).
+      const pageOnly =
+        patch.source === undefined &&
+        patch.sourceExtensionBlockedUntil === undefined &&
+        secrets.appSecret === undefined &&
+        secrets.sourceToken === undefined;
+      if (pageOnly) {
+        const write = async (q: Kysely<Tables>) => {
+          const { connection_id: _keep, ...set }: Partial<Insertable<PagesTable>> = {
+            ...pageColumns(patch),
+            updated_at: clock.now(),
+          };
+          if (secrets.postingToken !== undefined) {
+            set.posting_token_enc = box.seal(secrets.postingToken, secretAad(pageId, 'posting_token'));
+          }
+          if (options.release === true && leaseOwner !== undefined) {
+            set.lease_owner = null;
+            set.lease_expires_at = null;
+          }
+          const row = await q
+            .updateTable('pages')
+            .set(set)
+            .where('page_id', '=', pageId)
+            .$if(leaseOwner !== undefined, (qb) => qb.where('lease_owner', '=', leaseOwner!))
+            .returningAll()
+            .executeTakeFirst();
+          if (!row) {
+            const exists = await q
+              .selectFrom('pages')
+              .select('page_id')
+              .where('page_id', '=', pageId)
+              .executeTakeFirst();
+            // Throwing rolls a transaction back: neither the row nor the events are written.
+            if (!exists) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
+            throw new LeaseLostError(pageId);
+          }
+          await insertEvents(q, options.events ?? []);
+          return row;
+        };
+        const row =
+          (options.events ?? []).length === 0
+            ? await database.writeStatement(write)
+            : await database.writeTransaction(write);
+        return (await withConnections(db, [row]))[0]!;
+      }
       return database.writeTransaction(async (trx) => {
         const set: Partial<Insertable<PagesTable>> = { ...pageColumns(patch), updated_at: clock.now() };
         if (secrets.postingToken !== undefined) {

@@ -15,6 +15,7 @@ const READS = new Set<string>([
   'countPages',
   'getPage',
   'getSecrets',
+  'getPageWithSecrets',
   'listDuePages',
   'listEvents',
   'getApiKey',

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UsageReport } from '../../src/graph/client.js';
 import { GraphError } from '../../src/graph/errors.js';
+import { startGraphGate } from '../helpers/gate.js';
 import { withGraph } from './world.js';
 
 const roundTrips = (graph: { calls: readonly { batch?: true }[] }) =>
@@ -144,6 +145,109 @@ describe('graph client: batching (GRAPH_BATCH=auto)', () => {
       await Promise.all([client.debugToken(token, app), client.debugToken(token, app)]);
       expect(roundTrips(graph)).toBe(2);
       expect(graph.calls.filter((c) => c.batch === true)).toHaveLength(0);
+    });
+  });
+});
+
+describe('graph client: when a batch goes (GRAPH_BATCH=auto, maxInFlight)', () => {
+  it('calls made while a request of their kind is in flight wait for it and go as one batch; 50 go at once', async () => {
+    await withGraph(async ({ graph, app, newPage, client2 }) => {
+      const gate = await startGraphGate(graph.url);
+      try {
+        const { userId } = newPage();
+        const token = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+        const batched = client2({ batch: 'auto', baseUrl: gate.url, maxInFlight: 8 });
+        graph.resetCalls();
+        gate.hold();
+        // Alone: nothing else is in flight, so it goes at once, as a single call.
+        const first = batched.debugToken(token, app);
+        await gate.nextHeld();
+        // 60 more while it is out, 10 in each of 6 turns of the event loop (workers reaching their
+        // call at different moments): they wait for it, and the first 50 go at once as a full batch.
+        const rest: Promise<unknown>[] = [];
+        for (let turn = 0; turn < 6; turn++) {
+          rest.push(...Array.from({ length: 10 }, () => batched.debugToken(token, app)));
+          await new Promise((r) => setImmediate(r));
+        }
+        gate.release();
+        const answers = (await Promise.all([first, ...rest])) as { isValid: boolean }[];
+        expect(answers.every((a) => a.isValid)).toBe(true);
+        expect(graph.countCalls('/debug_token')).toBe(61);
+        // The single call, the full batch, and the 10 that waited: three round trips (not one per turn).
+        expect(roundTrips(graph)).toBe(3);
+        expect(graph.calls.filter((c) => c.batch !== true).map((c) => c.method)).toEqual([
+          'GET',
+          'POST',
+          'POST',
+        ]);
+      } finally {
+        await gate.close();
+      }
+    });
+  });
+
+  it('maxInFlight bounds the HTTP requests in flight, single calls and batches alike', async () => {
+    await withGraph(async ({ graph, app, newPage, client2 }) => {
+      const gate = await startGraphGate(graph.url);
+      try {
+        const { userId, pageId } = newPage();
+        const token = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+        const c = client2({ batch: 'auto', baseUrl: gate.url, maxInFlight: 2 });
+        const pageToken = (await c.getPageToken(pageId, token, app)).accessToken;
+        graph.resetCalls();
+        gate.hold();
+        // Calls of kinds that are never batched, then 120 debug_token and probes.
+        const all = [
+          c.me(token, app),
+          c.me(token, app),
+          c.me(token, app),
+          ...Array.from({ length: 120 }, () => c.debugToken(token, app)),
+          ...Array.from({ length: 10 }, () => c.probePageToken(pageToken, app)),
+        ];
+        // Let them through one at a time, looking each time at how many reached Facebook's door.
+        let most = 0;
+        let done = false;
+        const settled = Promise.allSettled(all).then((r) => {
+          done = true;
+          return r;
+        });
+        while (!done) {
+          if (gate.heldCount() === 0) {
+            await Promise.race([gate.nextHeld(), settled]);
+            continue;
+          }
+          // Time for any request beyond the bound to arrive too.
+          for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+          most = Math.max(most, gate.heldCount());
+          gate.releaseOne();
+        }
+        const results = await settled;
+        expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+        expect(most).toBe(2);
+        expect(graph.countCalls('/debug_token')).toBe(120);
+        // 3 single me calls + debug_token in batches (at least 3 of 50) + probes in batch(es).
+        expect(roundTrips(graph)).toBeLessThanOrEqual(3 + 4 + 2);
+      } finally {
+        await gate.close();
+      }
+    });
+  });
+
+  it('Facebook refusing the call type with maxInFlight: each call alone, still within the bound', async () => {
+    await withGraph(async ({ graph, app, newPage, client2 }) => {
+      const { userId } = newPage();
+      const token = graph.issueUserToken({ appId: app.appId, userId, lifetime: 'long' });
+      const batched = client2({ batch: 'auto', maxInFlight: 2 });
+      graph.refuseInBatch('/debug_token', true);
+      graph.resetCalls();
+      const first = await Promise.all(Array.from({ length: 5 }, () => batched.debugToken(token, app)));
+      expect(first.every((d) => d.isValid)).toBe(true);
+      // One refused batch (5 items), then 5 single calls.
+      expect(roundTrips(graph)).toBe(6);
+      graph.resetCalls();
+      await Promise.all(Array.from({ length: 5 }, () => batched.debugToken(token, app)));
+      expect(graph.calls.filter((c) => c.batch === true)).toHaveLength(0);
+      expect(roundTrips(graph)).toBe(5);
     });
   });
 });

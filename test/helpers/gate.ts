@@ -14,6 +14,10 @@ export interface GraphGate {
   release(): void;
   /** Resolves when a request is being held. */
   nextHeld(): Promise<void>;
+  /** Requests being held now. */
+  heldCount(): number;
+  /** Let the oldest held request through (and keep holding the others). */
+  releaseOne(): void;
   close(): Promise<void>;
 }
 
@@ -65,6 +69,8 @@ export async function startGraphGate(target: string): Promise<GraphGate> {
       held = [];
       for (const g of go) g();
     },
+    heldCount: () => held.length,
+    releaseOne: () => held.shift()?.(),
     nextHeld: () => (held.length > 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
     close: () =>
       new Promise<void>((r) => {

@@ -33,6 +33,8 @@ describe.each(testBackends())('store contract on %s', (backend) => {
         expect(saved.updatedAt).toBe(saved.createdAt);
         expect(await store.getPage('p1')).toEqual(saved);
         expect(await store.getSecrets('p1')).toEqual(secretsFor('p1'));
+        // What a check reads under its lease: the same page and secrets from one read of the row.
+        expect(await store.getPageWithSecrets('p1')).toEqual({ page: saved, secrets: secretsFor('p1') });
         expect(await store.countPages()).toBe(1);
         expect(await store.listPages()).toEqual([saved]);
       });
@@ -50,10 +52,21 @@ describe.each(testBackends())('store contract on %s', (backend) => {
       await withStore(backend, async (store) => {
         expect(await store.getPage('nope')).toBeNull();
         expect(await store.getSecrets('nope')).toBeNull();
+        expect(await store.getPageWithSecrets('nope')).toBeNull();
         expect(await store.deletePage('nope')).toBe(false);
         const error = await store.updatePage('nope', { state: 'paused' }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(AppError);
         expect((error as AppError).code).toBe('page_not_found');
+        // The same under a lease owner, with history to write (the check's save): nothing written.
+        const leased = await store
+          .updatePage(
+            'nope',
+            { state: 'paused' },
+            { leaseOwner: 'a', release: true, events: [event('nope', T0)] },
+          )
+          .catch((e: unknown) => e);
+        expect((leased as AppError).code).toBe('page_not_found');
+        expect(await store.listEvents('nope')).toEqual([]);
       });
     });
 
