@@ -4,7 +4,12 @@
  * emulator and the seeding run in other processes, so only the keeper is measured.
  *
  *   npm run bench:memory -- [--pages 100000] [--concurrency 50] [--latency 0] [--backend sqlite|postgres|both]
- *                           [--flags '|--max-semi-space-size=2']   (Node flag sets to compare, '|'-separated)
+ *                           [--flags='|--max-semi-space-size=2 --heap-growing-percent=25']
+ *
+ * --flags: Node flag sets to compare, '|'-separated ('' is Node's defaults; `runtime:FLAGS` sets
+ * them with v8.setFlagsFromString once the process runs, as serve does). Pass it as --flags=…,
+ * since a value starting with a dash is otherwise taken for an option. A second table splits the
+ * RSS peak: V8's heap by space, memory outside it, and the kernel's anonymous / file / shared RSS.
  */
 import { spawnEmulator } from './lib/emulator.js';
 import { backends, machine, parseArgs, table } from './lib/report.js';
@@ -17,7 +22,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     latency: { type: 'string', default: '0' },
     // Node flags to compare, '|'-separated; '' is Node's defaults.
-    flags: { type: 'string', default: '|--max-semi-space-size=2' },
+    // Node's defaults, and what `serve` runs with under docs/deploy/fb-token-keeper.service (the
+    // semi-space on node's command line; the growing factor serve sets itself, src/heap.ts).
+    flags: { type: 'string', default: '|--max-semi-space-size=2 --heap-growing-percent=25' },
     backend: { type: 'string', default: 'sqlite' },
   },
 });
@@ -29,6 +36,7 @@ const variants = values.flags.split('|').map((f) => f.trim());
 console.log(`memory: ${N} pages, C=${C}, L=${L} ms; ${machine()}`);
 const emulator = await spawnEmulator();
 const rows: (string | number)[][] = [];
+const peakRows: (string | number)[][] = [];
 try {
   const { seeded, drop } = await mintPages(emulator, N);
   await emulator.control.setLatency(L);
@@ -46,7 +54,10 @@ try {
             concurrency: C,
             sampleMs: 10,
           },
-          { execArgv: flags ? flags.split(/\s+/) : [] },
+          // `runtime:FLAGS` sets them from inside the process instead of on node's command line.
+          flags.startsWith('runtime:')
+            ? { execArgv: [], env: { BENCH_RUNTIME_FLAGS: flags.slice('runtime:'.length) } }
+            : { execArgv: flags ? flags.split(/\s+/) : [] },
         );
         if (r.pagesProcessed !== N) {
           console.log(`  warning: ${r.pagesProcessed} of ${N} processed: ${JSON.stringify(r.outcomes)}`);
@@ -63,6 +74,25 @@ try {
           r.peakRssMb - r.rssBeforeMb,
           r.heapUsedAfterMb,
           r.peakRssMb < 150 ? 'met' : 'missed',
+        ]);
+        const p = r.atPeakMb;
+        const dash = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : v);
+        peakRows.push([
+          backend,
+          flags || '(defaults)',
+          r.peakRssMb,
+          p.heapTotal,
+          p.heapUsed,
+          dash(p.spaces.new_space),
+          dash(p.spaces.old_space),
+          dash(p.spaces.code_space),
+          dash(p.spaces.large_object_space),
+          p.external,
+          p.arrayBuffers,
+          dash(p.rssAnon),
+          dash(p.rssFile),
+          dash(p.rssShmem),
+          dash(p.rssAnon === undefined ? undefined : Math.round((p.rssAnon - p.heapTotal) * 10) / 10),
         ]);
       }
     } finally {
@@ -90,5 +120,31 @@ console.log(
       'target < 150 MB',
     ],
     rows,
+  ),
+);
+// Where the peak went: V8's heap (by space) against what the kernel counts as anonymous memory
+// (heap + malloc: SQLite's page cache, buffers, native objects), mapped files (code) and shared memory.
+console.log('');
+console.log('at the RSS peak (MB):');
+console.log(
+  table(
+    [
+      'backend',
+      'node flags',
+      'peak RSS',
+      'heap total',
+      'heap used',
+      'new space',
+      'old space',
+      'code space',
+      'large objects',
+      'external',
+      'array buffers',
+      'anon RSS',
+      'file RSS',
+      'shmem RSS',
+      'anon outside heap',
+    ],
+    peakRows,
   ),
 );

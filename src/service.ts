@@ -20,6 +20,7 @@ import type { BudgetWarning } from './lifecycle/pacing.js';
 import { createScheduler } from './lifecycle/scheduler.js';
 import { safeError } from './lifecycle/util.js';
 import { AppError } from './errors.js';
+import { applyServeHeapFlags } from './heap.js';
 import { openStore } from './store/database.js';
 import type { Store } from './store/types.js';
 
@@ -166,6 +167,7 @@ function watchCallBudget(keeper: KeeperInternals) {
 
 /** `fb-token-keeper serve`: runs until SIGINT/SIGTERM. */
 export async function runServe(config: Config, io: BootstrapKeyIo): Promise<void> {
+  const heapFlags = applyServeHeapFlags();
   const service = await createService({ config, create: true });
   const { logger } = service.keeper;
   const key = await ensureBootstrapKey(service.keeper.store, service.keeper.clock);
@@ -180,6 +182,8 @@ export async function runServe(config: Config, io: BootstrapKeyIo): Promise<void
       keySource: service.keeper.sources().key_source,
       activeKeyId: service.keeper.sources().active_key_id,
       graphApiVersion: config.graphApiVersion,
+      // What serve set on V8 itself (src/heap.ts); [] when NODE_OPTIONS or node's flags size the heap.
+      heapFlags,
     },
     'fb-token-keeper is running',
   );

@@ -7,13 +7,16 @@ import type { SweepInput, SweepOutput } from './sweeper.js';
 let compiled: string | undefined;
 
 /** Runs under plain node on dist/ (see compile.ts); `execArgv` adds node flags such as --cpu-prof. */
-export function runSweeper(input: SweepInput, options: { execArgv?: string[] } = {}): Promise<SweepOutput> {
+export function runSweeper(
+  input: SweepInput,
+  options: { execArgv?: string[]; env?: Record<string, string> } = {},
+): Promise<SweepOutput> {
   compiled ??= compileHarness(fileURLToPath(new URL('./sweeper.ts', import.meta.url)));
   const file = compiled;
   return new Promise((resolve, reject) => {
     const child = fork(file, [], {
       execArgv: options.execArgv ?? [],
-      env: { ...process.env, BENCH_SWEEP: JSON.stringify(input) },
+      env: { ...process.env, ...options.env, BENCH_SWEEP: JSON.stringify(input) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let result: SweepOutput | undefined;

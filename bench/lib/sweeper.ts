@@ -5,7 +5,9 @@
  *
  * Input: JSON in BENCH_SWEEP. Output: one JSON object over IPC.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { loadConfig } from '../../src/config.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
@@ -42,7 +44,18 @@ export interface SweepOutput {
   maxRssMb: number;
   heapUsedAfterMb: number;
   /** process.memoryUsage() when RSS peaked: V8's heap (total, used) and memory outside it. */
-  atPeakMb: { heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  atPeakMb: {
+    heapTotal: number;
+    heapUsed: number;
+    external: number;
+    arrayBuffers: number;
+    /** The kernel's split of RSS (Linux): anonymous memory (V8's heap, malloc), mapped files (code), shared (SQLite's -shm). */
+    rssAnon?: number;
+    rssFile?: number;
+    rssShmem?: number;
+    /** V8's heap by space (committed), e.g. new_space, old_space, code_space, large_object_space. */
+    spaces: Record<string, number>;
+  };
   /** With BENCH_LIVE_HEAP=1 (and --expose-gc): the largest heap left after a full GC during the round. */
   liveHeapMb?: number;
 }
@@ -76,7 +89,21 @@ export function reuseEmulatorConnections(): void {
   setGlobalDispatcher(new Agent({ keepAliveTimeoutThreshold: 1000 }));
 }
 
+/** RssAnon / RssFile / RssShmem from /proc/self/status (bytes); nothing where there is no /proc. */
+function kernelRss(): { rssAnon?: number; rssFile?: number; rssShmem?: number } {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), rssShmem: kb('RssShmem') };
+  } catch {
+    return {};
+  }
+}
+
 async function main(): Promise<void> {
+  // V8 flags set once the process runs (v8.setFlagsFromString), as opposed to on node's command line.
+  if (process.env.BENCH_RUNTIME_FLAGS) setFlagsFromString(process.env.BENCH_RUNTIME_FLAGS);
   if (process.env.BENCH_NEW_CONNECTIONS !== '1') reuseEmulatorConnections();
   const input = JSON.parse(process.env.BENCH_SWEEP ?? '{}') as SweepInput;
   const storeCalls: SweepOutput['storeCalls'] = {};
@@ -116,11 +143,15 @@ async function main(): Promise<void> {
   let peak = rssBefore;
   // At the peak of RSS, how much of it was V8's heap and how much memory outside it (buffers, native).
   let atPeak = process.memoryUsage();
+  let atPeakKernel = kernelRss();
+  let atPeakSpaces = getHeapSpaceStatistics();
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     if (m.rss > peak) {
       peak = m.rss;
       atPeak = m;
+      atPeakKernel = kernelRss();
+      atPeakSpaces = getHeapSpaceStatistics();
     }
   }, input.sampleMs ?? 20);
   // What the round keeps alive (as opposed to garbage not yet collected): force a GC now and then.
@@ -165,6 +196,8 @@ async function main(): Promise<void> {
       heapUsed: mb(atPeak.heapUsed),
       external: mb(atPeak.external),
       arrayBuffers: mb(atPeak.arrayBuffers),
+      ...Object.fromEntries(Object.entries(atPeakKernel).map(([k, v]) => [k, mb(v)])),
+      spaces: Object.fromEntries(atPeakSpaces.map((s) => [s.space_name, mb(s.physical_space_size)])),
     },
     ...(liveSampler ? { liveHeapMb: mb(live) } : {}),
   };

@@ -11,7 +11,7 @@ import type { RefreshableProvider } from '../platforms/refreshable-provider.js';
 import type { Store } from '../store/types.js';
 import type { Connection, ManagedPage } from '../types.js';
 import type { Policy } from './decide.js';
-import type { ConnectionOutcome } from './outcome.js';
+import type { ConnectionLook, ConnectionOutcome } from './outcome.js';
 import type { Pacer } from './pacing.js';
 import type { KeeperEventMap } from './types.js';
 
@@ -63,7 +63,7 @@ export interface ProcessOptions {
   /** Mint a new posting token from the connection's (new) source token, whatever the decision. */
   remint?: boolean;
   /** What that look came to (a Page that needed nothing reports its source's renewal). */
-  connectionLook?: ConnectionOutcome;
+  connectionLook?: ConnectionLook;
   /** Scheduled mode: ask the pacer before claiming (the service's rounds; a cron run cannot wait). */
   paced?: boolean;
 }

@@ -35,7 +35,7 @@ import type { ConnectionJob } from './connection-job.js';
 import type { EngineDeps, ProcessOptions } from './deps.js';
 import { pageEvents } from './util.js';
 import {
-  type ConnectionOutcome,
+  type ConnectionLook,
   isRenewal,
   type Outcome,
   type ProcessOutcome,
@@ -286,7 +286,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     const lease = { held: !dryRun };
     try {
       // A person's check or renewal looks at the login first; a round has done so already.
-      let looked: ConnectionOutcome | null = options.connectionLook ?? null;
+      let looked: ConnectionLook | null = options.connectionLook ?? null;
       if (before.connectionId !== null && options.mode !== 'scheduled' && options.connectionDone !== true) {
         looked = await connections.run(before.connectionId, {
           extend: options.force === true ? 'force' : 'auto',
@@ -325,7 +325,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     initial: ManagedPage,
     options: ProcessOptions,
     dryRun: boolean,
-    looked: ConnectionOutcome | null,
+    looked: ConnectionLook | null,
     /** What runPage chose (and the pacer admitted); chosen again on the row read under the lease. */
     chosen: CheckChoice,
     lease: { held: boolean },
@@ -336,7 +336,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     const found = await store.getPageWithSecrets(pageId);
     if (!found) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
     const { page: read, secrets } = found;
-    const before = dryRun && looked ? { ...read, source: looked.after.source } : read;
+    const before = dryRun && looked?.after.source ? { ...read, source: looked.after.source } : read;
     const now = clock.now();
     if (options.mode === 'scheduled') {
       // Another instance (or this one) checked it between the listing and our claim: nothing to do.

@@ -6,7 +6,7 @@
  * login costs N + 1 Graph calls when nothing needs renewing.
  */
 import type { ManagedPage } from '../types.js';
-import type { ConnectionOutcome } from './outcome.js';
+import { type ConnectionLook, connectionLook } from './outcome.js';
 import type { ConnectionJob } from './connection-job.js';
 import type { EngineDeps, Mode } from './deps.js';
 import type { ProcessOutcome } from './outcome.js';
@@ -56,8 +56,8 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
   };
 
   /** Look at every due login once (all of them with `all`), before their Pages. */
-  async function runConnections(options: RoundOptions): Promise<Map<string, ConnectionOutcome>> {
-    const looks = new Map<string, ConnectionOutcome>();
+  async function runConnections(options: RoundOptions): Promise<Map<string, ConnectionLook>> {
+    const looks = new Map<string, ConnectionLook>();
     const seen = new Set<string>();
     const bound = unbatched(options);
     for (;;) {
@@ -80,7 +80,7 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
               ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
             }),
           );
-          if (look.outcome !== 'skipped') looks.set(c.id, look);
+          if (look.outcome !== 'skipped') looks.set(c.id, connectionLook(look, options.dryRun === true));
         } catch (err) {
           // One login's failure never stops the round: its Pages are still checked.
           logger.warn({ connectionId: c.id, err: safeError(err) }, 'connection check failed');
