@@ -27,7 +27,7 @@ import type { WhatsAppAccountStatus } from './types.js';
 
 /** What a person does when a WhatsApp token is dead or will expire (there is no Login dialog). */
 export const WHATSAPP_NEW_TOKEN_STEPS =
-  'In Meta Business Suite open Business settings → Users → System users, choose the system user, Generate new token for the same app with whatsapp_business_messaging and whatsapp_business_management, then give it to the keeper: `fb-token-keeper connect NEW_TOKEN APP_ID APP_SECRET` (or POST /api/connections, or the dashboard). A token of the same system user and app replaces this one under the same connection id.';
+  'In Meta Business Suite open Business settings → Users → System users, choose the system user, Generate new token for the same app with whatsapp_business_messaging and whatsapp_business_management, then give it to the keeper: `fb-token-keeper connect NEW_TOKEN APP_ID APP_SECRET` (or POST /api/connections). A token of the same system user and app replaces this one under the same connection id.';
 
 /** A connection kept for the WhatsApp Cloud API: a Facebook system-user token with no Page under it. */
 export function isWhatsAppConnection(c: Pick<Connection, 'platform' | 'source'>, pageCount: number): boolean {
