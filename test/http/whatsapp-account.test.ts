@@ -74,6 +74,13 @@ describe.each(testBackends())('WhatsApp accounts on %s', (backend) => {
           token_url: `/api/accounts/whatsapp/${wa.id}/token`,
         });
 
+        // Metrics carry it like any account, platform="whatsapp".
+        const metrics = (await w.call('GET', '/metrics', { key: null })).body;
+        expect(metrics).toContain(
+          `fbtk_page_state{page_id="${wa.id}",platform="whatsapp",state="healthy"} 1`,
+        );
+        expect(metrics).toContain(`fbtk_page_token_days_left{page_id="${wa.id}",platform="whatsapp"} 60`);
+
         const got = await w.call('GET', row.token_url, { key: w.keys.reader });
         expect(got.statusCode, got.body).toBe(200);
         expect(got.json()).toMatchObject({
