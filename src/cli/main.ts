@@ -321,9 +321,16 @@ Examples:
           const { deliverAlertsBeforeExit } = await import('../service.js');
           await deliverAlertsBeforeExit(k);
         }
-        if (o.json) json(r);
-        else out(checkText(r));
-        if (r.needs_person.length > 0 || r.could_not_check.length > 0) process.exitCode = EXIT_FAILURE;
+        // WhatsApp connections have no Page in the report: the ones a person must act on, beside it.
+        const whatsapp = o.pageId ? [] : (await k.listWhatsAppAccounts()).filter((a) => needsPerson(a.state));
+        const waText =
+          whatsapp.length > 0
+            ? `\n\nWhatsApp connections that need a person:\n${whatsAppTable(whatsapp)}`
+            : '';
+        if (o.json) json(whatsapp.length > 0 ? { ...r, whatsapp_needs_person: whatsapp } : r);
+        else out(`${checkText(r)}${waText}`);
+        const stuck = r.needs_person.length > 0 || r.could_not_check.length > 0 || whatsapp.length > 0;
+        if (stuck) process.exitCode = EXIT_FAILURE;
       });
     });
 

@@ -350,5 +350,14 @@ describe('CLI: alert-test, status --exit-status, history with one Page', () => {
       renewal_reason: 'never_expires',
     });
     expect(json.stdout + table.stdout + one.stdout).not.toContain(token);
+
+    // Killed at Facebook: `check` says what to do and exits 1 (for cron), and so does status --exit-status.
+    graph.invalidateToken(token);
+    const check = await cli(['check', '--all'], { env });
+    expect(check.code, check.stderr).toBe(1);
+    expect(check.stdout).toContain(id);
+    expect(check.stdout).toMatch(/needs_reauth.*Generate new token/);
+    expect((await cli(['status', '--exit-status'], { env })).code).toBe(1);
+    expect(check.stdout).not.toContain(token);
   });
 });
