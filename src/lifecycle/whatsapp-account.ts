@@ -202,6 +202,10 @@ export interface WhatsAppWatchDeps {
 export function createWhatsAppWatch(deps: WhatsAppWatchDeps) {
   const { store, clock, policy } = deps;
   return async function whatsAppChanged(before: Connection | null, after: Connection): Promise<void> {
+    // Most connections are Facebook logins without WhatsApp scopes: no query for those.
+    const scoped = (c: Connection | null) =>
+      c !== null && c.platform === 'facebook' && c.source.scopes.some(isWhatsAppScope);
+    if (!scoped(after) && !scoped(before)) return;
     const pages = await store.listConnectionPages(after.id);
     if (
       !isWhatsAppConnection(after, pages.length) &&
