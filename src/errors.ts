@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'not_found'
   | 'page_not_found'
   | 'connection_not_found'
+  | 'account_not_found'
   | 'page_id_required'
   | 'page_exists'
   | 'token_invalid'
@@ -57,6 +58,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   page_not_found: 404,
   connection_not_found: 404,
+  account_not_found: 404,
   page_id_required: 400,
   page_exists: 409,
   token_invalid: 422,

@@ -24,7 +24,7 @@ export type ConnectionPlatform = (typeof CONNECTION_PLATFORMS)[number];
  * `facebook_page` is the name the first release already wrote; `/api/accounts/facebook/{id}` is
  * accepted as its alias.
  */
-export const ACCOUNT_PLATFORMS = ['facebook_page', 'instagram', 'threads'] as const;
+export const ACCOUNT_PLATFORMS = ['facebook_page', 'instagram', 'threads', 'whatsapp'] as const;
 export type AccountPlatform = (typeof ACCOUNT_PLATFORMS)[number];
 
 /** The platform of a posting identity (an alias kept for the first release's name). */

@@ -24,6 +24,8 @@
  *   cannot extend the token).
  * - `data_access_expiring:<page>:<deadline>:<threshold>`, `source_expiring:<page>:<deadline>`,
  *   `missing_permission:<page>:<hash>`, `token_rotated:<page>:<new hash>`, `recovered:<page>:<now>`.
+ *   `token_rotated` is not raised for a routine Instagram, Threads or WhatsApp refresh (the old
+ *   string still works): that is the `renewed` history event (`token_changed`).
  */
 import { DAY, HOUR } from '../clock.js';
 import type { NewAlert } from '../store/types.js';
@@ -200,7 +202,9 @@ export function planAlerts(input: PlanInput): NewAlert[] {
       'expiring',
       `${deadline}:${t ?? 'notice'}`,
       t !== null && t <= 3 ? 'critical' : 'warning',
-      `${name}: the posting token expires ${formatTime(deadline)} (${daysText(deadline, now)}) and Facebook will not extend it. Reconnect the Page before then, or posting stops.`,
+      after.platform === 'whatsapp'
+        ? `${name}: the token expires ${formatTime(deadline)} (${daysText(deadline, now)}) and Facebook would not refresh it. ${after.stateMessage ?? ''}`.trimEnd()
+        : `${name}: the posting token expires ${formatTime(deadline)} (${daysText(deadline, now)}) and Facebook will not extend it. Reconnect the Page before then, or posting stops.`,
       deadline,
     );
   }
@@ -265,12 +269,20 @@ export function planAlerts(input: PlanInput): NewAlert[] {
       null,
     );
   }
-  if (before !== null && before.posting.hash !== posting.hash) {
+  // A routine refresh (the old string still worked) is history, not news for a person: Instagram,
+  // Threads and WhatsApp hand out a new string at every refresh, about every ten days per account,
+  // and the old one keeps working (WhatsApp's for SOURCE_REVOKE_GRACE_HOURS). Posting apps fetch
+  // the token per post or daily (docs/POSTING_APPS.md). A token that replaced a dead one is news.
+  if (before !== null && before.posting.hash !== posting.hash && !routineRefresh(before, now)) {
     add(
       'token_rotated',
       posting.hash,
       'info',
-      `${name}: the posting token changed. Apps that cache it should fetch the token again (GET /api/pages/${page}/token); the old one may stop working.`,
+      `${name}: the posting token changed. Apps that cache it should fetch the token again (GET ${
+        after.platform === 'facebook_page'
+          ? `/api/pages/${page}/token`
+          : `/api/accounts/${after.platform}/${page}/token`
+      }); the old one may stop working.`,
       null,
     );
   }
@@ -287,8 +299,28 @@ export function thresholdCrossed(deadline: number | null, now: number, days: num
   return null;
 }
 
+/** Platforms whose tokens the keeper refreshes to a new string while the old one still works. */
+const REFRESHED_PLATFORMS: readonly string[] = ['instagram', 'threads', 'whatsapp'];
+
+function routineRefresh(before: ManagedPage, now: number): boolean {
+  const old = before.posting;
+  return (
+    REFRESHED_PLATFORMS.includes(before.platform) &&
+    old.isValid &&
+    (old.expiresAt === null || old.expiresAt > now)
+  );
+}
+
+const KIND: Record<ManagedPage['platform'], string> = {
+  facebook_page: 'Page',
+  instagram: 'Instagram account',
+  threads: 'Threads profile',
+  whatsapp: 'WhatsApp connection',
+};
+
 function pageLabel(page: ManagedPage): string {
-  return page.pageName ? `Page "${page.pageName}" (${page.pageId})` : `Page ${page.pageId}`;
+  const kind = KIND[page.platform] ?? 'Page';
+  return page.pageName ? `${kind} "${page.pageName}" (${page.pageId})` : `${kind} ${page.pageId}`;
 }
 
 /** `2027-03-01 09:30 UTC`: unambiguous for a person in any time zone. */

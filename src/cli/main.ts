@@ -16,6 +16,7 @@ import {
   sourcesText,
   statusDetail,
   statusTable,
+  whatsAppTable,
   testAlertText,
   validateText,
 } from './output.js';
@@ -266,19 +267,33 @@ Examples:
       const channels = targetsFromConfig(getConfig());
       await withKeeper(async (k) => {
         const sources = k.sources();
+        // A WhatsApp connection's id (facebook_<app>_<system user>) names that sender's account.
+        if (o.pageId !== undefined && !/^\d+$/.test(o.pageId)) {
+          const wa = await k.getWhatsAppAccount(o.pageId);
+          if (o.json) json({ success: true, ...wa, ...sources });
+          else out(`${whatsAppTable([wa])}\n\n${sourcesText(sources)}`);
+          if (o.exitStatus && needsPerson(wa.state)) process.exitCode = EXIT_FAILURE;
+          return;
+        }
         const pages = o.pageId ? [await k.status(o.pageId)] : await k.listPages();
+        const whatsapp = o.pageId ? [] : await k.listWhatsAppAccounts();
         if (o.json) {
           const alertChannels = channels.map((c) => ({ channel: c.channel, target: c.target }));
           json(
             o.pageId
               ? { ...pages[0], ...sources }
-              : { success: true, ...sources, pages, alert_channels: alertChannels },
+              : { success: true, ...sources, pages, whatsapp, alert_channels: alertChannels },
           );
         } else {
-          out(`${o.pageId ? statusDetail(pages[0]!) : statusTable(pages)}\n\n${sourcesText(sources)}`);
+          const tables =
+            pages.length === 0 && whatsapp.length > 0
+              ? whatsAppTable(whatsapp)
+              : [statusTable(pages), whatsAppTable(whatsapp)].filter(Boolean).join('\n\n');
+          out(`${o.pageId ? statusDetail(pages[0]!) : tables}\n\n${sourcesText(sources)}`);
           if (channels.length === 0) out(`\nWarning: ${NO_ALERT_CHANNEL}`);
         }
-        if (o.exitStatus && pages.some((p) => needsPerson(p.state))) process.exitCode = EXIT_FAILURE;
+        const states = [...pages.map((p) => p.state), ...whatsapp.map((a) => a.state)];
+        if (o.exitStatus && states.some(needsPerson)) process.exitCode = EXIT_FAILURE;
       });
     });
 
@@ -303,9 +318,16 @@ Examples:
           const { deliverAlertsBeforeExit } = await import('../service.js');
           await deliverAlertsBeforeExit(k);
         }
-        if (o.json) json(r);
-        else out(checkText(r));
-        if (r.needs_person.length > 0 || r.could_not_check.length > 0) process.exitCode = EXIT_FAILURE;
+        // WhatsApp connections have no Page in the report: the ones a person must act on, beside it.
+        const whatsapp = o.pageId ? [] : (await k.listWhatsAppAccounts()).filter((a) => needsPerson(a.state));
+        const waText =
+          whatsapp.length > 0
+            ? `\n\nWhatsApp connections that need a person:\n${whatsAppTable(whatsapp)}`
+            : '';
+        if (o.json) json(whatsapp.length > 0 ? { ...r, whatsapp_needs_person: whatsapp } : r);
+        else out(`${checkText(r)}${waText}`);
+        const stuck = r.needs_person.length > 0 || r.could_not_check.length > 0 || whatsapp.length > 0;
+        if (stuck) process.exitCode = EXIT_FAILURE;
       });
     });
 

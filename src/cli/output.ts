@@ -11,6 +11,7 @@ import type {
   CheckReport,
   HistoryItem,
   PageStatus,
+  WhatsAppAccountStatus,
   RenewResult,
   ValidateResult,
 } from '../lifecycle/types.js';
@@ -72,6 +73,28 @@ export function statusTable(pages: PageStatus[]): string {
   const why = pages
     .filter((p) => p.state !== 'healthy')
     .map((p) => `  ${p.page_id} ${p.state} (${p.state_reason ?? '-'}): ${p.state_message ?? ''}`.trimEnd());
+  return why.length === 0 ? rows : `${rows}\n\nNot healthy:\n${why.join('\n')}`;
+}
+
+/** WhatsApp Cloud API connections (no Page: the connection is the sender's account). */
+export function whatsAppTable(accounts: WhatsAppAccountStatus[]): string {
+  if (accounts.length === 0) return '';
+  const rows = table([
+    ['WHATSAPP', 'NAME', 'STATE', 'EXPIRES', 'LAST CHECK', 'NEXT CHECK'],
+    ...accounts.map((a) => [
+      a.id,
+      a.name ?? '-',
+      a.state,
+      a.expires_at === null ? 'never' : `${a.expires_at} (${a.days_until_expiry ?? 0} days)`,
+      short(a.last_checked_at),
+      short(a.next_check_at),
+    ]),
+  ]);
+  const why = accounts
+    .filter((a) => a.state !== 'healthy')
+    .map((a) =>
+      `  ${a.id} ${a.state} (${a.state_reason ?? '-'}): ${terminalText(a.state_message ?? '')}`.trimEnd(),
+    );
   return why.length === 0 ? rows : `${rows}\n\nNot healthy:\n${why.join('\n')}`;
 }
 

@@ -658,6 +658,7 @@ async function dashboard(app: FastifyInstance, deps: DashboardDeps): Promise<voi
       now: clock.now(),
       csrf: ctx.csrf,
       reconnectUrl: first ? keeper.reconnectUrl(first.page_id) : null,
+      whatsapp: first ? null : await keeper.getWhatsAppAccount(id).catch(() => null),
     });
     return send(reply, 200, loginName(detail), view, ctx, takeFlash(request, reply));
   });

@@ -2,7 +2,13 @@
  * The dashboard's pages, as functions from data to HTML. Everything dynamic goes through `html`
  * (escaped); no view ever receives a token, an app secret or an API key, so none can render one.
  */
-import type { ConnectionDetail, ConnectionView, HistoryItem, PageStatus } from '../lifecycle/types.js';
+import type {
+  ConnectionDetail,
+  ConnectionView,
+  HistoryItem,
+  PageStatus,
+  WhatsAppAccountStatus,
+} from '../lifecycle/types.js';
 import { accountsSection, isAccount } from './account-views.js';
 import { timelineChart } from './chart.js';
 import {
@@ -376,6 +382,18 @@ export interface ConnectionPageView {
   csrf: string;
   /** The login's one reconnect link (through any of its Pages); null when it has none. */
   reconnectUrl: string | null;
+  /** A WhatsApp Cloud API connection (no Page): its state and what to do; null otherwise. */
+  whatsapp?: WhatsAppAccountStatus | null;
+}
+
+/** Where a WhatsApp alert's link lands: the sender's state in words, and the way to a new token. */
+function whatsAppCard(a: WhatsAppAccountStatus): Html {
+  return html`<section class="card" id="whatsapp">
+<h2>WhatsApp Cloud API</h2>
+<p>State: <strong class="${a.state === 'healthy' ? 'good-text' : 'bad-text'}" id="whatsapp-state">${a.state.replace('_', ' ')}</strong></p>
+<p class="state-message" id="whatsapp-message">${readableTimes(a.state_message ?? '')}</p>
+<p class="help small">Your sender fetches the token with a token:read key from <code>GET /api/accounts/whatsapp/${a.id}/token</code>. A system user has no login page to reconnect through: a new token from Business settings, given to <code>connect</code>, replaces this one.</p>
+</section>`;
 }
 
 export function connectionPage(v: ConnectionPageView): Html {
@@ -399,7 +417,7 @@ ${
     : null
 }
 </section>
-
+${v.whatsapp ? whatsAppCard(v.whatsapp) : null}
 <section class="card">
 <h2>Pages this login manages</h2>
 ${c.pages.length === 0 ? html`<p class="muted">No Page is kept under this login any more.</p>` : pagesTable(c.pages, v.now)}

@@ -68,7 +68,8 @@ function sameHash(storedHex: string, secret: string): boolean {
   return timingSafeEqual(stored, presented);
 }
 
-const PAGE_ID = /^\d{1,32}$/;
+// A Page, Instagram or Threads id (digits), or a WhatsApp connection's id (GET /api/accounts).
+const PAGE_ID = /^(\d{1,32}|[a-z]+_[0-9A-Za-z-]{1,64}_[0-9A-Za-z-]{1,64})$/;
 
 export interface NewApiKeyOptions {
   name: string;

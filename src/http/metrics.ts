@@ -36,7 +36,7 @@
  * - `page_token_days_left{page_id,platform}`      days until that expiry (absent = never expires)
  * - `page_source_token_expiry_timestamp_seconds{page_id,platform}` source token expiry (absent = none/never)
  * - `page_state{page_id,platform,state}`          1 for the page's state, 0 for the others
- *   (`platform`: facebook_page, instagram, threads)
+ *   (`platform`: facebook_page, instagram, threads, whatsapp: a WhatsApp connection, `page_id` its id)
  * - `http_requests_total{method,route,status}` and `http_request_duration_seconds{method,route}`
  * plus the process metrics of prom-client (`fbtk_process_*`, `fbtk_nodejs_*`).
  */
@@ -141,7 +141,7 @@ export function pagesForSeries(list: readonly ManagedPage[], limit: number | 'al
 }
 
 export function createMetrics(
-  keeper: Pick<TokenKeeper, 'events'>,
+  keeper: Pick<TokenKeeper, 'events'> & Partial<Pick<TokenKeeper, 'listWhatsAppAccounts'>>,
   store: Store,
   clock: Clock,
   options: MetricsOptions = {},
@@ -324,6 +324,20 @@ export function createMetrics(
       }
       for (const st of PAGE_STATES) {
         state.push(`${PREFIX}page_state{page_id="${id}",state="${st}"} ${st === page.state ? 1 : 0}`);
+      }
+    }
+    // WhatsApp Cloud API connections have no Page row: the same per-account series, platform="whatsapp".
+    for (const a of (await keeper.listWhatsAppAccounts?.()) ?? []) {
+      const id = `${labelValue(a.id)}",platform="whatsapp`;
+      if (a.expires_at !== null) {
+        const at = Date.parse(a.expires_at);
+        expiry.push(`${PREFIX}page_token_expiry_timestamp_seconds{page_id="${id}"} ${at / 1000}`);
+        daysLeft.push(
+          `${PREFIX}page_token_days_left{page_id="${id}"} ${Math.round(((at - now) / DAY) * 1000) / 1000}`,
+        );
+      }
+      for (const st of PAGE_STATES) {
+        state.push(`${PREFIX}page_state{page_id="${id}",state="${st}"} ${st === a.state ? 1 : 0}`);
       }
     }
     out.push(

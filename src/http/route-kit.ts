@@ -10,7 +10,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'Bad input (`validation_failed`, `page_id_required`)',
   401: 'No API key, or an invalid or revoked one (`unauthorized`)',
   403: 'The API key lacks the scope (`forbidden`)',
-  404: 'Unknown page or connection (`page_not_found`, `connection_not_found`)',
+  404: 'Unknown page, connection or account (`page_not_found`, `connection_not_found`, `account_not_found`)',
   409: 'Conflict (`renewal_in_progress`, `page_exists`, `needs_reauth`: a person must reconnect the Page)',
   413: 'Body larger than the limit (`payload_too_large`)',
   415: 'Body is not JSON (`unsupported_media_type`)',

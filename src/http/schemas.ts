@@ -469,19 +469,42 @@ export const connectionDeleted = z.object({
 // --- /api/accounts: every posting identity (Facebook Pages, Instagram accounts, Threads profiles) ---
 
 /** `facebook` is accepted for `facebook_page` (the platform name status rows carry). */
-export const accountParams = z.strictObject({
-  platform: z
-    .enum(['facebook_page', 'facebook', 'instagram', 'threads'], {
-      error: 'platform must be facebook_page (or facebook), instagram or threads',
-    })
-    .describe(
-      '`facebook_page` (alias `facebook`), `instagram` or `threads`: as `platform` in GET /api/accounts.',
-    ),
-  id: facebookId('id').describe('The Page id, Instagram account id or Threads profile id.'),
-});
+export const accountParams = z
+  .strictObject({
+    platform: z
+      .enum(['facebook_page', 'facebook', 'instagram', 'threads', 'whatsapp'], {
+        error: 'platform must be facebook_page (or facebook), instagram, threads or whatsapp',
+      })
+      .describe(
+        '`facebook_page` (alias `facebook`), `instagram`, `threads` or `whatsapp`: as `platform` in GET /api/accounts.',
+      ),
+    id: z
+      .string()
+      .regex(
+        /^([0-9]{1,32}|[a-z]+_[0-9A-Za-z-]{1,64}_[0-9A-Za-z-]{1,64})$/,
+        'id must be the id from GET /api/accounts',
+      )
+      .describe(
+        'The Page id, Instagram account id or Threads profile id (digits), or a WhatsApp connection’s id (`facebook_<app id>_<system user id>`).',
+      ),
+  })
+  .superRefine((p, ctx) => {
+    // Each platform's ids have their own shape: a mismatch is a bad request, not a lookup.
+    const digits = /^[0-9]+$/.test(p.id);
+    if (p.platform === 'whatsapp' ? digits : !digits) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['id'],
+        message:
+          p.platform === 'whatsapp'
+            ? 'a whatsapp id is the connection id from GET /api/accounts (facebook_<app id>_<system user id>)'
+            : `a ${p.platform} id must be a string of 1 to 32 digits`,
+      });
+    }
+  });
 
 export const accountView = z.object({
-  platform: z.enum(['facebook_page', 'instagram', 'threads']),
+  platform: z.enum(['facebook_page', 'instagram', 'threads', 'whatsapp']),
   id: z.string(),
   name: z.string().nullable(),
   state: pageState,
@@ -498,12 +521,12 @@ export const accountList = z.object({ success: z.literal(true), accounts: z.arra
 
 export const accountToken = z.object({
   success: z.literal(true),
-  platform: z.enum(['facebook_page', 'instagram', 'threads']),
+  platform: z.enum(['facebook_page', 'instagram', 'threads', 'whatsapp']),
   id: z.string(),
   access_token: z
     .string()
     .describe(
-      'The decrypted posting token: a Page token, or the Instagram-Login or Threads token itself (it changes when refreshed; fetch it again after `token_rotated`).',
+      'The decrypted posting token: a Page token, the Instagram-Login or Threads token itself, or the WhatsApp system-user token (the last three change at each refresh while the old string keeps working for a while: fetch it per post or daily, and when a call with it fails).',
     ),
   token_valid: z.boolean(),
   expires_at: isoOrNever,

@@ -32,6 +32,12 @@ import { createThreadsProvider } from '../platforms/threads/provider.js';
 import { isRefreshablePlatform } from './account-decide.js';
 import { providerOf } from './account-job.js';
 import { setupAccount } from './account-setup.js';
+import {
+  createWhatsAppWatch,
+  isWhatsAppConnection,
+  toWhatsAppStatus,
+  whatsAppAccountUrl,
+} from './whatsapp-account.js';
 import { createEngine } from './engine.js';
 import { newPageFrom, safeError } from './util.js';
 import { createOnDemand, parseReport } from './on-demand.js';
@@ -316,7 +322,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         after,
         now: clock.now(),
         alertDaysBefore: config.alertDaysBefore,
-        reconnectUrl: linkFor(after.pageId),
+        // A WhatsApp system user has no Login dialog: its alerts point at its page on the dashboard.
+        reconnectUrl:
+          after.platform === 'whatsapp'
+            ? whatsAppAccountUrl(config.publicUrl, after.pageId)
+            : linkFor(after.pageId),
         failingAlertAfterMs: config.alertFailingAfterHours * HOUR,
       });
       for (const planned of alerts) {
@@ -371,6 +381,14 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     }),
   };
   const accountDeps = { store, clock, policy, providers, onPageChanged };
+  // WhatsApp connections have no Page to hang history and alerts on: the connection is the account.
+  const watchWhatsApp = createWhatsAppWatch({ store, clock, policy, onPageChanged });
+  async function whatsAppChanged(before: Connection | null, after: Connection): Promise<void> {
+    // Like alert planning, this must never undo or block the work that was stored.
+    await watchWhatsApp(before, after).catch((err: unknown) =>
+      logger.error({ connectionId: after.id, err: safeError(err) }, 'WhatsApp history or alerts failed'),
+    );
+  }
   const engine = createEngine({
     store,
     provider,
@@ -383,6 +401,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     events,
     random,
     onPageChanged,
+    onConnectionChanged: (before, after) => whatsAppChanged(before, after),
     sourceRevokeGraceMs: config.sourceRevokeGraceHours * HOUR,
     ...(options.pacing === false ? {} : { pacer }),
     checkChoice: config.graphCheck,
@@ -483,7 +502,11 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     const page = await mustGetPage(await resolvePageId(pageId));
     const history =
       opts.historyLimit === 0 ? [] : await store.listEvents(page.pageId, { limit: opts.historyLimit ?? 20 });
-    const fresh = view(page, history);
+    const issuedAt =
+      isRefreshablePlatform(page.platform) && page.connectionId !== null
+        ? ((await store.getConnection(page.connectionId))?.tokenIssuedAt ?? null)
+        : null;
+    const fresh = view(page, history, issuedAt);
     if (writes !== undefined) {
       if (snapshots.size >= 1000) snapshots.clear();
       snapshots.set(key, { writes, at: now, status: fresh });
@@ -491,8 +514,14 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     return fresh;
   }
 
-  function view(page: ManagedPage, history: Awaited<ReturnType<Store['listEvents']>>): PageStatus {
+  /** `tokenIssuedAt`: an Instagram or Threads token's issue time (its connection's), for the 24-hour rule. */
+  function view(
+    page: ManagedPage,
+    history: Awaited<ReturnType<Store['listEvents']>>,
+    tokenIssuedAt: number | null = null,
+  ): PageStatus {
     return toStatus(page, {
+      tokenIssuedAt,
       now: clock.now(),
       policy,
       graphApiVersion: config.graphApiVersion,
@@ -650,6 +679,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       throw new AppError('token_invalid', 'Facebook did not say which system user this token belongs to.');
     }
     const me = await graph.me(token, app).catch(() => null);
+    const before = await store.getConnection(connectionIdOf('facebook', app.appId, userId));
     const connection = await store.saveConnection(
       {
         platform: 'facebook',
@@ -662,8 +692,21 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       { appSecret: app.appSecret, sourceToken: token },
     );
     const ids = (await store.listConnectionPages(connection.id)).map((p) => p.pageId);
+    // A new token for a dead or expiring one: history, and `recovered` after the alerts it raised.
+    await whatsAppChanged(before, connection);
     logger.info({ connectionId: connection.id, pages: ids.length, whatsapp: true }, 'connection set up');
     return { success: true, connection: connectionView(connection, ids), pages: [], not_set_up: [] };
+  }
+
+  async function whatsAppStatus(c: Connection) {
+    // The last refresh, from its history (a WhatsApp connection has no Page row to keep it on).
+    const renewed = (await store.listEvents(c.id, { limit: 50 })).find((e) => e.type === 'renewed');
+    return toWhatsAppStatus(c, {
+      now: clock.now(),
+      policy,
+      publicUrl: config.publicUrl,
+      lastRenewedAt: renewed?.at ?? null,
+    });
   }
 
   async function mustGetConnection(id: string): Promise<Connection> {
@@ -781,7 +824,12 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
 
     async listPages() {
       const pages = await store.listPages();
-      return pages.map((p) => view(p, []));
+      const issued = pages.some((p) => isRefreshablePlatform(p.platform))
+        ? new Map((await store.listConnections()).map((c) => [c.id, c.tokenIssuedAt]))
+        : null;
+      return pages.map((p) =>
+        view(p, [], p.connectionId === null ? null : (issued?.get(p.connectionId) ?? null)),
+      );
     },
 
     async getPageToken(pageId, opts = {}) {
@@ -1204,6 +1252,23 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
         );
       }
       return { accessToken: secrets.sourceToken, connection: connectionView(c, pageIds) };
+    },
+
+    async listWhatsAppAccounts() {
+      const [connections, pages] = await Promise.all([store.listConnections(), store.listPages()]);
+      const withPages = new Set(pages.map((p) => p.connectionId));
+      const wa = connections.filter((c) => isWhatsAppConnection(c, withPages.has(c.id) ? 1 : 0));
+      return Promise.all(wa.map((c) => whatsAppStatus(c)));
+    },
+
+    async getWhatsAppAccount(id) {
+      const c = await store.getConnection(id);
+      if (!c || !isWhatsAppConnection(c, (await store.listConnectionPages(id)).length)) {
+        throw new AppError('account_not_found', `no whatsapp account ${id} is managed here`, {
+          details: { platform: 'whatsapp', id },
+        });
+      }
+      return whatsAppStatus(c);
     },
 
     async deleteConnection(id) {

@@ -29,6 +29,8 @@ export function publicKeeper(k: TokenKeeper): TokenKeeper {
     listConnections: () => k.listConnections(),
     getConnection: (id) => k.getConnection(id),
     getConnectionToken: (id) => k.getConnectionToken(id),
+    listWhatsAppAccounts: () => k.listWhatsAppAccounts(),
+    getWhatsAppAccount: (id) => k.getWhatsAppAccount(id),
     deleteConnection: (id) => k.deleteConnection(id),
     close: () => k.close(),
   };

@@ -3,6 +3,33 @@ import { toIso } from '../clock.js';
 import { type HistoryEvent, type ManagedPage, requiredScopesFor } from '../types.js';
 import { canMintFromSource, daysLeft, decide, missingScopes, type Policy, thresholdDays } from './decide.js';
 import type { HistoryItem, PageStatus } from './types.js';
+import { isRefreshablePlatform } from './account-decide.js';
+import { refreshDue } from '../platforms/decide.js';
+
+/**
+ * renewal_needed / renewal_reason of an Instagram or Threads account: the refresh rule itself
+ * (due within RENEWAL_THRESHOLD_DAYS, and only once the token is 24 hours old), not a Page's.
+ * Reasons: `threshold_reached` (due), `too_young`, `not_yet`, `expired`, `expiry_unknown`,
+ * `token_invalid` (only a person can help), `paused`.
+ */
+function refreshDecision(
+  page: ManagedPage,
+  now: number,
+  policy: Policy,
+  issuedAt: number | null,
+): { action: 'renew' | 'none'; reason: string } {
+  const t = page.posting;
+  if (t.isValid && !page.autoRenew) return { action: 'none', reason: 'paused' };
+  const dead = !t.isValid && (t.expiresAt === null || t.expiresAt > now);
+  if (dead) return { action: 'none', reason: 'token_invalid' };
+  // Without the connection's issue time, the last refresh (or the set-up) is when it was issued.
+  const d = refreshDue(
+    { expiresAt: t.expiresAt, issuedAt: issuedAt ?? page.lastRenewedAt ?? page.createdAt },
+    now,
+    thresholdDays(page, policy),
+  );
+  return { action: d.due ? 'renew' : 'none', reason: d.reason };
+}
 
 export function toHistoryItem(e: HistoryEvent): HistoryItem {
   return {
@@ -25,10 +52,14 @@ export function toStatus(
     graphApiVersion: string;
     history: HistoryEvent[];
     reconnectUrl: string | null;
+    /** Instagram/Threads: when the token was issued or last refreshed (its connection's); else null. */
+    tokenIssuedAt?: number | null;
   },
 ): PageStatus {
   const { now, policy } = options;
-  const decision = decide(page, now, policy);
+  const decision = isRefreshablePlatform(page.platform)
+    ? refreshDecision(page, now, policy, options.tokenIssuedAt ?? null)
+    : decide(page, now, policy);
   const selfHealing = canMintFromSource(page, now);
   return {
     success: true,

@@ -18,6 +18,33 @@ export interface HistoryItem {
   details: Record<string, unknown>;
 }
 
+/** A WhatsApp Cloud API connection seen as the account its sender posts as (status, GET /api/accounts). */
+export interface WhatsAppAccountStatus {
+  platform: 'whatsapp';
+  /** The connection's id (`facebook_<app id>_<system user id>`), as in GET /api/connections. */
+  id: string;
+  /** The system user's name. */
+  name: string | null;
+  app_id: string;
+  state: PageState;
+  state_reason: string | null;
+  state_message: string | null;
+  token_valid: boolean;
+  token_type: TokenType;
+  expires_at: string | null;
+  days_until_expiry: number | null;
+  scopes: string[];
+  last_checked_at: string | null;
+  next_check_at: string | null;
+  last_renewed_at: string | null;
+  renewal_needed: boolean;
+  renewal_reason: string;
+  renewal_threshold_days: number;
+  last_error: { code: string; message: string; at: string } | null;
+  /** When a person must act: the connection's page on the dashboard (a system user has no Login dialog). */
+  reconnect_url: string | null;
+}
+
 /** `GET /api/token/status` (the seed's fields), plus a few fields users expect. */
 export interface PageStatus {
   success: true;
@@ -302,6 +329,13 @@ export interface TokenKeeper {
    * for the sender that uses it; connection_not_found for any other connection.
    */
   getConnectionToken(id: string): Promise<{ accessToken: string; connection: ConnectionView }>;
+  /**
+   * WhatsApp Cloud API connections as posting identities (platform `whatsapp`, id = the
+   * connection's id): state, expiry and what a person must do (lifecycle/whatsapp-account.ts).
+   */
+  listWhatsAppAccounts(): Promise<WhatsAppAccountStatus[]>;
+  /** One of them; `account_not_found` when `id` is no WhatsApp connection kept here. */
+  getWhatsAppAccount(id: string): Promise<WhatsAppAccountStatus>;
   /** Stop managing the login and every Page under it; returns their ids. */
   deleteConnection(id: string): Promise<string[]>;
   close(): Promise<void>;

@@ -95,5 +95,6 @@ export interface TokenProvider {
 
 /** The platform of the connection an account's token belongs to (the inverse of accountPlatformOf). */
 export function connectionPlatformOf(platform: AccountPlatform): ConnectionPlatform {
-  return platform === 'facebook_page' ? 'facebook' : platform;
+  // A WhatsApp Cloud API account is a Facebook system-user connection kept with no Page.
+  return platform === 'facebook_page' || platform === 'whatsapp' ? 'facebook' : platform;
 }

@@ -330,6 +330,29 @@ describe('planAlerts: payload', () => {
     expect(payload(s).message).toContain('self-healing available until 2027-03-03 12:00 UTC');
   });
 
+  it('a routine Instagram, Threads or WhatsApp refresh (the old string still works) is no alert; a token replacing a dead one is', () => {
+    for (const platform of ['instagram', 'threads', 'whatsapp'] as const) {
+      const before = page({ platform, posting: token({ expiresAt: NOW + 50 * DAY }) });
+      const refreshed = page({
+        platform,
+        posting: token({ hash: 'ffffffffffff', expiresAt: NOW + 60 * DAY }),
+      });
+      expect(
+        plan(before, refreshed).map((a) => a.kind),
+        platform,
+      ).toEqual([]);
+      const dead = page({ platform, state: 'needs_reauth', posting: token({ isValid: false }) });
+      const rotated = plan(dead, refreshed).find((a) => a.kind === 'token_rotated');
+      expect(rotated, platform).toBeDefined();
+      expect(payload(rotated).message).toContain(`/api/accounts/${platform}/123/token`);
+      expect(payload(rotated).message).not.toMatch(/^Page /);
+    }
+    // A Facebook Page's token change is still an alert (a re-mint: the old Page token may be dead).
+    expect(plan(healthy, page({ posting: token({ hash: 'ffffffffffff' }) })).map((a) => a.kind)).toEqual([
+      'token_rotated',
+    ]);
+  });
+
   it('token_rotated says to fetch the token again and never carries it', () => {
     const after = page({ posting: token({ hash: 'eeeeeeeeeeee' }) });
     const [a] = plan(healthy, after);

@@ -327,5 +327,37 @@ describe('CLI: alert-test, status --exit-status, history with one Page', () => {
     expect(r.stdout).toContain('WhatsApp Cloud API system-user token');
     expect(r.stdout).toContain('never expires');
     expect(r.stdout).not.toContain(token);
+
+    // status and status --json show it as a WhatsApp account, with its state and expiry.
+    const id = `facebook_${app.appId}_${su.id}`;
+    const json = await cli(['status', '--json'], { env });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout).whatsapp).toEqual([
+      expect.objectContaining({
+        platform: 'whatsapp',
+        id,
+        state: 'healthy',
+        expires_at: null,
+        token_valid: true,
+      }),
+    ]);
+    const table = await cli(['status'], { env });
+    expect(table.stdout).toMatch(new RegExp(`WHATSAPP[\\s\\S]*${id}\\s+\\S.*healthy\\s+never`));
+    const one = await cli(['status', '--page-id', id, '--json'], { env });
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      platform: 'whatsapp',
+      id,
+      renewal_reason: 'never_expires',
+    });
+    expect(json.stdout + table.stdout + one.stdout).not.toContain(token);
+
+    // Killed at Facebook: `check` says what to do and exits 1 (for cron), and so does status --exit-status.
+    graph.invalidateToken(token);
+    const check = await cli(['check', '--all'], { env });
+    expect(check.code, check.stderr).toBe(1);
+    expect(check.stdout).toContain(id);
+    expect(check.stdout).toMatch(/needs_reauth.*Generate new token/);
+    expect((await cli(['status', '--exit-status'], { env })).code).toBe(1);
+    expect(check.stdout).not.toContain(token);
   });
 });

@@ -246,6 +246,37 @@ describe.each(testBackends())('dashboard: logins (connections) on %s', (backend)
       backend,
     ));
 
+  it('a dead WhatsApp connection: its page (where its alerts link) says what happened and how to get a new token', () =>
+    withDashboard(
+      async (w) => {
+        const su = w.graph.createSystemUser({ appId: w.fbApp.appId, pages: [], name: 'WA sender' });
+        const token = w.graph.issueSystemUserToken({
+          appId: w.fbApp.appId,
+          systemUserId: su.id,
+          scopes: ['whatsapp_business_messaging', 'whatsapp_business_management'],
+        });
+        const r = await w.keeper.connect({
+          accessToken: token,
+          appId: w.fbApp.appId,
+          appSecret: w.fbApp.appSecret,
+        });
+        w.graph.invalidateToken(token);
+        w.clock.advance(DAY);
+        await w.keeper.check({ all: true });
+        const b = w.browser();
+        await b.signIn(w.keys.admin);
+        const body = (await b.get(`/connections/${r.connection.id}`)).body;
+        const card = text(section(body, 'id="whatsapp"'));
+        expect(card).toContain('State: needs reauth');
+        expect(card).toMatch(/no longer accepts the WhatsApp system-user token.*Generate new token.*connect/);
+        expect(card).toContain(`/api/accounts/whatsapp/${r.connection.id}/token`);
+        expect(body).not.toContain('id="reconnect-login"');
+        expect(w.bodies.join('')).not.toContain(token);
+      },
+      {},
+      backend,
+    ));
+
   it('a password change shows on the login, with the one reconnect button, and on every Page', () =>
     withDashboard(
       async (w) => {

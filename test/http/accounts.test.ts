@@ -74,7 +74,8 @@ describe.each(testBackends())('accounts routes on %s', (backend) => {
       ).toBe(200);
       const wrong = await w.call('GET', `/api/accounts/threads/${ig.id}/token`, { key: w.keys.reader });
       expect(wrong.statusCode).toBe(404);
-      expect(wrong.json().error.code).toBe('page_not_found');
+      expect(wrong.json().error.code).toBe('account_not_found');
+      expect(wrong.json().error.details).toEqual({ platform: 'threads', id: ig.id });
       // An admin key alone cannot read tokens.
       expect((await w.call('GET', `/api/accounts/instagram/${ig.id}/token`)).statusCode).toBe(403);
 
@@ -115,6 +116,70 @@ describe.each(testBackends())('accounts routes on %s', (backend) => {
         verdict: 'token_valid',
         token_changed: false,
       });
+    });
+  });
+
+  it('an Instagram account whose id is a Page’s id: refused (page_exists), the Page untouched; accounts are looked up by platform and id', async () => {
+    await withApi(backend, async (w) => {
+      const page = await w.setupPage('Bakery');
+      const app = w.graph.createPlatformApp('instagram', { name: 'Poster', facebookAppId: w.fbApp.appId });
+      const acc = w.graph.createPlatformAccount('instagram', { id: page.pageId, username: 'same.id' });
+      const short = w.graph.issuePlatformToken('instagram', {
+        appId: app.appId,
+        accountId: acc.id,
+        lifetime: 'short',
+      });
+      const tokenBefore = await w.keeper.getPageToken(page.pageId);
+      const before = await w.dump();
+      const r = await w.call('POST', '/api/connections', {
+        body: { platform: 'instagram', access_token: short, app_id: app.appId, app_secret: app.appSecret },
+      });
+      expect(r.statusCode, r.body).toBe(409);
+      expect(r.json().error.code).toBe('page_exists');
+      expect(r.json().error.message).toMatch(/already managed as a facebook_page account/);
+      expect(await w.dump()).toBe(before);
+      expect(await w.keeper.getPageToken(page.pageId)).toBe(tokenBefore);
+      const asInstagram = await w.call('GET', `/api/accounts/instagram/${page.pageId}/token`, {
+        key: w.keys.reader,
+      });
+      expect(asInstagram.statusCode).toBe(404);
+      expect(asInstagram.json().error.code).toBe('account_not_found');
+      expect(asInstagram.body).not.toContain(tokenBefore);
+      const asPage = await w.call('GET', `/api/accounts/facebook/${page.pageId}/token`, {
+        key: w.keys.reader,
+      });
+      expect(asPage.json()).toMatchObject({ platform: 'facebook_page', access_token: tokenBefore });
+    });
+  });
+
+  it('renewal_needed / renewal_reason of an Instagram account follow the refresh rule (24 hours of age, then the threshold)', async () => {
+    await withApi(backend, async (w) => {
+      const ig = platformAccount(w, 'instagram');
+      const r = await w.call('POST', '/api/connections', {
+        body: {
+          platform: 'instagram',
+          access_token: ig.short,
+          app_id: ig.app.appId,
+          app_secret: ig.app.appSecret,
+        },
+      });
+      expect(r.statusCode, r.body).toBe(201);
+      const renewal = async () => {
+        const s = (await w.call('GET', `/api/token/status?page_id=${ig.id}`)).json();
+        const row = (await w.call('GET', '/api/pages'))
+          .json()
+          .pages.find((p: { page_id: string }) => p.page_id === ig.id);
+        expect([row.renewal_needed, row.renewal_reason]).toEqual([s.renewal_needed, s.renewal_reason]);
+        return [s.renewal_needed, s.renewal_reason];
+      };
+      expect(await renewal()).toEqual([false, 'too_young']);
+      w.clock.advance(2 * DAY);
+      expect(await renewal()).toEqual([false, 'not_yet']);
+      // 50 days left (RENEWAL_THRESHOLD_DAYS): due, though no round has run yet.
+      w.clock.advance(8 * DAY);
+      expect(await renewal()).toEqual([true, 'threshold_reached']);
+      w.clock.advance(51 * DAY);
+      expect(await renewal()).toEqual([false, 'expired']);
     });
   });
 

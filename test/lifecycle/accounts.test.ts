@@ -84,6 +84,11 @@ describe.each(testBackends())('Instagram and Threads accounts on %s', (backend) 
           expect(after.history.map((h) => h.type)).toContain('renewed');
           const token = await w.keeper.getPageToken(a.id);
           expect(w.graph.platformTokenStatus(platform, token)).toMatchObject({ valid: true });
+          // A routine refresh is history (`renewed`, token_changed), not an alert to a person.
+          expect(after.history.find((h) => h.type === 'renewed')?.details).toMatchObject({
+            token_changed: true,
+          });
+          expect(await w.store.dueAlertDeliveries(Number.MAX_SAFE_INTEGER, 1000)).toEqual([]);
 
           // From now on every refresh is refused (the token still works).
           w.graph.injectFault({

@@ -1,12 +1,14 @@
 /**
  * `/api/accounts`: every posting identity the keeper holds a token for — Facebook Pages
- * (`facebook_page`), Instagram accounts connected with Instagram Login (`instagram`) and Threads
- * profiles (`threads`) — and one way to fetch the current token for each, whatever the platform.
- * The Page routes stay; these are the same rows seen by platform.
+ * (`facebook_page`), Instagram accounts connected with Instagram Login (`instagram`), Threads
+ * profiles (`threads`) and WhatsApp Cloud API connections (`whatsapp`, id = the connection's id) —
+ * and one way to fetch the current token for each, whatever the platform. An account is looked up
+ * by platform and id together: an id kept on another platform is `account_not_found` here.
+ * The Page and connection routes stay; these are the same rows seen by platform.
  */
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { AppError } from '../../errors.js';
-import type { PageStatus, TokenKeeper } from '../../lifecycle/types.js';
+import type { PageStatus, TokenKeeper, WhatsAppAccountStatus } from '../../lifecycle/types.js';
 import { refuseOtherPages } from '../auth.js';
 import { errorResponses, SECURITY, TOKEN_READ } from '../route-kit.js';
 import {
@@ -17,7 +19,7 @@ import {
   tokenRefreshBody,
 } from '../schemas.js';
 
-type AccountPlatform = 'facebook_page' | 'instagram' | 'threads';
+type AccountPlatform = 'facebook_page' | 'instagram' | 'threads' | 'whatsapp';
 
 const canonical = (p: string): AccountPlatform =>
   p === 'facebook' ? 'facebook_page' : (p as AccountPlatform);
@@ -36,37 +38,60 @@ export const accountRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = 
     return status;
   }
 
+  async function whatsApp(id: string): Promise<WhatsAppAccountStatus> {
+    return keeper.getWhatsAppAccount(id);
+  }
+
   app.get(
     '/api/accounts',
     {
       config: { scopes: [...TOKEN_READ, 'admin'] },
       schema: {
         tags: ['accounts'],
-        summary: 'Every posting identity: Facebook Pages, Instagram accounts, Threads profiles',
+        summary:
+          'Every posting identity: Facebook Pages, Instagram accounts, Threads profiles, WhatsApp senders',
         description:
-          '`platform` is `facebook_page`, `instagram` (Instagram API with Instagram Login; an Instagram account reached through a Facebook Page posts with that Page’s token and is listed as its Page) or `threads`. Each row says where its token is fetched (`token_url`). A `token:read` key limited to named accounts sees only those.',
+          '`platform` is `facebook_page`, `instagram` (Instagram API with Instagram Login; an Instagram account reached through a Facebook Page posts with that Page’s token and is listed as its Page), `threads` or `whatsapp` (a WhatsApp Cloud API system-user token kept with no Page; `id` is the connection’s id). Each row says where its token is fetched (`token_url`). A `token:read` key limited to named accounts sees only those.',
         security: SECURITY,
         response: { 200: accountList, ...errorResponses(401, 403, 429) },
       },
     },
     async (request) => {
       const key = request.apiKey;
-      const pages = await keeper.listPages();
-      const mine = key?.pageIds ? pages.filter((p) => key.pageIds!.includes(p.page_id)) : pages;
+      const [pages, whatsapp] = await Promise.all([keeper.listPages(), keeper.listWhatsAppAccounts()]);
+      const allowed = (id: string) => !key?.pageIds || key.pageIds.includes(id);
       return {
         success: true as const,
-        accounts: mine.map((p) => ({
-          platform: p.platform as AccountPlatform,
-          id: p.page_id,
-          name: p.page_name,
-          state: p.state,
-          state_message: p.state_message,
-          token_valid: p.token_valid,
-          expires_at: p.expires_at,
-          last_checked_at: p.last_checked_at,
-          last_renewed_at: p.last_renewed_at,
-          token_url: `/api/accounts/${segment(p.platform)}/${p.page_id}/token`,
-        })),
+        accounts: [
+          ...pages
+            .filter((p) => allowed(p.page_id))
+            .map((p) => ({
+              platform: p.platform as AccountPlatform,
+              id: p.page_id,
+              name: p.page_name,
+              state: p.state,
+              state_message: p.state_message,
+              token_valid: p.token_valid,
+              expires_at: p.expires_at,
+              last_checked_at: p.last_checked_at,
+              last_renewed_at: p.last_renewed_at,
+              token_url: `/api/accounts/${segment(p.platform)}/${p.page_id}/token`,
+            })),
+          ...whatsapp
+            .filter((a) => allowed(a.id))
+            .map((a) => ({
+              platform: 'whatsapp' as const,
+              id: a.id,
+              name: a.name,
+              state: a.state,
+              state_message: a.state_message,
+              token_valid: a.token_valid,
+              expires_at: a.expires_at,
+              last_checked_at: a.last_checked_at,
+              last_renewed_at: a.last_renewed_at,
+              token_url: `/api/accounts/whatsapp/${a.id}/token`,
+            })),
+        ],
       };
     },
   );
@@ -89,6 +114,20 @@ export const accountRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = 
       const platform = canonical(request.params.platform);
       const { id } = request.params;
       if (request.apiKey) refuseOtherPages(request.apiKey, id);
+      void reply.header('cache-control', 'no-store');
+      if (platform === 'whatsapp') {
+        const wa = await whatsApp(id);
+        const { accessToken } = await keeper.getConnectionToken(id);
+        return {
+          success: true as const,
+          platform,
+          id,
+          access_token: accessToken,
+          token_valid: wa.token_valid,
+          expires_at: wa.expires_at,
+          state: wa.state,
+        };
+      }
       const status = await account(platform, id);
       const token = await keeper.getPageToken(id);
       void reply.header('cache-control', 'no-store');
@@ -126,6 +165,14 @@ export const accountRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = 
       const platform = canonical(request.params.platform);
       const { id } = request.params;
       if (request.apiKey) refuseOtherPages(request.apiKey, id);
+      if (platform === 'whatsapp') {
+        await whatsApp(id);
+        throw new AppError(
+          'validation_failed',
+          'a WhatsApp system-user token is checked every round and cannot be refreshed on request: fetch it again with GET /api/accounts/whatsapp/{id}/token, and see its state in GET /api/accounts',
+          { details: { fields: [{ field: 'platform', message: 'not for whatsapp' }] } },
+        );
+      }
       await account(platform, id);
       const result = await keeper.refreshPageToken(id, request.body ?? null);
       void reply.header('cache-control', 'no-store');
@@ -136,7 +183,7 @@ export const accountRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = 
 };
 
 function notFound(platform: AccountPlatform, id: string): AppError {
-  return new AppError('page_not_found', `no ${platform} account ${id} is managed here`, {
+  return new AppError('account_not_found', `no ${platform} account ${id} is managed here`, {
     details: { platform, id },
   });
 }

@@ -86,7 +86,7 @@ export const connectionRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }>
         tags: ['connections'],
         summary: 'The current token of a WhatsApp Cloud API connection (token:read)',
         description:
-          'A WhatsApp connection (a system-user token with whatsapp_business_* permissions, kept with no Page) has no Page token to fetch: its sender uses this token itself. A 60-day token changes when it is refreshed; fetch it again daily or when a call with it fails. Any other connection answers 404 (its Pages’ tokens are at /api/accounts). A token:read key limited to named Pages gets 403.',
+          'A WhatsApp connection (a system-user token with whatsapp_business_* permissions, kept with no Page) has no Page token to fetch: its sender uses this token itself. A 60-day token changes when it is refreshed; fetch it again daily or when a call with it fails. Any other connection answers 404 (its Pages’ tokens are at /api/accounts). The same token is at GET /api/accounts/whatsapp/{id}/token. A token:read key limited to named accounts gets 403 unless this connection’s id is one of them.',
         security: SECURITY,
         params: connectionParams,
         response: { 200: connectionToken, ...errorResponses(400, 401, 403, 404, 429) },
@@ -94,8 +94,8 @@ export const connectionRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }>
     },
     async (request, reply) => {
       const key = request.apiKey;
-      if (key && key.pageIds !== null) {
-        // Such a key was given for named Pages; a WhatsApp connection is none of them.
+      if (key && key.pageIds !== null && !key.pageIds.includes(request.params.id)) {
+        // Such a key was given for named accounts; this WhatsApp connection is none of them.
         throw new AppError('forbidden', 'this API key may only read the tokens of its named Pages', {
           details: { key_page_ids: key.pageIds },
         });
