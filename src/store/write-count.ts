@@ -15,6 +15,7 @@ const READS = new Set<string>([
   'countPages',
   'getPage',
   'getSecrets',
+  'getPostingToken',
   'listDuePages',
   'listEvents',
   'getApiKey',
