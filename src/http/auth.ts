@@ -24,7 +24,7 @@
  * - `last_used_at` is updated only for a successful (< 400) response, at most once a minute, so
  *   a rejected request changes nothing in the database.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Clock, MINUTE } from '../clock.js';
 import { AppError } from '../errors.js';
@@ -55,7 +55,8 @@ export function parseApiKey(key: string): { id: string; secret: string } | null 
 }
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  // The one-shot form: no Hash object per call (it runs on every API request, auth.ts verifyCached).
+  return hash('sha256', secret, 'hex');
 }
 
 function sameHash(storedHex: string, secret: string): boolean {
@@ -392,21 +393,36 @@ export function createAuthHooks(deps: AuthDeps) {
     }
   }
 
-  /** `onSend` (before the response leaves, so a client that got its answer sees the update). */
-  async function onSend<T>(request: FastifyRequest, reply: FastifyReply, payload: T): Promise<T> {
+  /**
+   * `onSend` (before the response leaves, so a client that got its answer sees the update). A
+   * callback hook: on nearly every request there is nothing to record, and then it costs no promise.
+   */
+  function onSend<T>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: T,
+    done: (err: Error | null, payload: T) => void,
+  ): void {
     const key = request.apiKey;
-    if (!key || reply.statusCode >= 400) return payload;
     const now = clock.now();
-    if (key.lastUsedAt !== null && now - key.lastUsedAt < TOUCH_EVERY_MS) return payload;
-    try {
-      await store.touchApiKey(key.id, now);
-    } catch (err) {
-      logger.warn(
-        { keyId: key.id, err: err instanceof AppError ? err.code : 'error' },
-        'could not record API key use',
-      );
+    if (
+      !key ||
+      reply.statusCode >= 400 ||
+      (key.lastUsedAt !== null && now - key.lastUsedAt < TOUCH_EVERY_MS)
+    ) {
+      done(null, payload);
+      return;
     }
-    return payload;
+    store.touchApiKey(key.id, now).then(
+      () => done(null, payload),
+      (err: unknown) => {
+        logger.warn(
+          { keyId: key.id, err: err instanceof AppError ? err.code : 'error' },
+          'could not record API key use',
+        );
+        done(null, payload);
+      },
+    );
   }
 
   return { onRequest, onSend };

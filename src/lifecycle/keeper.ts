@@ -837,13 +837,13 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       if (opts.after !== undefined) {
         return (await onDemand.refresh(pageId, parseReport(opts.after))).access_token;
       }
-      const secrets = await store.getSecrets(pageId);
-      if (!secrets) {
+      const token = await store.getPostingToken(pageId);
+      if (token === null) {
         throw new AppError('page_not_found', `page ${pageId} is not managed here`, {
           details: { page_id: pageId },
         });
       }
-      return secrets.postingToken;
+      return token;
     },
 
     async refreshPageToken(pageId, reported) {

@@ -8,7 +8,7 @@
  * read from the connection row, and a write of them goes to the connection row, so every Page of
  * one login sees one source token.
  */
-import { type ExpressionBuilder, type Insertable, type Kysely, sql } from 'kysely';
+import { type CompiledQuery, type ExpressionBuilder, type Insertable, type Kysely, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
@@ -41,9 +41,29 @@ export function secretAad(pageId: string, field: SecretField): string {
 
 const DEFAULT_EVENT_LIMIT = 100;
 
+/** How long an opened posting token is kept beside the exact ciphertext it came from. */
+export const OPENED_TOKEN_MS = 10_000;
+const OPENED_TOKEN_MAX = 10_000;
+
 export function createStore(database: Database, box: SecretBox, clock: Clock): Store {
   const { db } = database;
   const rows = connectionRows(box, clock);
+
+  /**
+   * `getPostingToken` is what a posting app calls before every post, so it costs one row read and
+   * nothing else. The statement is compiled once (only the page id changes). The row is read every
+   * time — a token stored by a rotation, here or in another instance on the same database, is the
+   * very next answer — but opening it again is skipped while the row holds the same ciphertext it
+   * was opened from: a new token is a new ciphertext (a fresh nonce, even for the same token), so a
+   * kept one is never served for a changed row. Kept for OPENED_TOKEN_MS at most, so a key removed
+   * from the ring is noticed as soon as that.
+   */
+  const postingTokenQuery: CompiledQuery = db
+    .selectFrom('pages')
+    .select('posting_token_enc')
+    .where('page_id', '=', '')
+    .compile();
+  const openedTokens = new Map<string, { sealed: string; token: string; at: number }>();
 
   /** Pages with their connection's facts, one extra query for all of them. */
   async function withConnections(q: Kysely<Tables>, pageRows: PageRow[]): Promise<ManagedPage[]> {
@@ -219,6 +239,24 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
           sourceToken: connection ? rows.openSource(connection) : null,
         },
       };
+    },
+
+    async getPostingToken(pageId) {
+      const { rows: found } = await db.executeQuery<{ posting_token_enc: string }>({
+        ...postingTokenQuery,
+        parameters: [pageId],
+      });
+      const sealed = found[0]?.posting_token_enc;
+      if (sealed === undefined) return null;
+      const now = clock.now();
+      const kept = openedTokens.get(pageId);
+      if (kept && kept.sealed === sealed && now >= kept.at && now - kept.at < OPENED_TOKEN_MS) {
+        return kept.token;
+      }
+      const token = box.open(sealed, secretAad(pageId, 'posting_token'));
+      if (openedTokens.size >= OPENED_TOKEN_MAX) openedTokens.clear();
+      openedTokens.set(pageId, { sealed, token, at: now });
+      return token;
     },
 
     async savePage(page, secrets, events = []) {

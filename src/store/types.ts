@@ -139,6 +139,11 @@ export interface Store {
    * three statements, two of them side by side, instead of getPage's two and getSecrets' three.
    */
   getPageWithSecrets(pageId: string): Promise<{ page: ManagedPage; secrets: PageSecrets } | null>;
+  /**
+   * Only the posting token, opened; null for an unknown page. What a posting app asks for on every
+   * post: one row read and one secret opened, where `getSecrets` reads three rows and opens three.
+   */
+  getPostingToken(pageId: string): Promise<string | null>;
   /** Insert, or replace everything of an existing page (setup again), with its events, atomically. */
   savePage(page: NewPage, secrets: PageSecrets, events?: NewEvent[]): Promise<ManagedPage>;
   updatePage(pageId: string, patch: PagePatch, options?: UpdateOptions): Promise<ManagedPage>;

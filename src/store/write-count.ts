@@ -16,6 +16,7 @@ const READS = new Set<string>([
   'getPage',
   'getSecrets',
   'getPageWithSecrets',
+  'getPostingToken',
   'listDuePages',
   'listEvents',
   'getApiKey',

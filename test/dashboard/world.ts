@@ -86,6 +86,7 @@ export async function withDashboard(
         store,
         clock,
         logger,
+        checkResponses: true,
         // As service.ts registers them: the reconnect routes, then the dashboard.
         extraRoutes: async (a) => {
           await registerConnectRoutes(a, {

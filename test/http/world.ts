@@ -85,7 +85,15 @@ export async function withApi(
         ...options.env,
       });
       const keeper = await createTokenKeeper({ config, store, clock, logger, random: () => 0.5 });
-      const app = await buildApp({ config, keeper, store, clock, logger, ...options.app });
+      const app = await buildApp({
+        config,
+        keeper,
+        store,
+        clock,
+        logger,
+        checkResponses: true,
+        ...options.app,
+      });
       const fbApp = graph.createApp({ name: 'Test app' });
       const admin = (await createApiKey(store, { name: 'admin', scopes: ['admin'], clock })).key;
       const reader = (await createApiKey(store, { name: 'poster', scopes: ['token:read'], clock })).key;
