@@ -1,11 +1,13 @@
 /**
  * A round: every due connection first (one look at each login's source token, extended when it
- * needs to be), then every due Page (one look at its posting token), C at a time — or, with
+ * needs to be), then every due Page (one look at its posting token) — or, while the call budget holds
+ * paced rounds back, the looks and the Pages together in due order, each login's look just before
+ * its first due Page (a short budget goes to what fell due first). C at a time — or, with
  * batching (`checksPerRequest` 50), 50 at a time while the Graph client keeps at most C requests
  * in flight, so that the checks waiting on one round trip share a batch. A round over N Pages of one
  * login costs N + 1 Graph calls when nothing needs renewing.
  */
-import type { ManagedPage } from '../types.js';
+import type { Connection, ManagedPage } from '../types.js';
 import { type ConnectionLook, connectionLook } from './outcome.js';
 import type { ConnectionJob } from './connection-job.js';
 import type { EngineDeps, Mode } from './deps.js';
@@ -36,6 +38,8 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
    * reach their call while a batch is out wait for it and go together in the next one. More would
    * only hold more Pages in memory: the batches already carry what arrives in one round trip.
    */
+  /** The last paced round's pacer held a check back: the next one goes in due order (runRound). */
+  let budgetHeld = false;
   const workersFor = (options: RoundOptions) => Math.max(1, options.concurrency, deps.checksPerRequest ?? 1);
   /**
    * Instagram and Threads accounts call their platform's own API, which batches nothing and is not
@@ -55,6 +59,35 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
     };
   };
 
+  /** One look at a login, asked of the pacer first when the round is paced; null: none made. */
+  async function look(
+    c: Connection,
+    options: RoundOptions,
+    bound: ReturnType<typeof unbatched>,
+  ): Promise<ConnectionLook | null> {
+    // A login held back by the call budget stays due: its Pages go on with what is stored.
+    if (options.paced === true && deps.pacer && !deps.pacer.admit(c.appId, 1, clock.now())) {
+      budgetHeld = true;
+      return null;
+    }
+    try {
+      const look = await bound(c.platform === 'facebook', () =>
+        connections.run(c.id, {
+          extend: 'auto',
+          dryRun: options.dryRun === true,
+          scheduled: !options.all,
+          pagesFollow: true,
+          ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
+        }),
+      );
+      return look.outcome === 'skipped' ? null : connectionLook(look, options.dryRun === true);
+    } catch (err) {
+      // One login's failure never stops the round: its Pages are still checked.
+      logger.warn({ connectionId: c.id, err: safeError(err) }, 'connection check failed');
+      return null;
+    }
+  }
+
   /** Look at every due login once (all of them with `all`), before their Pages. */
   async function runConnections(options: RoundOptions): Promise<Map<string, ConnectionLook>> {
     const looks = new Map<string, ConnectionLook>();
@@ -68,23 +101,8 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
       if (fresh.length === 0) return looks;
       for (const c of fresh) seen.add(c.id);
       await pool(fresh, workersFor(options), async (c) => {
-        // A login held back by the call budget stays due: its Pages go on with what is stored.
-        if (options.paced === true && deps.pacer && !deps.pacer.admit(c.appId, 1, clock.now())) return;
-        try {
-          const look = await bound(c.platform === 'facebook', () =>
-            connections.run(c.id, {
-              extend: 'auto',
-              dryRun: options.dryRun === true,
-              scheduled: !options.all,
-              pagesFollow: true,
-              ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
-            }),
-          );
-          if (look.outcome !== 'skipped') looks.set(c.id, connectionLook(look, options.dryRun === true));
-        } catch (err) {
-          // One login's failure never stops the round: its Pages are still checked.
-          logger.warn({ connectionId: c.id, err: safeError(err) }, 'connection check failed');
-        }
+        const outcome = await look(c, options, bound);
+        if (outcome) looks.set(c.id, outcome);
       });
       if (options.all || options.dryRun) return looks;
     }
@@ -99,9 +117,31 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
    */
   async function runRound(options: RoundOptions): Promise<ProcessOutcome[]> {
     const startedAt = clock.now();
-    const looks = await runConnections(options);
+    // While the call budget holds checks back (the last paced round did), a round spends it in due
+    // order: each login's look just before its first due Page, or at its own due time when that
+    // comes first. Looking at every login first would spend a short budget on looks while the Pages
+    // due before them wait for a later round. With budget to spare, looks first fill the batches
+    // better (round trips per 1,000 checks, bench:sweep).
+    const interleaved =
+      options.paced === true && deps.pacer !== undefined && options.all !== true && budgetHeld;
+    if (options.paced === true) budgetHeld = false;
+    const looks = interleaved ? new Map<string, ConnectionLook>() : await runConnections(options);
     const workers = workersFor(options);
     const bound = unbatched(options);
+    const logins = interleaved ? dueLogins(options, workers) : null;
+    /** The look at this login, once per round (a second Page of it waits for the first's). */
+    const lookings = new Map<string, Promise<void>>();
+    const lookOnce = (c: Connection): Promise<void> => {
+      logins?.pending.delete(c.id);
+      let p = lookings.get(c.id);
+      if (!p) {
+        p = look(c, options, bound).then((outcome) => {
+          if (outcome) looks.set(c.id, outcome);
+        });
+        lookings.set(c.id, p);
+      }
+      return p;
+    };
     const collect = options.collect !== false;
     const results: ProcessOutcome[] = [];
     let checked = 0;
@@ -137,12 +177,26 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
 
     const worker = async () => {
       for (;;) {
-        if (queue.length === 0) {
-          if (exhausted) return;
+        if (logins && logins.pending.size === 0 && !logins.exhausted) {
+          await logins.refill();
+          continue;
+        }
+        if (queue.length === 0 && !exhausted) {
           await refill();
           continue;
         }
+        const login = logins?.pending.values().next().value;
+        if (login && (queue.length === 0 || dueAt(login) < dueAt(queue[0]!))) {
+          await lookOnce(login);
+          continue;
+        }
+        if (queue.length === 0) return;
         const page = queue.shift()!;
+        if (logins && page.connectionId !== null) {
+          const own = logins.pending.get(page.connectionId);
+          if (own) await lookOnce(own);
+          else await lookings.get(page.connectionId);
+        }
         // Keep the next batch coming before the queue is empty, so workers never wait for it.
         if (queue.length < workers && !exhausted && listing === null) {
           void refill().catch(() => undefined);
@@ -164,6 +218,7 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
               mode === 'scheduled' ? page : undefined,
             ),
           );
+          if (outcome.decision.reason === 'paced') budgetHeld = true;
           if (outcome.outcome !== 'skipped') checked++;
           if (outcome.outcome === 'failed') failed++;
           if (collect) results.push(outcome);
@@ -198,5 +253,41 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
     return results;
   }
 
+  /**
+   * The due logins of a paced round, listed as the round reaches them (500 at a time, beyond those
+   * it holds): `pending` in due order, each taken out when its look starts.
+   */
+  function dueLogins(options: RoundOptions, workers: number) {
+    const seen = new Set<string>();
+    const state = {
+      pending: new Map<string, Connection>(),
+      exhausted: false,
+      listing: null as Promise<void> | null,
+      refill: (): Promise<void> =>
+        (state.listing ??= (async () => {
+          try {
+            const due = await store.listDueConnections(
+              options.dueBy ?? clock.now(),
+              500 + state.pending.size + workers,
+            );
+            let added = 0;
+            for (const c of due) {
+              if (seen.has(c.id)) continue;
+              seen.add(c.id);
+              state.pending.set(c.id, c);
+              added++;
+            }
+            if (added === 0 || options.dryRun === true) state.exhausted = true;
+          } finally {
+            state.listing = null;
+          }
+        })()),
+    };
+    return state;
+  }
+
   return { runRound };
 }
+
+/** When a Page or login falls due; never checked: before everything else. */
+const dueAt = (x: { nextCheckAt: number | null }) => x.nextCheckAt ?? Number.NEGATIVE_INFINITY;
