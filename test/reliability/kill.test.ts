@@ -40,11 +40,13 @@ import {
 // More Pages than one process works on at once (50 with GRAPH_BATCH=auto), so that a process
 // started after a kill finds Pages its predecessor did not hold: those wait out its leases (2 min).
 const PAGES = scale(64, 120);
+/** The page and connection lease of a process that died (src/lifecycle/keeper.ts). */
+const LEASE_TTL_MS = 2 * 60_000;
 const KILLS = scale(6, 40);
 
 describe.each(testBackends())('kill test on %s', (backend) => {
   it(`SIGKILL ×${KILLS} at random points: every token stays valid, history stays whole`, {
-    timeout: scale(150_000, 1_800_000),
+    timeout: scale(480_000, 1_800_000),
   }, async () => {
     const random = prng(SEED + (backend === 'sqlite' ? 1 : 2));
     console.log(`kill test on ${backend}: seed ${SEED}, ${PAGES} pages, ${KILLS} kills`);
@@ -111,8 +113,10 @@ describe.each(testBackends())('kill test on %s', (backend) => {
         // Wait until this process is renewing (a Page token minted since it started: on a loaded
         // machine that can take seconds), then a random while more, then kill it mid-work.
         const mintedBefore = mints();
+        // With batching a process works on up to 50 Pages at once, so the two processes killed just
+        // before can hold every Page's lease between them: this one may have to wait those out (2 min).
         await pollUntil('a Page token minted by this process', () => mints() > mintedBefore, {
-          timeoutMs: 60_000,
+          timeoutMs: LEASE_TTL_MS + 60_000,
         });
         await new Promise((r) => setTimeout(r, random() * 1500));
         await serve.kill('SIGKILL');
