@@ -48,9 +48,13 @@ async function onDemandEvents(w: KeeperWorld, pageId: string) {
   return (await w.keeper.history(pageId, { limit: 100 })).filter((e) => e.type === 'checked_on_demand');
 }
 
-/** Let pending I/O callbacks run until `cond` holds (no clock moves, no sleeping). */
+/**
+ * Let pending I/O callbacks run until `cond` holds (no clock moves, no sleeping). Bounded by wall
+ * time, not by turns: on a loaded machine PostgreSQL's answers can take more than 5,000 turns.
+ */
 async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 5000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  const deadline = Date.now() + 15_000;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setImmediate(r));
   if (!cond()) throw new Error('condition never held');
 }
 
