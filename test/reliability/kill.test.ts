@@ -167,8 +167,10 @@ describe.each(testBackends())('kill test on %s', (backend) => {
         `kill test on ${backend}: ${refreshes} token exchanges answered, ${totalRotations} posting-token renewals across ${KILLS} kills (per run: ${perCycle.join(', ')}); ` +
           `${midRenewal} pages caught mid-renewal and ${leasedAtKill} under a lease at the kills; start-up to ready ${Math.min(...startups)}–${Math.max(...startups)} ms`,
       );
-      // Renewals really were happening when the kills landed.
-      expect(totalRotations).toBeGreaterThan(KILLS * 2);
+      // Renewals really were happening when the kills landed: finished ones, or ones the kill caught
+      // half-way (with batching a process works on up to 50 Pages at once, so a kill often catches
+      // more renewals than have finished: one run saw 11 finished and 124 caught).
+      expect(totalRotations + midRenewal).toBeGreaterThan(KILLS * 2);
       expect(refreshes).toBeGreaterThan(PAGES);
       expect(perCycle.filter((n) => n > 0).length).toBeGreaterThanOrEqual(Math.ceil(KILLS / 2));
     } finally {
