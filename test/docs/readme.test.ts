@@ -75,7 +75,17 @@ beforeAll(async () => {
   ports = { graph: await freePort(), hooks: await freePort(), keeper: await freePort() };
 }, 120_000);
 
-afterAll(() => {
+/** Whether any process of the group led by `pid` is still alive. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+afterAll(async () => {
   for (const c of groups) {
     try {
       if (c.pid !== undefined) process.kill(-c.pid, 'SIGTERM');
@@ -83,8 +93,14 @@ afterAll(() => {
       // already gone
     }
   }
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+  // A `serve` shutting down still writes its log and database into the folders being removed:
+  // wait for the groups to end first (a loaded CI run once saw ENOTEMPTY).
+  const deadline = Date.now() + 15_000;
+  while (groups.some((c) => c.pid !== undefined && groupAlive(c.pid)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+}, 30_000);
 
 describe('README', () => {
   it('"Try it in five minutes" runs as written: add a Page, password change, alert, reconnect, healthy', async () => {
