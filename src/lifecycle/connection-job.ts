@@ -18,7 +18,7 @@ import { backoffMs, movedForward, reauthReason, withinThreshold } from './decide
 import { createAccountJob } from './account-job.js';
 import { isRefreshablePlatform } from './account-decide.js';
 import type { ConnectionRunOptions, EngineDeps } from './deps.js';
-import { safeError } from './util.js';
+import { leftLeases, safeError } from './util.js';
 import { type ConnectionOutcome, renewalMessage } from './outcome.js';
 
 export type { ConnectionRunOptions } from './deps.js';
@@ -37,6 +37,10 @@ export function createConnectionJob(deps: EngineDeps) {
   const appThrottledUntil = new Map<string, number>();
   /** One piece of work per connection per process (the lease is re-entrant for its owner). */
   const inFlight = new Map<string, Promise<ConnectionOutcome>>();
+  const unreleased = leftLeases(
+    (connectionId) => store.releaseConnection(connectionId, owner),
+    (connectionId) => inFlight.has(connectionId),
+  );
   /**
    * Re-mints one Page from the connection's current source token (the page job, wired by
    * engine.ts; this file cannot import it without a cycle). Used after a rotation and before a
@@ -101,9 +105,10 @@ export function createConnectionJob(deps: EngineDeps) {
       return await underLease(before, options, dryRun);
     } finally {
       if (!dryRun) {
-        await store
-          .releaseConnection(connectionId, owner)
-          .catch((e: unknown) => logger.warn({ err: e, connectionId }, 'connection lease release failed'));
+        await store.releaseConnection(connectionId, owner).catch((e: unknown) => {
+          unreleased.add(connectionId);
+          logger.warn({ err: e, connectionId }, 'connection lease release failed');
+        });
       }
     }
   }
@@ -466,6 +471,8 @@ export function createConnectionJob(deps: EngineDeps) {
   return {
     run,
     appThrottledUntil,
+    /** Gives back the leases a refused write left held (util.ts leftLeases); round.ts, each round. */
+    releaseLeftLeases: unreleased.retry,
     /** engine.ts: how a Page is re-minted from its connection's source token. */
     useRemint(fn: (pageId: string) => Promise<void>) {
       remintPage = fn;

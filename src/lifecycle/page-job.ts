@@ -33,7 +33,7 @@ import { deriveAccountState, isRefreshablePlatform } from './account-decide.js';
 import { processAccountPage } from './account-job.js';
 import type { ConnectionJob } from './connection-job.js';
 import type { EngineDeps, ProcessOptions } from './deps.js';
-import { pageEvents } from './util.js';
+import { leftLeases, pageEvents } from './util.js';
 import {
   type ConnectionLook,
   isRenewal,
@@ -59,6 +59,15 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
   const appThrottledUntil = connections.appThrottledUntil;
   /** In-process de-duplication: one piece of work per page at a time. */
   const inFlight = new Map<string, Promise<ProcessOutcome>>();
+  const unreleased = leftLeases(
+    (pageId) => store.releasePage(pageId, owner),
+    (pageId) => inFlight.has(pageId),
+  );
+  const release = (pageId: string) =>
+    store.releasePage(pageId, owner).catch((e: unknown) => {
+      unreleased.add(pageId);
+      logger.warn({ err: e, pageId }, 'lease release failed');
+    });
 
   const app = (page: ManagedPage, secrets: PageSecrets) => ({
     appId: page.appId,
@@ -295,11 +304,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       }
       return await underLease(before, options, dryRun, looked, choice, lease);
     } finally {
-      if (lease.held) {
-        await store
-          .releasePage(pageId, owner)
-          .catch((e: unknown) => logger.warn({ err: e, pageId }, 'lease release failed'));
-      }
+      if (lease.held) await release(pageId);
     }
   }
 
@@ -315,9 +320,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
       });
       if (deps.onPageChanged) await deps.onPageChanged(before, stored);
     } finally {
-      await store
-        .releasePage(before.pageId, owner)
-        .catch((e: unknown) => logger.warn({ err: e, pageId: before.pageId }, 'lease release failed'));
+      await release(before.pageId);
     }
   }
 
@@ -606,7 +609,7 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
   /** The work this process is doing on a page right now, if any (lifecycle/on-demand.ts waits for it). */
   const busy = (pageId: string): Promise<ProcessOutcome> | undefined => inFlight.get(pageId);
 
-  return { processPage, withState, busy, appThrottledUntil };
+  return { processPage, withState, busy, appThrottledUntil, releaseLeftLeases: unreleased.retry };
 }
 
 export type PageJob = ReturnType<typeof createPageJob>;

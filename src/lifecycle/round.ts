@@ -117,6 +117,9 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
    */
   async function runRound(options: RoundOptions): Promise<ProcessOutcome[]> {
     const startedAt = clock.now();
+    // Leases a refused write left held would hide their work from the due listings below.
+    await connections.releaseLeftLeases();
+    await pages.releaseLeftLeases();
     // While the call budget holds checks back (the last paced round did), a round spends it in due
     // order: each login's look just before its first due Page, or at its own due time when that
     // comes first. Looking at every login first would spend a short budget on looks while the Pages

@@ -75,3 +75,27 @@ export function pageEvents(clock: Clock) {
     ...extra,
   });
 }
+
+/**
+ * Leases this process took but could not give back, because the database refused the write (a
+ * full disk, a cut connection). The due listings skip a leased row, so without this the work
+ * would wait out the lease's TTL after the database came back. `retry` (each round, first) gives
+ * them back, except those this process is working on again; it stops at the first refusal.
+ */
+export function leftLeases(release: (id: string) => Promise<unknown>, busy: (id: string) => boolean) {
+  const ids = new Set<string>();
+  return {
+    add: (id: string) => void ids.add(id),
+    retry: async (): Promise<void> => {
+      for (const id of [...ids]) {
+        if (busy(id)) continue;
+        try {
+          await release(id);
+        } catch {
+          return; // still refused: the next round tries again
+        }
+        ids.delete(id);
+      }
+    },
+  };
+}

@@ -14,7 +14,7 @@ import { type FakeGraph, startFakeGraph } from '../../src/fake-graph/index.js';
 import { createTokenKeeper, type KeeperInternals } from '../../src/lifecycle/keeper.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Store } from '../../src/store/types.js';
-import { type Backend, withStore } from './backends.js';
+import { type Backend, type TestDatabase, withStore } from './backends.js';
 
 export const REFERENCE_TIME = Date.parse('2027-01-01T00:00:00Z');
 
@@ -25,6 +25,8 @@ export interface KeeperWorld {
   graph: FakeGraph;
   keeper: KeeperInternals;
   store: Store;
+  /** Raw SQL on the same database, beside the store (helpers/backends.ts). */
+  db: TestDatabase;
   app: { appId: string; appSecret: string };
   /** A user with a role on a fresh page, and that page's id. */
   newPage(name?: string): { userId: string; pageId: string };
@@ -57,7 +59,7 @@ export async function withKeeper(
   const timers = createManualTimers(clock);
   const graph = await startFakeGraph({ clock });
   try {
-    await withStore(backend, async (store) => {
+    await withStore(backend, async (store, db) => {
       const env = testEnv(graph.url, options.env);
       const make = () =>
         createTokenKeeper({
@@ -76,6 +78,7 @@ export async function withKeeper(
         graph,
         keeper,
         store,
+        db,
         app,
         newPage(name = 'Test Page') {
           const user = graph.createUser({ name: 'Admin' });
