@@ -50,14 +50,19 @@ export function createConnectionJob(deps: EngineDeps) {
   /** Instagram-Login and Threads connections: refreshed, one account each (account-job.ts). */
   const accounts = createAccountJob(deps);
 
-  async function run(connectionId: string, options: ConnectionRunOptions): Promise<ConnectionOutcome> {
+  /** `listed`: the row as a listing just read it (a round's), so that it is not read again. */
+  async function run(
+    connectionId: string,
+    options: ConnectionRunOptions,
+    listed?: Connection,
+  ): Promise<ConnectionOutcome> {
     const running = inFlight.get(connectionId);
     // Someone in this process is looking at it right now: that look is this one's too.
     if (running) {
       const r = await running;
       return options.scheduled ? { ...r, outcome: 'skipped', reason: 'in_flight' } : r;
     }
-    const p = runOnce(connectionId, options);
+    const p = runOnce(connectionId, options, listed);
     inFlight.set(connectionId, p);
     try {
       return await p;
@@ -66,8 +71,12 @@ export function createConnectionJob(deps: EngineDeps) {
     }
   }
 
-  async function runOnce(connectionId: string, options: ConnectionRunOptions): Promise<ConnectionOutcome> {
-    const listed = await store.getConnection(connectionId);
+  async function runOnce(
+    connectionId: string,
+    options: ConnectionRunOptions,
+    given: Connection | undefined,
+  ): Promise<ConnectionOutcome> {
+    const listed = given ?? (await store.getConnection(connectionId));
     if (!listed) {
       throw new AppError('connection_not_found', `connection ${connectionId} is not managed here`, {
         details: { connection_id: connectionId },
@@ -97,14 +106,22 @@ export function createConnectionJob(deps: EngineDeps) {
     if (!dryRun && !(await store.claimConnection(connectionId, owner, now, deps.leaseTtlMs))) {
       return skip(listed, 'leased');
     }
+    // The look's last write gives the lease back with it (one statement fewer); else the finally does.
+    const lease = { held: !dryRun };
     try {
-      // Re-read under the lease: another instance may have looked at it since the listing.
-      const before = (await store.getConnection(connectionId)) ?? listed;
-      const again = gate(before);
-      if (again) return skip(before, again);
-      return await underLease(before, options, dryRun);
+      // Re-read under the lease, with the secrets in the same read: another instance may have
+      // looked at it since the listing.
+      const found = await store.getConnectionWithSecrets(connectionId);
+      if (!found) {
+        throw new AppError('connection_not_found', `connection ${connectionId} is not managed here`, {
+          details: { connection_id: connectionId },
+        });
+      }
+      const again = gate(found.connection);
+      if (again) return skip(found.connection, again);
+      return await underLease(found.connection, found.secrets, options, dryRun, lease);
     } finally {
-      if (!dryRun) {
+      if (lease.held) {
         await store.releaseConnection(connectionId, owner).catch((e: unknown) => {
           unreleased.add(connectionId);
           logger.warn({ err: e, connectionId }, 'connection lease release failed');
@@ -115,38 +132,49 @@ export function createConnectionJob(deps: EngineDeps) {
 
   async function underLease(
     before: Connection,
+    secrets: ConnectionSecrets,
     options: ConnectionRunOptions,
     dryRun: boolean,
+    lease: { held: boolean },
   ): Promise<ConnectionOutcome> {
     if (isRefreshablePlatform(before.platform)) return accounts.underLease(before, options, dryRun);
     const now = clock.now();
-    const secrets = await store.getConnectionSecrets(before.id);
-    if (!secrets) throw new AppError('connection_not_found', `connection ${before.id} is not managed here`);
     const app = { appId: before.appId, appSecret: secrets.appSecret };
-    const pages = await store.listConnectionPages(before.id);
-    const onPages = (type: NewEvent['type'], reason: string, extra: Partial<NewEvent>): NewEvent[] =>
-      pages.map((p) => ({
-        pageId: p.pageId,
-        at: now,
-        type,
-        reason,
-        stateFrom: null,
-        stateTo: null,
-        message: null,
-        details: {},
-        ...extra,
-      }));
+    // The login's Pages, read only when this look needs them (a renewal's events, a rotation, a
+    // death): a routine look is the claim, one read and one write.
+    let listing: Promise<ManagedPage[]> | null = null;
+    const loginPages = () => (listing ??= store.listConnectionPages(before.id));
+    const onPages = async (type: NewEvent['type'], reason: string, extra: Partial<NewEvent>) =>
+      (await loginPages()).map(
+        (p): NewEvent => ({
+          pageId: p.pageId,
+          at: now,
+          type,
+          reason,
+          stateFrom: null,
+          stateTo: null,
+          message: null,
+          details: {},
+          ...extra,
+        }),
+      );
     const save = async (
       patch: ConnectionPatch,
-      extra: { sourceToken?: string; retiredToken?: string | null; events?: NewEvent[] } = {},
+      extra: { sourceToken?: string; retiredToken?: string | null; events?: NewEvent[]; last?: boolean } = {},
     ): Promise<Connection> => {
       if (dryRun) return { ...before, ...patch };
-      const after = await store.updateConnection(before.id, patch, { leaseOwner: owner, ...extra });
-      if (deps.onConnectionChanged) await deps.onConnectionChanged(before, after, pages);
+      const { last, ...rest } = extra;
+      const after = await store.updateConnection(before.id, patch, {
+        leaseOwner: owner,
+        ...rest,
+        ...(last === true ? { release: true } : {}),
+      });
+      if (last === true) lease.held = false;
+      if (deps.onConnectionChanged) await deps.onConnectionChanged(before, after);
       return after;
     };
     // Step 3 of a rotation (refresh, deploy, revoke), when its grace period is over.
-    const revokeAt = dryRun ? before.retiredRevokeAt : await revokeRetired(before, secrets, pages, save);
+    const revokeAt = dryRun ? before.retiredRevokeAt : await revokeRetired(before, secrets, loginPages, save);
     const scheduleNext = revokeAt === null ? now + policy.checkIntervalMs : nextLook(revokeAt, now);
 
     let info;
@@ -154,7 +182,7 @@ export function createConnectionJob(deps: EngineDeps) {
       info = await provider.inspect(secrets.sourceToken, app);
     } catch (err) {
       if (!(err instanceof GraphError) || dryRun) throw err;
-      const after = await save(failurePatch(before, err, now, false));
+      const after = await save(failurePatch(before, err, now, false), { last: true });
       return {
         connectionId: before.id,
         before,
@@ -181,12 +209,12 @@ export function createConnectionJob(deps: EngineDeps) {
         (before.extensionBlockedUntil === null &&
           withinThreshold(expiresAt, now, policy.renewalThresholdDays)));
     if (!wantsExtension || dryRun) {
-      const after = await save(looked);
+      const after = await save(looked, { last: true });
       if (!info.isValid && before.source?.isValid && !dryRun) {
         // The login just died (a password change, a logout…): its Pages are due now, so the next
         // round, within a minute in `serve`, shows each of them as it is instead of "healthy"
         // until its own next check, hours later. One write per Page, once per death.
-        for (const page of pages) await store.updatePage(page.pageId, { nextCheckAt: now });
+        for (const page of await loginPages()) await store.updatePage(page.pageId, { nextCheckAt: now });
       }
       return {
         connectionId: before.id,
@@ -221,7 +249,7 @@ export function createConnectionJob(deps: EngineDeps) {
               { connectionId: before.id, pages: stillOnOldest.map((p) => p.pageId) },
               'source refresh deferred: some Pages still hold a token minted from the token it would revoke',
             );
-            const after = await save(looked);
+            const after = await save(looked, { last: true });
             return {
               connectionId: before.id,
               before,
@@ -245,7 +273,7 @@ export function createConnectionJob(deps: EngineDeps) {
           {
             sourceToken: extended.token,
             retiredToken: rotation ? secrets.sourceToken : null,
-            events: onPages('renewed', reason, {
+            events: await onPages('renewed', reason, {
               message,
               details: {
                 token: 'source',
@@ -271,6 +299,7 @@ export function createConnectionJob(deps: EngineDeps) {
             );
           }
         }
+        const pages = await loginPages();
         if (rotation && options.pagesFollow !== true) {
           // The "deploy": every Page gets a token minted from the new source (token_rotated).
           await remintAll(pages, before.id);
@@ -299,14 +328,15 @@ export function createConnectionJob(deps: EngineDeps) {
       const after = await save(
         { ...looked, extensionBlockedUntil: expiresAt },
         {
-          events: onPages('source_not_extendable', 'not_extendable', {
+          last: true,
+          events: await onPages('source_not_extendable', 'not_extendable', {
             message,
             details: { connection_id: before.id, source_expires_at: iso(expiresAt) },
           }),
         },
       );
       deps.events.emit('renewal', {
-        pageId: pages[0]?.pageId ?? before.id,
+        pageId: (await loginPages())[0]?.pageId ?? before.id,
         outcome: 'not_extendable',
         token: 'source',
         reason,
@@ -314,7 +344,10 @@ export function createConnectionJob(deps: EngineDeps) {
       return { connectionId: before.id, before, after, outcome: 'source_not_extendable', reason, message };
     } catch (err) {
       if (!(err instanceof GraphError)) throw err;
-      const after = await save({ ...looked, ...failurePatch({ ...before, source: info }, err, now, true) });
+      const after = await save(
+        { ...looked, ...failurePatch({ ...before, source: info }, err, now, true) },
+        { last: true },
+      );
       return {
         connectionId: before.id,
         before,
@@ -372,12 +405,13 @@ export function createConnectionJob(deps: EngineDeps) {
   async function revokeRetired(
     c: Connection,
     secrets: ConnectionSecrets,
-    pages: ManagedPage[],
+    loginPages: () => Promise<ManagedPage[]>,
     save: (patch: ConnectionPatch, extra: { retiredToken: null; events: NewEvent[] }) => Promise<Connection>,
   ): Promise<number | null> {
     const due = c.retiredRevokeAt;
     const now = clock.now();
     if (due === null || secrets.retiredToken === null) return null;
+    const pages = await loginPages();
     const rotatedAt = rotatedAtOf(due);
     const behind = (list: readonly ManagedPage[]) => onRetiredToken(list, rotatedAt);
     // A Page that missed the re-mint (another instance held it, a call failed, a crash) gets its

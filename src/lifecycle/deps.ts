@@ -31,8 +31,8 @@ export interface EngineDeps {
   random: () => number;
   /** Called after every stored change to a page (alerts are planned here). Must not throw. */
   onPageChanged?: (before: ManagedPage | null, after: ManagedPage) => Promise<void>;
-  /** Called after every stored change to a connection, with its Pages. Must not throw. */
-  onConnectionChanged?: (before: Connection, after: Connection, pages: ManagedPage[]) => Promise<void>;
+  /** Called after every stored change to a connection. Must not throw. */
+  onConnectionChanged?: (before: Connection, after: Connection) => Promise<void>;
   /** After an extension, keep the replaced source token this long, then revoke it; null: never revoke. */
   sourceRevokeGraceMs?: number | null;
   /**

@@ -72,13 +72,17 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
     }
     try {
       const look = await bound(c.platform === 'facebook', () =>
-        connections.run(c.id, {
-          extend: 'auto',
-          dryRun: options.dryRun === true,
-          scheduled: !options.all,
-          pagesFollow: true,
-          ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
-        }),
+        connections.run(
+          c.id,
+          {
+            extend: 'auto',
+            dryRun: options.dryRun === true,
+            scheduled: !options.all,
+            pagesFollow: true,
+            ...(options.dueBy !== undefined ? { dueBy: options.dueBy } : {}),
+          },
+          c,
+        ),
       );
       return look.outcome === 'skipped' ? null : connectionLook(look, options.dryRun === true);
     } catch (err) {

@@ -13,7 +13,8 @@ import { connectionIdOf } from './migrations/0004_connections.js';
 import { rowToPage } from './page-rows.js';
 import type { ConnectionRow, Tables } from './schema.js';
 import type { TokenInfo } from '../types.js';
-import { LeaseLostError, type NewConnection, type Store } from './types.js';
+import { type ConnectionSecrets, LeaseLostError, type NewConnection, type Store } from './types.js';
+import type { Connection } from '../types.js';
 
 export { connectionIdOf };
 
@@ -30,6 +31,7 @@ type ConnectionMethods = Pick<
   | 'listConnections'
   | 'getConnection'
   | 'getConnectionSecrets'
+  | 'getConnectionWithSecrets'
   | 'saveConnection'
   | 'updateConnection'
   | 'deleteConnection'
@@ -119,6 +121,42 @@ export function connectionMethods(database: Database, box: SecretBox, clock: Clo
   const { db } = database;
   const rows = connectionRows(box, clock);
 
+  async function getConnectionWithSecrets(
+    id: string,
+  ): Promise<{ connection: Connection; secrets: ConnectionSecrets } | null> {
+    // One round trip: the app's secret comes with the row.
+    const row = await db
+      .selectFrom('connections')
+      .innerJoin('apps', 'apps.app_id', 'connections.app_id')
+      .selectAll('connections')
+      .select('apps.app_secret_enc')
+      .where('connections.id', '=', id)
+      .executeTakeFirst();
+    if (!row) {
+      const orphan = await db
+        .selectFrom('connections')
+        .select('app_id')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (orphan) {
+        throw new AppError('internal_error', `app ${orphan.app_id} of connection ${id} is not stored`);
+      }
+      return null;
+    }
+    const { app_secret_enc, ...connection } = row;
+    return {
+      connection: rowToConnection(connection),
+      secrets: {
+        appSecret: rows.openAppSecret({ app_id: row.app_id, app_secret_enc }),
+        sourceToken: rows.openSource(row),
+        retiredToken:
+          row.retired_token_enc === null
+            ? null
+            : box.open(row.retired_token_enc, connectionAad(row.id, 'retired_token')),
+      },
+    };
+  }
+
   return {
     async listConnections() {
       const list = await db
@@ -136,19 +174,10 @@ export function connectionMethods(database: Database, box: SecretBox, clock: Clo
     },
 
     async getConnectionSecrets(id) {
-      const row = await db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row) return null;
-      const app = await db.selectFrom('apps').selectAll().where('app_id', '=', row.app_id).executeTakeFirst();
-      if (!app) throw new AppError('internal_error', `app ${row.app_id} of connection ${id} is not stored`);
-      return {
-        appSecret: rows.openAppSecret(app),
-        sourceToken: rows.openSource(row),
-        retiredToken:
-          row.retired_token_enc === null
-            ? null
-            : box.open(row.retired_token_enc, connectionAad(row.id, 'retired_token')),
-      };
+      return (await getConnectionWithSecrets(id))?.secrets ?? null;
     },
+
+    getConnectionWithSecrets,
 
     async saveConnection(connection, secrets) {
       return database.writeTransaction(async (trx) => {
@@ -174,8 +203,12 @@ export function connectionMethods(database: Database, box: SecretBox, clock: Clo
         updated_at: clock.now(),
       };
       const { leaseOwner } = options;
-      return database.writeTransaction(async (trx) => {
-        const row = await trx
+      if (options.release === true && leaseOwner !== undefined) {
+        Object.assign(set, { lease_owner: null, lease_expires_at: null });
+      }
+      const events = options.events ?? [];
+      const write = async (q: Kysely<Tables>) => {
+        const row = await q
           .updateTable('connections')
           .set(set)
           .where('id', '=', id)
@@ -183,7 +216,7 @@ export function connectionMethods(database: Database, box: SecretBox, clock: Clo
           .returningAll()
           .executeTakeFirst();
         if (!row) {
-          const exists = await trx
+          const exists = await q
             .selectFrom('connections')
             .select('id')
             .where('id', '=', id)
@@ -193,9 +226,8 @@ export function connectionMethods(database: Database, box: SecretBox, clock: Clo
             details: { connection_id: id },
           });
         }
-        const events = options.events ?? [];
         if (events.length > 0) {
-          await trx
+          await q
             .insertInto('events')
             .values(
               events.map((e) => ({
@@ -212,7 +244,9 @@ export function connectionMethods(database: Database, box: SecretBox, clock: Clo
             .execute();
         }
         return rowToConnection(row);
-      });
+      };
+      // A look's save writes the row alone: one statement (one commit), no transaction around it.
+      return events.length === 0 ? database.writeStatement(write) : database.writeTransaction(write);
     },
 
     async deleteConnection(id) {

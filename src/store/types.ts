@@ -158,6 +158,10 @@ export interface Store {
   listConnections(): Promise<Connection[]>;
   getConnection(id: string): Promise<Connection | null>;
   getConnectionSecrets(id: string): Promise<ConnectionSecrets | null>;
+  /** The row and its secrets (the app's too) in one read. */
+  getConnectionWithSecrets(
+    id: string,
+  ): Promise<{ connection: Connection; secrets: ConnectionSecrets } | null>;
   /** Insert, or replace the source token of the login of the same platform, app and user. */
   saveConnection(
     connection: NewConnection,
@@ -167,6 +171,7 @@ export interface Store {
    * Change a connection; with `leaseOwner`, only while that owner holds its lease (else
    * LeaseLostError). `sourceToken` replaces the token; `retiredToken` keeps the one it replaces
    * for revocation later (null forgets it). `events` are written in the same transaction.
+   * `release` (with `leaseOwner`) gives the lease back in the same UPDATE: the work's last write.
    */
   updateConnection(
     id: string,
@@ -176,6 +181,7 @@ export interface Store {
       retiredToken?: string | null;
       leaseOwner?: string;
       events?: NewEvent[];
+      release?: boolean;
     },
   ): Promise<Connection>;
   /** Deletes the connection and every Page under it; returns their ids (null: no such connection). */

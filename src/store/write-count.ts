@@ -17,6 +17,7 @@ const READS = new Set<string>([
   'getSecrets',
   'getPageWithSecrets',
   'getPostingToken',
+  'getConnectionWithSecrets',
   'listDuePages',
   'listEvents',
   'getApiKey',

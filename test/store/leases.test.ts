@@ -72,6 +72,40 @@ describe.each(testBackends())('leases on %s', (backend) => {
     });
   });
 
+  it('a connection: read with its secrets in one call; updateConnection with release frees it in the same write', async () => {
+    await withStore(backend, async (store) => {
+      const page = await store.savePage(newPage('p1'), secretsFor('p1'));
+      const id = page.connectionId!;
+      expect(await store.getConnectionWithSecrets(id)).toEqual({
+        connection: await store.getConnection(id),
+        secrets: {
+          appSecret: secretsFor('p1').appSecret,
+          sourceToken: secretsFor('p1').sourceToken,
+          retiredToken: null,
+        },
+      });
+      expect(await store.getConnectionWithSecrets('facebook_0_0')).toBeNull();
+
+      expect(await store.claimConnection(id, 'a', T0, TTL)).toBe(true);
+      await expect(
+        store.updateConnection(id, { lastCheckedAt: T0 + 5 }, { leaseOwner: 'b', release: true }),
+      ).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await store.getConnection(id))!).toMatchObject({ leaseOwner: 'a', lastCheckedAt: T0 });
+      // Without release the lease stays; with it, the write and the release are one.
+      expect(await store.updateConnection(id, { failureCount: 1 }, { leaseOwner: 'a' })).toMatchObject({
+        failureCount: 1,
+        leaseOwner: 'a',
+      });
+      const stored = await store.updateConnection(
+        id,
+        { lastCheckedAt: T0 + 5 },
+        { leaseOwner: 'a', release: true },
+      );
+      expect(stored).toMatchObject({ lastCheckedAt: T0 + 5, leaseOwner: null, leaseExpiresAt: null });
+      expect(await store.claimConnection(id, 'b', T0 + 6, TTL)).toBe(true);
+    });
+  });
+
   it('updatePage under a held lease applies; under a lost lease it throws and writes nothing', async () => {
     await withStore(backend, async (a, db) => {
       const b = await db.openStore();
