@@ -8,6 +8,7 @@
  * login costs N + 1 Graph calls when nothing needs renewing.
  */
 import type { Connection, ManagedPage } from '../types.js';
+import type { DueCursor } from '../store/types.js';
 import { type ConnectionLook, connectionLook } from './outcome.js';
 import type { ConnectionJob } from './connection-job.js';
 import type { EngineDeps, Mode } from './deps.js';
@@ -159,6 +160,7 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
     const queue: ManagedPage[] = [];
     let exhausted = false;
     let listing: Promise<void> | null = null;
+    let cursor: DueCursor | undefined;
 
     /** List the next due pages into the queue; `exhausted` when nothing new is due. */
     const refill = (): Promise<void> =>
@@ -166,9 +168,12 @@ export function createRound(deps: EngineDeps, connections: ConnectionJob, pages:
         try {
           const batch = options.all
             ? await store.listPages()
-            : // Beyond the pages this round holds unclaimed (queued or about to claim), or a listing
-              // of only those would look like the end.
-              await store.listDuePages(options.dueBy ?? clock.now(), 500 + queue.length + workers);
+            : // On from where the last listing ended: the Pages this round holds, and those it left
+              // due (held back by the budget, in backoff), are not listed again, so a round whose
+              // first 500 all stay due still reaches the Pages behind them.
+              await store.listDuePages(options.dueBy ?? clock.now(), 500, cursor);
+          const last = batch.at(-1);
+          if (last) cursor = { nextCheckAt: last.nextCheckAt, pageId: last.pageId };
           let added = 0;
           for (const page of batch) {
             if (seen.has(page.pageId)) continue;

@@ -30,7 +30,7 @@ import { migrate, migrationStatus } from './migrate.js';
 import { appAad, connectionAad, connectionMethods, connectionRows } from './connection-store.js';
 import { pageColumns, parseJson, rowToPage } from './page-rows.js';
 import type { EventRow, PageRow, PagesTable, Tables } from './schema.js';
-import { LeaseLostError, type Store } from './types.js';
+import { type DueCursor, LeaseLostError, type Store } from './types.js';
 
 type SecretField = 'app_secret' | 'posting_token' | 'source_token';
 
@@ -442,12 +442,14 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
       });
     },
 
-    async listDuePages(now, limit) {
+    async listDuePages(now, limit, after) {
       // Never-checked pages first, then the due ones by next_check_at. Two queries, because one
       // with `next_check_at is null or next_check_at <= now` is not a range: it walks the whole
       // index when nothing is due (docs/BENCHMARKS.md, growth). Each of these is an index search.
-      const [never, due] = dueQueries(db, now);
-      const first = await never.limit(limit).execute();
+      const [never, due] = dueQueries(db, now, after);
+      // Past the never-checked ones already: only the due ones after the cursor are left.
+      const first =
+        after !== undefined && after.nextCheckAt !== null ? [] : await never.limit(limit).execute();
       const rest = first.length < limit ? await due.limit(limit - first.length).execute() : [];
       return withConnections(db, [...first, ...rest]);
     },
@@ -651,9 +653,11 @@ function rowToEvent(row: EventRow): HistoryEvent {
 
 /**
  * The scheduler's two "which pages are due?" queries: pages never checked, and pages whose check
- * is due, both free of a live lease. Exported for the growth benchmark's query plans.
+ * is due, both free of a live lease. `after`: only the pages that come after this one in that
+ * order (a round listing on from where its last listing ended). Exported for the growth
+ * benchmark's query plans.
  */
-export function dueQueries(db: Kysely<Tables>, now: number) {
+export function dueQueries(db: Kysely<Tables>, now: number, after?: DueCursor) {
   const free = (eb: ExpressionBuilder<Tables, 'pages'>) =>
     eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<=', now)]);
   const never = db
@@ -661,12 +665,19 @@ export function dueQueries(db: Kysely<Tables>, now: number) {
     .selectAll()
     .where('next_check_at', 'is', null)
     .where(free)
+    .$if(after !== undefined && after.nextCheckAt === null, (qb) => qb.where('page_id', '>', after!.pageId))
     .orderBy('page_id');
   const due = db
     .selectFrom('pages')
     .selectAll()
     .where('next_check_at', '<=', now)
     .where(free)
+    // A row-value comparison: one range of the (next_check_at, page_id) index on both databases.
+    .$if(after !== undefined && after.nextCheckAt !== null, (qb) =>
+      qb.where((eb) =>
+        eb(eb.refTuple('next_check_at', 'page_id'), '>', eb.tuple(after!.nextCheckAt!, after!.pageId)),
+      ),
+    )
     .orderBy('next_check_at')
     .orderBy('page_id');
   return [never, due] as const;

@@ -31,6 +31,12 @@ export interface NewConnection {
   nextCheckAt: number | null;
 }
 
+/** Where a due listing ended: its last Page's `nextCheckAt` and id. */
+export interface DueCursor {
+  nextCheckAt: number | null;
+  pageId: string;
+}
+
 export type ConnectionPatch = Partial<ConnectionFields>;
 
 export interface ConnectionSecrets {
@@ -149,10 +155,12 @@ export interface Store {
   updatePage(pageId: string, patch: PagePatch, options?: UpdateOptions): Promise<ManagedPage>;
   deletePage(pageId: string): Promise<boolean>;
   /**
-   * Pages whose `nextCheckAt` is null or <= now and that nobody holds a live lease on, oldest first.
-   * Must be an indexed query: its cost follows the due pages, not the table.
+   * Pages whose `nextCheckAt` is null or <= now and that nobody holds a live lease on: the
+   * never-checked ones by id, then the due ones oldest first. `after` (the last Page of a previous
+   * listing) lists on from there: a round whose Pages stay due (held back by the call budget) still
+   * reaches the ones behind them. Must be an indexed query: its cost follows the due pages, not the table.
    */
-  listDuePages(now: number, limit: number): Promise<ManagedPage[]>;
+  listDuePages(now: number, limit: number, after?: DueCursor): Promise<ManagedPage[]>;
 
   // --- apps and connections (connection-store.ts) --------------------------------------------
   listConnections(): Promise<Connection[]>;

@@ -174,6 +174,37 @@ describe.each(testBackends())('store contract on %s', (backend) => {
         expect((await store.listDuePages(now, 2)).map((p) => p.pageId)).toEqual(['never', 'lease-expired']);
       });
     });
+
+    it('lists due pages on from a cursor: the never-checked after it, then every due one; the due ones after it', async () => {
+      await withStore(backend, async (store) => {
+        const now = T0 + 10 * DAY;
+        for (const id of ['n1', 'n2', 'n3']) {
+          await store.savePage(newPage(id, { nextCheckAt: null }), secretsFor(id));
+        }
+        // Two due at the same time: the id breaks the tie, as in the listing's order.
+        await store.savePage(newPage('d-b', { nextCheckAt: now - DAY }), secretsFor('d-b'));
+        await store.savePage(newPage('d-a', { nextCheckAt: now - DAY }), secretsFor('d-a'));
+        await store.savePage(newPage('d-c', { nextCheckAt: now }), secretsFor('d-c'));
+        await store.savePage(newPage('later', { nextCheckAt: now + 1 }), secretsFor('later'));
+        const ids = async (limit: number, after?: { nextCheckAt: number | null; pageId: string }) =>
+          (await store.listDuePages(now, limit, after)).map((p) => p.pageId);
+
+        expect(await ids(2)).toEqual(['n1', 'n2']);
+        expect(await ids(3, { nextCheckAt: null, pageId: 'n2' })).toEqual(['n3', 'd-a', 'd-b']);
+        expect(await ids(10, { nextCheckAt: now - DAY, pageId: 'd-a' })).toEqual(['d-b', 'd-c']);
+        expect(await ids(10, { nextCheckAt: now, pageId: 'd-c' })).toEqual([]);
+        // Walking the whole listing page by page reaches every due page once.
+        const walked: string[] = [];
+        let after: { nextCheckAt: number | null; pageId: string } | undefined;
+        for (;;) {
+          const batch = await store.listDuePages(now, 2, after);
+          if (batch.length === 0) break;
+          walked.push(...batch.map((p) => p.pageId));
+          after = { nextCheckAt: batch.at(-1)!.nextCheckAt, pageId: batch.at(-1)!.pageId };
+        }
+        expect(walked).toEqual(['n1', 'n2', 'n3', 'd-a', 'd-b', 'd-c']);
+      });
+    });
   });
 
   describe('history', () => {
