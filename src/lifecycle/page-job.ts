@@ -284,7 +284,17 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     // The page lease is claimed before the look at the login, so that a second instance asked
     // about the same Page (an on-demand refresh) sees the Page taken and waits for this work,
     // instead of doing it again beside it.
-    if (!dryRun && !(await store.claimPage(pageId, owner, now, deps.leaseTtlMs))) {
+    // The claim brings the row and its secrets back with it: the re-read under the lease.
+    let claimed: Awaited<ReturnType<typeof store.claimPageWithSecrets>> = null;
+    if (!dryRun) {
+      try {
+        claimed = await store.claimPageWithSecrets(pageId, owner, now, deps.leaseTtlMs);
+      } catch (err) {
+        await release(pageId); // the lease may have been taken before the secrets' read failed
+        throw err;
+      }
+    }
+    if (!dryRun && !claimed) {
       if (options.mode === 'scheduled') return skip('leased');
       throw new AppError(
         'renewal_in_progress',
@@ -301,8 +311,10 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
           extend: options.force === true ? 'force' : 'auto',
           dryRun,
         });
+        // The look may have changed the login (a new source token): what the claim read is stale.
+        claimed = null;
       }
-      return await underLease(before, options, dryRun, looked, choice, lease);
+      return await underLease(before, options, dryRun, looked, choice, lease, claimed);
     } finally {
       if (lease.held) await release(pageId);
     }
@@ -332,11 +344,13 @@ export function createPageJob(deps: EngineDeps, connections: ConnectionJob) {
     /** What runPage chose (and the pacer admitted); chosen again on the row read under the lease. */
     chosen: CheckChoice,
     lease: { held: boolean },
+    /** The row and secrets the claim read (null on a dry run, which claims nothing). */
+    claimed: { page: ManagedPage; secrets: PageSecrets } | null,
   ): Promise<ProcessOutcome> {
     const pageId = initial.pageId;
     // Re-read under the lease (with the secrets, in one read): someone may have renewed it since
     // we listed it. A dry run stored nothing about the login it looked at: use what it saw.
-    const found = await store.getPageWithSecrets(pageId);
+    const found = claimed ?? (await store.getPageWithSecrets(pageId));
     if (!found) throw new AppError('page_not_found', `page ${pageId} is not managed here`);
     const { page: read, secrets } = found;
     const before = dryRun && looked?.after.source ? { ...read, source: looked.after.source } : read;

@@ -65,6 +65,26 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
     .compile();
   const openedTokens = new Map<string, { sealed: string; token: string; at: number }>();
 
+  /** A page row with its secrets: the app's and the login's rows, read side by side. */
+  async function withSecrets(row: PageRow): Promise<{ page: ManagedPage; secrets: PageSecrets }> {
+    const pageId = row.page_id;
+    const [app, connection] = await Promise.all([
+      db.selectFrom('apps').selectAll().where('app_id', '=', row.app_id).executeTakeFirst(),
+      row.connection_id === null
+        ? Promise.resolve(undefined)
+        : db.selectFrom('connections').selectAll().where('id', '=', row.connection_id).executeTakeFirst(),
+    ]);
+    if (!app) throw new AppError('internal_error', `the secret of app ${row.app_id} is not stored`);
+    return {
+      page: rowToPage(row, connection),
+      secrets: {
+        appSecret: rows.openAppSecret(app),
+        postingToken: box.open(row.posting_token_enc, secretAad(pageId, 'posting_token')),
+        sourceToken: connection ? rows.openSource(connection) : null,
+      },
+    };
+  }
+
   /** Pages with their connection's facts, one extra query for all of them. */
   async function withConnections(q: Kysely<Tables>, pageRows: PageRow[]): Promise<ManagedPage[]> {
     const byId = await rows.connectionsById(
@@ -223,22 +243,7 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
 
     async getPageWithSecrets(pageId) {
       const row = await db.selectFrom('pages').selectAll().where('page_id', '=', pageId).executeTakeFirst();
-      if (!row) return null;
-      const [app, connection] = await Promise.all([
-        db.selectFrom('apps').selectAll().where('app_id', '=', row.app_id).executeTakeFirst(),
-        row.connection_id === null
-          ? Promise.resolve(undefined)
-          : db.selectFrom('connections').selectAll().where('id', '=', row.connection_id).executeTakeFirst(),
-      ]);
-      if (!app) throw new AppError('internal_error', `the secret of app ${row.app_id} is not stored`);
-      return {
-        page: rowToPage(row, connection),
-        secrets: {
-          appSecret: rows.openAppSecret(app),
-          postingToken: box.open(row.posting_token_enc, secretAad(pageId, 'posting_token')),
-          sourceToken: connection ? rows.openSource(connection) : null,
-        },
-      };
+      return row ? withSecrets(row) : null;
     },
 
     async getPostingToken(pageId) {
@@ -455,6 +460,24 @@ export function createStore(database: Database, box: SecretBox, clock: Clock): S
     },
 
     // --- leases ---------------------------------------------------------------------------------
+
+    async claimPageWithSecrets(pageId, owner, now, ttlMs) {
+      // The claim's UPDATE returns the row it leased: the work's first read comes with it.
+      const row = await db
+        .updateTable('pages')
+        .set({ lease_owner: owner, lease_expires_at: now + ttlMs })
+        .where('page_id', '=', pageId)
+        .where((eb) =>
+          eb.or([
+            eb('lease_owner', 'is', null),
+            eb('lease_expires_at', '<=', now),
+            eb('lease_owner', '=', owner),
+          ]),
+        )
+        .returningAll()
+        .executeTakeFirst();
+      return row ? withSecrets(row) : null;
+    },
 
     async claimPage(pageId, owner, now, ttlMs) {
       // One conditional UPDATE: the database decides who wins, on SQLite and PostgreSQL alike.

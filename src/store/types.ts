@@ -203,6 +203,13 @@ export interface Store {
   // --- leases ---------------------------------------------------------------------------------
   /** Conditional UPDATE: true when `owner` now holds the lease (free, expired or already ours). */
   claimPage(pageId: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
+  /** claimPage and getPageWithSecrets in one: the leased row and its secrets; null: not claimed (or no such page). */
+  claimPageWithSecrets(
+    pageId: string,
+    owner: string,
+    now: number,
+    ttlMs: number,
+  ): Promise<{ page: ManagedPage; secrets: PageSecrets } | null>;
   releasePage(pageId: string, owner: string): Promise<void>;
   releaseAll(owner: string): Promise<number>;
 

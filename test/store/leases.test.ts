@@ -72,6 +72,19 @@ describe.each(testBackends())('leases on %s', (backend) => {
     });
   });
 
+  it('claimPageWithSecrets: the claim returns the leased row and its secrets; a lost race or a missing page returns null', async () => {
+    await withStore(backend, async (a, db) => {
+      const b = await db.openStore();
+      await a.savePage(newPage('p1'), secretsFor('p1'));
+      const won = await a.claimPageWithSecrets('p1', 'a', T0, TTL);
+      expect(won).toEqual({ page: await a.getPage('p1'), secrets: secretsFor('p1') });
+      expect(won!.page).toMatchObject({ leaseOwner: 'a', leaseExpiresAt: T0 + TTL });
+      expect(await b.claimPageWithSecrets('p1', 'b', T0 + 1, TTL)).toBeNull();
+      expect((await a.getPage('p1'))!.leaseOwner).toBe('a');
+      expect(await a.claimPageWithSecrets('missing', 'a', T0, TTL)).toBeNull();
+    });
+  });
+
   it('a connection: read with its secrets in one call; updateConnection with release frees it in the same write', async () => {
     await withStore(backend, async (store) => {
       const page = await store.savePage(newPage('p1'), secretsFor('p1'));
