@@ -61,8 +61,9 @@ export interface Database {
   unavailable(error: unknown): AppError;
   /**
    * Why the last write failed for a reason of the storage (disk full, I/O error, read-only file),
-   * or null once a write succeeds again. `select 1` still answers on a full disk, so a ping alone
-   * would call such a database ready while no check can be saved.
+   * or null once a write succeeds again at least FAULT_HOLD_MS after the last failure. `select 1`
+   * still answers on a full disk, so a ping alone would call such a database ready while no check
+   * can be saved.
    */
   writeFault(): AppError | null;
   close(): Promise<void>;
@@ -88,6 +89,8 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
 }
 
 export interface OpenDatabaseOptions {
+  /** Times storage faults (how long readiness keeps reporting one); the system clock by default. */
+  clock?: Clock | undefined;
   /** PostgreSQL only: create this schema if needed and put it first on every connection's search_path. */
   schema?: string | undefined;
   /**
@@ -100,8 +103,8 @@ export interface OpenDatabaseOptions {
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   const target = parseDatabaseUrl(url);
   return target.dialect === 'sqlite'
-    ? openSqlite(target.path, options.create !== false)
-    : openPostgres(target.connectionString, options.schema);
+    ? openSqlite(target.path, options.create !== false, options.clock ?? systemClock)
+    : openPostgres(target.connectionString, options.schema, options.clock ?? systemClock);
 }
 
 export interface OpenStoreOptions extends OpenDatabaseOptions {
@@ -116,8 +119,31 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const database = await openDatabase(options.databaseUrl, {
     schema: options.schema,
     create: options.create,
+    clock: options.clock,
   });
   return countWrites(createStore(database, options.secretBox, options.clock ?? systemClock));
+}
+
+/**
+ * How long a storage fault keeps being reported after the last failed write, whatever succeeds in
+ * between. A nearly full disk takes the small writes (a lease given back, readiness's own no-op
+ * write) and refuses the ones that grow the file (a check's history): one success is no proof that
+ * checks can be saved, and readiness flipping to 200 between failures hid the outage (CI saw a
+ * disk-full run whose /readyz never said 503).
+ */
+export const FAULT_HOLD_MS = 10_000;
+
+function storageFaults(clock: Clock) {
+  let last: { error: AppError; at: number } | null = null;
+  return {
+    failed(error: AppError) {
+      last = { error, at: clock.now() };
+    },
+    succeeded() {
+      if (last !== null && clock.now() - last.at >= FAULT_HOLD_MS) last = null;
+    },
+    current: (): AppError | null => last?.error ?? null,
+  };
 }
 
 // --- SQLite -----------------------------------------------------------------------------------
@@ -139,9 +165,11 @@ function keepStatements(
 ): SqliteDatabase {
   const statements = new Map<string, SqliteStatement>();
   const watch = (text: string, statement: BetterSqlite3.Statement): SqliteStatement => {
-    if (statement.readonly) return statement;
     // Only a write that has reached the database file proves the storage works again: a commit, or
     // a statement outside any transaction. Not BEGIN, not a statement inside a transaction, not ROLLBACK.
+    // SQLite calls COMMIT read-only (as it does every transaction-control statement), so it is
+    // named here: without it no write transaction ever proved the storage healthy.
+    if (statement.readonly && !/^\s*(commit|end)\b/i.test(text)) return statement;
     const rollback = /^\s*rollback/i.test(text);
     const tracked = <R>(fn: () => R): R => {
       try {
@@ -198,7 +226,7 @@ function privateDatabaseFile(path: string): void {
   }
 }
 
-function openSqlite(path: string, create: boolean): Database {
+function openSqlite(path: string, create: boolean, clock: Clock): Database {
   if (!create && path !== ':memory:' && !existsSync(path)) {
     throw new AppError('database_not_found', `no database at ${path}`, { details: { path } });
   }
@@ -219,10 +247,10 @@ function openSqlite(path: string, create: boolean): Database {
     throw unavailableError(e, []);
   }
   const connection = raw;
-  let fault: AppError | null = null;
+  const fault = storageFaults(clock);
   const onWrite = (error: unknown) => {
-    if (error === null) fault = null;
-    else if (isStorageFault(error)) fault = unavailableError(error, []);
+    if (error === null) fault.succeeded();
+    else if (isStorageFault(error)) fault.failed(unavailableError(error, []));
   };
   const db = new Kysely<Tables>({
     dialect: new SqliteDialect({ database: keepStatements(connection, onWrite) }),
@@ -257,7 +285,7 @@ function openSqlite(path: string, create: boolean): Database {
       return rows.length > 0;
     },
     unavailable: (e) => unavailableError(e, []),
-    writeFault: () => fault,
+    writeFault: fault.current,
     close: () => db.destroy(),
   };
 }
@@ -309,7 +337,11 @@ const pgTypes: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format),
 };
 
-async function openPostgres(connectionString: string, schema: string | undefined): Promise<Database> {
+async function openPostgres(
+  connectionString: string,
+  schema: string | undefined,
+  clock: Clock,
+): Promise<Database> {
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new AppError(
       'config_invalid',
@@ -345,16 +377,19 @@ async function openPostgres(connectionString: string, schema: string | undefined
     }
   }
 
-  let fault: AppError | null = null;
+  const fault = storageFaults(clock);
+  // Class 53 (insufficient resources: disk full, out of memory) and 58 (system error: I/O).
+  const noteFailure = (e: unknown) => {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && /^5[38]/.test(code)) fault.failed(unavailableError(e, secrets));
+  };
   const writeTransaction = async <T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T> => {
     try {
       const result = await db.transaction().execute(fn);
-      fault = null;
+      fault.succeeded();
       return result;
     } catch (e) {
-      // Class 53 (insufficient resources: disk full, out of memory) and 58 (system error: I/O).
-      const code = (e as { code?: unknown } | null)?.code;
-      if (typeof code === 'string' && /^5[38]/.test(code)) fault = unavailableError(e, secrets);
+      noteFailure(e);
       throw e;
     }
   };
@@ -362,11 +397,10 @@ async function openPostgres(connectionString: string, schema: string | undefined
   const writeStatement = async <T>(fn: (q: Kysely<Tables>) => Promise<T>): Promise<T> => {
     try {
       const result = await fn(db);
-      fault = null;
+      fault.succeeded();
       return result;
     } catch (e) {
-      const code = (e as { code?: unknown } | null)?.code;
-      if (typeof code === 'string' && /^5[38]/.test(code)) fault = unavailableError(e, secrets);
+      noteFailure(e);
       throw e;
     }
   };
@@ -393,7 +427,7 @@ async function openPostgres(connectionString: string, schema: string | undefined
       return rows[0]?.t != null;
     },
     unavailable: (e) => unavailableError(e, secrets),
-    writeFault: () => fault,
+    writeFault: fault.current,
     close: () => db.destroy(),
   };
 }

@@ -4,14 +4,17 @@ import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
+import { createManualClock } from '../../src/clock.js';
 import {
+  FAULT_HOLD_MS,
   isDatabaseUnavailable,
   openDatabase,
   openStore,
   parseDatabaseUrl,
 } from '../../src/store/database.js';
 import { testBackends, testBox, withTestDatabase } from '../helpers/backends.js';
-import { newPage, secretsFor } from './fixtures/pages.js';
+import { createStore } from '../../src/store/page-store.js';
+import { event, newPage, secretsFor, T0 } from './fixtures/pages.js';
 
 function configError(fn: () => unknown): AppError {
   try {
@@ -66,6 +69,38 @@ describe('SQLite', () => {
         await database.close();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // SQLite only: PostgreSQL's counterpart (class 53/58) cannot be brought about from a test; its
+  // lost-database cases are in test/reliability/database-loss.test.ts.
+  it('a nearly full file: readiness reports the failing writes for FAULT_HOLD_MS though small writes still succeed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fbtk-db-'));
+    const clock = createManualClock(T0);
+    const database = await openDatabase(`sqlite:${join(dir, 'store.db')}`, { clock });
+    const store = createStore(database, testBox(), clock);
+    try {
+      await store.migrate();
+      await store.savePage(newPage('p1'), secretsFor('p1'));
+      await store.ping();
+      // Cap the file at its present size: a write that grows it fails with SQLITE_FULL, as on a full
+      // disk, while an update in place (readiness's own no-op write) still succeeds.
+      const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(database.db);
+      await sql.raw(`pragma max_page_count = ${rows[0]!.page_count}`).execute(database.db);
+      const history = Array.from({ length: 100 }, (_, i) =>
+        event('p1', T0 + i, { message: 'x'.repeat(2000) }),
+      );
+      await expect(store.addEvents(history)).rejects.toThrow(/full/i);
+
+      await expect(store.ping()).rejects.toThrow(/writes are failing: .*full/i);
+      clock.advance(FAULT_HOLD_MS - 1);
+      await expect(store.ping()).rejects.toThrow(/writes are failing/);
+      clock.advance(1);
+      await store.ping();
+      expect(database.writeFault()).toBeNull();
+    } finally {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
