@@ -44,6 +44,7 @@ import { createOnDemand, parseReport } from './on-demand.js';
 import { checkSetupInput, prepareSetup, setupEvent } from './setup.js';
 import { connectionIdOf } from '../store/connection-store.js';
 import { type AppBudgetReport, budgetReports, createPacer } from './pacing.js';
+import { createSnapshots } from './snapshots.js';
 import { toHistoryItem, toStatus } from './status.js';
 import { missingScopes, reauthReason } from './decide.js';
 import { assertValidForApp, toTokenInfo } from '../platforms/facebook/inspect.js';
@@ -475,30 +476,16 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
     return page;
   }
 
-  /**
-   * Status snapshots: `GET /api/token/status` and `GET /api/pages/{id}/token` are what posting apps
-   * poll, and assembling a status (Page row, 20 history events, the view) is most of their cost
-   * (docs/BENCHMARKS.md, API). A snapshot is served only while no write at all has gone through
-   * this store since it was read (`Store.writes`: a check, a renewal, a setup, a pause, a new event,
-   * anything) and for at most SNAPSHOT_MS of the clock, which bounds how long a change made by
-   * *another* process (a second instance, the CLI) can go unseen. Errors are never kept.
-   */
-  const SNAPSHOT_MS = 1000;
-  const snapshots = new Map<string, { writes: number; at: number; status: PageStatus }>();
-  async function status(pageId?: string, opts: { historyLimit?: number } = {}): Promise<PageStatus> {
-    const key = `${pageId ?? ''}:${opts.historyLimit ?? 20}`;
-    const writes = store.writes?.();
-    const now = clock.now();
-    const kept = snapshots.get(key);
-    if (
-      kept &&
-      writes !== undefined &&
-      kept.writes === writes &&
-      now >= kept.at &&
-      now - kept.at < SNAPSHOT_MS
-    ) {
-      return kept.status;
-    }
+  // What posting apps poll is answered from a snapshot while nothing has changed (snapshots.ts).
+  const snapshot = createSnapshots(store, clock);
+  function status(pageId?: string, opts: { historyLimit?: number } = {}): Promise<PageStatus> {
+    return snapshot(`status:${pageId ?? ''}:${opts.historyLimit ?? 20}`, () => readStatus(pageId, opts));
+  }
+
+  async function readStatus(
+    pageId: string | undefined,
+    opts: { historyLimit?: number },
+  ): Promise<PageStatus> {
     const page = await mustGetPage(await resolvePageId(pageId));
     const history =
       opts.historyLimit === 0 ? [] : await store.listEvents(page.pageId, { limit: opts.historyLimit ?? 20 });
@@ -506,12 +493,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       isRefreshablePlatform(page.platform) && page.connectionId !== null
         ? ((await store.getConnection(page.connectionId))?.tokenIssuedAt ?? null)
         : null;
-    const fresh = view(page, history, issuedAt);
-    if (writes !== undefined) {
-      if (snapshots.size >= 1000) snapshots.clear();
-      snapshots.set(key, { writes, at: now, status: fresh });
-    }
-    return fresh;
+    return view(page, history, issuedAt);
   }
 
   /** `tokenIssuedAt`: an Instagram or Threads token's issue time (its connection's), for the 24-hour rule. */
@@ -837,7 +819,7 @@ export async function createTokenKeeper(options: KeeperOptions = {}): Promise<Ke
       if (opts.after !== undefined) {
         return (await onDemand.refresh(pageId, parseReport(opts.after))).access_token;
       }
-      const token = await store.getPostingToken(pageId);
+      const token = await snapshot(`token:${pageId}`, () => store.getPostingToken(pageId));
       if (token === null) {
         throw new AppError('page_not_found', `page ${pageId} is not managed here`, {
           details: { page_id: pageId },

@@ -19,7 +19,7 @@ import {
   type SqliteStatement,
   sql,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { type Clock, systemClock } from '../clock.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
@@ -330,12 +330,12 @@ const MIGRATION_LOCK_KEY = 0x6662746b; // "fbtk"
  * BIGINT columns hold epoch milliseconds and counts, far below 2^53, so they are safe as JS numbers.
  * Set on this pool only: pg's global setTypeParser would change every other pg user in the process.
  */
-const pgTypes: pg.CustomTypesConfig = {
+const pgTypes = (types: typeof pg.types): pg.CustomTypesConfig => ({
   getTypeParser: (oid, format): unknown =>
-    oid === pg.types.builtins.INT8 && format !== 'binary'
+    oid === types.builtins.INT8 && format !== 'binary'
       ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format),
-};
+      : types.getTypeParser(oid, format),
+});
 
 async function openPostgres(
   connectionString: string,
@@ -349,9 +349,11 @@ async function openPostgres(
     );
   }
   const secrets = connectionSecrets(connectionString);
+  // Loaded here, not at the top: a SQLite install never pays for it at start-up (≈ 86 ms, docs/BENCHMARKS.md).
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString,
-    types: pgTypes,
+    types: pgTypes(pg.types),
     // Fail a ping in seconds rather than hang while the server is unreachable.
     connectionTimeoutMillis: 10_000,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),

@@ -1,6 +1,6 @@
 /**
  * A count of the writes made through one store object, for caches of what was read through it
- * (the status snapshots in lifecycle/keeper.ts). Every method not listed in READS counts as a write,
+ * (the snapshots in lifecycle/snapshots.ts). Every method not listed in READS counts as a write,
  * so a method added to the Store later invalidates caches until someone lists it as a read: the
  * safe default. A write is counted when it starts and again when it ends, so a read that overlaps
  * a write never matches the count that follows it.
@@ -17,7 +17,12 @@ const READS = new Set<string>([
   'getSecrets',
   'getPageWithSecrets',
   'getPostingToken',
+  'getConnection',
+  'getConnectionSecrets',
   'getConnectionWithSecrets',
+  'listConnections',
+  'listConnectionPages',
+  'listDueConnections',
   'listDuePages',
   'listEvents',
   'getApiKey',

@@ -1,9 +1,10 @@
 /**
- * Status snapshots (lifecycle/keeper.ts): an unchanged Page's status is not read again within a
- * second, and no change made through the store is ever answered with the old status.
+ * Snapshots (lifecycle/snapshots.ts): an unchanged Page's status and posting token are not read
+ * again within a second, no change made through this process's store is ever answered with the
+ * old one, and one made by another process is seen a second later at most.
  */
 import { describe, expect, it } from 'vitest';
-import { testBackends } from '../helpers/backends.js';
+import { testBackends, testBox } from '../helpers/backends.js';
 import { withKeeper } from '../helpers/keeper.js';
 
 describe.each(testBackends())('status snapshots on %s', (backend) => {
@@ -55,6 +56,36 @@ describe.each(testBackends())('status snapshots on %s', (backend) => {
       expect(await w.keeper.status(pageId)).toBe(kept);
       w.clock.advance(1);
       expect(await w.keeper.status(pageId)).not.toBe(kept);
+    });
+  });
+
+  it('the posting token: kept while nothing changed, a rotation here seen at once, one elsewhere within a second', async () => {
+    await withKeeper(backend, async (w) => {
+      const { userId, pageId } = w.newPage('Token snapshot');
+      const long = w.graph.issueUserToken({ appId: w.app.appId, userId, lifetime: 'long' });
+      await w.keeper.setup({ pageId, accessToken: long, appId: w.app.appId, appSecret: w.app.appSecret });
+      const first = await w.keeper.getPageToken(pageId);
+      expect(w.graph.tokenStatus(first).valid).toBe(true);
+
+      // Rotated through this process's store: the very next answer, the clock unmoved.
+      await w.store.updatePage(pageId, {}, { secrets: { postingToken: 'EAArotated-here' } });
+      expect(await w.keeper.getPageToken(pageId)).toBe('EAArotated-here');
+
+      // Rotated by another process on the same database: unseen for under a second, then seen.
+      const other = await w.db.openStore(testBox());
+      try {
+        await other.updatePage(pageId, {}, { secrets: { postingToken: 'EAArotated-there' } });
+      } finally {
+        await other.close();
+      }
+      w.clock.advance(999);
+      expect(await w.keeper.getPageToken(pageId)).toBe('EAArotated-here');
+      w.clock.advance(1);
+      expect(await w.keeper.getPageToken(pageId)).toBe('EAArotated-there');
+
+      // A Page that is not managed is refused, each time.
+      await expect(w.keeper.getPageToken('404404')).rejects.toMatchObject({ code: 'page_not_found' });
+      await expect(w.keeper.getPageToken('404404')).rejects.toMatchObject({ code: 'page_not_found' });
     });
   });
 });

@@ -164,7 +164,7 @@ export const pageRoutes: FastifyPluginCallbackZod<{ keeper: TokenKeeper }> = (ap
         tags: ['pages'],
         summary: 'The decrypted posting token — only for keys with the token:read scope',
         description:
-          'How a posting app gets its token. Needs a key with the `token:read` scope: an `admin` key alone is refused (403), so a leaked dashboard key cannot read tokens. A key limited to named Pages (`api-key create --page-id`) gets 403 for any other Page, before the Page is even looked up. Fetch it again when it stops working or after a `token_rotated` event; do not cache it forever.',
+          'How a posting app gets its token. Needs a key with the `token:read` scope: an `admin` key alone is refused (403), so a leaked dashboard key cannot read tokens. A key limited to named Pages (`api-key create --page-id`) gets 403 for any other Page, before the Page is even looked up. Fetch it again when it stops working or after a `token_rotated` event; do not cache it forever. A token stored by this instance is the next answer; one stored by another instance on the same database is answered within a second.',
         security: SECURITY,
         params: pageParams,
         response: { 200: tokenResponse, ...errorResponses(400, 401, 403, 404, 429) },
