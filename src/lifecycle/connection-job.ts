@@ -18,7 +18,7 @@ import { backoffMs, movedForward, reauthReason, withinThreshold } from './decide
 import { createAccountJob } from './account-job.js';
 import { isRefreshablePlatform } from './account-decide.js';
 import type { ConnectionRunOptions, EngineDeps } from './deps.js';
-import { leftLeases, safeError } from './util.js';
+import { leftLeases, pageEvents, safeError } from './util.js';
 import { type ConnectionOutcome, renewalMessage } from './outcome.js';
 
 export type { ConnectionRunOptions } from './deps.js';
@@ -28,6 +28,7 @@ const REVOKE_RETRY_MS = HOUR;
 
 export function createConnectionJob(deps: EngineDeps) {
   const { store, clock, policy, owner, logger, provider } = deps;
+  const pageEvent = pageEvents(clock);
 
   /**
    * appId → time before which no call is made for that app: Facebook throttles per app, so a
@@ -145,19 +146,7 @@ export function createConnectionJob(deps: EngineDeps) {
     let listing: Promise<ManagedPage[]> | null = null;
     const loginPages = () => (listing ??= store.listConnectionPages(before.id));
     const onPages = async (type: NewEvent['type'], reason: string, extra: Partial<NewEvent>) =>
-      (await loginPages()).map(
-        (p): NewEvent => ({
-          pageId: p.pageId,
-          at: now,
-          type,
-          reason,
-          stateFrom: null,
-          stateTo: null,
-          message: null,
-          details: {},
-          ...extra,
-        }),
-      );
+      (await loginPages()).map((p) => pageEvent(p, type, reason, { at: now, ...extra }));
     const save = async (
       patch: ConnectionPatch,
       extra: { sourceToken?: string; retiredToken?: string | null; events?: NewEvent[]; last?: boolean } = {},

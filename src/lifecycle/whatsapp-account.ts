@@ -24,6 +24,7 @@ import type { Store } from '../store/types.js';
 import { type Connection, type ManagedPage, type NewEvent, needsPerson, type PageState } from '../types.js';
 import { type DerivedState, daysLeft, type Policy } from './decide.js';
 import type { WhatsAppAccountStatus } from './types.js';
+import { pageEvents } from './util.js';
 
 /** What a person does when a WhatsApp token is dead or will expire (there is no Login dialog). */
 export const WHATSAPP_NEW_TOKEN_STEPS =
@@ -214,20 +215,16 @@ export function createWhatsAppWatch(deps: WhatsAppWatchDeps) {
       return;
     }
     const now = clock.now();
+    const pageEvent = pageEvents(clock);
     const a = whatsAppAsPage(after, now, policy);
     const b = before ? whatsAppAsPage(before, now, policy) : null;
     const events: NewEvent[] = [];
-    const event = (type: NewEvent['type'], reason: string, extra: Partial<NewEvent>): NewEvent => ({
-      pageId: after.id,
-      at: now,
-      type,
-      reason,
-      stateFrom: null,
-      stateTo: null,
-      message: null,
-      details: { platform: 'whatsapp', connection_id: after.id },
-      ...extra,
-    });
+    const event = (type: NewEvent['type'], reason: string, extra: Partial<NewEvent>): NewEvent =>
+      pageEvent(a, type, reason, {
+        at: now,
+        details: { platform: 'whatsapp', connection_id: after.id },
+        ...extra,
+      });
     if (b && b.posting.hash !== a.posting.hash && a.posting.isValid) {
       const routine = b.posting.isValid && b.state !== 'expired';
       events.push(
