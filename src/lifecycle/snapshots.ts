@@ -9,6 +9,9 @@
  * nothing this process changes is ever answered from an older snapshot; and for at most
  * SNAPSHOT_MS of the clock, which bounds how long a change made by *another* process (a second
  * instance, the CLI) can go unseen. Errors and absent values are never kept.
+ *
+ * A kept token is in this process's memory for that second, as an opened token already is in the
+ * store's (Store.getPostingToken, 10 s at most); it is never written anywhere.
  */
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/types.js';

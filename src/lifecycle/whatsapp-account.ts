@@ -202,6 +202,7 @@ export interface WhatsAppWatchDeps {
  */
 export function createWhatsAppWatch(deps: WhatsAppWatchDeps) {
   const { store, clock, policy } = deps;
+  const pageEvent = pageEvents(clock);
   return async function whatsAppChanged(before: Connection | null, after: Connection): Promise<void> {
     // Most connections are Facebook logins without WhatsApp scopes: no query for those.
     const scoped = (c: Connection | null) =>
@@ -215,7 +216,6 @@ export function createWhatsAppWatch(deps: WhatsAppWatchDeps) {
       return;
     }
     const now = clock.now();
-    const pageEvent = pageEvents(clock);
     const a = whatsAppAsPage(after, now, policy);
     const b = before ? whatsAppAsPage(before, now, policy) : null;
     const events: NewEvent[] = [];
