@@ -34,8 +34,16 @@ let prefix = '';
 const groups: ChildProcess[] = [];
 let ports = { graph: 0, hooks: 0, keeper: 0 };
 
-/** bash running `script` in `cwd`, in its own process group (background jobs included). */
-function bash(script: string, cwd: string): Promise<{ code: number | null; out: string }> {
+/**
+ * bash running `script` in `cwd`, in its own process group (background jobs included). The README's
+ * loops wait without end for what a person would see come up; past `timeoutMs` the group is killed
+ * and the error carries what was printed and the tail of the demo's logs, so a hang says why.
+ */
+function bash(
+  script: string,
+  cwd: string,
+  timeoutMs = 150_000,
+): Promise<{ code: number | null; out: string }> {
   const child = spawn('bash', ['-c', script], {
     cwd,
     env: {
@@ -52,7 +60,27 @@ function bash(script: string, cwd: string): Promise<{ code: number | null; out: 
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  return new Promise((r) => child.once('exit', (code) => r({ code, out })));
+  return new Promise((resolveRun, reject) => {
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      const tail = (file: string) => {
+        try {
+          return readFileSync(join(cwd, file), 'utf8').slice(-3000);
+        } catch {
+          return '(none)';
+        }
+      };
+      reject(
+        new Error(
+          `bash did not finish in ${String(timeoutMs / 1000)} s; it printed:\n${out}\n--- demo/serve.log:\n${tail('demo/serve.log')}\n--- demo/alerts.log:\n${tail('demo/alerts.log')}`,
+        ),
+      );
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, out });
+    });
+  });
 }
 
 /** The README's ports, swapped for free ones. */

@@ -58,14 +58,35 @@ export async function pollUntil<T>(
   }
 }
 
+/**
+ * A port nothing listens on, chosen below Linux's ephemeral range (32768–60999): a port the kernel
+ * hands out for `listen(0)` is in that range, and so is every outgoing connection's local port, so
+ * under a busy parallel run another test could take it between this check and the process that
+ * binds it (a CI run's README test once waited five minutes for a `serve` that never became ready).
+ */
 export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  return listenOn(0);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return listenOn(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOn(port: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(port, '127.0.0.1', () => {
       const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolvePort(port));
+      const bound = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => resolvePort(bound));
     });
   });
 }
